@@ -1,0 +1,15 @@
+//! Database migrations for ATS. The same migrations serve SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_core;
+
+/// Every migration of the ATS schema, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_core::Migration)]
+    }
+}

@@ -1,0 +1,96 @@
+//! Server configuration from flags and environment variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+/// `ats-server`: the Agent Task Service.
+#[derive(Clone, Parser)]
+#[command(name = "ats-server", version, about = "Agent Task Service server")]
+pub struct Config {
+    /// Database URL: `sqlite://ats.db` (default, created on first start) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://ats.db", global = true)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "ATS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: SocketAddr,
+
+    /// Deployment environment; `test` enables `POST /_test/reset`.
+    #[arg(long = "env", env = "ATS_ENV", default_value = "production", global = true)]
+    pub environment: String,
+
+    /// How often the lease reaper runs, in milliseconds.
+    #[arg(long, env = "ATS_REAPER_INTERVAL_MS", default_value_t = 1000, global = true)]
+    pub reaper_interval_ms: u64,
+
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of `ats-server`.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+impl Config {
+    /// Defaults for an embedded server on `database_url` (used by tests and tools).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Self::parse_from(["ats-server"]);
+        config.database_url = database_url.into();
+        config
+    }
+
+    /// True under `ATS_ENV=test`.
+    pub fn is_test_env(&self) -> bool {
+        self.environment == "test"
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("environment", &self.environment)
+            .field("reaper_interval_ms", &self.reaper_interval_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://ats.db"), "sqlite://ats.db");
+    }
+}

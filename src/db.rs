@@ -1,0 +1,104 @@
+//! The store: a connection pool plus what each backend needs for correct writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::error::Result;
+
+/// Shared handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// SQLite has one writer: writes queue here rather than fail with SQLITE_BUSY.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it also holds the single-writer lock until dropped.
+pub struct WriteTxn {
+    /// The open transaction.
+    pub txn: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits the transaction, then releases the writer lock.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects to `url` (SQLite files are created when missing).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        let is_sqlite = url.starts_with("sqlite:");
+        if is_sqlite {
+            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        } else {
+            opts.max_connections(20).min_connections(1);
+        }
+        let db = Database::connect(opts).await?;
+        Ok(Self {
+            db,
+            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// The pool, for reads.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which SQL dialect is behind the pool.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE` behind the writer lock on SQLite).
+    pub async fn begin_write(&self) -> Result<WriteTxn> {
+        match &self.sqlite_writer {
+            Some(lock) => {
+                let guard = lock.clone().lock_owned().await;
+                let txn = self
+                    .db
+                    .begin_with_options(TransactionOptions {
+                        isolation_level: None,
+                        access_mode: None,
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    })
+                    .await?;
+                Ok(WriteTxn {
+                    txn,
+                    _writer: Some(guard),
+                })
+            }
+            None => Ok(WriteTxn {
+                txn: self.db.begin().await?,
+                _writer: None,
+            }),
+        }
+    }
+}

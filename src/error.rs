@@ -1,0 +1,127 @@
+//! The one error type of the service layer, mapped once to HTTP (here) and to
+//! GraphQL `extensions.code`.
+//!
+//! Use `Error::validation` for a value a client sent that breaks a rule (422),
+//! `Error::bad_request` for input that cannot be read at all (400),
+//! `Error::not_found` for anything missing *or not visible to the caller* (404),
+//! and `Error::conflict` for an action the current state does not allow (409).
+//! Storage failures convert from `DbErr` and are logged, never shown.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// What went wrong, in words a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request could not be read (malformed JSON, bad query string).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A value breaks a rule (out of range, too long, missing).
+    #[error("{0}")]
+    Validation(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may see the thing but not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Missing, or not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// The current state does not allow the action.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request body is larger than the server accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Storage or another internal failure; the detail is logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result of a service operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// 400: input that cannot be read.
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
+    }
+    /// 422: a value that breaks a rule.
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Self::Validation(msg.into())
+    }
+    /// 404: missing or invisible.
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    /// 409: refused by the current state.
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+    /// 403: visible but not allowed.
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code: REST `code`, GraphQL `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) | Self::Validation(_) => "BAD_REQUEST",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The sentence shown to the client; internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<sea_orm::TransactionError<Error>> for Error {
+    fn from(err: sea_orm::TransactionError<Error>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(e) => e.into(),
+            sea_orm::TransactionError::Transaction(e) => e,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let body = json!({ "error": self.public_message(), "code": self.code() });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}

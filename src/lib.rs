@@ -1,0 +1,68 @@
+//! ATS, the Agent Task Service: tasks handed between AI agents and humans,
+//! claimed under leases, with every change recorded as an event and streamed live.
+//!
+//! [`serve`] runs the whole server on a listener until a shutdown future
+//! resolves; tests call it with a listener bound to port 0.
+
+pub mod actor;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod rest;
+pub mod service;
+pub mod time;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::rest::AppState;
+use crate::service::{Ats, LeaseReaper};
+
+/// How often subscribers' fanout re-reads the event table without being woken
+/// (the safety net under in-process wakes and PostgreSQL `NOTIFY`).
+const FANOUT_POLL: Duration = Duration::from_millis(500);
+
+/// Connects to the configured store and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Store> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains
+/// in-flight requests and closes WebSockets with a close frame.
+pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let store = open_store(&config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bus = EventBus::new();
+    bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone()).await;
+    let ats = Ats::new(store, bus);
+    LeaseReaper::spawn(
+        ats.clone(),
+        Duration::from_millis(config.reaper_interval_ms.max(10)),
+        stop_rx.clone(),
+    );
+    let app = rest::router(AppState {
+        ats,
+        config: Arc::new(config),
+        shutdown: stop_rx,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("server error: {e}")))
+}

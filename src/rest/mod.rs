@@ -1,0 +1,65 @@
+//! The REST API (SPEC §6): one router per domain, thin handlers over the service.
+
+mod extract;
+mod health;
+mod orgs;
+mod stats;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use extract::{ApiJson, ApiQuery, CurrentActor};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::service::Ats;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The service layer.
+    pub ats: Ats,
+    /// Server configuration.
+    pub config: Arc<Config>,
+    /// Flips to true when the server is shutting down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The whole HTTP surface: REST, `/ws`, and the error fallbacks.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ws", get(crate::ws::upgrade))
+        .nest("/tasks", tasks::router())
+        .nest("/orgs/{org}/projects/{project}/tasks", tasks::router())
+        .merge(orgs::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Error {
+    Error::not_found(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed() -> Response {
+    let body = serde_json::json!({ "error": "method not allowed on this route", "code": "METHOD_NOT_ALLOWED" });
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Error::Internal("handler panicked".to_owned()).into_response()
+}

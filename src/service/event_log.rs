@@ -1,0 +1,275 @@
+//! Writing events with their change, reading history, and live subscriptions.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use super::Ats;
+use super::views::{EventView, Location, TaskView};
+use crate::actor::Actor;
+use crate::entity::event;
+use crate::error::Result;
+use crate::events::NOTIFY_CHANNEL;
+use crate::time;
+
+/// Key of the advisory lock that serializes event inserts on PostgreSQL, so
+/// that ids are handed out in commit order and `id > cursor` never skips.
+const EVENT_ORDER_LOCK: i64 = 0x4154_535f_4556;
+
+/// Rows read per page when replaying.
+const REPLAY_PAGE: u64 = 500;
+/// Events queued for one subscriber before it counts as lagging.
+const SUBSCRIBER_QUEUE: usize = 1024;
+
+/// Which events a reader wants. Empty lists mean "all".
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only these projects (by id); `None` means every project.
+    pub project_ids: Option<Vec<i32>>,
+    /// Only these channels.
+    pub channels: Vec<String>,
+    /// Only these task types.
+    pub task_types: Vec<String>,
+    /// Only these event types.
+    pub event_types: Vec<String>,
+    /// Only this task.
+    pub task_id: Option<i64>,
+}
+
+impl EventFilter {
+    /// True when `e` passes the filter.
+    pub fn matches(&self, e: &event::Model) -> bool {
+        let listed = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+        self.project_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&e.project_id))
+            && listed(&self.channels, &e.channel)
+            && listed(&self.task_types, &e.task_type)
+            && listed(&self.event_types, &e.event_type)
+            && self.task_id.is_none_or(|id| id == e.task_id)
+    }
+
+    fn condition(&self) -> Condition {
+        let mut cond = Condition::all();
+        if let Some(ids) = &self.project_ids {
+            cond = cond.add(event::Column::ProjectId.is_in(ids.clone()));
+        }
+        if !self.channels.is_empty() {
+            cond = cond.add(event::Column::Channel.is_in(self.channels.clone()));
+        }
+        if !self.task_types.is_empty() {
+            cond = cond.add(event::Column::TaskType.is_in(self.task_types.clone()));
+        }
+        if !self.event_types.is_empty() {
+            cond = cond.add(event::Column::EventType.is_in(self.event_types.clone()));
+        }
+        if let Some(id) = self.task_id {
+            cond = cond.add(event::Column::TaskId.eq(id));
+        }
+        cond
+    }
+}
+
+/// What a live subscription yields.
+#[derive(Clone, Debug)]
+pub enum SubscriptionItem {
+    /// The next event, in id order.
+    Event(Arc<event::Model>),
+    /// The consumer fell too far behind; the subscription has ended. Resubscribe with `after`.
+    Lagged {
+        /// The last event id delivered before the subscription ended.
+        last_id: i64,
+    },
+}
+
+/// An event to write: its type, the task after the change, and extra data keys.
+pub(crate) struct NewEvent<'a> {
+    pub event_type: &'static str,
+    pub actor: &'a Actor,
+    pub task: &'a TaskView,
+    pub loc: &'a Location,
+    pub extra: Option<(&'static str, Value)>,
+}
+
+/// Inserts events in the caller's transaction (so change and event commit together).
+pub(crate) async fn record(txn: &DatabaseTransaction, events: &[NewEvent<'_>]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [EVENT_ORDER_LOCK.into()],
+        ))
+        .await?;
+    }
+    let now = time::now();
+    for e in events {
+        let mut data = json!({ "task": e.task });
+        if let Some((key, value)) = &e.extra {
+            data[*key] = value.clone();
+        }
+        event::ActiveModel {
+            event_type: Set(e.event_type.to_owned()),
+            task_id: Set(e.task.id),
+            org_id: Set(e.loc.org_id),
+            project_id: Set(e.loc.project_id),
+            org: Set(e.loc.org.clone()),
+            project: Set(e.loc.project.clone()),
+            channel: Set(e.task.channel.clone()),
+            task_type: Set(e.task.task_type.clone()),
+            actor_type: Set(e.actor.actor_type.as_str().to_owned()),
+            actor_id: Set(e.actor.id.clone()),
+            actor_name: Set(e.actor.name.clone()),
+            data: Set(data),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, '')",
+            [NOTIFY_CHANNEL.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+impl Ats {
+    /// Stored events matching `filter` with id > `after`, oldest first.
+    pub async fn events_after(&self, filter: &EventFilter, after: i64, limit: u64) -> Result<Vec<event::Model>> {
+        Ok(event::Entity::find()
+            .filter(filter.condition())
+            .filter(event::Column::Id.gt(after))
+            .order_by_asc(event::Column::Id)
+            .limit(limit)
+            .all(self.store.conn())
+            .await?)
+    }
+
+    /// A task's history (`GET /tasks/:id/events`).
+    pub async fn task_events(
+        &self,
+        scope: &super::Scope,
+        task_id: i64,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<EventView>> {
+        self.find_task(scope, task_id).await?;
+        let filter = EventFilter {
+            task_id: Some(task_id),
+            ..Default::default()
+        };
+        let rows = self.events_after(&filter, after, limit).await?;
+        Ok(rows.iter().map(EventView::from).collect())
+    }
+
+    /// A live subscription: first the stored events after `after` (if given),
+    /// then new ones as they commit — no gap and no duplicate between the two.
+    pub fn subscribe_events(&self, filter: EventFilter, after: Option<i64>) -> mpsc::Receiver<SubscriptionItem> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let ats = self.clone();
+        tokio::spawn(async move {
+            let mut live = ats.bus.subscribe();
+            let mut last = after;
+            loop {
+                if let Some(cursor) = last {
+                    match ats.replay(&filter, cursor, &tx).await {
+                        Ok(Some(new_last)) => last = Some(new_last),
+                        Ok(None) => return,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "subscription replay failed");
+                            return;
+                        }
+                    }
+                }
+                loop {
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        received = live.recv() => match received {
+                            Ok(e) => {
+                                if last.is_some_and(|l| e.id <= l) || !filter.matches(&e) {
+                                    continue;
+                                }
+                                let id = e.id;
+                                if !deliver(&tx, SubscriptionItem::Event(e), last).await {
+                                    return;
+                                }
+                                last = Some(id);
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                // This process fell behind the bus: catch up from the table.
+                                live = live.resubscribe();
+                                if last.is_none() {
+                                    last = Some(ats.max_event_id().await.unwrap_or(0));
+                                }
+                                break;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                }
+            }
+        });
+        rx
+    }
+
+    /// Sends stored events after `cursor`; returns the new cursor, or None when the consumer is gone.
+    async fn replay(
+        &self,
+        filter: &EventFilter,
+        mut cursor: i64,
+        tx: &mpsc::Sender<SubscriptionItem>,
+    ) -> Result<Option<i64>> {
+        loop {
+            let rows = self.events_after(filter, cursor, REPLAY_PAGE).await?;
+            let done = (rows.len() as u64) < REPLAY_PAGE;
+            for row in rows {
+                let id = row.id;
+                if !deliver(tx, SubscriptionItem::Event(Arc::new(row)), Some(cursor)).await {
+                    return Ok(None);
+                }
+                cursor = id;
+            }
+            if done {
+                return Ok(Some(cursor));
+            }
+        }
+    }
+
+    async fn max_event_id(&self) -> Result<i64> {
+        Ok(event::Entity::find()
+            .order_by_desc(event::Column::Id)
+            .one(self.store.conn())
+            .await?
+            .map_or(0, |e| e.id))
+    }
+}
+
+/// How long a full queue may stay full before the consumer counts as lagging.
+const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Queues an item, waiting while the consumer catches up; a consumer stuck for
+/// longer than [`LAG_GRACE`] is told it lagged and the subscription ends.
+async fn deliver(tx: &mpsc::Sender<SubscriptionItem>, item: SubscriptionItem, last: Option<i64>) -> bool {
+    match tokio::time::timeout(LAG_GRACE, tx.send(item)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            let _ = tx.try_send(SubscriptionItem::Lagged {
+                last_id: last.unwrap_or(0),
+            });
+            false
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The task state machine (SPEC §3): which action is allowed from which
+//! status, by whom, and what it changes. `plan` is pure; `Ats::transition`
+//! applies a plan as one compare-and-set write plus its events.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use super::event_log::{NewEvent, record};
+use super::tasks::Scope;
+use super::views::TaskView;
+use super::{Ats, validate};
+use crate::actor::Actor;
+use crate::entity::task;
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Task statuses.
+pub mod status {
+    /// Waiting for a worker.
+    pub const PENDING: &str = "pending";
+    /// Claimed under a lease.
+    pub const IN_PROGRESS: &str = "in_progress";
+    /// Done.
+    pub const COMPLETED: &str = "completed";
+    /// Cancelled by its creator, assignee or an admin.
+    pub const CANCELLED: &str = "cancelled";
+    /// The worker gave up.
+    pub const FAILED: &str = "failed";
+    /// Declined.
+    pub const REJECTED: &str = "rejected";
+    /// Every status, in lifecycle order.
+    pub const ALL: [&str; 6] = [PENDING, IN_PROGRESS, COMPLETED, CANCELLED, FAILED, REJECTED];
+
+    /// True for the statuses `reopen` starts from.
+    pub fn is_terminal(s: &str) -> bool {
+        matches!(s, COMPLETED | CANCELLED | FAILED | REJECTED)
+    }
+}
+
+/// A lifecycle action.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Take the task (or renew the lease when already holding it).
+    Claim {
+        /// Lease length in ms (default 60 000).
+        lease_ms: Option<i64>,
+    },
+    /// Finish successfully, appending outputs.
+    Complete {
+        /// An object (one output) or an array of outputs.
+        outputs: Option<Value>,
+    },
+    /// Give up.
+    Fail {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Decline.
+    Reject {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Withdraw.
+    Cancel {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Back to pending from a terminal status.
+    Reopen {
+        /// Why.
+        reason: Option<String>,
+    },
+}
+
+impl Action {
+    fn verb(&self) -> &'static str {
+        match self {
+            Self::Claim { .. } => "claim",
+            Self::Complete { .. } => "complete",
+            Self::Fail { .. } => "fail",
+            Self::Reject { .. } => "reject",
+            Self::Cancel { .. } => "cancel",
+            Self::Reopen { .. } => "reopen",
+        }
+    }
+
+    /// The action that an update's `status` field asks for, if any.
+    pub fn for_status(target: &str, current: &str) -> Result<Option<Self>> {
+        if target == current {
+            return Ok(None);
+        }
+        Ok(Some(match target {
+            status::IN_PROGRESS => Self::Claim { lease_ms: None },
+            status::COMPLETED => Self::Complete { outputs: None },
+            status::FAILED => Self::Fail { reason: None },
+            status::REJECTED => Self::Reject { reason: None },
+            status::CANCELLED => Self::Cancel { reason: None },
+            status::PENDING if status::is_terminal(current) => Self::Reopen { reason: None },
+            status::PENDING => {
+                return Err(Error::conflict(format!(
+                    "cannot set status to pending: the task is {current}; possible actions: {}",
+                    possible_actions(current)
+                )));
+            }
+            other => {
+                return Err(Error::validation(format!(
+                    "unknown status '{other}': expected one of {}",
+                    status::ALL.join(", ")
+                )));
+            }
+        }))
+    }
+}
+
+/// The actions possible from `status`, for conflict messages.
+pub fn possible_actions(s: &str) -> &'static str {
+    match s {
+        status::PENDING => "claim, reject, cancel, update",
+        status::IN_PROGRESS => {
+            "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), cancel, update"
+        }
+        _ => "reopen, update",
+    }
+}
+
+/// The new row and the events one action produces.
+#[derive(Debug)]
+pub struct Plan {
+    /// The task after the action.
+    pub task: task::Model,
+    /// Event types to record, in order, with any extra data.
+    pub events: Vec<(&'static str, Option<(&'static str, Value)>)>,
+}
+
+fn holder(t: &task::Model) -> String {
+    format!(
+        "{}:{}",
+        t.assignee_type.as_deref().unwrap_or("?"),
+        t.assignee_id.as_deref().unwrap_or("?")
+    )
+}
+
+fn is_assignee(t: &task::Model, actor: &Actor) -> bool {
+    match (&t.assignee_type, &t.assignee_id) {
+        (Some(ty), Some(id)) => actor.is(ty, id),
+        _ => false,
+    }
+}
+
+fn refuse(action: &Action, t: &task::Model) -> Error {
+    Error::conflict(format!(
+        "cannot {} task {}: it is {}; possible actions: {}",
+        action.verb(),
+        t.id,
+        t.status,
+        possible_actions(&t.status)
+    ))
+}
+
+/// Decides what `action` by `actor` does to `current` at `now`.
+///
+/// An `in_progress` task whose lease has run out counts as `pending` (the
+/// reaper may not have run yet): acting on it first records `task.lease_expired`.
+pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime<Utc>) -> Result<Plan> {
+    let mut t = current.clone();
+    let mut events = Vec::new();
+    if t.status == status::IN_PROGRESS && t.lease_expires.is_some_and(|l| l <= now) {
+        events.push(("task.lease_expired", Some(("previous_assignee", previous_assignee(&t)))));
+        expire_lease(&mut t);
+    }
+    t.updated_at = now;
+    t.version += 1;
+    match action {
+        Action::Claim { lease_ms } => {
+            let lease = now + Duration::milliseconds(validate::lease_ms(*lease_ms)?);
+            match t.status.as_str() {
+                status::PENDING => {
+                    if let Some(max) = t.max_attempts.filter(|max| t.attempts >= *max) {
+                        return Err(Error::conflict(format!(
+                            "cannot claim task {}: it reached its limit of {max} attempts; possible actions: reject, cancel, update",
+                            t.id
+                        )));
+                    }
+                    t.status = status::IN_PROGRESS.to_owned();
+                    t.assignee_type = Some(actor.actor_type.as_str().to_owned());
+                    t.assignee_id = Some(actor.id.clone());
+                    t.assignee_name = actor.name.clone();
+                    t.lease_expires = Some(lease);
+                    t.claimed_at = Some(now);
+                    t.attempts += 1;
+                    events.push(("task.claimed", None));
+                }
+                status::IN_PROGRESS if is_assignee(&t, actor) => {
+                    t.lease_expires = Some(lease);
+                    events.push(("task.lease_renewed", None));
+                }
+                status::IN_PROGRESS => {
+                    return Err(Error::conflict(format!(
+                        "cannot claim task {}: it is in_progress, claimed by {} until {}; possible actions: wait for the lease to expire",
+                        t.id,
+                        holder(&t),
+                        t.lease_expires.as_ref().map(time::format).unwrap_or_default()
+                    )));
+                }
+                _ => return Err(refuse(action, &t)),
+            }
+        }
+        Action::Complete { outputs } => {
+            require_held(action, &t, actor)?;
+            let mut all = match std::mem::take(&mut t.outputs) {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            };
+            all.extend(validate::outputs(outputs.clone())?);
+            let all = Value::Array(all);
+            if all.to_string().len() > validate::MAX_OUTPUTS {
+                return Err(Error::validation(format!(
+                    "outputs must be at most {} bytes in all",
+                    validate::MAX_OUTPUTS
+                )));
+            }
+            t.outputs = all;
+            finish(&mut t, status::COMPLETED, None, now);
+            events.push(("task.completed", None));
+        }
+        Action::Fail { reason } => {
+            require_held(action, &t, actor)?;
+            finish(&mut t, status::FAILED, validate::reason(reason.clone())?, now);
+            events.push(("task.failed", None));
+        }
+        Action::Reject { reason } => {
+            match t.status.as_str() {
+                status::PENDING => {}
+                status::IN_PROGRESS => require_held(action, &t, actor)?,
+                _ => return Err(refuse(action, &t)),
+            }
+            finish(&mut t, status::REJECTED, validate::reason(reason.clone())?, now);
+            events.push(("task.rejected", None));
+        }
+        Action::Cancel { reason } => {
+            if t.status != status::PENDING && t.status != status::IN_PROGRESS {
+                return Err(refuse(action, &t));
+            }
+            let creator = actor.is(&t.source_type, &t.source_id);
+            if !creator && !is_assignee(&t, actor) {
+                return Err(Error::forbidden(format!(
+                    "only the creator or the assignee of task {} may cancel it",
+                    t.id
+                )));
+            }
+            finish(&mut t, status::CANCELLED, validate::reason(reason.clone())?, now);
+            events.push(("task.cancelled", None));
+        }
+        Action::Reopen { reason } => {
+            if !status::is_terminal(&t.status) {
+                return Err(refuse(action, &t));
+            }
+            t.status = status::PENDING.to_owned();
+            t.reason = validate::reason(reason.clone())?;
+            t.assignee_type = None;
+            t.assignee_id = None;
+            t.assignee_name = None;
+            t.lease_expires = None;
+            t.completed_at = None;
+            events.push(("task.reopened", None));
+        }
+    }
+    Ok(Plan { task: t, events })
+}
+
+fn require_held(action: &Action, t: &task::Model, actor: &Actor) -> Result<()> {
+    if t.status != status::IN_PROGRESS {
+        return Err(refuse(action, t));
+    }
+    if !is_assignee(t, actor) {
+        return Err(Error::conflict(format!(
+            "cannot {} task {}: it is in_progress, claimed by {}; only the assignee may {} it",
+            action.verb(),
+            t.id,
+            holder(t),
+            action.verb()
+        )));
+    }
+    Ok(())
+}
+
+fn finish(t: &mut task::Model, to: &str, reason: Option<String>, now: DateTime<Utc>) {
+    t.status = to.to_owned();
+    t.lease_expires = None;
+    if to == status::COMPLETED {
+        t.completed_at = Some(now);
+    } else {
+        t.reason = reason;
+    }
+}
+
+fn previous_assignee(t: &task::Model) -> Value {
+    json!({
+        "actor_type": t.assignee_type,
+        "actor_id": t.assignee_id,
+        "actor_name": t.assignee_name,
+        "lease_expires": t.lease_expires.as_ref().map(time::format),
+    })
+}
+
+/// Returns an expired task to `pending` and clears its assignee.
+pub(crate) fn expire_lease(t: &mut task::Model) {
+    t.status = status::PENDING.to_owned();
+    t.assignee_type = None;
+    t.assignee_id = None;
+    t.assignee_name = None;
+    t.lease_expires = None;
+}
+
+/// Writes `new` over the row if its version is still `expected`; false when someone else won.
+pub(crate) async fn compare_and_set<C: ConnectionTrait>(db: &C, expected: i64, new: &task::Model) -> Result<bool> {
+    let active = task::ActiveModel::from(new.clone()).reset_all();
+    let res = task::Entity::update_many()
+        .set(active)
+        .filter(task::Column::Id.eq(new.id))
+        .filter(task::Column::Version.eq(expected))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// How many times a transition re-reads after losing a compare-and-set.
+const CAS_RETRIES: usize = 8;
+
+impl Ats {
+    /// Applies a lifecycle action as one conditional write plus its events.
+    pub async fn transition(&self, actor: &Actor, scope: &Scope, id: i64, action: Action) -> Result<TaskView> {
+        for _ in 0..CAS_RETRIES {
+            let w = self.store.begin_write().await?;
+            let (current, loc) = self.find_task_in(&w.txn, scope, id).await?;
+            let plan = plan(&current, &action, actor, time::now())?;
+            if !compare_and_set(&w.txn, current.version, &plan.task).await? {
+                continue;
+            }
+            let view = TaskView::new(plan.task, &loc);
+            let events: Vec<NewEvent> = plan
+                .events
+                .into_iter()
+                .map(|(event_type, extra)| NewEvent {
+                    event_type,
+                    actor,
+                    task: &view,
+                    loc: &loc,
+                    extra,
+                })
+                .collect();
+            record(&w.txn, &events).await?;
+            w.commit().await?;
+            self.bus.wake();
+            return Ok(view);
+        }
+        Err(Error::conflict(format!(
+            "task {id} is being changed by others; retry"
+        )))
+    }
+}
+
+/// Statuses, for list filters: parses one, refusing unknown ones.
+pub fn parse_status(s: &str) -> Result<&'static str> {
+    status::ALL
+        .into_iter()
+        .find(|x| *x == s)
+        .ok_or_else(|| {
+            Error::bad_request(format!(
+                "unknown status '{s}': expected one of {}",
+                status::ALL.join(", ")
+            ))
+        })
+}
+

@@ -1,0 +1,50 @@
+//! The service layer: every rule of ATS (lifecycle, leases, events, validation)
+//! lives here. REST, `/ws` and GraphQL are thin adapters over [`Ats`].
+
+mod event_log;
+mod lifecycle;
+mod messages;
+mod orgs;
+mod projects;
+mod reaper;
+mod stats;
+mod tasks;
+mod validate;
+pub mod views;
+
+use crate::db::Store;
+use crate::events::EventBus;
+
+pub use event_log::{EventFilter, SubscriptionItem};
+pub use lifecycle::Action;
+pub use messages::NewMessage;
+pub use orgs::{NewOrg, OrgPatch};
+pub use projects::{NewProject, ProjectPatch};
+pub use reaper::LeaseReaper;
+pub use stats::{StatsScope, TaskStats};
+pub use lifecycle::{parse_status, status};
+pub use tasks::{DEFAULT_LIMIT, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
+
+/// The service handle: cheap to clone, shared by every adapter.
+#[derive(Clone)]
+pub struct Ats {
+    store: Store,
+    bus: EventBus,
+}
+
+impl Ats {
+    /// A service over `store`, publishing committed events to `bus`.
+    pub fn new(store: Store, bus: EventBus) -> Self {
+        Self { store, bus }
+    }
+
+    /// The store, for health checks and tools.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The event bus that subscribers listen on.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+}

@@ -1,0 +1,160 @@
+//! Organizations.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use serde::Deserialize;
+
+use super::tasks::DEFAULT_ORG;
+use super::views::OrgView;
+use super::{Ats, validate};
+use crate::actor::Actor;
+use crate::entity::{event, org, org_member, project};
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Fields of a new organization.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewOrg {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Fields an organization update may change.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct OrgPatch {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Ats {
+    pub(crate) async fn org_by_slug<C: sea_orm::ConnectionTrait>(&self, db: &C, slug: &str) -> Result<org::Model> {
+        org::Entity::find()
+            .filter(org::Column::Slug.eq(slug))
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("organization '{slug}' not found")))
+    }
+
+    async fn role_in(&self, org_id: i32, actor: &Actor) -> Result<Option<String>> {
+        Ok(org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(org_id))
+            .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(org_member::Column::ActorId.eq(actor.id.clone()))
+            .one(self.store.conn())
+            .await?
+            .map(|m| m.role))
+    }
+
+    /// Every organization, with the caller's role in each.
+    pub async fn list_orgs(&self, actor: &Actor) -> Result<Vec<OrgView>> {
+        let db = self.store.conn();
+        let orgs = org::Entity::find().order_by_asc(org::Column::Slug).all(db).await?;
+        let roles: std::collections::HashMap<i32, String> = org_member::Entity::find()
+            .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(org_member::Column::ActorId.eq(actor.id.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.org_id, m.role))
+            .collect();
+        Ok(orgs
+            .into_iter()
+            .map(|o| {
+                let role = roles.get(&o.id).cloned();
+                OrgView::new(o, role)
+            })
+            .collect())
+    }
+
+    /// One organization.
+    pub async fn get_org(&self, actor: &Actor, slug: &str) -> Result<OrgView> {
+        let o = self.org_by_slug(self.store.conn(), slug).await?;
+        let role = self.role_in(o.id, actor).await?;
+        Ok(OrgView::new(o, role))
+    }
+
+    /// Creates an organization; its creator becomes its owner.
+    pub async fn create_org(&self, actor: &Actor, input: NewOrg) -> Result<OrgView> {
+        let slug = validate::slug("slug", input.slug.as_deref().ok_or_else(|| Error::validation("slug is required"))?)?;
+        let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
+        let description = validate::description(input.description)?;
+        let w = self.store.begin_write().await?;
+        if org::Entity::find().filter(org::Column::Slug.eq(slug.clone())).one(&w.txn).await?.is_some() {
+            return Err(Error::conflict(format!("organization '{slug}' already exists")));
+        }
+        let now = time::now();
+        let o = org::ActiveModel {
+            slug: Set(slug),
+            name: Set(name),
+            description: Set(description),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        org_member::ActiveModel {
+            org_id: Set(o.id),
+            actor_type: Set(actor.actor_type.as_str().to_owned()),
+            actor_id: Set(actor.id.clone()),
+            role: Set("owner".to_owned()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        w.commit().await?;
+        Ok(OrgView::new(o, Some("owner".to_owned())))
+    }
+
+    /// Renames or redescribes an organization.
+    pub async fn update_org(&self, actor: &Actor, slug: &str, patch: OrgPatch) -> Result<OrgView> {
+        let new_slug = patch.slug.as_deref().map(|s| validate::slug("slug", s)).transpose()?;
+        let name = patch.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+        let description = validate::description(patch.description)?;
+        let w = self.store.begin_write().await?;
+        let o = self.org_by_slug(&w.txn, slug).await?;
+        let mut active = o.clone().into_active_model();
+        if let Some(new_slug) = new_slug.filter(|s| s != &o.slug) {
+            if o.slug == DEFAULT_ORG {
+                return Err(Error::conflict("the default organization cannot be renamed"));
+            }
+            if org::Entity::find().filter(org::Column::Slug.eq(new_slug.clone())).one(&w.txn).await?.is_some() {
+                return Err(Error::conflict(format!("organization '{new_slug}' already exists")));
+            }
+            active.slug = Set(new_slug);
+        }
+        if let Some(name) = name {
+            active.name = Set(name);
+        }
+        if description.is_some() {
+            active.description = Set(description);
+        }
+        active.updated_at = Set(time::now());
+        let o = active.update(&w.txn).await?;
+        w.commit().await?;
+        let role = self.role_in(o.id, actor).await?;
+        Ok(OrgView::new(o, role))
+    }
+
+    /// Deletes an organization with its projects, tasks and history.
+    pub async fn delete_org(&self, slug: &str) -> Result<()> {
+        let w = self.store.begin_write().await?;
+        let o = self.org_by_slug(&w.txn, slug).await?;
+        if o.slug == DEFAULT_ORG {
+            return Err(Error::conflict("the default organization cannot be deleted"));
+        }
+        event::Entity::delete_many()
+            .filter(event::Column::OrgId.eq(o.id))
+            .exec(&w.txn)
+            .await?;
+        project::Entity::delete_many()
+            .filter(project::Column::OrgId.eq(o.id))
+            .exec(&w.txn)
+            .await?;
+        org::Entity::delete_by_id(o.id).exec(&w.txn).await?;
+        w.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Projects inside organizations.
+
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Deserialize;
+
+use super::lifecycle::status;
+use super::tasks::{DEFAULT_ORG, DEFAULT_PROJECT};
+use super::views::{ProjectCounts, ProjectView};
+use super::{Ats, validate};
+use crate::entity::{event, project, task};
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Fields of a new project.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewProject {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Fields a project update may change.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ProjectPatch {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Ats {
+    /// The projects of an org, optionally with task counts (one grouped query).
+    pub async fn list_projects(&self, org_slug: &str, counts: bool) -> Result<Vec<ProjectView>> {
+        let db = self.store.conn();
+        let o = self.org_by_slug(db, org_slug).await?;
+        let projects = project::Entity::find()
+            .filter(project::Column::OrgId.eq(o.id))
+            .order_by_asc(project::Column::Slug)
+            .all(db)
+            .await?;
+        let mut tallies = std::collections::HashMap::<i32, ProjectCounts>::new();
+        if counts && !projects.is_empty() {
+            let rows: Vec<(i32, String, i64)> = task::Entity::find()
+                .select_only()
+                .column(task::Column::ProjectId)
+                .column(task::Column::Status)
+                .column_as(Expr::col(task::Column::Id).count(), "n")
+                .filter(task::Column::ProjectId.is_in(projects.iter().map(|p| p.id)))
+                .group_by(task::Column::ProjectId)
+                .group_by(task::Column::Status)
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (project_id, st, n) in rows {
+                let c = tallies.entry(project_id).or_default();
+                let n = u64::try_from(n).unwrap_or(0);
+                c.total_count += n;
+                match st.as_str() {
+                    status::PENDING => c.pending_count += n,
+                    status::IN_PROGRESS => c.in_progress_count += n,
+                    _ => {}
+                }
+            }
+        }
+        Ok(projects
+            .into_iter()
+            .map(|p| {
+                let id = p.id;
+                let mut view = ProjectView::new(p, &o.slug);
+                if counts {
+                    view.counts = Some(tallies.get(&id).copied().unwrap_or_default());
+                }
+                view
+            })
+            .collect())
+    }
+
+    /// One project.
+    pub async fn get_project(&self, org_slug: &str, slug: &str) -> Result<ProjectView> {
+        let (o, p) = self.project_by_slug(self.store.conn(), org_slug, slug).await?;
+        Ok(ProjectView::new(p, &o.slug))
+    }
+
+    /// Creates a project in an org.
+    pub async fn create_project(&self, org_slug: &str, input: NewProject) -> Result<ProjectView> {
+        let slug = validate::slug("slug", input.slug.as_deref().ok_or_else(|| Error::validation("slug is required"))?)?;
+        let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
+        let description = validate::description(input.description)?;
+        let w = self.store.begin_write().await?;
+        let o = self.org_by_slug(&w.txn, org_slug).await?;
+        let exists = project::Entity::find()
+            .filter(project::Column::OrgId.eq(o.id))
+            .filter(project::Column::Slug.eq(slug.clone()))
+            .one(&w.txn)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::conflict(format!("project '{org_slug}/{slug}' already exists")));
+        }
+        let now = time::now();
+        let p = project::ActiveModel {
+            org_id: Set(o.id),
+            slug: Set(slug),
+            name: Set(name),
+            description: Set(description),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        w.commit().await?;
+        Ok(ProjectView::new(p, &o.slug))
+    }
+
+    /// Renames or redescribes a project.
+    pub async fn update_project(&self, org_slug: &str, slug: &str, patch: ProjectPatch) -> Result<ProjectView> {
+        let new_slug = patch.slug.as_deref().map(|s| validate::slug("slug", s)).transpose()?;
+        let name = patch.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+        let description = validate::description(patch.description)?;
+        let w = self.store.begin_write().await?;
+        let (o, p) = self.project_by_slug(&w.txn, org_slug, slug).await?;
+        let mut active = p.clone().into_active_model();
+        if let Some(new_slug) = new_slug.filter(|s| s != &p.slug) {
+            if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
+                return Err(Error::conflict("the default project cannot be renamed"));
+            }
+            let taken = project::Entity::find()
+                .filter(project::Column::OrgId.eq(o.id))
+                .filter(project::Column::Slug.eq(new_slug.clone()))
+                .one(&w.txn)
+                .await?;
+            if taken.is_some() {
+                return Err(Error::conflict(format!("project '{org_slug}/{new_slug}' already exists")));
+            }
+            active.slug = Set(new_slug);
+        }
+        if let Some(name) = name {
+            active.name = Set(name);
+        }
+        if description.is_some() {
+            active.description = Set(description);
+        }
+        active.updated_at = Set(time::now());
+        let p = active.update(&w.txn).await?;
+        w.commit().await?;
+        Ok(ProjectView::new(p, &o.slug))
+    }
+
+    /// Deletes a project with its tasks and history.
+    pub async fn delete_project(&self, org_slug: &str, slug: &str) -> Result<()> {
+        let w = self.store.begin_write().await?;
+        let (o, p) = self.project_by_slug(&w.txn, org_slug, slug).await?;
+        if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
+            return Err(Error::conflict("the default project cannot be deleted"));
+        }
+        event::Entity::delete_many()
+            .filter(event::Column::ProjectId.eq(p.id))
+            .exec(&w.txn)
+            .await?;
+        project::Entity::delete_by_id(p.id).exec(&w.txn).await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+impl Ats {
+    /// The id of `org/project`, 404 when unknown.
+    pub async fn project_id(&self, org_slug: &str, slug: &str) -> Result<i32> {
+        Ok(self.project_by_slug(self.store.conn(), org_slug, slug).await?.1.id)
+    }
+}

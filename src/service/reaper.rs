@@ -1,0 +1,99 @@
+//! The lease reaper: returns `in_progress` tasks whose lease ran out to `pending`.
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::watch;
+
+use super::Ats;
+use super::event_log::{NewEvent, record};
+use super::lifecycle::{compare_and_set, expire_lease, status};
+use super::views::TaskView;
+use crate::actor::Actor;
+use crate::entity::task;
+use crate::error::Result;
+use crate::time;
+
+/// Most tasks one reaper pass looks at.
+const BATCH: u64 = 200;
+
+/// Runs the reaper every `interval` until shutdown.
+pub struct LeaseReaper;
+
+impl LeaseReaper {
+    /// Spawns the loop. Safe with any number of replicas: each expiry is a
+    /// compare-and-set, so only one replica's write (and event) lands.
+    pub fn spawn(ats: Ats, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = shutdown.changed() => return,
+                }
+                match ats.reap_expired_leases().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "lease reaper returned tasks to pending"),
+                    Err(err) => tracing::warn!(error = %err, "lease reaper pass failed"),
+                }
+            }
+        });
+    }
+}
+
+impl Ats {
+    /// One reaper pass; returns how many tasks went back to `pending`.
+    pub async fn reap_expired_leases(&self) -> Result<usize> {
+        let now = time::now();
+        let expired = task::Entity::find()
+            .filter(task::Column::Status.eq(status::IN_PROGRESS))
+            .filter(task::Column::LeaseExpires.lte(now))
+            .order_by_asc(task::Column::LeaseExpires)
+            .limit(BATCH)
+            .all(self.store.conn())
+            .await?;
+        let system = Actor::system();
+        let mut reaped = 0;
+        for stale in expired {
+            let w = self.store.begin_write().await?;
+            let Some(current) = task::Entity::find_by_id(stale.id).one(&w.txn).await? else {
+                continue;
+            };
+            if current.status != status::IN_PROGRESS || current.lease_expires.is_none_or(|l| l > now) {
+                continue;
+            }
+            let previous = serde_json::json!({
+                "actor_type": current.assignee_type,
+                "actor_id": current.assignee_id,
+                "actor_name": current.assignee_name,
+                "lease_expires": current.lease_expires.as_ref().map(time::format),
+            });
+            let mut t = current.clone();
+            expire_lease(&mut t);
+            t.updated_at = time::now();
+            t.version += 1;
+            if !compare_and_set(&w.txn, current.version, &t).await? {
+                continue;
+            }
+            let loc = self.locations(&w.txn, vec![t.project_id]).await?.remove(&t.project_id);
+            let Some(loc) = loc else { continue };
+            let view = TaskView::new(t, &loc);
+            record(
+                &w.txn,
+                &[NewEvent {
+                    event_type: "task.lease_expired",
+                    actor: &system,
+                    task: &view,
+                    loc: &loc,
+                    extra: Some(("previous_assignee", previous)),
+                }],
+            )
+            .await?;
+            w.commit().await?;
+            reaped += 1;
+        }
+        if reaped > 0 {
+            self.bus.wake();
+        }
+        Ok(reaped)
+    }
+}

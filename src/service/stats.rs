@@ -1,0 +1,125 @@
+//! Aggregate task statistics.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use serde::Serialize;
+
+use super::Ats;
+use super::lifecycle::status;
+use crate::entity::{project, task};
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Which tasks to count: all, one org, or one project.
+#[derive(Clone, Debug, Default)]
+pub struct StatsScope {
+    /// Org slug.
+    pub org: Option<String>,
+    /// Project slug (needs `org`).
+    pub project: Option<String>,
+}
+
+/// Counts created and completed in recent windows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecentStats {
+    pub created_24h: u64,
+    pub completed_24h: u64,
+    pub created_7d: u64,
+    pub completed_7d: u64,
+}
+
+/// The `stats` object.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TaskStats {
+    pub total: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_channel: BTreeMap<String, u64>,
+    /// Mean seconds from creation to completion over completed tasks.
+    pub avg_completion_seconds: Option<f64>,
+    pub completed_count: u64,
+    pub recent: RecentStats,
+}
+
+impl Ats {
+    /// Statistics over the tasks in `scope`.
+    pub async fn stats(&self, scope: &StatsScope) -> Result<TaskStats> {
+        let db = self.store.conn();
+        let mut cond = Condition::all();
+        match (&scope.org, &scope.project) {
+            (Some(org), Some(p)) => {
+                let (_, p) = self.project_by_slug(db, org, p).await?;
+                cond = cond.add(task::Column::ProjectId.eq(p.id));
+            }
+            (Some(org), None) => {
+                let o = self.org_by_slug(db, org).await?;
+                let ids: Vec<i32> = project::Entity::find()
+                    .filter(project::Column::OrgId.eq(o.id))
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect();
+                cond = cond.add(task::Column::ProjectId.is_in(ids));
+            }
+            (None, Some(_)) => return Err(Error::bad_request("project needs org")),
+            (None, None) => {}
+        }
+        let grouped = |col: task::Column| {
+            task::Entity::find()
+                .select_only()
+                .column(col)
+                .column_as(Expr::col(task::Column::Id).count(), "n")
+                .filter(cond.clone())
+                .group_by(col)
+                .into_tuple::<(String, i64)>()
+                .all(db)
+        };
+        let mut stats = TaskStats::default();
+        for s in status::ALL {
+            stats.by_status.insert(s.to_owned(), 0);
+        }
+        for (s, n) in grouped(task::Column::Status).await? {
+            stats.total += n as u64;
+            stats.by_status.insert(s, n as u64);
+        }
+        for (c, n) in grouped(task::Column::Channel).await? {
+            stats.by_channel.insert(c, n as u64);
+        }
+        stats.completed_count = stats.by_status[status::COMPLETED];
+
+        let seconds = match self.store.backend() {
+            DbBackend::Postgres => "CAST(AVG(EXTRACT(EPOCH FROM (completed_at - created_at))) AS DOUBLE PRECISION)",
+            _ => "AVG((julianday(completed_at) - julianday(created_at)) * 86400.0)",
+        };
+        stats.avg_completion_seconds = task::Entity::find()
+            .select_only()
+            .column_as(Expr::cust(seconds), "avg")
+            .filter(cond.clone())
+            .filter(task::Column::Status.eq(status::COMPLETED))
+            .filter(task::Column::CompletedAt.is_not_null())
+            .into_tuple::<Option<f64>>()
+            .one(db)
+            .await?
+            .flatten()
+            .map(|s| (s * 1000.0).round() / 1000.0);
+
+        let now = time::now();
+        let count_since = |col: task::Column, days: i64| {
+            task::Entity::find()
+                .filter(cond.clone())
+                .filter(col.gte(now - Duration::days(days)))
+                .count(db)
+        };
+        stats.recent = RecentStats {
+            created_24h: count_since(task::Column::CreatedAt, 1).await?,
+            completed_24h: count_since(task::Column::CompletedAt, 1).await?,
+            created_7d: count_since(task::Column::CreatedAt, 7).await?,
+            completed_7d: count_since(task::Column::CompletedAt, 7).await?,
+        };
+        Ok(stats)
+    }
+}

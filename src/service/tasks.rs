@@ -1,0 +1,483 @@
+//! Tasks: create, read, list, update, delete.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::event_log::{NewEvent, record};
+use super::lifecycle::{Action, compare_and_set, plan, status};
+use super::views::{Location, MessageView, TaskView};
+use super::{Ats, validate};
+use crate::actor::Actor;
+use crate::entity::{message, org, project, task};
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Where an operation looks for tasks: anywhere, or one project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every project (unscoped `/tasks` routes); creates go to `default/main`.
+    Any,
+    /// One project, by org and project slug.
+    Project {
+        /// Org slug.
+        org: String,
+        /// Project slug.
+        project: String,
+    },
+}
+
+/// The org and project new unscoped tasks go to.
+pub const DEFAULT_ORG: &str = "default";
+/// The project new unscoped tasks go to.
+pub const DEFAULT_PROJECT: &str = "main";
+
+/// Fields of a new task.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewTask {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub task_type: Option<String>,
+    pub channel: Option<String>,
+    pub priority: Option<i64>,
+    pub payload: Option<Value>,
+    pub parent_id: Option<i64>,
+    pub max_attempts: Option<i64>,
+}
+
+/// Fields an update may change; `status` goes through the lifecycle.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    pub priority: Option<i64>,
+    #[serde(rename = "type")]
+    pub task_type: Option<String>,
+    pub channel: Option<String>,
+    pub payload: Option<Value>,
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub max_attempts: Option<Option<i64>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Sort keys of a task list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    /// Newest or oldest first (default).
+    #[default]
+    CreatedAt,
+    /// By last change.
+    UpdatedAt,
+    /// By priority.
+    Priority,
+    /// Alphabetically.
+    Title,
+}
+
+/// Filters, order and page of a task list.
+#[derive(Clone, Debug, Default)]
+pub struct TaskQuery {
+    pub statuses: Vec<String>,
+    pub types: Vec<String>,
+    pub channels: Vec<String>,
+    pub assignee_id: Option<String>,
+    pub priority: Option<i32>,
+    pub min_priority: Option<i32>,
+    pub max_priority: Option<i32>,
+    pub search: Option<String>,
+    pub created_after: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_after: Option<chrono::DateTime<chrono::Utc>>,
+    pub project_id: Option<i32>,
+    pub parent_id: Option<i64>,
+    pub sort_by: SortBy,
+    /// Ascending when true; newest/highest first by default.
+    pub ascending: bool,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// The most tasks one list returns.
+pub const MAX_LIMIT: u64 = 500;
+/// The page size when none is asked for.
+pub const DEFAULT_LIMIT: u64 = 50;
+
+/// One page of tasks and the total that matched.
+#[derive(Clone, Debug)]
+pub struct TaskList {
+    pub tasks: Vec<TaskView>,
+    pub count: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+impl Ats {
+    /// Resolves an org and project slug, 404 when either is unknown.
+    pub(crate) async fn project_by_slug<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        org_slug: &str,
+        project_slug: &str,
+    ) -> Result<(org::Model, project::Model)> {
+        let org = org::Entity::find()
+            .filter(org::Column::Slug.eq(org_slug))
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("organization '{org_slug}' not found")))?;
+        let project = project::Entity::find()
+            .filter(project::Column::OrgId.eq(org.id))
+            .filter(project::Column::Slug.eq(project_slug))
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("project '{org_slug}/{project_slug}' not found")))?;
+        Ok((org, project))
+    }
+
+    async fn location<C: ConnectionTrait>(&self, db: &C, project_id: i32) -> Result<Location> {
+        let project = project::Entity::find_by_id(project_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("project {project_id} vanished")))?;
+        let org = org::Entity::find_by_id(project.org_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("org {} vanished", project.org_id)))?;
+        Ok(Location::of(&org, &project))
+    }
+
+    /// Locations of many projects at once (two queries).
+    pub(crate) async fn locations<C: ConnectionTrait>(&self, db: &C, project_ids: Vec<i32>) -> Result<HashMap<i32, Location>> {
+        let projects = project::Entity::find()
+            .filter(project::Column::Id.is_in(project_ids))
+            .all(db)
+            .await?;
+        let org_ids: Vec<i32> = projects.iter().map(|p| p.org_id).collect();
+        let orgs: HashMap<i32, org::Model> = org::Entity::find()
+            .filter(org::Column::Id.is_in(org_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        Ok(projects
+            .iter()
+            .filter_map(|p| orgs.get(&p.org_id).map(|o| (p.id, Location::of(o, p))))
+            .collect())
+    }
+
+    /// The task `id` within `scope`, with its location; 404 when absent or outside the scope.
+    pub(crate) async fn find_task_in<C: ConnectionTrait>(&self, db: &C, scope: &Scope, id: i64) -> Result<(task::Model, Location)> {
+        let missing = || Error::not_found(format!("task {id} not found"));
+        let t = task::Entity::find_by_id(id).one(db).await?.ok_or_else(missing)?;
+        let loc = self.location(db, t.project_id).await?;
+        if let Scope::Project { org, project } = scope
+            && (&loc.org != org || &loc.project != project)
+        {
+            return Err(missing());
+        }
+        Ok((t, loc))
+    }
+
+    /// The task `id` within `scope`.
+    pub async fn find_task(&self, scope: &Scope, id: i64) -> Result<(task::Model, Location)> {
+        self.find_task_in(self.store.conn(), scope, id).await
+    }
+
+    /// One task with its message thread.
+    pub async fn get_task(&self, scope: &Scope, id: i64) -> Result<TaskView> {
+        let (t, loc) = self.find_task(scope, id).await?;
+        let messages = message::Entity::find()
+            .filter(message::Column::TaskId.eq(id))
+            .order_by_asc(message::Column::Id)
+            .all(self.store.conn())
+            .await?;
+        let mut view = TaskView::new(t, &loc);
+        view.messages = Some(messages.into_iter().map(MessageView::from).collect());
+        Ok(view)
+    }
+
+    /// Creates a task in `scope` (unscoped: `default/main`) with `task.created`.
+    pub async fn create_task(&self, actor: &Actor, scope: &Scope, input: NewTask) -> Result<TaskView> {
+        let (org_slug, project_slug) = match scope {
+            Scope::Any => (DEFAULT_ORG, DEFAULT_PROJECT),
+            Scope::Project { org, project } => (org.as_str(), project.as_str()),
+        };
+        let title = validate::title(input.title.as_deref().ok_or_else(|| Error::validation("title is required"))?)?;
+        let description = validate::description(input.description)?;
+        let task_type = validate::label("type", input.task_type.as_deref().unwrap_or("task"))?;
+        let channel = validate::label("channel", input.channel.as_deref().unwrap_or("default"))?;
+        let priority = validate::priority(input.priority.unwrap_or(5))?;
+        let payload = validate::payload(input.payload.unwrap_or_else(|| json!({})))?;
+        let max_attempts = input.max_attempts.map(validate::max_attempts).transpose()?;
+
+        let w = self.store.begin_write().await?;
+        let (org, project) = self.project_by_slug(&w.txn, org_slug, project_slug).await?;
+        if let Some(parent) = input.parent_id {
+            let p = task::Entity::find_by_id(parent).one(&w.txn).await?;
+            if p.is_none_or(|p| p.project_id != project.id) {
+                return Err(Error::validation(format!(
+                    "parent_id {parent} is not a task of {org_slug}/{project_slug}"
+                )));
+            }
+        }
+        let now = time::now();
+        let model = task::ActiveModel {
+            project_id: Set(project.id),
+            title: Set(title),
+            description: Set(description),
+            task_type: Set(task_type),
+            channel: Set(channel),
+            priority: Set(priority),
+            status: Set(status::PENDING.to_owned()),
+            payload: Set(payload),
+            outputs: Set(json!([])),
+            source_type: Set(actor.actor_type.as_str().to_owned()),
+            source_id: Set(actor.id.clone()),
+            source_name: Set(actor.name.clone()),
+            assignee_type: Set(None),
+            assignee_id: Set(None),
+            assignee_name: Set(None),
+            lease_expires: Set(None),
+            reason: Set(None),
+            parent_id: Set(input.parent_id),
+            attempts: Set(0),
+            max_attempts: Set(max_attempts),
+            version: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            claimed_at: Set(None),
+            completed_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        let loc = Location::of(&org, &project);
+        let view = TaskView::new(model, &loc);
+        record(
+            &w.txn,
+            &[NewEvent {
+                event_type: "task.created",
+                actor,
+                task: &view,
+                loc: &loc,
+                extra: None,
+            }],
+        )
+        .await?;
+        w.commit().await?;
+        self.bus.wake();
+        Ok(view)
+    }
+
+    /// A filtered, sorted page of tasks, with the total number that matched.
+    pub async fn list_tasks(&self, scope: &Scope, q: TaskQuery) -> Result<TaskList> {
+        let db = self.store.conn();
+        let mut cond = Condition::all();
+        if let Scope::Project { org, project } = scope {
+            let (_, p) = self.project_by_slug(db, org, project).await?;
+            cond = cond.add(task::Column::ProjectId.eq(p.id));
+        }
+        if !q.statuses.is_empty() {
+            cond = cond.add(task::Column::Status.is_in(q.statuses.clone()));
+        }
+        if !q.types.is_empty() {
+            cond = cond.add(task::Column::TaskType.is_in(q.types.clone()));
+        }
+        if !q.channels.is_empty() {
+            cond = cond.add(task::Column::Channel.is_in(q.channels.clone()));
+        }
+        if let Some(a) = &q.assignee_id {
+            cond = cond.add(task::Column::AssigneeId.eq(a.clone()));
+        }
+        if let Some(p) = q.priority {
+            cond = cond.add(task::Column::Priority.eq(p));
+        }
+        if let Some(p) = q.min_priority {
+            cond = cond.add(task::Column::Priority.gte(p));
+        }
+        if let Some(p) = q.max_priority {
+            cond = cond.add(task::Column::Priority.lte(p));
+        }
+        if let Some(t) = q.created_after {
+            cond = cond.add(task::Column::CreatedAt.gt(t));
+        }
+        if let Some(t) = q.updated_after {
+            cond = cond.add(task::Column::UpdatedAt.gt(t));
+        }
+        if let Some(p) = q.project_id {
+            cond = cond.add(task::Column::ProjectId.eq(p));
+        }
+        if let Some(p) = q.parent_id {
+            cond = cond.add(task::Column::ParentId.eq(p));
+        }
+        if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let escaped: String = s
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            let pattern = format!("%{escaped}%");
+            let like = |col: task::Column| {
+                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            cond = cond.add(
+                Condition::any()
+                    .add(like(task::Column::Title))
+                    .add(like(task::Column::Description)),
+            );
+        }
+        let base = task::Entity::find().filter(cond);
+        let count = base.clone().count(db).await?;
+        let order = if q.ascending { Order::Asc } else { Order::Desc };
+        let column = match q.sort_by {
+            SortBy::CreatedAt => task::Column::CreatedAt,
+            SortBy::UpdatedAt => task::Column::UpdatedAt,
+            SortBy::Priority => task::Column::Priority,
+            SortBy::Title => task::Column::Title,
+        };
+        let rows = base
+            .order_by(column, order.clone())
+            .order_by(task::Column::Id, order)
+            .limit(q.limit)
+            .offset(q.offset)
+            .all(db)
+            .await?;
+        let mut ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let locs = self.locations(db, ids).await?;
+        let tasks = rows
+            .into_iter()
+            .filter_map(|t| locs.get(&t.project_id).map(|loc| TaskView::new(t, loc)))
+            .collect();
+        Ok(TaskList {
+            tasks,
+            count,
+            limit: q.limit,
+            offset: q.offset,
+        })
+    }
+
+    /// Changes fields of a task (`task.updated`); a `status` goes through the lifecycle.
+    pub async fn update_task(&self, actor: &Actor, scope: &Scope, id: i64, patch: TaskPatch) -> Result<TaskView> {
+        let title = patch.title.as_deref().map(validate::title).transpose()?;
+        let description = patch.description.map(validate::description).transpose()?;
+        let priority = patch.priority.map(validate::priority).transpose()?;
+        let task_type = patch.task_type.as_deref().map(|t| validate::label("type", t)).transpose()?;
+        let channel = patch.channel.as_deref().map(|c| validate::label("channel", c)).transpose()?;
+        let payload = patch.payload.map(validate::payload).transpose()?;
+        let max_attempts = patch
+            .max_attempts
+            .map(|m| m.map(validate::max_attempts).transpose())
+            .transpose()?;
+        if let Some(s) = &patch.status {
+            super::lifecycle::parse_status(s).map_err(|e| Error::validation(e.to_string()))?;
+        }
+
+        for _ in 0..8 {
+            let w = self.store.begin_write().await?;
+            let (current, loc) = self.find_task_in(&w.txn, scope, id).await?;
+            let now = time::now();
+            let mut t = current.clone();
+            let mut changes = Vec::new();
+            macro_rules! change {
+                ($field:ident, $value:expr, $name:literal) => {
+                    if let Some(v) = $value.clone() {
+                        if t.$field != v {
+                            t.$field = v;
+                            changes.push($name);
+                        }
+                    }
+                };
+            }
+            change!(title, title, "title");
+            change!(description, description, "description");
+            change!(priority, priority, "priority");
+            change!(task_type, task_type, "type");
+            change!(channel, channel, "channel");
+            change!(payload, payload, "payload");
+            change!(max_attempts, max_attempts, "max_attempts");
+            let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
+            if !changes.is_empty() {
+                t.updated_at = now;
+                t.version += 1;
+                events.push(("task.updated", Some(("changes", json!(changes)))));
+            }
+            if let Some(target) = &patch.status
+                && let Some(action) = Action::for_status(target, &t.status)?
+            {
+                let planned = plan(&t, &action, actor, now)?;
+                t = planned.task;
+                events.extend(planned.events);
+            }
+            if events.is_empty() {
+                return Ok(TaskView::new(current, &loc));
+            }
+            // One write however many steps: the row moves by a single version check.
+            t.version = current.version + 1;
+            if !compare_and_set(&w.txn, current.version, &t).await? {
+                continue;
+            }
+            let view = TaskView::new(t, &loc);
+            let new_events: Vec<NewEvent> = events
+                .into_iter()
+                .map(|(event_type, extra)| NewEvent {
+                    event_type,
+                    actor,
+                    task: &view,
+                    loc: &loc,
+                    extra,
+                })
+                .collect();
+            record(&w.txn, &new_events).await?;
+            w.commit().await?;
+            self.bus.wake();
+            return Ok(view);
+        }
+        Err(Error::conflict(format!("task {id} is being changed by others; retry")))
+    }
+
+    /// Deletes a task and its thread; its history stays, ending with `task.deleted`.
+    pub async fn delete_task(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<()> {
+        let w = self.store.begin_write().await?;
+        let (t, loc) = self.find_task_in(&w.txn, scope, id).await?;
+        let res = task::Entity::delete_many()
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Version.eq(t.version))
+            .exec(&w.txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(Error::conflict(format!("task {id} changed while being deleted; retry")));
+        }
+        let view = TaskView::new(t, &loc);
+        record(
+            &w.txn,
+            &[NewEvent {
+                event_type: "task.deleted",
+                actor,
+                task: &view,
+                loc: &loc,
+                extra: None,
+            }],
+        )
+        .await?;
+        w.commit().await?;
+        self.bus.wake();
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Input rules shared by every operation: lengths, ranges, shapes.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Longest title, in characters.
+pub const MAX_TITLE: usize = 500;
+/// Largest description, in bytes.
+pub const MAX_DESCRIPTION: usize = 64 * 1024;
+/// Largest payload, serialized, in bytes.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+/// Largest outputs array, serialized, in bytes.
+pub const MAX_OUTPUTS: usize = 1024 * 1024;
+/// Longest reason, in characters.
+pub const MAX_REASON: usize = 10_000;
+/// Longest type or channel name, in characters.
+pub const MAX_LABEL: usize = 100;
+/// Lease bounds and default, in milliseconds.
+pub const MIN_LEASE_MS: i64 = 1_000;
+/// Longest lease, in milliseconds (24 h).
+pub const MAX_LEASE_MS: i64 = 86_400_000;
+/// The lease a claim gets when it names none.
+pub const DEFAULT_LEASE_MS: i64 = 60_000;
+
+/// A title of 1–500 characters, trimmed.
+pub fn title(s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(Error::validation("title must not be empty"));
+    }
+    if t.chars().count() > MAX_TITLE {
+        return Err(Error::validation(format!("title must be at most {MAX_TITLE} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// A description of at most 64 KiB; empty means none.
+pub fn description(s: Option<String>) -> Result<Option<String>> {
+    match s {
+        Some(d) if d.len() > MAX_DESCRIPTION => Err(Error::validation(format!(
+            "description must be at most {MAX_DESCRIPTION} bytes"
+        ))),
+        Some(d) if d.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// A priority from 1 to 10.
+pub fn priority(p: i64) -> Result<i32> {
+    if (1..=10).contains(&p) {
+        Ok(p as i32)
+    } else {
+        Err(Error::validation(format!("priority must be between 1 and 10, got {p}")))
+    }
+}
+
+/// A type or channel name: 1–100 characters, trimmed.
+pub fn label(field: &str, s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > MAX_LABEL {
+        return Err(Error::validation(format!("{field} must be 1 to {MAX_LABEL} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// A payload: a JSON object of at most 256 KiB.
+pub fn payload(v: Value) -> Result<Value> {
+    if !v.is_object() {
+        return Err(Error::validation("payload must be a JSON object"));
+    }
+    if v.to_string().len() > MAX_PAYLOAD {
+        return Err(Error::validation(format!("payload must be at most {MAX_PAYLOAD} bytes")));
+    }
+    Ok(v)
+}
+
+/// Outputs given to `complete`: an object (one output) or an array of outputs.
+pub fn outputs(v: Option<Value>) -> Result<Vec<Value>> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        Some(obj @ Value::Object(_)) => Ok(vec![obj]),
+        Some(_) => Err(Error::validation("outputs must be a JSON object or array")),
+    }
+}
+
+/// A reason of at most 10 000 characters; empty means none.
+pub fn reason(s: Option<String>) -> Result<Option<String>> {
+    match s {
+        Some(r) if r.chars().count() > MAX_REASON => Err(Error::validation(format!(
+            "reason must be at most {MAX_REASON} characters"
+        ))),
+        Some(r) if r.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// A lease duration in milliseconds (default 60 000).
+pub fn lease_ms(ms: Option<i64>) -> Result<i64> {
+    let ms = ms.unwrap_or(DEFAULT_LEASE_MS);
+    if (MIN_LEASE_MS..=MAX_LEASE_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(Error::validation(format!(
+            "lease_duration must be between {MIN_LEASE_MS} and {MAX_LEASE_MS} ms, got {ms}"
+        )))
+    }
+}
+
+/// An attempt cap from 1 to 1000.
+pub fn max_attempts(n: i64) -> Result<i32> {
+    if (1..=1000).contains(&n) {
+        Ok(n as i32)
+    } else {
+        Err(Error::validation(format!("max_attempts must be between 1 and 1000, got {n}")))
+    }
+}
+
+/// An org or project slug: `[a-z0-9][a-z0-9-]{0,62}`.
+pub fn slug(field: &str, s: &str) -> Result<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-')
+        });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::validation(format!(
+            "{field} must be 1 to 63 lowercase letters, digits or dashes, starting with a letter or digit"
+        )))
+    }
+}
+
+/// A display name of 1–200 characters.
+pub fn name(field: &str, s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 200 {
+        return Err(Error::validation(format!("{field} must be 1 to 200 characters")));
+    }
+    Ok(t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(slug("slug", "a").is_ok());
+        assert!(slug("slug", "my-org-2").is_ok());
+        assert!(slug("slug", "-a").is_err());
+        assert!(slug("slug", "A").is_err());
+        assert!(slug("slug", "").is_err());
+        assert!(slug("slug", &"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn outputs_shapes() {
+        assert_eq!(outputs(Some(serde_json::json!({"a":1}))).unwrap().len(), 1);
+        assert_eq!(outputs(Some(serde_json::json!([1, 2]))).unwrap().len(), 2);
+        assert!(outputs(Some(serde_json::json!("x"))).is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! The `/ws` event WebSocket (SPEC §7): subscribe with filters, replay from
+//! `after`, then live events; several subscriptions per connection.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::actor::Actor;
+use crate::error::{Error, Result};
+use crate::rest::{AppState, ApiQuery};
+use crate::service::views::EventView;
+use crate::service::{Ats, EventFilter, SubscriptionItem};
+
+/// How often the server pings; a peer silent for three intervals is dropped.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// Largest client message accepted.
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Most subscriptions one connection may hold.
+const MAX_SUBSCRIPTIONS: usize = 64;
+
+/// Query string of `GET /ws`.
+#[derive(Debug, Deserialize)]
+pub struct WsParams {
+    actor_type: Option<String>,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+}
+
+/// Upgrades `GET /ws` to the event protocol.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<WsParams>,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    let actor = match (&params.actor_type, &params.actor_id) {
+        (None, None) => Actor::anonymous(),
+        (t, Some(id)) => Actor::new(t.as_deref().unwrap_or("human"), id, params.actor_name.as_deref())?,
+        (Some(_), None) => return Err(Error::bad_request("actor_id is required with actor_type")),
+    };
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| Connection::run(state, actor, socket)))
+}
+
+/// A client message.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ClientMessage {
+    Subscribe(SubscribeRequest),
+    Unsubscribe { id: Option<String> },
+    Ping,
+}
+
+/// `{"type":"subscribe", …}`.
+#[derive(Debug, Default, Deserialize)]
+struct SubscribeRequest {
+    id: Option<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    task_types: Vec<String>,
+    #[serde(default)]
+    event_types: Vec<String>,
+    #[serde(default)]
+    projects: Vec<String>,
+    task_id: Option<i64>,
+    after: Option<i64>,
+}
+
+struct Connection {
+    ats: Ats,
+    #[allow(dead_code)]
+    actor: Actor,
+    out: mpsc::Sender<Message>,
+    subscriptions: HashMap<String, JoinHandle<()>>,
+    next_sub: u64,
+}
+
+fn text(v: Value) -> Message {
+    Message::Text(Utf8Bytes::from(v.to_string()))
+}
+
+fn error_message(code: &str, message: &str, id: Option<&str>) -> Message {
+    text(json!({ "type": "error", "code": code, "message": message, "id": id }))
+}
+
+impl Connection {
+    async fn run(state: AppState, actor: Actor, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let (out, mut outbox) = mpsc::channel::<Message>(256);
+        let mut shutdown = state.shutdown.clone();
+        let writer = tokio::spawn(async move {
+            while let Some(msg) = outbox.recv().await {
+                let closing = matches!(msg, Message::Close(_));
+                if sink.send(msg).await.is_err() || closing {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let mut conn = Connection {
+            ats: state.ats.clone(),
+            actor,
+            out,
+            subscriptions: HashMap::new(),
+            next_sub: 0,
+        };
+        let connection_id = format!("{:016x}", rand::random::<u64>());
+        let _ = conn
+            .out
+            .send(text(json!({ "type": "connected", "connection_id": connection_id })))
+            .await;
+
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut missed_pongs = 0u32;
+        loop {
+            tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(Message::Text(t))) => {
+                        missed_pongs = 0;
+                        conn.handle(t.as_str()).await;
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let _ = conn.out.send(error_message("bad_request", "binary frames are not supported; send JSON text", None)).await;
+                    }
+                    Some(Ok(Message::Pong(_) | Message::Ping(_))) => missed_pongs = 0,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                },
+                _ = ping.tick() => {
+                    missed_pongs += 1;
+                    if missed_pongs > 3 {
+                        tracing::debug!("dropping a /ws peer that stopped answering pings");
+                        break;
+                    }
+                    let _ = conn.out.try_send(Message::Ping(Default::default()));
+                }
+                _ = shutdown.changed() => {
+                    let _ = conn.out.send(Message::Close(Some(CloseFrame {
+                        code: axum::extract::ws::close_code::AWAY,
+                        reason: Utf8Bytes::from_static("server shutting down"),
+                    }))).await;
+                    break;
+                }
+            }
+        }
+        for (_, task) in conn.subscriptions.drain() {
+            task.abort();
+        }
+        drop(conn);
+        let _ = writer.await;
+    }
+
+    async fn handle(&mut self, raw: &str) {
+        let msg = match serde_json::from_str::<ClientMessage>(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self
+                    .out
+                    .send(error_message("bad_request", &format!("cannot read message: {e}"), None))
+                    .await;
+                return;
+            }
+        };
+        match msg {
+            ClientMessage::Ping => {
+                let _ = self.out.send(text(json!({ "type": "pong" }))).await;
+            }
+            ClientMessage::Unsubscribe { id } => {
+                let id = id.unwrap_or_default();
+                let found = self.subscriptions.remove(&id).map(|t| t.abort()).is_some();
+                let reply = if found {
+                    text(json!({ "type": "unsubscribed", "id": id }))
+                } else {
+                    error_message("not_found", &format!("no subscription '{id}'"), Some(&id))
+                };
+                let _ = self.out.send(reply).await;
+            }
+            ClientMessage::Subscribe(req) => {
+                self.next_sub += 1;
+                let id = req.id.clone().unwrap_or_else(|| format!("sub-{}", self.next_sub));
+                if let Some(old) = self.subscriptions.remove(&id) {
+                    old.abort();
+                }
+                if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                    let msg = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection");
+                    let _ = self.out.send(error_message("bad_request", &msg, Some(&id))).await;
+                    return;
+                }
+                match self.filter_for(&req).await {
+                    Ok(filter) => {
+                        let _ = self.out.send(text(json!({ "type": "subscribed", "id": id }))).await;
+                        let task = spawn_forwarder(self.ats.clone(), self.out.clone(), id.clone(), filter, req.after);
+                        self.subscriptions.insert(id, task);
+                    }
+                    Err(e) => {
+                        let code = e.code().to_lowercase();
+                        let _ = self.out.send(error_message(&code, &e.public_message(), Some(&id))).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn filter_for(&self, req: &SubscribeRequest) -> Result<EventFilter> {
+        let project_ids = if req.projects.is_empty() {
+            None
+        } else {
+            let mut ids = Vec::new();
+            for p in &req.projects {
+                let (org, project) = p
+                    .split_once('/')
+                    .ok_or_else(|| Error::bad_request(format!("project '{p}' must be written org/project")))?;
+                ids.push(self.ats.project_id(org, project).await?);
+            }
+            Some(ids)
+        };
+        if req.after.is_some_and(|a| a < 0) {
+            return Err(Error::bad_request("after must not be negative"));
+        }
+        Ok(EventFilter {
+            project_ids,
+            channels: req.channels.clone(),
+            task_types: req.task_types.clone(),
+            event_types: req.event_types.clone(),
+            task_id: req.task_id,
+        })
+    }
+}
+
+/// Forwards one subscription's events to the connection's outbox.
+fn spawn_forwarder(
+    ats: Ats,
+    out: mpsc::Sender<Message>,
+    id: String,
+    filter: EventFilter,
+    after: Option<i64>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = ats.subscribe_events(filter, after);
+        let mut last = after.unwrap_or(0);
+        loop {
+            match events.recv().await {
+                Some(SubscriptionItem::Event(e)) => {
+                    last = e.id;
+                    let mut v = serde_json::to_value(EventView::from(e.as_ref())).unwrap_or(Value::Null);
+                    v["subscription_id"] = json!(id);
+                    if out.send(text(v)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(SubscriptionItem::Lagged { .. }) | None => {
+                    let msg = json!({
+                        "type": "error",
+                        "code": "lagged",
+                        "id": id,
+                        "subscription_id": id,
+                        "last_id": last,
+                        "message": "this subscription fell too far behind and was ended; subscribe again with after = last_id",
+                    });
+                    let _ = out.send(text(msg)).await;
+                    return;
+                }
+            }
+        }
+    })
+}
