@@ -1,0 +1,11 @@
+//! Integration tests: each runs a real server over a fresh database, on
+//! SQLite and (when `ATS_TEST_PG_URL` is set) PostgreSQL.
+
+mod common;
+
+mod crash;
+mod lifecycle;
+mod rest_orgs;
+mod rest_tasks;
+mod smoke;
+mod ws;
