@@ -10,19 +10,39 @@ use clap::{Parser, Subcommand};
 #[command(name = "ats-server", version, about = "Agent Task Service server")]
 pub struct Config {
     /// Database URL: `sqlite://ats.db` (default, created on first start) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://ats.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://ats.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address to listen on.
-    #[arg(long, env = "ATS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "ATS_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
 
     /// Deployment environment; `test` enables `POST /_test/reset`.
-    #[arg(long = "env", env = "ATS_ENV", default_value = "production", global = true)]
+    #[arg(
+        long = "env",
+        env = "ATS_ENV",
+        default_value = "production",
+        global = true
+    )]
     pub environment: String,
 
     /// How often the lease reaper runs, in milliseconds.
-    #[arg(long, env = "ATS_REAPER_INTERVAL_MS", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "ATS_REAPER_INTERVAL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
     pub reaper_interval_ms: u64,
 
     /// Largest request body accepted, in bytes (larger ones get 413).
@@ -41,6 +61,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the GraphQL schema (SDL) and exit; `schema.graphql` is its output.
+    Schema,
 }
 
 impl Config {
@@ -63,7 +85,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -89,7 +116,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://ats.db"), "sqlite://ats.db");
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use prometheus_client::metrics::counter::Counter;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -39,22 +40,34 @@ impl WriteTxn {
 impl Store {
     /// Connects to `url` (SQLite files are created when missing).
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_counted(url, None).await
+    }
+
+    /// Connects, counting every SQL statement on `queries` (for `/metrics`).
+    pub async fn connect_counted(url: &str, queries: Option<Counter>) -> Result<Self> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
         let is_sqlite = url.starts_with("sqlite:");
         if is_sqlite {
-            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+            opts.max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                });
         } else {
             opts.max_connections(20).min_connections(1);
         }
-        let db = Database::connect(opts).await?;
+        let mut db = Database::connect(opts).await?;
+        if let Some(queries) = queries {
+            db.set_metric_callback(move |_| {
+                queries.inc();
+            });
+        }
         Ok(Self {
             db,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),

@@ -10,6 +10,8 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod graphql;
+pub mod metrics;
 pub mod rest;
 pub mod service;
 pub mod time;
@@ -26,6 +28,7 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
+use crate::metrics::Metrics;
 use crate::rest::AppState;
 use crate::service::{Ats, LeaseReaper};
 
@@ -40,20 +43,37 @@ pub async fn open_store(config: &Config) -> Result<Store> {
     Ok(store)
 }
 
+async fn open_counted_store(config: &Config, metrics: &Metrics) -> Result<Store> {
+    let store =
+        Store::connect_counted(&config.database_url, Some(metrics.db_query_counter())).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then drains
 /// in-flight requests and closes WebSockets with a close frame.
-pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-    let store = open_store(&config).await?;
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let store = open_counted_store(&config, &metrics).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let bus = EventBus::new();
-    bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone()).await;
+    bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone())
+        .await;
     let ats = Ats::new(store, bus);
     LeaseReaper::spawn(
         ats.clone(),
         Duration::from_millis(config.reaper_interval_ms.max(10)),
         stop_rx.clone(),
+        metrics.clone(),
     );
+    let schema = graphql::schema(ats.clone());
     let app = rest::router(AppState {
+        schema,
+        metrics,
         ats,
         config: Arc::new(config),
         shutdown: stop_rx,

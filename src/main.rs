@@ -8,7 +8,9 @@ use ats::config::{Command, Config, redact_url};
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let config = Config::parse();
     if let Err(err) = run(config).await {
@@ -24,11 +26,19 @@ async fn run(config: Config) -> ats::error::Result<()> {
             tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
             Ok(())
         }
+        Some(Command::Schema) => {
+            print!("{}", ats::graphql::sdl());
+            Ok(())
+        }
         Some(Command::Serve) | None => {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
-                .map_err(|e| ats::error::Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
-            let addr = listener.local_addr().map_err(|e| ats::error::Error::Internal(e.to_string()))?;
+                .map_err(|e| {
+                    ats::error::Error::Internal(format!("cannot listen on {}: {e}", config.listen))
+                })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| ats::error::Error::Internal(e.to_string()))?;
             tracing::info!(
                 database = %redact_url(&config.database_url),
                 auth = "open",

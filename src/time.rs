@@ -36,7 +36,10 @@ pub mod rfc3339 {
         use serde::Serializer;
 
         /// Serializes `Some(t)` as RFC 3339 and `None` as null.
-        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&super::super::format(t)),
                 None => s.serialize_none(),

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
-use crate::rest::{AppState, ApiQuery};
+use crate::rest::{ApiQuery, AppState};
 use crate::service::views::EventView;
 use crate::service::{Ats, EventFilter, SubscriptionItem};
 
@@ -42,7 +42,11 @@ pub async fn upgrade(
 ) -> Result<Response> {
     let actor = match (&params.actor_type, &params.actor_id) {
         (None, None) => Actor::anonymous(),
-        (t, Some(id)) => Actor::new(t.as_deref().unwrap_or("human"), id, params.actor_name.as_deref())?,
+        (t, Some(id)) => Actor::new(
+            t.as_deref().unwrap_or("human"),
+            id,
+            params.actor_name.as_deref(),
+        )?,
         (Some(_), None) => return Err(Error::bad_request("actor_id is required with actor_type")),
     };
     Ok(ws
@@ -116,7 +120,9 @@ impl Connection {
         let connection_id = format!("{:016x}", rand::random::<u64>());
         let _ = conn
             .out
-            .send(text(json!({ "type": "connected", "connection_id": connection_id })))
+            .send(text(
+                json!({ "type": "connected", "connection_id": connection_id }),
+            ))
             .await;
 
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -165,7 +171,11 @@ impl Connection {
             Err(e) => {
                 let _ = self
                     .out
-                    .send(error_message("bad_request", &format!("cannot read message: {e}"), None))
+                    .send(error_message(
+                        "bad_request",
+                        &format!("cannot read message: {e}"),
+                        None,
+                    ))
                     .await;
                 return;
             }
@@ -186,24 +196,42 @@ impl Connection {
             }
             ClientMessage::Subscribe(req) => {
                 self.next_sub += 1;
-                let id = req.id.clone().unwrap_or_else(|| format!("sub-{}", self.next_sub));
+                let id = req
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("sub-{}", self.next_sub));
                 if let Some(old) = self.subscriptions.remove(&id) {
                     old.abort();
                 }
                 if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
                     let msg = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection");
-                    let _ = self.out.send(error_message("bad_request", &msg, Some(&id))).await;
+                    let _ = self
+                        .out
+                        .send(error_message("bad_request", &msg, Some(&id)))
+                        .await;
                     return;
                 }
                 match self.filter_for(&req).await {
                     Ok(filter) => {
-                        let _ = self.out.send(text(json!({ "type": "subscribed", "id": id }))).await;
-                        let task = spawn_forwarder(self.ats.clone(), self.out.clone(), id.clone(), filter, req.after);
+                        let _ = self
+                            .out
+                            .send(text(json!({ "type": "subscribed", "id": id })))
+                            .await;
+                        let task = spawn_forwarder(
+                            self.ats.clone(),
+                            self.out.clone(),
+                            id.clone(),
+                            filter,
+                            req.after,
+                        );
                         self.subscriptions.insert(id, task);
                     }
                     Err(e) => {
                         let code = e.code().to_lowercase();
-                        let _ = self.out.send(error_message(&code, &e.public_message(), Some(&id))).await;
+                        let _ = self
+                            .out
+                            .send(error_message(&code, &e.public_message(), Some(&id)))
+                            .await;
                     }
                 }
             }
@@ -216,9 +244,9 @@ impl Connection {
         } else {
             let mut ids = Vec::new();
             for p in &req.projects {
-                let (org, project) = p
-                    .split_once('/')
-                    .ok_or_else(|| Error::bad_request(format!("project '{p}' must be written org/project")))?;
+                let (org, project) = p.split_once('/').ok_or_else(|| {
+                    Error::bad_request(format!("project '{p}' must be written org/project"))
+                })?;
                 ids.push(self.ats.project_id(org, project).await?);
             }
             Some(ids)
@@ -251,7 +279,8 @@ fn spawn_forwarder(
             match events.recv().await {
                 Some(SubscriptionItem::Event(e)) => {
                     last = e.id;
-                    let mut v = serde_json::to_value(EventView::from(e.as_ref())).unwrap_or(Value::Null);
+                    let mut v =
+                        serde_json::to_value(EventView::from(e.as_ref())).unwrap_or(Value::Null);
                     v["subscription_id"] = json!(id);
                     if out.send(text(v)).await.is_err() {
                         return;

@@ -55,7 +55,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("ux_projects_org_slug", "projects", &["org_id", "slug"]).unique().to_owned())
+            .create_index(
+                index("ux_projects_org_slug", "projects", &["org_id", "slug"])
+                    .unique()
+                    .to_owned(),
+            )
             .await?;
 
         manager
@@ -81,9 +85,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                index("ux_org_members_actor", "org_members", &["org_id", "actor_type", "actor_id"])
-                    .unique()
-                    .to_owned(),
+                index(
+                    "ux_org_members_actor",
+                    "org_members",
+                    &["org_id", "actor_type", "actor_id"],
+                )
+                .unique()
+                .to_owned(),
             )
             .await?;
 
@@ -137,7 +145,10 @@ impl MigrationTrait for Migration {
             .await?;
         // Claimable lookup (project, status, most urgent first) and the list filters.
         for (name, cols) in [
-            ("ix_tasks_claimable", &["project_id", "status", "priority", "created_at"][..]),
+            (
+                "ix_tasks_claimable",
+                &["project_id", "status", "priority", "created_at"][..],
+            ),
             ("ix_tasks_lease", &["status", "lease_expires"][..]),
             ("ix_tasks_channel", &["channel", "status"][..]),
             ("ix_tasks_type", &["task_type", "status"][..]),
@@ -209,7 +220,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["events", "messages", "tasks", "org_members", "projects", "orgs"] {
+        for table in [
+            "events",
+            "messages",
+            "tasks",
+            "org_members",
+            "projects",
+            "orgs",
+        ] {
             manager
                 .drop_table(Table::drop().table(table).if_exists().to_owned())
                 .await?;
@@ -240,7 +258,14 @@ async fn seed_default_project(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
         .exec_stmt(
             Query::insert()
                 .into_table("projects")
-                .columns(["org_id", "slug", "name", "description", "created_at", "updated_at"])
+                .columns([
+                    "org_id",
+                    "slug",
+                    "name",
+                    "description",
+                    "created_at",
+                    "updated_at",
+                ])
                 .select_from(
                     Query::select()
                         .column("id")

@@ -68,7 +68,12 @@ impl EventBus {
     }
 
     /// Starts the fanout (and, on PostgreSQL, the `LISTEN` task) until `shutdown` flips.
-    pub async fn spawn_fanout(&self, store: Store, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+    pub async fn spawn_fanout(
+        &self,
+        store: Store,
+        poll: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut cursor = match event::Entity::find()
             .order_by_desc(event::Column::Id)
             .one(store.conn())

@@ -26,7 +26,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 Error::bad_request(format!("cannot read request body: {rejection}"))
             }
         })?;
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         match serde_json::from_slice(body) {
             Ok(v) => Ok(Self(v)),
             Err(e) if e.is_data() => Err(Error::validation(format!("invalid request body: {e}"))),
@@ -62,8 +66,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
                 .headers
                 .get(name)
                 .map(|v| {
-                    v.to_str()
-                        .map_err(|_| Error::bad_request(format!("header {name} must be visible ASCII")))
+                    v.to_str().map_err(|_| {
+                        Error::bad_request(format!("header {name} must be visible ASCII"))
+                    })
                 })
                 .transpose()
         };
@@ -73,16 +78,27 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
         if actor_type.is_none() && actor_id.is_none() {
             return Ok(Self(Actor::anonymous()));
         }
-        let id = actor_id.ok_or_else(|| Error::bad_request("X-Actor-ID is required with X-Actor-Type"))?;
-        Ok(Self(Actor::new(actor_type.unwrap_or("human"), id, actor_name)?))
+        let id = actor_id
+            .ok_or_else(|| Error::bad_request("X-Actor-ID is required with X-Actor-Type"))?;
+        Ok(Self(Actor::new(
+            actor_type.unwrap_or("human"),
+            id,
+            actor_name,
+        )?))
     }
 }
 
-async fn raw_params<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<HashMap<String, String>, Error> {
+async fn raw_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<HashMap<String, String>, Error> {
     let raw = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|e| Error::bad_request(e.body_text()))?;
-    Ok(raw.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+    Ok(raw
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
 }
 
 fn scope_of(params: &HashMap<String, String>) -> Scope {
@@ -124,7 +140,11 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskRef {
             .parse::<i64>()
             .ok()
             .filter(|id| *id > 0)
-            .ok_or_else(|| Error::bad_request(format!("invalid task id '{raw}': expected a positive integer")))?;
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "invalid task id '{raw}': expected a positive integer"
+                ))
+            })?;
         Ok(Self {
             scope: scope_of(&params),
             id,

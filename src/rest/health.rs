@@ -11,7 +11,11 @@ use crate::time;
 /// `200 {"status":"ok",…}`, or `503 {"status":"degraded",…}` when the store does not answer.
 pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = s.ats.store().conn().ping().await.is_ok();
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(json!({

@@ -32,6 +32,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Flips to true when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The GraphQL schema over the same service.
+    pub schema: crate::graphql::AtsSchema,
 }
 
 /// The whole HTTP surface: REST, `/ws`, and the error fallbacks.
@@ -39,13 +43,19 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(crate::metrics::render))
         .route("/ws", get(crate::ws::upgrade))
         .nest("/tasks", tasks::router())
         .nest("/orgs/{org}/projects/{project}/tasks", tasks::router())
         .merge(orgs::router())
+        .merge(crate::graphql::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

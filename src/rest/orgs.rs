@@ -16,17 +16,33 @@ use crate::service::{NewOrg, NewProject, OrgPatch, ProjectPatch};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs", get(list_orgs).post(create_org))
-        .route("/orgs/{org}", get(read_org).patch(update_org).delete(delete_org))
-        .route("/orgs/{org}/projects", get(list_projects).post(create_project))
+        .route(
+            "/orgs/{org}",
+            get(read_org).patch(update_org).delete(delete_org),
+        )
+        .route(
+            "/orgs/{org}/projects",
+            get(list_projects).post(create_project),
+        )
         .route(
             "/orgs/{org}/projects/{project}",
-            get(read_project).patch(update_project).delete(delete_project),
+            get(read_project)
+                .patch(update_project)
+                .delete(delete_project),
         )
-        .route("/orgs/{org}/projects/{project}/stats", get(super::stats::scoped))
+        .route(
+            "/orgs/{org}/projects/{project}/stats",
+            get(super::stats::scoped),
+        )
 }
 
-async fn list_orgs(State(s): State<AppState>, CurrentActor(actor): CurrentActor) -> Result<Json<Value>> {
-    Ok(Json(json!({ "organizations": s.ats.list_orgs(&actor).await? })))
+async fn list_orgs(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "organizations": s.ats.list_orgs(&actor).await? }),
+    ))
 }
 
 async fn create_org(
@@ -38,8 +54,14 @@ async fn create_org(
     Ok((StatusCode::CREATED, Json(json!({ "organization": org }))))
 }
 
-async fn read_org(State(s): State<AppState>, CurrentActor(actor): CurrentActor, slugs: Slugs) -> Result<Json<Value>> {
-    Ok(Json(json!({ "organization": s.ats.get_org(&actor, slugs.get("org")).await? })))
+async fn read_org(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    slugs: Slugs,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "organization": s.ats.get_org(&actor, slugs.get("org")).await? }),
+    ))
 }
 
 async fn update_org(
@@ -68,7 +90,10 @@ async fn list_projects(
     slugs: Slugs,
     ApiQuery(params): ApiQuery<ProjectListParams>,
 ) -> Result<Json<Value>> {
-    let projects = s.ats.list_projects(slugs.get("org"), params.counts.unwrap_or(false)).await?;
+    let projects = s
+        .ats
+        .list_projects(slugs.get("org"), params.counts.unwrap_or(false))
+        .await?;
     Ok(Json(json!({ "projects": projects })))
 }
 
@@ -82,7 +107,10 @@ async fn create_project(
 }
 
 async fn read_project(State(s): State<AppState>, slugs: Slugs) -> Result<Json<Value>> {
-    let project = s.ats.get_project(slugs.get("org"), slugs.get("project")).await?;
+    let project = s
+        .ats
+        .get_project(slugs.get("org"), slugs.get("project"))
+        .await?;
     Ok(Json(json!({ "project": project })))
 }
 
@@ -99,6 +127,10 @@ async fn update_project(
 }
 
 async fn delete_project(State(s): State<AppState>, slugs: Slugs) -> Result<Json<Value>> {
-    s.ats.delete_project(slugs.get("org"), slugs.get("project")).await?;
-    Ok(Json(json!({ "deleted": true, "org": slugs.get("org"), "slug": slugs.get("project") })))
+    s.ats
+        .delete_project(slugs.get("org"), slugs.get("project"))
+        .await?;
+    Ok(Json(
+        json!({ "deleted": true, "org": slugs.get("org"), "slug": slugs.get("project") }),
+    ))
 }

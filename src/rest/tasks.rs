@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::{ApiJson, ApiQuery, CurrentActor, TaskRef, TaskScope};
 use crate::error::{Error, Result};
-use crate::service::{Action, DEFAULT_LIMIT, MAX_LIMIT, NewMessage, NewTask, SortBy, TaskPatch, TaskQuery};
+use crate::service::{
+    Action, DEFAULT_LIMIT, MAX_LIMIT, NewMessage, NewTask, SortBy, TaskPatch, TaskQuery,
+};
 use crate::time;
 
 /// The task routes, mounted both unscoped and under a project.
@@ -59,6 +61,7 @@ struct ListParams {
     sort_dir: Option<String>,
     project_id: Option<i32>,
     parent_id: Option<i64>,
+    org: Option<String>,
 }
 
 fn list_of(v: Option<&str>) -> Vec<String> {
@@ -77,7 +80,9 @@ fn priority_param(name: &str, p: Option<i64>) -> Result<Option<i32>> {
         if (1..=10).contains(&p) {
             Ok(p as i32)
         } else {
-            Err(Error::bad_request(format!("{name} must be between 1 and 10, got {p}")))
+            Err(Error::bad_request(format!(
+                "{name} must be between 1 and 10, got {p}"
+            )))
         }
     })
     .transpose()
@@ -85,7 +90,9 @@ fn priority_param(name: &str, p: Option<i64>) -> Result<Option<i32>> {
 
 fn time_param(name: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     v.map(|s| {
-        time::parse(s).ok_or_else(|| Error::bad_request(format!("{name} must be an RFC 3339 time, got '{s}'")))
+        time::parse(s).ok_or_else(|| {
+            Error::bad_request(format!("{name} must be an RFC 3339 time, got '{s}'"))
+        })
     })
     .transpose()
 }
@@ -110,16 +117,28 @@ impl ListParams {
         let ascending = match self.sort_dir.as_deref().unwrap_or("desc") {
             "asc" => true,
             "desc" => false,
-            other => return Err(Error::bad_request(format!("unknown sort_dir '{other}': expected asc or desc"))),
+            other => {
+                return Err(Error::bad_request(format!(
+                    "unknown sort_dir '{other}': expected asc or desc"
+                )));
+            }
         };
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
-            Some(l) if l < 1 => return Err(Error::bad_request(format!("limit must be at least 1, got {l}"))),
+            Some(l) if l < 1 => {
+                return Err(Error::bad_request(format!(
+                    "limit must be at least 1, got {l}"
+                )));
+            }
             Some(l) => (l as u64).min(MAX_LIMIT),
         };
         let offset = match self.offset {
             None => 0,
-            Some(o) if o < 0 => return Err(Error::bad_request(format!("offset must not be negative, got {o}"))),
+            Some(o) if o < 0 => {
+                return Err(Error::bad_request(format!(
+                    "offset must not be negative, got {o}"
+                )));
+            }
             Some(o) => o as u64,
         };
         Ok(TaskQuery {
@@ -135,6 +154,7 @@ impl ListParams {
             updated_after: time_param("updated_after", self.updated_after.as_deref())?,
             project_id: self.project_id,
             parent_id: self.parent_id,
+            org: self.org,
             sort_by,
             ascending,
             limit,
@@ -168,11 +188,18 @@ async fn update(
     task: TaskRef,
     ApiJson(patch): ApiJson<TaskPatch>,
 ) -> Result<Json<Value>> {
-    let view = s.ats.update_task(&actor, &task.scope, task.id, patch).await?;
+    let view = s
+        .ats
+        .update_task(&actor, &task.scope, task.id, patch)
+        .await?;
     Ok(Json(json!({ "task": view })))
 }
 
-async fn remove(State(s): State<AppState>, CurrentActor(actor): CurrentActor, task: TaskRef) -> Result<Json<Value>> {
+async fn remove(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+) -> Result<Json<Value>> {
     s.ats.delete_task(&actor, &task.scope, task.id).await?;
     Ok(Json(json!({ "deleted": true, "id": task.id })))
 }
@@ -195,8 +222,16 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-async fn act(s: &AppState, actor: &crate::actor::Actor, task: &TaskRef, action: Action) -> Result<Json<Value>> {
-    let view = s.ats.transition(actor, &task.scope, task.id, action).await?;
+async fn act(
+    s: &AppState,
+    actor: &crate::actor::Actor,
+    task: &TaskRef,
+    action: Action,
+) -> Result<Json<Value>> {
+    let view = s
+        .ats
+        .transition(actor, &task.scope, task.id, action)
+        .await?;
     Ok(Json(json!({ "task": view })))
 }
 
@@ -206,7 +241,15 @@ async fn claim(
     task: TaskRef,
     ApiJson(body): ApiJson<ClaimBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Claim { lease_ms: body.lease_duration }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Claim {
+            lease_ms: body.lease_duration,
+        },
+    )
+    .await
 }
 
 async fn complete(
@@ -215,7 +258,15 @@ async fn complete(
     task: TaskRef,
     ApiJson(body): ApiJson<CompleteBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Complete { outputs: body.outputs }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Complete {
+            outputs: body.outputs,
+        },
+    )
+    .await
 }
 
 async fn fail(
@@ -224,7 +275,15 @@ async fn fail(
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Fail { reason: body.reason }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Fail {
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 async fn reject(
@@ -233,7 +292,15 @@ async fn reject(
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Reject { reason: body.reason }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Reject {
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 async fn cancel(
@@ -242,7 +309,15 @@ async fn cancel(
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Cancel { reason: body.reason }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Cancel {
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 async fn reopen(
@@ -251,7 +326,15 @@ async fn reopen(
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>> {
-    act(&s, &actor, &task, Action::Reopen { reason: body.reason }).await
+    act(
+        &s,
+        &actor,
+        &task,
+        Action::Reopen {
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 async fn add_message(
@@ -260,7 +343,10 @@ async fn add_message(
     task: TaskRef,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let message = s.ats.add_message(&actor, &task.scope, task.id, body).await?;
+    let message = s
+        .ats
+        .add_message(&actor, &task.scope, task.id, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "message": message }))))
 }
 
@@ -275,7 +361,11 @@ impl CursorParams {
     fn resolve(&self) -> Result<(i64, u64)> {
         let limit = match self.limit {
             None => 100,
-            Some(l) if l < 1 => return Err(Error::bad_request(format!("limit must be at least 1, got {l}"))),
+            Some(l) if l < 1 => {
+                return Err(Error::bad_request(format!(
+                    "limit must be at least 1, got {l}"
+                )));
+            }
             Some(l) => (l as u64).min(1000),
         };
         Ok((self.after.unwrap_or(0).max(0), limit))
@@ -288,7 +378,10 @@ async fn list_messages(
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Json<Value>> {
     let (after, limit) = params.resolve()?;
-    let messages = s.ats.list_messages(&task.scope, task.id, after, limit).await?;
+    let messages = s
+        .ats
+        .list_messages(&task.scope, task.id, after, limit)
+        .await?;
     Ok(Json(json!({ "messages": messages })))
 }
 
@@ -298,6 +391,9 @@ async fn events(
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Json<Value>> {
     let (after, limit) = params.resolve()?;
-    let events = s.ats.task_events(&task.scope, task.id, after, limit).await?;
+    let events = s
+        .ats
+        .task_events(&task.scope, task.id, after, limit)
+        .await?;
     Ok(Json(json!({ "events": events })))
 }

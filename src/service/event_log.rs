@@ -147,7 +147,12 @@ pub(crate) async fn record(txn: &DatabaseTransaction, events: &[NewEvent<'_>]) -
 
 impl Ats {
     /// Stored events matching `filter` with id > `after`, oldest first.
-    pub async fn events_after(&self, filter: &EventFilter, after: i64, limit: u64) -> Result<Vec<event::Model>> {
+    pub async fn events_after(
+        &self,
+        filter: &EventFilter,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<event::Model>> {
         Ok(event::Entity::find()
             .filter(filter.condition())
             .filter(event::Column::Id.gt(after))
@@ -176,7 +181,11 @@ impl Ats {
 
     /// A live subscription: first the stored events after `after` (if given),
     /// then new ones as they commit — no gap and no duplicate between the two.
-    pub fn subscribe_events(&self, filter: EventFilter, after: Option<i64>) -> mpsc::Receiver<SubscriptionItem> {
+    pub fn subscribe_events(
+        &self,
+        filter: EventFilter,
+        after: Option<i64>,
+    ) -> mpsc::Receiver<SubscriptionItem> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
         tokio::spawn(async move {
@@ -261,7 +270,11 @@ const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Queues an item, waiting while the consumer catches up; a consumer stuck for
 /// longer than [`LAG_GRACE`] is told it lagged and the subscription ends.
-async fn deliver(tx: &mpsc::Sender<SubscriptionItem>, item: SubscriptionItem, last: Option<i64>) -> bool {
+async fn deliver(
+    tx: &mpsc::Sender<SubscriptionItem>,
+    item: SubscriptionItem,
+    last: Option<i64>,
+) -> bool {
     match tokio::time::timeout(LAG_GRACE, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,

@@ -162,11 +162,19 @@ fn refuse(action: &Action, t: &task::Model) -> Error {
 ///
 /// An `in_progress` task whose lease has run out counts as `pending` (the
 /// reaper may not have run yet): acting on it first records `task.lease_expired`.
-pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime<Utc>) -> Result<Plan> {
+pub fn plan(
+    current: &task::Model,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Plan> {
     let mut t = current.clone();
     let mut events = Vec::new();
     if t.status == status::IN_PROGRESS && t.lease_expires.is_some_and(|l| l <= now) {
-        events.push(("task.lease_expired", Some(("previous_assignee", previous_assignee(&t)))));
+        events.push((
+            "task.lease_expired",
+            Some(("previous_assignee", previous_assignee(&t))),
+        ));
         expire_lease(&mut t);
     }
     t.updated_at = now;
@@ -200,7 +208,10 @@ pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime
                         "cannot claim task {}: it is in_progress, claimed by {} until {}; possible actions: wait for the lease to expire",
                         t.id,
                         holder(&t),
-                        t.lease_expires.as_ref().map(time::format).unwrap_or_default()
+                        t.lease_expires
+                            .as_ref()
+                            .map(time::format)
+                            .unwrap_or_default()
                     )));
                 }
                 _ => return Err(refuse(action, &t)),
@@ -226,7 +237,12 @@ pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime
         }
         Action::Fail { reason } => {
             require_held(action, &t, actor)?;
-            finish(&mut t, status::FAILED, validate::reason(reason.clone())?, now);
+            finish(
+                &mut t,
+                status::FAILED,
+                validate::reason(reason.clone())?,
+                now,
+            );
             events.push(("task.failed", None));
         }
         Action::Reject { reason } => {
@@ -235,7 +251,12 @@ pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime
                 status::IN_PROGRESS => require_held(action, &t, actor)?,
                 _ => return Err(refuse(action, &t)),
             }
-            finish(&mut t, status::REJECTED, validate::reason(reason.clone())?, now);
+            finish(
+                &mut t,
+                status::REJECTED,
+                validate::reason(reason.clone())?,
+                now,
+            );
             events.push(("task.rejected", None));
         }
         Action::Cancel { reason } => {
@@ -249,7 +270,12 @@ pub fn plan(current: &task::Model, action: &Action, actor: &Actor, now: DateTime
                     t.id
                 )));
             }
-            finish(&mut t, status::CANCELLED, validate::reason(reason.clone())?, now);
+            finish(
+                &mut t,
+                status::CANCELLED,
+                validate::reason(reason.clone())?,
+                now,
+            );
             events.push(("task.cancelled", None));
         }
         Action::Reopen { reason } => {
@@ -314,7 +340,11 @@ pub(crate) fn expire_lease(t: &mut task::Model) {
 }
 
 /// Writes `new` over the row if its version is still `expected`; false when someone else won.
-pub(crate) async fn compare_and_set<C: ConnectionTrait>(db: &C, expected: i64, new: &task::Model) -> Result<bool> {
+pub(crate) async fn compare_and_set<C: ConnectionTrait>(
+    db: &C,
+    expected: i64,
+    new: &task::Model,
+) -> Result<bool> {
     let active = task::ActiveModel::from(new.clone()).reset_all();
     let res = task::Entity::update_many()
         .set(active)
@@ -330,7 +360,13 @@ const CAS_RETRIES: usize = 8;
 
 impl Ats {
     /// Applies a lifecycle action as one conditional write plus its events.
-    pub async fn transition(&self, actor: &Actor, scope: &Scope, id: i64, action: Action) -> Result<TaskView> {
+    pub async fn transition(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+        action: Action,
+    ) -> Result<TaskView> {
         for _ in 0..CAS_RETRIES {
             let w = self.store.begin_write().await?;
             let (current, loc) = self.find_task_in(&w.txn, scope, id).await?;
@@ -363,14 +399,10 @@ impl Ats {
 
 /// Statuses, for list filters: parses one, refusing unknown ones.
 pub fn parse_status(s: &str) -> Result<&'static str> {
-    status::ALL
-        .into_iter()
-        .find(|x| *x == s)
-        .ok_or_else(|| {
-            Error::bad_request(format!(
-                "unknown status '{s}': expected one of {}",
-                status::ALL.join(", ")
-            ))
-        })
+    status::ALL.into_iter().find(|x| *x == s).ok_or_else(|| {
+        Error::bad_request(format!(
+            "unknown status '{s}': expected one of {}",
+            status::ALL.join(", ")
+        ))
+    })
 }
-

@@ -1,6 +1,8 @@
 //! Messages on a task's thread.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -43,7 +45,9 @@ fn part(i: usize, p: &Value) -> Result<Value> {
             out.insert("content".into(), json!(text));
         }
         "data" => {
-            let content = obj.get("content").ok_or_else(|| bad("a data part needs content"))?;
+            let content = obj
+                .get("content")
+                .ok_or_else(|| bad("a data part needs content"))?;
             out.insert("content".into(), content.clone());
         }
         "url" | "file" => {
@@ -67,7 +71,11 @@ fn part(i: usize, p: &Value) -> Result<Value> {
                 out.insert("name".into(), json!(name));
             }
         }
-        other => return Err(bad(&format!("unknown part type '{other}': expected text, data, url or file"))),
+        other => {
+            return Err(bad(&format!(
+                "unknown part type '{other}': expected text, data, url or file"
+            )));
+        }
     }
     Ok(Value::Object(out))
 }
@@ -76,18 +84,34 @@ fn part(i: usize, p: &Value) -> Result<Value> {
 pub fn parts(parts: Option<Vec<Value>>) -> Result<Value> {
     let parts = parts.ok_or_else(|| Error::validation("parts is required"))?;
     if parts.is_empty() || parts.len() > MAX_PARTS {
-        return Err(Error::validation(format!("parts must have 1 to {MAX_PARTS} items")));
+        return Err(Error::validation(format!(
+            "parts must have 1 to {MAX_PARTS} items"
+        )));
     }
-    let parts = Value::Array(parts.iter().enumerate().map(|(i, p)| part(i, p)).collect::<Result<_>>()?);
+    let parts = Value::Array(
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| part(i, p))
+            .collect::<Result<_>>()?,
+    );
     if parts.to_string().len() > MAX_MESSAGE_BYTES {
-        return Err(Error::validation(format!("a message must be at most {MAX_MESSAGE_BYTES} bytes")));
+        return Err(Error::validation(format!(
+            "a message must be at most {MAX_MESSAGE_BYTES} bytes"
+        )));
     }
     Ok(parts)
 }
 
 impl Ats {
     /// Posts a message on a task's thread (`task.message`).
-    pub async fn add_message(&self, actor: &Actor, scope: &Scope, task_id: i64, input: NewMessage) -> Result<MessageView> {
+    pub async fn add_message(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        task_id: i64,
+        input: NewMessage,
+    ) -> Result<MessageView> {
         let parts = parts(input.parts)?;
         let w = self.store.begin_write().await?;
         let (t, loc) = self.find_task_in(&w.txn, scope, task_id).await?;
@@ -111,7 +135,10 @@ impl Ats {
                 actor,
                 task: &task,
                 loc: &loc,
-                extra: Some(("message", serde_json::to_value(&view).unwrap_or(Value::Null))),
+                extra: Some((
+                    "message",
+                    serde_json::to_value(&view).unwrap_or(Value::Null),
+                )),
             }],
         )
         .await?;
@@ -121,7 +148,13 @@ impl Ats {
     }
 
     /// A task's messages with id > `after`, oldest first.
-    pub async fn list_messages(&self, scope: &Scope, task_id: i64, after: i64, limit: u64) -> Result<Vec<MessageView>> {
+    pub async fn list_messages(
+        &self,
+        scope: &Scope,
+        task_id: i64,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<MessageView>> {
         self.find_task(scope, task_id).await?;
         let rows = message::Entity::find()
             .filter(message::Column::TaskId.eq(task_id))

@@ -1,6 +1,7 @@
 //! The service layer: every rule of ATS (lifecycle, leases, events, validation)
 //! lives here. REST, `/ws` and GraphQL are thin adapters over [`Ats`].
 
+mod batch;
 mod event_log;
 mod lifecycle;
 mod messages;
@@ -17,12 +18,12 @@ use crate::events::EventBus;
 
 pub use event_log::{EventFilter, SubscriptionItem};
 pub use lifecycle::Action;
+pub use lifecycle::{parse_status, status};
 pub use messages::NewMessage;
 pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
 pub use reaper::LeaseReaper;
 pub use stats::{StatsScope, TaskStats};
-pub use lifecycle::{parse_status, status};
 pub use tasks::{DEFAULT_LIMIT, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
 
 /// The service handle: cheap to clone, shared by every adapter.

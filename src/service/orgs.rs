@@ -1,6 +1,8 @@
 //! Organizations.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
 use serde::Deserialize;
 
 use super::tasks::DEFAULT_ORG;
@@ -28,7 +30,11 @@ pub struct OrgPatch {
 }
 
 impl Ats {
-    pub(crate) async fn org_by_slug<C: sea_orm::ConnectionTrait>(&self, db: &C, slug: &str) -> Result<org::Model> {
+    pub(crate) async fn org_by_slug<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        slug: &str,
+    ) -> Result<org::Model> {
         org::Entity::find()
             .filter(org::Column::Slug.eq(slug))
             .one(db)
@@ -49,7 +55,10 @@ impl Ats {
     /// Every organization, with the caller's role in each.
     pub async fn list_orgs(&self, actor: &Actor) -> Result<Vec<OrgView>> {
         let db = self.store.conn();
-        let orgs = org::Entity::find().order_by_asc(org::Column::Slug).all(db).await?;
+        let orgs = org::Entity::find()
+            .order_by_asc(org::Column::Slug)
+            .all(db)
+            .await?;
         let roles: std::collections::HashMap<i32, String> = org_member::Entity::find()
             .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
             .filter(org_member::Column::ActorId.eq(actor.id.clone()))
@@ -76,12 +85,25 @@ impl Ats {
 
     /// Creates an organization; its creator becomes its owner.
     pub async fn create_org(&self, actor: &Actor, input: NewOrg) -> Result<OrgView> {
-        let slug = validate::slug("slug", input.slug.as_deref().ok_or_else(|| Error::validation("slug is required"))?)?;
+        let slug = validate::slug(
+            "slug",
+            input
+                .slug
+                .as_deref()
+                .ok_or_else(|| Error::validation("slug is required"))?,
+        )?;
         let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
         let description = validate::description(input.description)?;
         let w = self.store.begin_write().await?;
-        if org::Entity::find().filter(org::Column::Slug.eq(slug.clone())).one(&w.txn).await?.is_some() {
-            return Err(Error::conflict(format!("organization '{slug}' already exists")));
+        if org::Entity::find()
+            .filter(org::Column::Slug.eq(slug.clone()))
+            .one(&w.txn)
+            .await?
+            .is_some()
+        {
+            return Err(Error::conflict(format!(
+                "organization '{slug}' already exists"
+            )));
         }
         let now = time::now();
         let o = org::ActiveModel {
@@ -110,18 +132,35 @@ impl Ats {
 
     /// Renames or redescribes an organization.
     pub async fn update_org(&self, actor: &Actor, slug: &str, patch: OrgPatch) -> Result<OrgView> {
-        let new_slug = patch.slug.as_deref().map(|s| validate::slug("slug", s)).transpose()?;
-        let name = patch.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+        let new_slug = patch
+            .slug
+            .as_deref()
+            .map(|s| validate::slug("slug", s))
+            .transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| validate::name("name", n))
+            .transpose()?;
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
         let o = self.org_by_slug(&w.txn, slug).await?;
         let mut active = o.clone().into_active_model();
         if let Some(new_slug) = new_slug.filter(|s| s != &o.slug) {
             if o.slug == DEFAULT_ORG {
-                return Err(Error::conflict("the default organization cannot be renamed"));
+                return Err(Error::conflict(
+                    "the default organization cannot be renamed",
+                ));
             }
-            if org::Entity::find().filter(org::Column::Slug.eq(new_slug.clone())).one(&w.txn).await?.is_some() {
-                return Err(Error::conflict(format!("organization '{new_slug}' already exists")));
+            if org::Entity::find()
+                .filter(org::Column::Slug.eq(new_slug.clone()))
+                .one(&w.txn)
+                .await?
+                .is_some()
+            {
+                return Err(Error::conflict(format!(
+                    "organization '{new_slug}' already exists"
+                )));
             }
             active.slug = Set(new_slug);
         }
@@ -143,7 +182,9 @@ impl Ats {
         let w = self.store.begin_write().await?;
         let o = self.org_by_slug(&w.txn, slug).await?;
         if o.slug == DEFAULT_ORG {
-            return Err(Error::conflict("the default organization cannot be deleted"));
+            return Err(Error::conflict(
+                "the default organization cannot be deleted",
+            ));
         }
         event::Entity::delete_many()
             .filter(event::Column::OrgId.eq(o.id))

@@ -3,7 +3,8 @@
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::Deserialize;
 
@@ -80,13 +81,21 @@ impl Ats {
 
     /// One project.
     pub async fn get_project(&self, org_slug: &str, slug: &str) -> Result<ProjectView> {
-        let (o, p) = self.project_by_slug(self.store.conn(), org_slug, slug).await?;
+        let (o, p) = self
+            .project_by_slug(self.store.conn(), org_slug, slug)
+            .await?;
         Ok(ProjectView::new(p, &o.slug))
     }
 
     /// Creates a project in an org.
     pub async fn create_project(&self, org_slug: &str, input: NewProject) -> Result<ProjectView> {
-        let slug = validate::slug("slug", input.slug.as_deref().ok_or_else(|| Error::validation("slug is required"))?)?;
+        let slug = validate::slug(
+            "slug",
+            input
+                .slug
+                .as_deref()
+                .ok_or_else(|| Error::validation("slug is required"))?,
+        )?;
         let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
         let description = validate::description(input.description)?;
         let w = self.store.begin_write().await?;
@@ -97,7 +106,9 @@ impl Ats {
             .one(&w.txn)
             .await?;
         if exists.is_some() {
-            return Err(Error::conflict(format!("project '{org_slug}/{slug}' already exists")));
+            return Err(Error::conflict(format!(
+                "project '{org_slug}/{slug}' already exists"
+            )));
         }
         let now = time::now();
         let p = project::ActiveModel {
@@ -116,9 +127,22 @@ impl Ats {
     }
 
     /// Renames or redescribes a project.
-    pub async fn update_project(&self, org_slug: &str, slug: &str, patch: ProjectPatch) -> Result<ProjectView> {
-        let new_slug = patch.slug.as_deref().map(|s| validate::slug("slug", s)).transpose()?;
-        let name = patch.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+    pub async fn update_project(
+        &self,
+        org_slug: &str,
+        slug: &str,
+        patch: ProjectPatch,
+    ) -> Result<ProjectView> {
+        let new_slug = patch
+            .slug
+            .as_deref()
+            .map(|s| validate::slug("slug", s))
+            .transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| validate::name("name", n))
+            .transpose()?;
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
         let (o, p) = self.project_by_slug(&w.txn, org_slug, slug).await?;
@@ -133,7 +157,9 @@ impl Ats {
                 .one(&w.txn)
                 .await?;
             if taken.is_some() {
-                return Err(Error::conflict(format!("project '{org_slug}/{new_slug}' already exists")));
+                return Err(Error::conflict(format!(
+                    "project '{org_slug}/{new_slug}' already exists"
+                )));
             }
             active.slug = Set(new_slug);
         }
@@ -169,6 +195,10 @@ impl Ats {
 impl Ats {
     /// The id of `org/project`, 404 when unknown.
     pub async fn project_id(&self, org_slug: &str, slug: &str) -> Result<i32> {
-        Ok(self.project_by_slug(self.store.conn(), org_slug, slug).await?.1.id)
+        Ok(self
+            .project_by_slug(self.store.conn(), org_slug, slug)
+            .await?
+            .1
+            .id)
     }
 }

@@ -1,5 +1,6 @@
 //! The lease reaper: returns `in_progress` tasks whose lease ran out to `pending`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -12,6 +13,7 @@ use super::views::TaskView;
 use crate::actor::Actor;
 use crate::entity::task;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::time;
 
 /// Most tasks one reaper pass looks at.
@@ -23,16 +25,25 @@ pub struct LeaseReaper;
 impl LeaseReaper {
     /// Spawns the loop. Safe with any number of replicas: each expiry is a
     /// compare-and-set, so only one replica's write (and event) lands.
-    pub fn spawn(ats: Ats, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    pub fn spawn(
+        ats: Ats,
+        interval: Duration,
+        mut shutdown: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+    ) {
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = shutdown.changed() => return,
                 }
+                metrics.reaper_runs.inc();
                 match ats.reap_expired_leases().await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "lease reaper returned tasks to pending"),
+                    Ok(n) => {
+                        metrics.reaper_expired.inc_by(n as u64);
+                        tracing::info!(expired = n, "lease reaper returned tasks to pending");
+                    }
                     Err(err) => tracing::warn!(error = %err, "lease reaper pass failed"),
                 }
             }
@@ -58,7 +69,9 @@ impl Ats {
             let Some(current) = task::Entity::find_by_id(stale.id).one(&w.txn).await? else {
                 continue;
             };
-            if current.status != status::IN_PROGRESS || current.lease_expires.is_none_or(|l| l > now) {
+            if current.status != status::IN_PROGRESS
+                || current.lease_expires.is_none_or(|l| l > now)
+            {
                 continue;
             }
             let previous = serde_json::json!({
@@ -74,7 +87,10 @@ impl Ats {
             if !compare_and_set(&w.txn, current.version, &t).await? {
                 continue;
             }
-            let loc = self.locations(&w.txn, vec![t.project_id]).await?.remove(&t.project_id);
+            let loc = self
+                .locations(&w.txn, vec![t.project_id])
+                .await?
+                .remove(&t.project_id);
             let Some(loc) = loc else { continue };
             let view = TaskView::new(t, &loc);
             record(

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 use serde::Serialize;
 
 use super::Ats;
@@ -92,7 +94,9 @@ impl Ats {
         stats.completed_count = stats.by_status[status::COMPLETED];
 
         let seconds = match self.store.backend() {
-            DbBackend::Postgres => "CAST(AVG(EXTRACT(EPOCH FROM (completed_at - created_at))) AS DOUBLE PRECISION)",
+            DbBackend::Postgres => {
+                "CAST(AVG(EXTRACT(EPOCH FROM (completed_at - created_at))) AS DOUBLE PRECISION)"
+            }
             _ => "AVG((julianday(completed_at) - julianday(created_at)) * 86400.0)",
         };
         stats.avg_completion_seconds = task::Entity::find()

@@ -69,7 +69,9 @@ pub struct TaskPatch {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -102,6 +104,8 @@ pub struct TaskQuery {
     pub updated_after: Option<chrono::DateTime<chrono::Utc>>,
     pub project_id: Option<i32>,
     pub parent_id: Option<i64>,
+    /// Only tasks of this org (by slug).
+    pub org: Option<String>,
     pub sort_by: SortBy,
     /// Ascending when true; newest/highest first by default.
     pub ascending: bool,
@@ -141,7 +145,9 @@ impl Ats {
             .filter(project::Column::Slug.eq(project_slug))
             .one(db)
             .await?
-            .ok_or_else(|| Error::not_found(format!("project '{org_slug}/{project_slug}' not found")))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("project '{org_slug}/{project_slug}' not found"))
+            })?;
         Ok((org, project))
     }
 
@@ -158,7 +164,11 @@ impl Ats {
     }
 
     /// Locations of many projects at once (two queries).
-    pub(crate) async fn locations<C: ConnectionTrait>(&self, db: &C, project_ids: Vec<i32>) -> Result<HashMap<i32, Location>> {
+    pub(crate) async fn locations<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        project_ids: Vec<i32>,
+    ) -> Result<HashMap<i32, Location>> {
         let projects = project::Entity::find()
             .filter(project::Column::Id.is_in(project_ids))
             .all(db)
@@ -178,9 +188,17 @@ impl Ats {
     }
 
     /// The task `id` within `scope`, with its location; 404 when absent or outside the scope.
-    pub(crate) async fn find_task_in<C: ConnectionTrait>(&self, db: &C, scope: &Scope, id: i64) -> Result<(task::Model, Location)> {
+    pub(crate) async fn find_task_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        scope: &Scope,
+        id: i64,
+    ) -> Result<(task::Model, Location)> {
         let missing = || Error::not_found(format!("task {id} not found"));
-        let t = task::Entity::find_by_id(id).one(db).await?.ok_or_else(missing)?;
+        let t = task::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or_else(missing)?;
         let loc = self.location(db, t.project_id).await?;
         if let Scope::Project { org, project } = scope
             && (&loc.org != org || &loc.project != project)
@@ -209,12 +227,22 @@ impl Ats {
     }
 
     /// Creates a task in `scope` (unscoped: `default/main`) with `task.created`.
-    pub async fn create_task(&self, actor: &Actor, scope: &Scope, input: NewTask) -> Result<TaskView> {
+    pub async fn create_task(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        input: NewTask,
+    ) -> Result<TaskView> {
         let (org_slug, project_slug) = match scope {
             Scope::Any => (DEFAULT_ORG, DEFAULT_PROJECT),
             Scope::Project { org, project } => (org.as_str(), project.as_str()),
         };
-        let title = validate::title(input.title.as_deref().ok_or_else(|| Error::validation("title is required"))?)?;
+        let title = validate::title(
+            input
+                .title
+                .as_deref()
+                .ok_or_else(|| Error::validation("title is required"))?,
+        )?;
         let description = validate::description(input.description)?;
         let task_type = validate::label("type", input.task_type.as_deref().unwrap_or("task"))?;
         let channel = validate::label("channel", input.channel.as_deref().unwrap_or("default"))?;
@@ -289,6 +317,17 @@ impl Ats {
             let (_, p) = self.project_by_slug(db, org, project).await?;
             cond = cond.add(task::Column::ProjectId.eq(p.id));
         }
+        if let Some(org) = &q.org {
+            let o = self.org_by_slug(db, org).await?;
+            let ids: Vec<i32> = project::Entity::find()
+                .filter(project::Column::OrgId.eq(o.id))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            cond = cond.add(task::Column::ProjectId.is_in(ids));
+        }
         if !q.statuses.is_empty() {
             cond = cond.add(task::Column::Status.is_in(q.statuses.clone()));
         }
@@ -333,7 +372,8 @@ impl Ats {
                 .collect();
             let pattern = format!("%{escaped}%");
             let like = |col: task::Column| {
-                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+                Expr::expr(Func::lower(Expr::col(col)))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
             };
             cond = cond.add(
                 Condition::any()
@@ -374,12 +414,26 @@ impl Ats {
     }
 
     /// Changes fields of a task (`task.updated`); a `status` goes through the lifecycle.
-    pub async fn update_task(&self, actor: &Actor, scope: &Scope, id: i64, patch: TaskPatch) -> Result<TaskView> {
+    pub async fn update_task(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+        patch: TaskPatch,
+    ) -> Result<TaskView> {
         let title = patch.title.as_deref().map(validate::title).transpose()?;
         let description = patch.description.map(validate::description).transpose()?;
         let priority = patch.priority.map(validate::priority).transpose()?;
-        let task_type = patch.task_type.as_deref().map(|t| validate::label("type", t)).transpose()?;
-        let channel = patch.channel.as_deref().map(|c| validate::label("channel", c)).transpose()?;
+        let task_type = patch
+            .task_type
+            .as_deref()
+            .map(|t| validate::label("type", t))
+            .transpose()?;
+        let channel = patch
+            .channel
+            .as_deref()
+            .map(|c| validate::label("channel", c))
+            .transpose()?;
         let payload = patch.payload.map(validate::payload).transpose()?;
         let max_attempts = patch
             .max_attempts
@@ -449,7 +503,9 @@ impl Ats {
             self.bus.wake();
             return Ok(view);
         }
-        Err(Error::conflict(format!("task {id} is being changed by others; retry")))
+        Err(Error::conflict(format!(
+            "task {id} is being changed by others; retry"
+        )))
     }
 
     /// Deletes a task and its thread; its history stays, ending with `task.deleted`.
@@ -462,7 +518,9 @@ impl Ats {
             .exec(&w.txn)
             .await?;
         if res.rows_affected != 1 {
-            return Err(Error::conflict(format!("task {id} changed while being deleted; retry")));
+            return Err(Error::conflict(format!(
+                "task {id} changed while being deleted; retry"
+            )));
         }
         let view = TaskView::new(t, &loc);
         record(

@@ -30,7 +30,9 @@ pub fn title(s: &str) -> Result<String> {
         return Err(Error::validation("title must not be empty"));
     }
     if t.chars().count() > MAX_TITLE {
-        return Err(Error::validation(format!("title must be at most {MAX_TITLE} characters")));
+        return Err(Error::validation(format!(
+            "title must be at most {MAX_TITLE} characters"
+        )));
     }
     Ok(t.to_owned())
 }
@@ -51,7 +53,9 @@ pub fn priority(p: i64) -> Result<i32> {
     if (1..=10).contains(&p) {
         Ok(p as i32)
     } else {
-        Err(Error::validation(format!("priority must be between 1 and 10, got {p}")))
+        Err(Error::validation(format!(
+            "priority must be between 1 and 10, got {p}"
+        )))
     }
 }
 
@@ -59,7 +63,9 @@ pub fn priority(p: i64) -> Result<i32> {
 pub fn label(field: &str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > MAX_LABEL {
-        return Err(Error::validation(format!("{field} must be 1 to {MAX_LABEL} characters")));
+        return Err(Error::validation(format!(
+            "{field} must be 1 to {MAX_LABEL} characters"
+        )));
     }
     Ok(t.to_owned())
 }
@@ -70,7 +76,9 @@ pub fn payload(v: Value) -> Result<Value> {
         return Err(Error::validation("payload must be a JSON object"));
     }
     if v.to_string().len() > MAX_PAYLOAD {
-        return Err(Error::validation(format!("payload must be at most {MAX_PAYLOAD} bytes")));
+        return Err(Error::validation(format!(
+            "payload must be at most {MAX_PAYLOAD} bytes"
+        )));
     }
     Ok(v)
 }
@@ -113,7 +121,9 @@ pub fn max_attempts(n: i64) -> Result<i32> {
     if (1..=1000).contains(&n) {
         Ok(n as i32)
     } else {
-        Err(Error::validation(format!("max_attempts must be between 1 and 1000, got {n}")))
+        Err(Error::validation(format!(
+            "max_attempts must be between 1 and 1000, got {n}"
+        )))
     }
 }
 
@@ -121,9 +131,9 @@ pub fn max_attempts(n: i64) -> Result<i32> {
 pub fn slug(field: &str, s: &str) -> Result<String> {
     let ok = !s.is_empty()
         && s.len() <= 63
-        && s.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-')
-        });
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'));
     if ok {
         Ok(s.to_owned())
     } else {
@@ -137,7 +147,9 @@ pub fn slug(field: &str, s: &str) -> Result<String> {
 pub fn name(field: &str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > 200 {
-        return Err(Error::validation(format!("{field} must be 1 to 200 characters")));
+        return Err(Error::validation(format!(
+            "{field} must be 1 to 200 characters"
+        )));
     }
     Ok(t.to_owned())
 }

@@ -74,7 +74,9 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("ATS_TEST_PG_URL").ok().filter(|u| !u.is_empty())?;
+                let admin_url = std::env::var("ATS_TEST_PG_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())?;
                 let name = format!("ats_test_{tag}");
                 let admin = Database::connect(&admin_url)
                     .await
@@ -84,7 +86,9 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(b, _)| b);
                 Some(Self {
                     url: format!("{base}/{name}"),
                     cleanup: Cleanup::PgDatabase {
@@ -109,11 +113,16 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
                     rt.block_on(async {
                         let admin = Database::connect(&admin_url).await.ok()?;
                         admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
                             .await
                             .ok()?;
                         admin.close().await.ok()
@@ -145,7 +154,10 @@ impl TestApp {
     }
 
     /// Starts a server after `tweak` adjusts its configuration.
-    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut ats::config::Config)) -> Option<Self> {
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut ats::config::Config),
+    ) -> Option<Self> {
         let db = TestDb::create(backend).await?;
         let mut config = ats::config::Config::for_database(db.url.clone());
         config.listen = "127.0.0.1:0".parse().unwrap();
@@ -159,7 +171,10 @@ impl TestApp {
         let app = Self {
             base,
             backend,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
             stop: Some(stop),
             server: Some(server),
             db,
@@ -204,7 +219,11 @@ impl TestApp {
     /// `ws://127.0.0.1:<port>/ws` plus `query` (without the `?`).
     pub fn ws_url(&self, query: &str) -> String {
         let base = self.base.replacen("http://", "ws://", 1);
-        if query.is_empty() { format!("{base}/ws") } else { format!("{base}/ws?{query}") }
+        if query.is_empty() {
+            format!("{base}/ws")
+        } else {
+            format!("{base}/ws?{query}")
+        }
     }
 
     /// Stops the server gracefully and waits for it.
@@ -240,16 +259,32 @@ impl Res {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 
     /// Asserts an error response: this status, a sentence and a code.
     #[track_caller]
     pub fn expect_error(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
-        assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "no error sentence: {}", self.body);
-        assert!(self.body["code"].as_str().is_some_and(|c| !c.is_empty()), "no error code: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "no error sentence: {}",
+            self.body
+        );
+        assert!(
+            self.body["code"].as_str().is_some_and(|c| !c.is_empty()),
+            "no error code: {}",
+            self.body
+        );
         self.body
     }
 }

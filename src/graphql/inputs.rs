@@ -1,0 +1,298 @@
+//! GraphQL input objects and their conversion to service inputs.
+
+use async_graphql::{Enum, ID, InputObject, Json, MaybeUndefined};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::GqlResult;
+use super::error::bad_request;
+use super::types::TaskStatus;
+use crate::service::{EventFilter, NewTask, SortBy, TaskPatch, TaskQuery};
+
+/// Which tasks a list returns.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct TaskFilter {
+    pub statuses: Option<Vec<TaskStatus>>,
+    pub types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub assignee_id: Option<String>,
+    pub min_priority: Option<i32>,
+    pub max_priority: Option<i32>,
+    /// Case-insensitive, over title and description.
+    pub search: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Org slug.
+    pub org: Option<String>,
+    /// Project slug (with `org`).
+    pub project: Option<String>,
+    pub parent_id: Option<ID>,
+}
+
+/// Sort keys of a task list.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskOrderField {
+    CreatedAt,
+    UpdatedAt,
+    Priority,
+    Title,
+}
+
+/// Sort direction.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// How a task list is sorted.
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct TaskOrder {
+    pub field: TaskOrderField,
+    pub direction: OrderDirection,
+}
+
+fn priority(name: &str, p: Option<i32>) -> GqlResult<Option<i32>> {
+    match p {
+        Some(p) if !(1..=10).contains(&p) => Err(bad_request(format!(
+            "{name} must be between 1 and 10, got {p}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// Parses a GraphQL ID as a numeric id.
+pub fn numeric_id(field: &str, id: &ID) -> GqlResult<i64> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        bad_request(format!(
+            "{field} must be a positive integer id, got '{}'",
+            id.as_str()
+        ))
+    })
+}
+
+impl TaskFilter {
+    /// The service query for this filter and order (page set by the caller).
+    pub fn to_query(&self, order: Option<TaskOrder>) -> GqlResult<TaskQuery> {
+        let order = order.unwrap_or(TaskOrder {
+            field: TaskOrderField::CreatedAt,
+            direction: OrderDirection::Desc,
+        });
+        Ok(TaskQuery {
+            statuses: self
+                .statuses
+                .iter()
+                .flatten()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            types: self.types.clone().unwrap_or_default(),
+            channels: self.channels.clone().unwrap_or_default(),
+            assignee_id: self.assignee_id.clone(),
+            priority: None,
+            min_priority: priority("minPriority", self.min_priority)?,
+            max_priority: priority("maxPriority", self.max_priority)?,
+            search: self.search.clone(),
+            created_after: self.created_after,
+            updated_after: self.updated_after,
+            project_id: None,
+            parent_id: self
+                .parent_id
+                .as_ref()
+                .map(|p| numeric_id("parentId", p))
+                .transpose()?,
+            org: self.org.clone(),
+            sort_by: match order.field {
+                TaskOrderField::CreatedAt => SortBy::CreatedAt,
+                TaskOrderField::UpdatedAt => SortBy::UpdatedAt,
+                TaskOrderField::Priority => SortBy::Priority,
+                TaskOrderField::Title => SortBy::Title,
+            },
+            ascending: order.direction == OrderDirection::Asc,
+            limit: 0,
+            offset: 0,
+        })
+    }
+}
+
+/// Which events a history read or subscription yields. Empty means all.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct TaskEventFilter {
+    /// `org/project` paths.
+    pub projects: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub task_types: Option<Vec<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub task_id: Option<ID>,
+}
+
+impl TaskEventFilter {
+    /// The service filter, resolving project paths.
+    pub async fn resolve(&self, ats: &crate::service::Ats) -> GqlResult<EventFilter> {
+        use super::OrGql;
+        let project_ids = match &self.projects {
+            Some(paths) if !paths.is_empty() => {
+                let mut ids = Vec::new();
+                for p in paths {
+                    let (org, project) = p.split_once('/').ok_or_else(|| {
+                        bad_request(format!("project '{p}' must be written org/project"))
+                    })?;
+                    ids.push(ats.project_id(org, project).await.gql()?);
+                }
+                Some(ids)
+            }
+            _ => None,
+        };
+        Ok(EventFilter {
+            project_ids,
+            channels: self.channels.clone().unwrap_or_default(),
+            task_types: self.task_types.clone().unwrap_or_default(),
+            event_types: self.event_types.clone().unwrap_or_default(),
+            task_id: self
+                .task_id
+                .as_ref()
+                .map(|t| numeric_id("taskId", t))
+                .transpose()?,
+        })
+    }
+}
+
+/// A new task. `org`/`project` default to `default`/`main`.
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateTaskInput {
+    pub title: String,
+    pub description: Option<String>,
+    #[graphql(name = "type")]
+    pub task_type: Option<String>,
+    pub channel: Option<String>,
+    pub priority: Option<i32>,
+    pub payload: Option<Json<Value>>,
+    pub parent_id: Option<ID>,
+    pub max_attempts: Option<i32>,
+    pub org: Option<String>,
+    pub project: Option<String>,
+}
+
+impl CreateTaskInput {
+    /// The service input.
+    pub fn to_new_task(&self) -> GqlResult<NewTask> {
+        Ok(NewTask {
+            title: Some(self.title.clone()),
+            description: self.description.clone(),
+            task_type: self.task_type.clone(),
+            channel: self.channel.clone(),
+            priority: self.priority.map(i64::from),
+            payload: self.payload.as_ref().map(|p| p.0.clone()),
+            parent_id: self
+                .parent_id
+                .as_ref()
+                .map(|p| numeric_id("parentId", p))
+                .transpose()?,
+            max_attempts: self.max_attempts.map(i64::from),
+        })
+    }
+}
+
+/// Changes to a task; `status` goes through the lifecycle rules.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateTaskInput {
+    pub title: Option<String>,
+    /// `null` clears it.
+    pub description: MaybeUndefined<String>,
+    pub priority: Option<i32>,
+    #[graphql(name = "type")]
+    pub task_type: Option<String>,
+    pub channel: Option<String>,
+    pub payload: Option<Json<Value>>,
+    pub status: Option<TaskStatus>,
+    /// `null` removes the cap.
+    pub max_attempts: MaybeUndefined<i32>,
+}
+
+fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
+    match m {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v.clone()))),
+    }
+}
+
+impl UpdateTaskInput {
+    /// The service patch.
+    pub fn to_patch(&self) -> TaskPatch {
+        TaskPatch {
+            title: self.title.clone(),
+            description: maybe(&self.description, |d| d),
+            priority: self.priority.map(i64::from),
+            task_type: self.task_type.clone(),
+            channel: self.channel.clone(),
+            payload: self.payload.as_ref().map(|p| p.0.clone()),
+            status: self.status.map(|s| s.as_str().to_owned()),
+            max_attempts: maybe(&self.max_attempts, i64::from),
+        }
+    }
+}
+
+/// One part of a message.
+#[derive(InputObject, Clone, Debug)]
+pub struct MessagePartInput {
+    /// `text`, `data`, `url` or `file`.
+    #[graphql(name = "type")]
+    pub part_type: String,
+    /// Text for `text`; any JSON for `data`.
+    pub content: Option<Json<Value>>,
+    pub url: Option<String>,
+    pub mime: Option<String>,
+    pub name: Option<String>,
+}
+
+impl MessagePartInput {
+    /// The part as JSON, for the service's validation.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::json!({ "type": self.part_type });
+        if let Some(c) = &self.content {
+            v["content"] = c.0.clone();
+        }
+        for (k, val) in [
+            ("url", &self.url),
+            ("mime", &self.mime),
+            ("name", &self.name),
+        ] {
+            if let Some(val) = val {
+                v[k] = Value::String(val.clone());
+            }
+        }
+        v
+    }
+}
+
+/// A new organization.
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateOrganizationInput {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Changes to an organization.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateOrganizationInput {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A new project.
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateProjectInput {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Changes to a project.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateProjectInput {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}

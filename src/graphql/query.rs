@@ -1,0 +1,240 @@
+//! Query root.
+
+use async_graphql::connection::{self, Connection, EmptyFields};
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use super::error::bad_request;
+use super::inputs::{TaskEventFilter, TaskFilter, TaskOrder, numeric_id};
+use super::types::{Health, Organization, Project, Task, TaskEvent, TaskStats};
+use super::{GqlResult, OrGql, actor, ats};
+use crate::error::Error;
+use crate::service::{MAX_LIMIT, Scope, StatsScope};
+
+/// `totalCount` on task connections.
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// How many tasks match, over all pages.
+    pub total_count: u64,
+}
+
+/// A page of tasks (Relay).
+pub type TaskConnection = Connection<usize, Task, TotalCount, EmptyFields>;
+
+/// Page size when neither `first` nor `last` is given.
+const DEFAULT_PAGE: usize = 50;
+
+/// Resolves a Relay page of tasks over the service's offset pagination.
+pub async fn task_connection(
+    ctx: &Context<'_>,
+    filter: TaskFilter,
+    order: Option<TaskOrder>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<TaskConnection> {
+    let ats = ats(ctx).clone();
+    let base = filter.to_query(order)?;
+    let scope = match (&filter.org, &filter.project) {
+        (Some(org), Some(project)) => Scope::Project {
+            org: org.clone(),
+            project: project.clone(),
+        },
+        (None, Some(_)) => return Err(bad_request("filter.project needs filter.org")),
+        _ => Scope::Any,
+    };
+    for n in [first, last].into_iter().flatten() {
+        if n as u64 > MAX_LIMIT {
+            return Err(bad_request(format!(
+                "first and last may be at most {MAX_LIMIT}"
+            )));
+        }
+    }
+    connection::query(
+        after,
+        before,
+        first,
+        last,
+        |after: Option<usize>, before: Option<usize>, first: Option<usize>, last: Option<usize>| async move {
+            let mut start = after.map_or(0, |a| a + 1);
+            let mut end = before;
+            if let Some(first) = first {
+                end = Some(end.map_or(start + first, |e| e.min(start + first)));
+            }
+            let mut total = None;
+            if let Some(last) = last {
+                let e = match end {
+                    Some(e) => e,
+                    None => {
+                        let mut q = base.clone();
+                        q.limit = 1;
+                        let n = ats.list_tasks(&scope, q).await.gql()?.count as usize;
+                        total = Some(n);
+                        n
+                    }
+                };
+                start = start.max(e.saturating_sub(last));
+                end = Some(e);
+            }
+            let end = end.unwrap_or(start + DEFAULT_PAGE);
+            let mut q = base;
+            q.offset = start as u64;
+            q.limit = end.saturating_sub(start).min(MAX_LIMIT as usize) as u64;
+            let page = if q.limit == 0 {
+                let mut probe = q.clone();
+                probe.limit = 1;
+                let mut p = ats.list_tasks(&scope, probe).await.gql()?;
+                p.tasks.clear();
+                p
+            } else {
+                ats.list_tasks(&scope, q).await.gql()?
+            };
+            let count = total.unwrap_or(page.count as usize);
+            let shown = page.tasks.len();
+            let mut conn = Connection::with_additional_fields(
+                start > 0,
+                start + shown < count,
+                TotalCount {
+                    total_count: page.count,
+                },
+            );
+            conn.edges.extend(
+                page.tasks
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| connection::Edge::new(start + i, Task(t))),
+            );
+            Ok::<_, async_graphql::Error>(conn)
+        },
+    )
+    .await
+    .map_err(|e| {
+        let message = e.message.clone();
+        if e.extensions.is_some() { e } else { bad_request(message) }
+    })
+}
+
+/// Read operations.
+#[derive(Default)]
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Service health.
+    async fn health(&self, ctx: &Context<'_>) -> Health {
+        let ok = ats(ctx).store().conn().ping().await.is_ok();
+        Health {
+            status: if ok { "ok" } else { "degraded" }.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: if ok { "ok" } else { "unreachable" }.to_owned(),
+            timestamp: crate::time::now(),
+        }
+    }
+
+    /// One task, with its thread and history available as fields.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
+        let id = numeric_id("id", &id)?;
+        match ats(ctx).get_task(&Scope::Any, id).await {
+            Ok(t) => Ok(Some(Task(t))),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(super::error::to_gql(e)),
+        }
+    }
+
+    /// Tasks matching `filter`, as a Relay connection with `totalCount`.
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<TaskConnection> {
+        task_connection(
+            ctx,
+            filter.unwrap_or_default(),
+            order_by,
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+
+    /// Stored events after the cursor `after` (an event id), oldest first.
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskEventFilter>,
+        after: Option<ID>,
+        #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+    ) -> GqlResult<Vec<TaskEvent>> {
+        let ats = ats(ctx);
+        let filter = filter.unwrap_or_default().resolve(ats).await?;
+        let after = match after {
+            Some(a) => a
+                .parse::<i64>()
+                .map_err(|_| bad_request("after must be an event id"))?,
+            None => 0,
+        };
+        let rows = ats.events_after(&filter, after, first as u64).await.gql()?;
+        Ok(rows
+            .iter()
+            .map(|e| TaskEvent(crate::service::views::EventView::from(e)))
+            .collect())
+    }
+
+    /// Every organization.
+    async fn organizations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Organization>> {
+        let orgs = ats(ctx).list_orgs(actor(ctx)).await.gql()?;
+        Ok(orgs.into_iter().map(Organization).collect())
+    }
+
+    /// One organization by slug.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> GqlResult<Option<Organization>> {
+        match ats(ctx).get_org(actor(ctx), &slug).await {
+            Ok(o) => Ok(Some(Organization(o))),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(super::error::to_gql(e)),
+        }
+    }
+
+    /// The projects of an organization, with task counts.
+    async fn projects(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Project>> {
+        let projects = ats(ctx).list_projects(&org, true).await.gql()?;
+        Ok(projects.into_iter().map(Project).collect())
+    }
+
+    /// One project, with task counts.
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        org: String,
+        slug: String,
+    ) -> GqlResult<Option<Project>> {
+        match ats(ctx).list_projects(&org, true).await {
+            Ok(projects) => Ok(projects.into_iter().find(|p| p.slug == slug).map(Project)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(super::error::to_gql(e)),
+        }
+    }
+
+    /// Task statistics, over everything or one org or project.
+    async fn stats(
+        &self,
+        ctx: &Context<'_>,
+        org: Option<String>,
+        project: Option<String>,
+    ) -> GqlResult<TaskStats> {
+        let stats = ats(ctx).stats(&StatsScope { org, project }).await.gql()?;
+        Ok(TaskStats(stats))
+    }
+}

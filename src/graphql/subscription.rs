@@ -1,0 +1,60 @@
+//! Subscription root: `taskEvents`, with the replay semantics of `/ws`.
+
+use async_graphql::{Context, ErrorExtensions, ID, Subscription};
+use futures_util::Stream;
+
+use super::error::bad_request;
+use super::inputs::TaskEventFilter;
+use super::types::TaskEvent;
+use super::{GqlResult, ats};
+use crate::service::SubscriptionItem;
+use crate::service::views::EventView;
+
+/// Live operations.
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Events as they commit. With `after` (an event id), stored events after
+    /// it come first, then live ones, with no gap and no duplicate. A consumer
+    /// that falls too far behind gets a `LAGGED` error and may resubscribe.
+    async fn task_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskEventFilter>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = GqlResult<TaskEvent>>> {
+        let ats = ats(ctx).clone();
+        let filter = filter.unwrap_or_default().resolve(&ats).await?;
+        let after = after
+            .map(|a| {
+                a.parse::<i64>()
+                    .map_err(|_| bad_request("after must be an event id"))
+            })
+            .transpose()?;
+        let rx = ats.subscribe_events(filter, after);
+        Ok(futures_util::stream::unfold(
+            (rx, false),
+            |(mut rx, ended)| async move {
+                if ended {
+                    return None;
+                }
+                match rx.recv().await? {
+                    SubscriptionItem::Event(e) => {
+                        Some((Ok(TaskEvent(EventView::from(e.as_ref()))), (rx, false)))
+                    }
+                    SubscriptionItem::Lagged { last_id } => {
+                        let err = async_graphql::Error::new(format!(
+                        "this subscription fell too far behind; subscribe again with after: \"{last_id}\""
+                    ))
+                    .extend_with(|_, ext| {
+                        ext.set("code", "LAGGED");
+                        ext.set("lastId", last_id.to_string());
+                    });
+                        Some((Err(err), (rx, true)))
+                    }
+                }
+            },
+        ))
+    }
+}

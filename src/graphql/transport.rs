@@ -1,0 +1,127 @@
+//! HTTP and WebSocket endpoints: `/graphql`, `/graphql/ws`, `/graphiql`.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{Data, Request};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::Method;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+
+use super::loaders::{EventsLoader, MessagesLoader, TaskLoader};
+use crate::actor::Actor;
+use crate::rest::{AppState, CurrentActor};
+use crate::service::Ats;
+
+/// The GraphQL routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(execute).post(execute))
+        .route("/graphql/ws", get(subscribe))
+        .route("/graphiql", get(graphiql))
+}
+
+/// Per-request data: the actor and fresh DataLoaders (so batching and caching
+/// never cross requests).
+fn request_data(ats: &Ats, actor: Actor) -> Data {
+    let mut data = Data::default();
+    data.insert(actor);
+    data.insert(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn));
+    data.insert(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn));
+    data.insert(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn));
+    data
+}
+
+fn with_request_data(req: Request, ats: &Ats, actor: Actor) -> Request {
+    req.data(actor)
+        .data(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn))
+        .data(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn))
+        .data(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn))
+}
+
+fn is_mutation(req: &Request) -> bool {
+    match async_graphql::parser::parse_query(&req.query) {
+        Ok(doc) => doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation),
+        Err(_) => false,
+    }
+}
+
+async fn execute(
+    State(state): State<AppState>,
+    method: Method,
+    CurrentActor(actor): CurrentActor,
+    req: GraphQLRequest,
+) -> Response {
+    let req = req.into_inner();
+    if method == Method::GET && is_mutation(&req) {
+        let err = super::error::bad_request("mutations must be sent with POST");
+        let resp =
+            async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
+        return GraphQLResponse::from(resp).into_response();
+    }
+    let req = with_request_data(req, &state.ats, actor);
+    GraphQLResponse::from(state.schema.execute(req).await).into_response()
+}
+
+/// The actor of a subscription connection: from the `connection_init` payload
+/// (`X-Actor-Type`/`X-Actor-ID`/`X-Actor-Name` or `actor_type`/`actor_id`/`actor_name`).
+fn actor_from_init(payload: &Value) -> async_graphql::Result<Actor> {
+    let field = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| payload.get(*k).and_then(Value::as_str))
+            .map(str::to_owned)
+    };
+    let actor_type = field(&["X-Actor-Type", "x-actor-type", "actor_type", "actorType"]);
+    let actor_id = field(&[
+        "X-Actor-ID",
+        "X-Actor-Id",
+        "x-actor-id",
+        "actor_id",
+        "actorId",
+    ]);
+    let actor_name = field(&["X-Actor-Name", "x-actor-name", "actor_name", "actorName"]);
+    match (actor_type, actor_id) {
+        (None, None) => Ok(Actor::anonymous()),
+        (t, Some(id)) => Actor::new(t.as_deref().unwrap_or("human"), &id, actor_name.as_deref())
+            .map_err(|e| async_graphql::Error::new(e.public_message())),
+        (Some(_), None) => Err(async_graphql::Error::new(
+            "actor id is required with actor type",
+        )),
+    }
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    let ats = state.ats.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let actor = actor_from_init(&payload)?;
+                    Ok(request_data(&ats, actor))
+                })
+                .serve()
+        })
+        .into_response()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("ATS GraphiQL")
+            .finish(),
+    )
+}

@@ -1,0 +1,489 @@
+//! GraphQL output types over the service views.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::GqlResult;
+use super::loaders::{EventsLoader, MessagesLoader, TaskLoader};
+use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
+use crate::service::{StatsScope, TaskStats as StatsView, status};
+
+/// Where a task is in its lifecycle.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// Claimed under a lease.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Withdrawn.
+    Cancelled,
+    /// The worker gave up.
+    Failed,
+    /// Declined.
+    Rejected,
+}
+
+impl TaskStatus {
+    /// The REST/storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => status::PENDING,
+            Self::InProgress => status::IN_PROGRESS,
+            Self::Completed => status::COMPLETED,
+            Self::Cancelled => status::CANCELLED,
+            Self::Failed => status::FAILED,
+            Self::Rejected => status::REJECTED,
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            status::IN_PROGRESS => Self::InProgress,
+            status::COMPLETED => Self::Completed,
+            status::CANCELLED => Self::Cancelled,
+            status::FAILED => Self::Failed,
+            status::REJECTED => Self::Rejected,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// Kinds of actor.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ActorType {
+    /// A person.
+    Human,
+    /// An AI agent.
+    Agent,
+    /// The service or another automated system.
+    System,
+}
+
+/// Who did something.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Actor {
+    /// human, agent or system.
+    #[graphql(name = "type")]
+    pub actor_type: ActorType,
+    /// Unique per type.
+    pub id: String,
+    /// Display name, when known.
+    pub name: Option<String>,
+}
+
+impl Actor {
+    fn from_parts(t: &str, id: &str, name: Option<&String>) -> Self {
+        let actor_type = match t {
+            "agent" => ActorType::Agent,
+            "system" => ActorType::System,
+            _ => ActorType::Human,
+        };
+        Self {
+            actor_type,
+            id: id.to_owned(),
+            name: name.cloned(),
+        }
+    }
+}
+
+/// A unit of work handed between actors.
+pub struct Task(pub TaskView);
+
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// Free-form kind, e.g. `approval`, `code-review`.
+    #[graphql(name = "type")]
+    async fn task_type(&self) -> &str {
+        &self.0.task_type
+    }
+    async fn channel(&self) -> &str {
+        &self.0.channel
+    }
+    /// 1–10, higher is more urgent.
+    async fn priority(&self) -> i32 {
+        self.0.priority
+    }
+    async fn status(&self) -> TaskStatus {
+        TaskStatus::parse(&self.0.status)
+    }
+    async fn payload(&self) -> Json<&Value> {
+        Json(&self.0.payload)
+    }
+    /// Everything `complete` appended, oldest first.
+    async fn outputs(&self) -> Json<&Value> {
+        Json(&self.0.outputs)
+    }
+    /// The creator.
+    async fn source(&self) -> Actor {
+        Actor::from_parts(
+            &self.0.source_type,
+            &self.0.source_id,
+            self.0.source_name.as_ref(),
+        )
+    }
+    /// The current or last claimer.
+    async fn assignee(&self) -> Option<Actor> {
+        match (&self.0.assignee_type, &self.0.assignee_id) {
+            (Some(t), Some(id)) => Some(Actor::from_parts(t, id, self.0.assignee_name.as_ref())),
+            _ => None,
+        }
+    }
+    async fn lease_expires(&self) -> Option<DateTime<Utc>> {
+        self.0.lease_expires
+    }
+    /// Text of the last fail, reject, cancel or reopen.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn org(&self) -> &str {
+        &self.0.org
+    }
+    async fn project(&self) -> &str {
+        &self.0.project
+    }
+    /// The parent of a subtask.
+    async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Task>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+        Ok(loader
+            .load_one(parent)
+            .await
+            .map_err(|e| (*e).clone())?
+            .map(Task))
+    }
+    /// How many times it has been claimed.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    async fn max_attempts(&self) -> Option<i32> {
+        self.0.max_attempts
+    }
+    /// The message thread, oldest first.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100, validator(minimum = 0, maximum = 1000))] first: i32,
+        after: Option<ID>,
+    ) -> GqlResult<Vec<Message>> {
+        let after: i64 = match after {
+            Some(id) => id
+                .parse()
+                .map_err(|_| super::error::bad_request("after must be a message id"))?,
+            None => 0,
+        };
+        let loader = ctx.data_unchecked::<DataLoader<MessagesLoader>>();
+        let all = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| (*e).clone())?
+            .unwrap_or_default();
+        Ok(all
+            .into_iter()
+            .filter(|m| m.id > after)
+            .take(first as usize)
+            .map(Message)
+            .collect())
+    }
+    /// The task's history, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskEvent>> {
+        let loader = ctx.data_unchecked::<DataLoader<EventsLoader>>();
+        let all = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| (*e).clone())?
+            .unwrap_or_default();
+        Ok(all.into_iter().map(TaskEvent).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn claimed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.claimed_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+}
+
+/// A message on a task thread.
+pub struct Message(pub MessageView);
+
+#[Object]
+impl Message {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn task_id(&self) -> ID {
+        ID(self.0.task_id.to_string())
+    }
+    async fn actor(&self) -> Actor {
+        Actor::from_parts(
+            &self.0.actor_type,
+            &self.0.actor_id,
+            self.0.actor_name.as_ref(),
+        )
+    }
+    /// `[{type, content, url?, mime?}]`.
+    async fn parts(&self) -> Json<&Value> {
+        Json(&self.0.parts)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One recorded change.
+pub struct TaskEvent(pub EventView);
+
+#[Object]
+impl TaskEvent {
+    /// Monotonic; the resume cursor.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// e.g. `task.created`.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    async fn task_id(&self) -> Option<ID> {
+        Some(ID(self.0.task_id.to_string()))
+    }
+    /// The task as it is now (null once deleted); `data.task` holds it as it was after this change.
+    async fn task(&self, ctx: &Context<'_>) -> GqlResult<Option<Task>> {
+        let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+        Ok(loader
+            .load_one(self.0.task_id)
+            .await
+            .map_err(|e| (*e).clone())?
+            .map(Task))
+    }
+    async fn actor(&self) -> Actor {
+        Actor::from_parts(
+            &self.0.actor_type,
+            &self.0.actor_id,
+            self.0.actor_name.as_ref(),
+        )
+    }
+    async fn channel(&self) -> Option<&str> {
+        Some(&self.0.channel)
+    }
+    async fn task_type(&self) -> &str {
+        &self.0.task_type
+    }
+    async fn org(&self) -> &str {
+        &self.0.org
+    }
+    async fn project(&self) -> &str {
+        &self.0.project
+    }
+    /// `{task, …}` as stored with the event.
+    async fn data(&self) -> Json<&Value> {
+        Json(&self.0.data)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An organization.
+pub struct Organization(pub OrgView);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The caller's role, if a member.
+    async fn role(&self) -> Option<&str> {
+        self.0.role.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Its projects, with task counts.
+    async fn projects(&self, ctx: &Context<'_>) -> GqlResult<Vec<Project>> {
+        use super::OrGql;
+        let projects = super::ats(ctx)
+            .list_projects(&self.0.slug, true)
+            .await
+            .gql()?;
+        Ok(projects.into_iter().map(Project).collect())
+    }
+}
+
+/// A project; tasks live in projects.
+pub struct Project(pub ProjectView);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn org(&self) -> &str {
+        &self.0.org
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn pending_count(&self) -> Option<u64> {
+        self.0.counts.map(|c| c.pending_count)
+    }
+    async fn in_progress_count(&self) -> Option<u64> {
+        self.0.counts.map(|c| c.in_progress_count)
+    }
+    async fn total_count(&self) -> Option<u64> {
+        self.0.counts.map(|c| c.total_count)
+    }
+    /// Statistics of this project's tasks.
+    async fn stats(&self, ctx: &Context<'_>) -> GqlResult<TaskStats> {
+        use super::OrGql;
+        let scope = StatsScope {
+            org: Some(self.0.org.clone()),
+            project: Some(self.0.slug.clone()),
+        };
+        Ok(TaskStats(super::ats(ctx).stats(&scope).await.gql()?))
+    }
+    /// This project's tasks (a Relay connection).
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::inputs::TaskFilter>,
+        order_by: Option<super::inputs::TaskOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<super::query::TaskConnection> {
+        let mut filter = filter.unwrap_or_default();
+        filter.org = Some(self.0.org.clone());
+        filter.project = Some(self.0.slug.clone());
+        super::query::task_connection(ctx, filter, order_by, first, after, last, before).await
+    }
+}
+
+/// A status and how many tasks have it.
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    pub status: TaskStatus,
+    pub count: u64,
+}
+
+/// A channel and how many tasks are on it.
+#[derive(SimpleObject)]
+pub struct ChannelCount {
+    pub channel: String,
+    pub count: u64,
+}
+
+/// Recent activity.
+#[derive(SimpleObject)]
+pub struct RecentStats {
+    #[graphql(name = "created24h")]
+    pub created_24h: u64,
+    #[graphql(name = "completed24h")]
+    pub completed_24h: u64,
+    #[graphql(name = "created7d")]
+    pub created_7d: u64,
+    #[graphql(name = "completed7d")]
+    pub completed_7d: u64,
+}
+
+/// Aggregate task statistics.
+pub struct TaskStats(pub StatsView);
+
+#[Object]
+impl TaskStats {
+    async fn total(&self) -> u64 {
+        self.0.total
+    }
+    async fn by_status(&self) -> Vec<StatusCount> {
+        self.0
+            .by_status
+            .iter()
+            .map(|(s, n)| StatusCount {
+                status: TaskStatus::parse(s),
+                count: *n,
+            })
+            .collect()
+    }
+    async fn by_channel(&self) -> Vec<ChannelCount> {
+        self.0
+            .by_channel
+            .iter()
+            .map(|(c, n)| ChannelCount {
+                channel: c.clone(),
+                count: *n,
+            })
+            .collect()
+    }
+    /// Mean seconds from creation to completion.
+    async fn avg_completion_seconds(&self) -> Option<f64> {
+        self.0.avg_completion_seconds
+    }
+    async fn completed_count(&self) -> u64 {
+        self.0.completed_count
+    }
+    async fn recent(&self) -> RecentStats {
+        RecentStats {
+            created_24h: self.0.recent.created_24h,
+            completed_24h: self.0.recent.completed_24h,
+            created_7d: self.0.recent.created_7d,
+            completed_7d: self.0.recent.completed_7d,
+        }
+    }
+}
+
+/// Service health.
+#[derive(SimpleObject)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    pub status: String,
+    pub version: String,
+    /// `ok` or `unreachable`.
+    pub database: String,
+    pub timestamp: DateTime<Utc>,
+}

@@ -1,0 +1,160 @@
+//! `GET /metrics` in Prometheus text format: requests, latencies, tasks by
+//! status, open subscriptions, reaper runs and database queries.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::rest::AppState;
+use crate::service::StatsScope;
+
+/// Labels of HTTP metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// Labels of the tasks-by-status gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    status: String,
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_seconds: Family<HttpLabels, Histogram>,
+    tasks: Family<StatusLabels, Gauge>,
+    subscriptions: Gauge,
+    db_queries: Counter,
+    /// Reaper passes.
+    pub reaper_runs: Counter,
+    /// Leases the reaper expired.
+    pub reaper_expired: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every ATS metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ats");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_seconds = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        let tasks = Family::<StatusLabels, Gauge>::default();
+        let subscriptions = Gauge::default();
+        let db_queries = Counter::default();
+        let reaper_runs = Counter::default();
+        let reaper_expired = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests served",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_seconds.clone(),
+        );
+        registry.register("tasks", "Tasks by status", tasks.clone());
+        registry.register(
+            "open_subscriptions",
+            "Open event subscriptions (/ws and GraphQL)",
+            subscriptions.clone(),
+        );
+        registry.register("db_queries", "SQL statements executed", db_queries.clone());
+        registry.register("reaper_runs", "Lease reaper passes", reaper_runs.clone());
+        registry.register(
+            "reaper_expired_leases",
+            "Leases the reaper returned to pending",
+            reaper_expired.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_seconds,
+            tasks,
+            subscriptions,
+            db_queries,
+            reaper_runs,
+            reaper_expired,
+        }
+    }
+
+    /// The counter the store increments for each SQL statement.
+    pub fn db_query_counter(&self) -> Counter {
+        self.db_queries.clone()
+    }
+}
+
+/// Middleware recording each request's count and latency by route template.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let resp = next.run(req).await;
+    let labels = HttpLabels {
+        method,
+        route,
+        status: resp.status().as_u16(),
+    };
+    state.metrics.http_requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .http_seconds
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> Response {
+    let metrics: &Arc<Metrics> = &state.metrics;
+    if let Ok(stats) = state.ats.stats(&StatsScope::default()).await {
+        for (status, n) in &stats.by_status {
+            metrics
+                .tasks
+                .get_or_create(&StatusLabels {
+                    status: status.clone(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
+    metrics
+        .subscriptions
+        .set(i64::try_from(state.ats.bus().receiver_count()).unwrap_or(i64::MAX));
+    let mut body = String::new();
+    if prometheus_client::encoding::text::encode(&mut body, &metrics.registry).is_err() {
+        return crate::error::Error::Internal("metrics encoding failed".into()).into_response();
+    }
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
