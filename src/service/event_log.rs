@@ -189,17 +189,27 @@ impl Ats {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
         tokio::spawn(async move {
+            // Without `after`, the cursor is "now": everything committed from here on.
+            let mut last = match after {
+                Some(a) => a,
+                None => match ats.max_event_id().await {
+                    Ok(id) => id,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "subscription could not read the event cursor");
+                        return;
+                    }
+                },
+            };
             let mut live = ats.bus.subscribe();
-            let mut last = after;
             loop {
-                if let Some(cursor) = last {
-                    match ats.replay(&filter, cursor, &tx).await {
-                        Ok(Some(new_last)) => last = Some(new_last),
-                        Ok(None) => return,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "subscription replay failed");
-                            return;
-                        }
+                // Subscribed to the bus first, then read the table: whatever
+                // the bus sent before we listened is already in the table.
+                match ats.replay(&filter, last, &tx).await {
+                    Ok(Some(new_last)) => last = new_last,
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "subscription replay failed");
+                        return;
                     }
                 }
                 loop {
@@ -207,21 +217,18 @@ impl Ats {
                         _ = tx.closed() => return,
                         received = live.recv() => match received {
                             Ok(e) => {
-                                if last.is_some_and(|l| e.id <= l) || !filter.matches(&e) {
+                                if e.id <= last || !filter.matches(&e) {
                                     continue;
                                 }
                                 let id = e.id;
                                 if !deliver(&tx, SubscriptionItem::Event(e), last).await {
                                     return;
                                 }
-                                last = Some(id);
+                                last = id;
                             }
                             Err(broadcast::error::RecvError::Lagged(_)) => {
                                 // This process fell behind the bus: catch up from the table.
                                 live = live.resubscribe();
-                                if last.is_none() {
-                                    last = Some(ats.max_event_id().await.unwrap_or(0));
-                                }
                                 break;
                             }
                             Err(broadcast::error::RecvError::Closed) => return,
@@ -245,7 +252,7 @@ impl Ats {
             let done = (rows.len() as u64) < REPLAY_PAGE;
             for row in rows {
                 let id = row.id;
-                if !deliver(tx, SubscriptionItem::Event(Arc::new(row)), Some(cursor)).await {
+                if !deliver(tx, SubscriptionItem::Event(Arc::new(row)), cursor).await {
                     return Ok(None);
                 }
                 cursor = id;
@@ -273,15 +280,13 @@ const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 async fn deliver(
     tx: &mpsc::Sender<SubscriptionItem>,
     item: SubscriptionItem,
-    last: Option<i64>,
+    last: i64,
 ) -> bool {
     match tokio::time::timeout(LAG_GRACE, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
         Err(_) => {
-            let _ = tx.try_send(SubscriptionItem::Lagged {
-                last_id: last.unwrap_or(0),
-            });
+            let _ = tx.try_send(SubscriptionItem::Lagged { last_id: last });
             false
         }
     }
