@@ -27,6 +27,22 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// `open` (actor headers accepted without credentials), `required`, or
+    /// `auto` (open on loopback, required otherwise).
+    #[arg(
+        long,
+        env = "ATS_AUTH",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub auth: crate::auth::AuthMode,
+
+    /// Secret for signing JWTs (HS256). Required when auth is required and the
+    /// store is not a throwaway; otherwise a random one is generated.
+    #[arg(long, env = "ATS_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
     /// Deployment environment; `test` enables `POST /_test/reset`.
     #[arg(
         long = "env",
@@ -104,6 +120,8 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("listen", &self.listen)
             .field("environment", &self.environment)
+            .field("auth", &self.auth)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()

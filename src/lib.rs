@@ -5,6 +5,7 @@
 //! resolves; tests call it with a listener bound to port 0.
 
 pub mod actor;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod entity;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{AuthMode, AuthSettings};
 use crate::config::Config;
 use crate::db::Store;
 use crate::error::{Error, Result};
@@ -50,6 +52,35 @@ async fn open_counted_store(config: &Config, metrics: &Metrics) -> Result<Store>
     Ok(store)
 }
 
+/// The auth mode in force and the JWT keys, from configuration.
+pub fn auth_settings(config: &Config, addr: std::net::SocketAddr) -> Result<AuthSettings> {
+    let mode = config.auth.resolve(addr);
+    let throwaway = config.is_test_env() || config.database_url.contains(":memory:");
+    let secret = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) if s.len() < 32 => {
+            return Err(Error::Internal(
+                "ATS_JWT_SECRET must be at least 32 characters".to_owned(),
+            ));
+        }
+        Some(s) => s.as_bytes().to_vec(),
+        None if mode == AuthMode::Required && !throwaway => {
+            return Err(Error::Internal(
+                "ATS_JWT_SECRET is required when authentication is required (set it, or ATS_AUTH=open on loopback)".to_owned(),
+            ));
+        }
+        None => {
+            tracing::warn!(
+                "ATS_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+            );
+            auth::token::generate("").into_bytes()
+        }
+    };
+    Ok(AuthSettings {
+        mode,
+        jwt: auth::jwt::JwtKeys::new(&secret),
+    })
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then drains
 /// in-flight requests and closes WebSockets with a close frame.
 pub async fn serve(
@@ -63,7 +94,12 @@ pub async fn serve(
     let bus = EventBus::new();
     bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone())
         .await;
-    let ats = Ats::new(store, bus);
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("listener has no address: {e}")))?;
+    let auth = auth_settings(&config, addr)?;
+    tracing::info!(auth = auth.mode.as_str(), "authentication mode");
+    let ats = Ats::new(store, bus, auth);
     LeaseReaper::spawn(
         ats.clone(),
         Duration::from_millis(config.reaper_interval_ms.max(10)),

@@ -41,7 +41,6 @@ async fn run(config: Config) -> ats::error::Result<()> {
                 .map_err(|e| ats::error::Error::Internal(e.to_string()))?;
             tracing::info!(
                 database = %redact_url(&config.database_url),
-                auth = "open",
                 "ATS listening on http://{addr} — API http://{addr}/tasks, events ws://{addr}/ws, health http://{addr}/health"
             );
             ats::serve(listener, config, shutdown_signal()).await

@@ -132,7 +132,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 /// `GET /metrics`.
 pub async fn render(State(state): State<AppState>) -> Response {
     let metrics: &Arc<Metrics> = &state.metrics;
-    if let Ok(stats) = state.ats.stats(&StatsScope::default()).await {
+    if let Ok(stats) = state.ats.stats(None, &StatsScope::default()).await {
         for (status, n) in &stats.by_status {
             metrics
                 .tasks

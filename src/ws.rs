@@ -32,14 +32,35 @@ pub struct WsParams {
     actor_type: Option<String>,
     actor_id: Option<String>,
     actor_name: Option<String>,
+    token: Option<String>,
 }
 
 /// Upgrades `GET /ws` to the event protocol.
 pub async fn upgrade(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<WsParams>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned);
+    if let Some(token) = params.token.clone().or(header_token) {
+        let actor = state.ats.authenticate(&token).await?.actor;
+        return Ok(ws
+            .max_message_size(MAX_CLIENT_MESSAGE)
+            .on_upgrade(move |socket| Connection::run(state, actor, socket)));
+    }
+    if state.ats.auth_mode() == crate::auth::AuthMode::Required {
+        return Err(Error::Unauthenticated(
+            "credentials required: pass ?token=<api key or token>".to_owned(),
+        ));
+    }
     let actor = match (&params.actor_type, &params.actor_id) {
         (None, None) => Actor::anonymous(),
         (t, Some(id)) => Actor::new(
@@ -81,7 +102,6 @@ struct SubscribeRequest {
 
 struct Connection {
     ats: Ats,
-    #[allow(dead_code)]
     actor: Actor,
     out: mpsc::Sender<Message>,
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -247,20 +267,21 @@ impl Connection {
                 let (org, project) = p.split_once('/').ok_or_else(|| {
                     Error::bad_request(format!("project '{p}' must be written org/project"))
                 })?;
-                ids.push(self.ats.project_id(org, project).await?);
+                ids.push(self.ats.project_id(&self.actor, org, project).await?);
             }
             Some(ids)
         };
         if req.after.is_some_and(|a| a < 0) {
             return Err(Error::bad_request("after must not be negative"));
         }
-        Ok(EventFilter {
+        let filter = EventFilter {
             project_ids,
             channels: req.channels.clone(),
             task_types: req.task_types.clone(),
             event_types: req.event_types.clone(),
             task_id: req.task_id,
-        })
+        };
+        self.ats.visible_filter(&self.actor, filter).await
     }
 }
 

@@ -3,6 +3,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_core;
+mod m20261128_000002_create_access;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_create_core::Migration)]
+        vec![
+            Box::new(m20261128_000001_create_core::Migration),
+            Box::new(m20261128_000002_create_access::Migration),
+        ]
     }
 }

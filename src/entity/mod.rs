@@ -1,8 +1,14 @@
 //! SeaORM entities, one per table. Only the service layer uses them.
 
+pub mod api_key;
 pub mod event;
+pub mod guardian_link;
+pub mod guardianship;
+pub mod identity;
+pub mod invitation;
 pub mod message;
 pub mod org;
 pub mod org_member;
+pub mod permission;
 pub mod project;
 pub mod task;

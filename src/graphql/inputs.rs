@@ -127,7 +127,11 @@ pub struct TaskEventFilter {
 
 impl TaskEventFilter {
     /// The service filter, resolving project paths.
-    pub async fn resolve(&self, ats: &crate::service::Ats) -> GqlResult<EventFilter> {
+    pub async fn resolve(
+        &self,
+        ats: &crate::service::Ats,
+        actor: &crate::actor::Actor,
+    ) -> GqlResult<EventFilter> {
         use super::OrGql;
         let project_ids = match &self.projects {
             Some(paths) if !paths.is_empty() => {
@@ -136,13 +140,13 @@ impl TaskEventFilter {
                     let (org, project) = p.split_once('/').ok_or_else(|| {
                         bad_request(format!("project '{p}' must be written org/project"))
                     })?;
-                    ids.push(ats.project_id(org, project).await.gql()?);
+                    ids.push(ats.project_id(actor, org, project).await.gql()?);
                 }
                 Some(ids)
             }
             _ => None,
         };
-        Ok(EventFilter {
+        let filter = EventFilter {
             project_ids,
             channels: self.channels.clone().unwrap_or_default(),
             task_types: self.task_types.clone().unwrap_or_default(),
@@ -152,7 +156,8 @@ impl TaskEventFilter {
                 .as_ref()
                 .map(|t| numeric_id("taskId", t))
                 .transpose()?,
-        })
+        };
+        ats.visible_filter(actor, filter).await.gql()
     }
 }
 

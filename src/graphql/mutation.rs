@@ -244,7 +244,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         slug: String,
     ) -> GqlResult<DeletePayload> {
-        ats(ctx).delete_org(&slug).await.gql()?;
+        ats(ctx).delete_org(actor(ctx), &slug).await.gql()?;
         Ok(DeletePayload {
             deleted: true,
             id: ID(slug),
@@ -260,6 +260,7 @@ impl MutationRoot {
     ) -> GqlResult<ProjectPayload> {
         let project = ats(ctx)
             .create_project(
+                actor(ctx),
                 &org,
                 NewProject {
                     slug: Some(input.slug),
@@ -287,7 +288,10 @@ impl MutationRoot {
             name: input.name,
             description: input.description,
         };
-        let project = ats(ctx).update_project(&org, &slug, patch).await.gql()?;
+        let project = ats(ctx)
+            .update_project(actor(ctx), &org, &slug, patch)
+            .await
+            .gql()?;
         Ok(ProjectPayload {
             project: Project(project),
         })
@@ -300,7 +304,10 @@ impl MutationRoot {
         org: String,
         slug: String,
     ) -> GqlResult<DeletePayload> {
-        ats(ctx).delete_project(&org, &slug).await.gql()?;
+        ats(ctx)
+            .delete_project(actor(ctx), &org, &slug)
+            .await
+            .gql()?;
         Ok(DeletePayload {
             deleted: true,
             id: ID(format!("{org}/{slug}")),

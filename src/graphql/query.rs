@@ -34,6 +34,7 @@ pub async fn task_connection(
     before: Option<String>,
 ) -> GqlResult<TaskConnection> {
     let ats = ats(ctx).clone();
+    let who = actor(ctx).clone();
     let base = filter.to_query(order)?;
     let scope = match (&filter.org, &filter.project) {
         (Some(org), Some(project)) => Scope::Project {
@@ -68,7 +69,7 @@ pub async fn task_connection(
                     None => {
                         let mut q = base.clone();
                         q.limit = 1;
-                        let n = ats.list_tasks(&scope, q).await.gql()?.count as usize;
+                        let n = ats.list_tasks(&who, &scope, q).await.gql()?.count as usize;
                         total = Some(n);
                         n
                     }
@@ -83,11 +84,11 @@ pub async fn task_connection(
             let page = if q.limit == 0 {
                 let mut probe = q.clone();
                 probe.limit = 1;
-                let mut p = ats.list_tasks(&scope, probe).await.gql()?;
+                let mut p = ats.list_tasks(&who, &scope, probe).await.gql()?;
                 p.tasks.clear();
                 p
             } else {
-                ats.list_tasks(&scope, q).await.gql()?
+                ats.list_tasks(&who, &scope, q).await.gql()?
             };
             let count = total.unwrap_or(page.count as usize);
             let shown = page.tasks.len();
@@ -134,7 +135,7 @@ impl QueryRoot {
     /// One task, with its thread and history available as fields.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
-        match ats(ctx).get_task(&Scope::Any, id).await {
+        match ats(ctx).get_task(actor(ctx), &Scope::Any, id).await {
             Ok(t) => Ok(Some(Task(t))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
@@ -174,7 +175,7 @@ impl QueryRoot {
         #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
     ) -> GqlResult<Vec<TaskEvent>> {
         let ats = ats(ctx);
-        let filter = filter.unwrap_or_default().resolve(ats).await?;
+        let filter = filter.unwrap_or_default().resolve(ats, actor(ctx)).await?;
         let after = match after {
             Some(a) => a
                 .parse::<i64>()
@@ -209,7 +210,7 @@ impl QueryRoot {
 
     /// The projects of an organization, with task counts.
     async fn projects(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Project>> {
-        let projects = ats(ctx).list_projects(&org, true).await.gql()?;
+        let projects = ats(ctx).list_projects(actor(ctx), &org, true).await.gql()?;
         Ok(projects.into_iter().map(Project).collect())
     }
 
@@ -220,7 +221,7 @@ impl QueryRoot {
         org: String,
         slug: String,
     ) -> GqlResult<Option<Project>> {
-        match ats(ctx).list_projects(&org, true).await {
+        match ats(ctx).list_projects(actor(ctx), &org, true).await {
             Ok(projects) => Ok(projects.into_iter().find(|p| p.slug == slug).map(Project)),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
@@ -234,7 +235,10 @@ impl QueryRoot {
         org: Option<String>,
         project: Option<String>,
     ) -> GqlResult<TaskStats> {
-        let stats = ats(ctx).stats(&StatsScope { org, project }).await.gql()?;
+        let stats = ats(ctx)
+            .stats(Some(actor(ctx)), &StatsScope { org, project })
+            .await
+            .gql()?;
         Ok(TaskStats(stats))
     }
 }

@@ -25,7 +25,10 @@ impl SubscriptionRoot {
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = GqlResult<TaskEvent>>> {
         let ats = ats(ctx).clone();
-        let filter = filter.unwrap_or_default().resolve(&ats).await?;
+        let filter = filter
+            .unwrap_or_default()
+            .resolve(&ats, super::actor(ctx))
+            .await?;
         let after = after
             .map(|a| {
                 a.parse::<i64>()

@@ -69,9 +69,36 @@ async fn execute(
     GraphQLResponse::from(state.schema.execute(req).await).into_response()
 }
 
-/// The actor of a subscription connection: from the `connection_init` payload
-/// (`X-Actor-Type`/`X-Actor-ID`/`X-Actor-Name` or `actor_type`/`actor_id`/`actor_name`).
-fn actor_from_init(payload: &Value) -> async_graphql::Result<Actor> {
+/// The actor of a subscription connection: credentials in the `connection_init`
+/// payload (`{"Authorization": "Bearer …"}`) or the `?token=` query parameter;
+/// in open mode without credentials, the payload's `X-Actor-*` (or
+/// `actor_type`/`actor_id`/`actor_name`) fields.
+async fn actor_from_init(
+    ats: &Ats,
+    payload: &Value,
+    query_token: Option<String>,
+) -> async_graphql::Result<Actor> {
+    let auth = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(Value::as_str))
+        .map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v)
+                .to_owned()
+        });
+    if let Some(token) = auth.or(query_token) {
+        return ats
+            .authenticate(&token)
+            .await
+            .map(|p| p.actor)
+            .map_err(|e| async_graphql::Error::new(e.public_message()));
+    }
+    if ats.auth_mode() == crate::auth::AuthMode::Required {
+        return Err(async_graphql::Error::new(
+            "credentials required: send Authorization in connection_init",
+        ));
+    }
     let field = |keys: &[&str]| {
         keys.iter()
             .find_map(|k| payload.get(*k).and_then(Value::as_str))
@@ -96,19 +123,28 @@ fn actor_from_init(payload: &Value) -> async_graphql::Result<Actor> {
     }
 }
 
+/// Query of `GET /graphql/ws`.
+#[derive(Debug, serde::Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
 async fn subscribe(
     State(state): State<AppState>,
     protocol: GraphQLProtocol,
+    axum::extract::Query(q): axum::extract::Query<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let schema = state.schema.clone();
     let ats = state.ats.clone();
+    let query_token = q.token;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
-                    let actor = actor_from_init(&payload)?;
+                    let query_token = query_token;
+                    let actor = actor_from_init(&ats, &payload, query_token).await?;
                     Ok(request_data(&ats, actor))
                 })
                 .serve()

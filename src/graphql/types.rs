@@ -335,7 +335,7 @@ impl Organization {
     async fn projects(&self, ctx: &Context<'_>) -> GqlResult<Vec<Project>> {
         use super::OrGql;
         let projects = super::ats(ctx)
-            .list_projects(&self.0.slug, true)
+            .list_projects(super::actor(ctx), &self.0.slug, true)
             .await
             .gql()?;
         Ok(projects.into_iter().map(Project).collect())
@@ -384,7 +384,12 @@ impl Project {
             org: Some(self.0.org.clone()),
             project: Some(self.0.slug.clone()),
         };
-        Ok(TaskStats(super::ats(ctx).stats(&scope).await.gql()?))
+        Ok(TaskStats(
+            super::ats(ctx)
+                .stats(Some(super::actor(ctx)), &scope)
+                .await
+                .gql()?,
+        ))
     }
     /// This project's tasks (a Relay connection).
     #[allow(clippy::too_many_arguments)]

@@ -7,9 +7,11 @@ use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use crate::actor::Actor;
+use crate::auth::AuthMode;
 use crate::error::Error;
-use crate::service::Scope;
+use crate::service::{Principal, Scope};
 
 /// A JSON body. Unreadable JSON is 400, well-formed JSON of the wrong shape
 /// is 422, too large is 413. An empty body reads as `{}`.
@@ -53,38 +55,90 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The acting actor. In open mode it comes from `X-Actor-Type`, `X-Actor-ID`
-/// and `X-Actor-Name`; with none of them it is `human:anonymous`.
+/// The bearer token of a request, if any (`Authorization: Bearer …`).
+pub fn bearer(parts: &Parts) -> Result<Option<String>, Error> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthenticated("malformed Authorization header".to_owned()))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(Error::Unauthenticated(
+            "the Authorization header must be 'Bearer <token>'".to_owned(),
+        )),
+    }
+}
+
+/// The actor named by `X-Actor-Type`, `X-Actor-ID` and `X-Actor-Name`
+/// (`human:anonymous` when none is given).
+pub fn header_actor(parts: &Parts) -> Result<Actor, Error> {
+    let header = |name: &str| -> Result<Option<&str>, Error> {
+        parts
+            .headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| Error::bad_request(format!("header {name} must be visible ASCII")))
+            })
+            .transpose()
+    };
+    let actor_type = header("x-actor-type")?;
+    let actor_id = header("x-actor-id")?;
+    let actor_name = header("x-actor-name")?;
+    if actor_type.is_none() && actor_id.is_none() {
+        return Ok(Actor::anonymous());
+    }
+    let id =
+        actor_id.ok_or_else(|| Error::bad_request("X-Actor-ID is required with X-Actor-Type"))?;
+    Actor::new(actor_type.unwrap_or("human"), id, actor_name)
+}
+
+/// The acting actor: from credentials when sent (they must be valid); in
+/// `open` mode without credentials, from the `X-Actor-*` headers; in
+/// `required` mode without credentials, 401.
 pub struct CurrentActor(pub Actor);
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
+impl FromRequestParts<AppState> for CurrentActor {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| -> Result<Option<&str>, Error> {
-            parts
-                .headers
-                .get(name)
-                .map(|v| {
-                    v.to_str().map_err(|_| {
-                        Error::bad_request(format!("header {name} must be visible ASCII"))
-                    })
-                })
-                .transpose()
-        };
-        let actor_type = header("x-actor-type")?;
-        let actor_id = header("x-actor-id")?;
-        let actor_name = header("x-actor-name")?;
-        if actor_type.is_none() && actor_id.is_none() {
-            return Ok(Self(Actor::anonymous()));
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(parts)? {
+            return Ok(Self(state.ats.authenticate(&token).await?.actor));
         }
-        let id = actor_id
-            .ok_or_else(|| Error::bad_request("X-Actor-ID is required with X-Actor-Type"))?;
-        Ok(Self(Actor::new(
-            actor_type.unwrap_or("human"),
-            id,
-            actor_name,
-        )?))
+        match state.ats.auth_mode() {
+            AuthMode::Required => Err(Error::Unauthenticated(
+                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+            )),
+            _ => Ok(Self(header_actor(parts)?)),
+        }
+    }
+}
+
+/// A caller with valid credentials, in every mode (identity endpoints).
+pub struct Authenticated(pub Principal);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match bearer(parts)? {
+            Some(token) => Ok(Self(state.ats.authenticate(&token).await?)),
+            None => Err(Error::Unauthenticated(
+                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+            )),
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! The REST API (SPEC §6): one router per domain, thin handlers over the service.
 
+mod auth;
 mod extract;
 mod health;
+mod members;
 mod orgs;
 mod stats;
 mod tasks;
@@ -17,7 +19,7 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use extract::{ApiJson, ApiQuery, CurrentActor};
+pub use extract::{ApiJson, ApiQuery, Authenticated, CurrentActor, bearer, header_actor};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -48,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/tasks", tasks::router())
         .nest("/orgs/{org}/projects/{project}/tasks", tasks::router())
         .merge(orgs::router())
+        .merge(members::router())
+        .merge(auth::router())
+        .route("/_test/reset", axum::routing::post(reset))
         .merge(crate::graphql::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -59,6 +64,18 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `POST /_test/reset`: wipes all data, only under `ATS_ENV=test`.
+async fn reset(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    uri: Uri,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    if !s.config.is_test_env() {
+        return Err(not_found(uri).await);
+    }
+    s.ats.reset_all().await?;
+    Ok(axum::Json(serde_json::json!({ "reset": true })))
 }
 
 async fn not_found(uri: Uri) -> Error {

@@ -74,8 +74,12 @@ async fn update_org(
     Ok(Json(json!({ "organization": org })))
 }
 
-async fn delete_org(State(s): State<AppState>, slugs: Slugs) -> Result<Json<Value>> {
-    s.ats.delete_org(slugs.get("org")).await?;
+async fn delete_org(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    slugs: Slugs,
+) -> Result<Json<Value>> {
+    s.ats.delete_org(&actor, slugs.get("org")).await?;
     Ok(Json(json!({ "deleted": true, "slug": slugs.get("org") })))
 }
 
@@ -87,48 +91,62 @@ struct ProjectListParams {
 
 async fn list_projects(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiQuery(params): ApiQuery<ProjectListParams>,
 ) -> Result<Json<Value>> {
     let projects = s
         .ats
-        .list_projects(slugs.get("org"), params.counts.unwrap_or(false))
+        .list_projects(&actor, slugs.get("org"), params.counts.unwrap_or(false))
         .await?;
     Ok(Json(json!({ "projects": projects })))
 }
 
 async fn create_project(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let project = s.ats.create_project(slugs.get("org"), input).await?;
+    let project = s
+        .ats
+        .create_project(&actor, slugs.get("org"), input)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "project": project }))))
 }
 
-async fn read_project(State(s): State<AppState>, slugs: Slugs) -> Result<Json<Value>> {
+async fn read_project(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    slugs: Slugs,
+) -> Result<Json<Value>> {
     let project = s
         .ats
-        .get_project(slugs.get("org"), slugs.get("project"))
+        .get_project(&actor, slugs.get("org"), slugs.get("project"))
         .await?;
     Ok(Json(json!({ "project": project })))
 }
 
 async fn update_project(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiJson(patch): ApiJson<ProjectPatch>,
 ) -> Result<Json<Value>> {
     let project = s
         .ats
-        .update_project(slugs.get("org"), slugs.get("project"), patch)
+        .update_project(&actor, slugs.get("org"), slugs.get("project"), patch)
         .await?;
     Ok(Json(json!({ "project": project })))
 }
 
-async fn delete_project(State(s): State<AppState>, slugs: Slugs) -> Result<Json<Value>> {
+async fn delete_project(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    slugs: Slugs,
+) -> Result<Json<Value>> {
     s.ats
-        .delete_project(slugs.get("org"), slugs.get("project"))
+        .delete_project(&actor, slugs.get("org"), slugs.get("project"))
         .await?;
     Ok(Json(
         json!({ "deleted": true, "org": slugs.get("org"), "slug": slugs.get("project") }),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::extract::{ApiQuery, TaskScope};
+use super::extract::{ApiQuery, CurrentActor, TaskScope};
 use crate::error::Result;
 use crate::service::{Scope, StatsScope};
 
@@ -20,6 +20,7 @@ pub(super) struct StatsParams {
 /// Stats of the route's project, or of the `org`/`project` named in the query.
 pub(super) async fn scoped(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> Result<Json<Value>> {
@@ -33,6 +34,6 @@ pub(super) async fn scoped(
             project: params.project,
         },
     };
-    let stats = s.ats.stats(&scope).await?;
+    let stats = s.ats.stats(Some(&actor), &scope).await?;
     Ok(Json(json!({ "stats": stats })))
 }

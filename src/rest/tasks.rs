@@ -165,10 +165,14 @@ impl ListParams {
 
 async fn list(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Value>> {
-    let page = s.ats.list_tasks(&scope, params.into_query()?).await?;
+    let page = s
+        .ats
+        .list_tasks(&actor, &scope, params.into_query()?)
+        .await?;
     Ok(Json(json!({
         "tasks": page.tasks,
         "count": page.count,
@@ -177,8 +181,12 @@ async fn list(
     })))
 }
 
-async fn read(State(s): State<AppState>, task: TaskRef) -> Result<Json<Value>> {
-    let view = s.ats.get_task(&task.scope, task.id).await?;
+async fn read(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+) -> Result<Json<Value>> {
+    let view = s.ats.get_task(&actor, &task.scope, task.id).await?;
     Ok(Json(json!({ "task": view })))
 }
 
@@ -374,26 +382,28 @@ impl CursorParams {
 
 async fn list_messages(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     task: TaskRef,
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Json<Value>> {
     let (after, limit) = params.resolve()?;
     let messages = s
         .ats
-        .list_messages(&task.scope, task.id, after, limit)
+        .list_messages(&actor, &task.scope, task.id, after, limit)
         .await?;
     Ok(Json(json!({ "messages": messages })))
 }
 
 async fn events(
     State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     task: TaskRef,
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Json<Value>> {
     let (after, limit) = params.resolve()?;
     let events = s
         .ats
-        .task_events(&task.scope, task.id, after, limit)
+        .task_events(&actor, &task.scope, task.id, after, limit)
         .await?;
     Ok(Json(json!({ "events": events })))
 }

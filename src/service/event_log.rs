@@ -162,15 +162,30 @@ impl Ats {
             .await?)
     }
 
+    /// `filter` narrowed to the projects `actor` may read.
+    pub async fn visible_filter(
+        &self,
+        actor: &Actor,
+        mut filter: EventFilter,
+    ) -> Result<EventFilter> {
+        let readable = self.readable_project_ids(self.store.conn(), actor).await?;
+        filter.project_ids = Some(match filter.project_ids {
+            Some(ids) => ids.into_iter().filter(|id| readable.contains(id)).collect(),
+            None => readable.into_iter().collect(),
+        });
+        Ok(filter)
+    }
+
     /// A task's history (`GET /tasks/:id/events`).
     pub async fn task_events(
         &self,
+        actor: &Actor,
         scope: &super::Scope,
         task_id: i64,
         after: i64,
         limit: u64,
     ) -> Result<Vec<EventView>> {
-        self.find_task(scope, task_id).await?;
+        self.find_task(actor, scope, task_id).await?;
         let filter = EventFilter {
             task_id: Some(task_id),
             ..Default::default()
@@ -277,11 +292,7 @@ const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Queues an item, waiting while the consumer catches up; a consumer stuck for
 /// longer than [`LAG_GRACE`] is told it lagged and the subscription ends.
-async fn deliver(
-    tx: &mpsc::Sender<SubscriptionItem>,
-    item: SubscriptionItem,
-    last: i64,
-) -> bool {
+async fn deliver(tx: &mpsc::Sender<SubscriptionItem>, item: SubscriptionItem, last: i64) -> bool {
     match tokio::time::timeout(LAG_GRACE, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,

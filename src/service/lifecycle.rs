@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::tasks::Scope;
 use super::views::TaskView;
@@ -162,10 +163,13 @@ fn refuse(action: &Action, t: &task::Model) -> Error {
 ///
 /// An `in_progress` task whose lease has run out counts as `pending` (the
 /// reaper may not have run yet): acting on it first records `task.lease_expired`.
+/// `admin` (an org admin or owner) may complete, fail, reject or cancel a task
+/// held by someone else.
 pub fn plan(
     current: &task::Model,
     action: &Action,
     actor: &Actor,
+    admin: bool,
     now: DateTime<Utc>,
 ) -> Result<Plan> {
     let mut t = current.clone();
@@ -218,7 +222,7 @@ pub fn plan(
             }
         }
         Action::Complete { outputs } => {
-            require_held(action, &t, actor)?;
+            require_held(action, &t, actor, admin)?;
             let mut all = match std::mem::take(&mut t.outputs) {
                 Value::Array(items) => items,
                 _ => Vec::new(),
@@ -236,7 +240,7 @@ pub fn plan(
             events.push(("task.completed", None));
         }
         Action::Fail { reason } => {
-            require_held(action, &t, actor)?;
+            require_held(action, &t, actor, admin)?;
             finish(
                 &mut t,
                 status::FAILED,
@@ -248,7 +252,7 @@ pub fn plan(
         Action::Reject { reason } => {
             match t.status.as_str() {
                 status::PENDING => {}
-                status::IN_PROGRESS => require_held(action, &t, actor)?,
+                status::IN_PROGRESS => require_held(action, &t, actor, admin)?,
                 _ => return Err(refuse(action, &t)),
             }
             finish(
@@ -264,9 +268,9 @@ pub fn plan(
                 return Err(refuse(action, &t));
             }
             let creator = actor.is(&t.source_type, &t.source_id);
-            if !creator && !is_assignee(&t, actor) {
+            if !creator && !admin && !is_assignee(&t, actor) {
                 return Err(Error::forbidden(format!(
-                    "only the creator or the assignee of task {} may cancel it",
+                    "only the creator or the assignee of task {} (or an org admin) may cancel it",
                     t.id
                 )));
             }
@@ -295,13 +299,13 @@ pub fn plan(
     Ok(Plan { task: t, events })
 }
 
-fn require_held(action: &Action, t: &task::Model, actor: &Actor) -> Result<()> {
+fn require_held(action: &Action, t: &task::Model, actor: &Actor, admin: bool) -> Result<()> {
     if t.status != status::IN_PROGRESS {
         return Err(refuse(action, t));
     }
-    if !is_assignee(t, actor) {
+    if !admin && !is_assignee(t, actor) {
         return Err(Error::conflict(format!(
-            "cannot {} task {}: it is in_progress, claimed by {}; only the assignee may {} it",
+            "cannot {} task {}: it is in_progress, claimed by {}; only the assignee (or an org admin) may {} it",
             action.verb(),
             t.id,
             holder(t),
@@ -369,8 +373,16 @@ impl Ats {
     ) -> Result<TaskView> {
         for _ in 0..CAS_RETRIES {
             let w = self.store.begin_write().await?;
-            let (current, loc) = self.find_task_in(&w.txn, scope, id).await?;
-            let plan = plan(&current, &action, actor, time::now())?;
+            let (current, loc, access) = self
+                .find_task_in(&w.txn, actor, scope, id, Access::Write)
+                .await?;
+            let plan = plan(
+                &current,
+                &action,
+                actor,
+                access >= Access::Admin,
+                time::now(),
+            )?;
             if !compare_and_set(&w.txn, current.version, &plan.task).await? {
                 continue;
             }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Ats;
+use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::tasks::Scope;
 use super::views::{MessageView, TaskView};
@@ -114,7 +115,9 @@ impl Ats {
     ) -> Result<MessageView> {
         let parts = parts(input.parts)?;
         let w = self.store.begin_write().await?;
-        let (t, loc) = self.find_task_in(&w.txn, scope, task_id).await?;
+        let (t, loc, _) = self
+            .find_task_in(&w.txn, actor, scope, task_id, Access::Write)
+            .await?;
         let m = message::ActiveModel {
             task_id: Set(task_id),
             actor_type: Set(actor.actor_type.as_str().to_owned()),
@@ -150,12 +153,13 @@ impl Ats {
     /// A task's messages with id > `after`, oldest first.
     pub async fn list_messages(
         &self,
+        actor: &Actor,
         scope: &Scope,
         task_id: i64,
         after: i64,
         limit: u64,
     ) -> Result<Vec<MessageView>> {
-        self.find_task(scope, task_id).await?;
+        self.find_task(actor, scope, task_id).await?;
         let rows = message::Entity::find()
             .filter(message::Column::TaskId.eq(task_id))
             .filter(message::Column::Id.gt(after))

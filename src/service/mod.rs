@@ -1,9 +1,13 @@
 //! The service layer: every rule of ATS (lifecycle, leases, events, validation)
 //! lives here. REST, `/ws` and GraphQL are thin adapters over [`Ats`].
 
+mod access;
 mod batch;
 mod event_log;
+mod guardians;
+mod identities;
 mod lifecycle;
+mod members;
 mod messages;
 mod orgs;
 mod projects;
@@ -13,12 +17,22 @@ mod tasks;
 mod validate;
 pub mod views;
 
+use crate::auth::AuthSettings;
 use crate::db::Store;
 use crate::events::EventBus;
 
+pub use access::{Access, role};
 pub use event_log::{EventFilter, SubscriptionItem};
+pub use guardians::GuardianshipView;
+pub use identities::{
+    ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
+    PublicIdentityView, Registered, Registration,
+};
 pub use lifecycle::Action;
 pub use lifecycle::{parse_status, status};
+pub use members::{
+    InvitationView, MemberView, NewInvitation, NewMember, NewPermission, PermissionView,
+};
 pub use messages::NewMessage;
 pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
@@ -31,12 +45,13 @@ pub use tasks::{DEFAULT_LIMIT, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, Task
 pub struct Ats {
     store: Store,
     bus: EventBus,
+    auth: AuthSettings,
 }
 
 impl Ats {
     /// A service over `store`, publishing committed events to `bus`.
-    pub fn new(store: Store, bus: EventBus) -> Self {
-        Self { store, bus }
+    pub fn new(store: Store, bus: EventBus, auth: AuthSettings) -> Self {
+        Self { store, bus, auth }
     }
 
     /// The store, for health checks and tools.

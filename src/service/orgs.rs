@@ -5,11 +5,12 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
+use super::access::Access;
 use super::tasks::DEFAULT_ORG;
 use super::views::OrgView;
 use super::{Ats, validate};
 use crate::actor::Actor;
-use crate::entity::{event, org, org_member, project};
+use crate::entity::{event, org, org_member, permission, project};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -67,8 +68,19 @@ impl Ats {
             .into_iter()
             .map(|m| (m.org_id, m.role))
             .collect();
+        let granted: std::collections::HashSet<i32> = permission::Entity::find()
+            .filter(permission::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(permission::Column::ActorId.eq(actor.id.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| p.org_id)
+            .collect();
         Ok(orgs
             .into_iter()
+            .filter(|o| {
+                o.slug == DEFAULT_ORG || roles.contains_key(&o.id) || granted.contains(&o.id)
+            })
             .map(|o| {
                 let role = roles.get(&o.id).cloned();
                 OrgView::new(o, role)
@@ -78,7 +90,7 @@ impl Ats {
 
     /// One organization.
     pub async fn get_org(&self, actor: &Actor, slug: &str) -> Result<OrgView> {
-        let o = self.org_by_slug(self.store.conn(), slug).await?;
+        let (o, _) = self.visible_org(self.store.conn(), actor, slug).await?;
         let role = self.role_in(o.id, actor).await?;
         Ok(OrgView::new(o, role))
     }
@@ -144,7 +156,8 @@ impl Ats {
             .transpose()?;
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
-        let o = self.org_by_slug(&w.txn, slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
+        self.require_org(&standing, Access::Admin, "change the organization")?;
         let mut active = o.clone().into_active_model();
         if let Some(new_slug) = new_slug.filter(|s| s != &o.slug) {
             if o.slug == DEFAULT_ORG {
@@ -178,14 +191,15 @@ impl Ats {
     }
 
     /// Deletes an organization with its projects, tasks and history.
-    pub async fn delete_org(&self, slug: &str) -> Result<()> {
+    pub async fn delete_org(&self, actor: &Actor, slug: &str) -> Result<()> {
         let w = self.store.begin_write().await?;
-        let o = self.org_by_slug(&w.txn, slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
         if o.slug == DEFAULT_ORG {
             return Err(Error::conflict(
                 "the default organization cannot be deleted",
             ));
         }
+        self.require_org(&standing, Access::Owner, "delete the organization")?;
         event::Entity::delete_many()
             .filter(event::Column::OrgId.eq(o.id))
             .exec(&w.txn)
@@ -195,6 +209,37 @@ impl Ats {
             .exec(&w.txn)
             .await?;
         org::Entity::delete_by_id(o.id).exec(&w.txn).await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+impl Ats {
+    /// Deletes every record and restores `default/main` (test environments only;
+    /// the REST route checks `ATS_ENV=test`).
+    pub async fn reset_all(&self) -> Result<()> {
+        use crate::entity::{
+            api_key, guardian_link, guardianship, identity, invitation, message, task,
+        };
+        let w = self.store.begin_write().await?;
+        event::Entity::delete_many().exec(&w.txn).await?;
+        message::Entity::delete_many().exec(&w.txn).await?;
+        task::Entity::delete_many().exec(&w.txn).await?;
+        permission::Entity::delete_many().exec(&w.txn).await?;
+        invitation::Entity::delete_many().exec(&w.txn).await?;
+        org_member::Entity::delete_many().exec(&w.txn).await?;
+        guardianship::Entity::delete_many().exec(&w.txn).await?;
+        guardian_link::Entity::delete_many().exec(&w.txn).await?;
+        api_key::Entity::delete_many().exec(&w.txn).await?;
+        identity::Entity::delete_many().exec(&w.txn).await?;
+        project::Entity::delete_many()
+            .filter(project::Column::Slug.ne(super::tasks::DEFAULT_PROJECT))
+            .exec(&w.txn)
+            .await?;
+        org::Entity::delete_many()
+            .filter(org::Column::Slug.ne(DEFAULT_ORG))
+            .exec(&w.txn)
+            .await?;
         w.commit().await?;
         Ok(())
     }

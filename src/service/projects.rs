@@ -8,10 +8,12 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
+use super::access::Access;
 use super::lifecycle::status;
 use super::tasks::{DEFAULT_ORG, DEFAULT_PROJECT};
 use super::views::{ProjectCounts, ProjectView};
 use super::{Ats, validate};
+use crate::actor::Actor;
 use crate::entity::{event, project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -34,14 +36,22 @@ pub struct ProjectPatch {
 
 impl Ats {
     /// The projects of an org, optionally with task counts (one grouped query).
-    pub async fn list_projects(&self, org_slug: &str, counts: bool) -> Result<Vec<ProjectView>> {
+    pub async fn list_projects(
+        &self,
+        actor: &Actor,
+        org_slug: &str,
+        counts: bool,
+    ) -> Result<Vec<ProjectView>> {
         let db = self.store.conn();
-        let o = self.org_by_slug(db, org_slug).await?;
-        let projects = project::Entity::find()
+        let (o, standing) = self.visible_org(db, actor, org_slug).await?;
+        let projects: Vec<project::Model> = project::Entity::find()
             .filter(project::Column::OrgId.eq(o.id))
             .order_by_asc(project::Column::Slug)
             .all(db)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|p| standing.project(&p.slug) >= Access::Read)
+            .collect();
         let mut tallies = std::collections::HashMap::<i32, ProjectCounts>::new();
         if counts && !projects.is_empty() {
             let rows: Vec<(i32, String, i64)> = task::Entity::find()
@@ -80,15 +90,25 @@ impl Ats {
     }
 
     /// One project.
-    pub async fn get_project(&self, org_slug: &str, slug: &str) -> Result<ProjectView> {
-        let (o, p) = self
-            .project_by_slug(self.store.conn(), org_slug, slug)
+    pub async fn get_project(
+        &self,
+        actor: &Actor,
+        org_slug: &str,
+        slug: &str,
+    ) -> Result<ProjectView> {
+        let (o, p, _) = self
+            .visible_project(self.store.conn(), actor, org_slug, slug, Access::Read)
             .await?;
         Ok(ProjectView::new(p, &o.slug))
     }
 
     /// Creates a project in an org.
-    pub async fn create_project(&self, org_slug: &str, input: NewProject) -> Result<ProjectView> {
+    pub async fn create_project(
+        &self,
+        actor: &Actor,
+        org_slug: &str,
+        input: NewProject,
+    ) -> Result<ProjectView> {
         let slug = validate::slug(
             "slug",
             input
@@ -99,7 +119,14 @@ impl Ats {
         let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
         let description = validate::description(input.description)?;
         let w = self.store.begin_write().await?;
-        let o = self.org_by_slug(&w.txn, org_slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, actor, org_slug).await?;
+        // Anyone may add projects to the open default org; elsewhere it takes an admin.
+        let need = if o.slug == DEFAULT_ORG {
+            Access::Write
+        } else {
+            Access::Admin
+        };
+        self.require_org(&standing, need, "create projects")?;
         let exists = project::Entity::find()
             .filter(project::Column::OrgId.eq(o.id))
             .filter(project::Column::Slug.eq(slug.clone()))
@@ -129,6 +156,7 @@ impl Ats {
     /// Renames or redescribes a project.
     pub async fn update_project(
         &self,
+        actor: &Actor,
         org_slug: &str,
         slug: &str,
         patch: ProjectPatch,
@@ -145,7 +173,14 @@ impl Ats {
             .transpose()?;
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
-        let (o, p) = self.project_by_slug(&w.txn, org_slug, slug).await?;
+        let (o, p, _) = self
+            .visible_project(&w.txn, actor, org_slug, slug, Access::Read)
+            .await?;
+        self.require_org(
+            &self.standing(&w.txn, actor, &o).await?,
+            Access::Admin,
+            "change projects",
+        )?;
         let mut active = p.clone().into_active_model();
         if let Some(new_slug) = new_slug.filter(|s| s != &p.slug) {
             if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
@@ -176,9 +211,16 @@ impl Ats {
     }
 
     /// Deletes a project with its tasks and history.
-    pub async fn delete_project(&self, org_slug: &str, slug: &str) -> Result<()> {
+    pub async fn delete_project(&self, actor: &Actor, org_slug: &str, slug: &str) -> Result<()> {
         let w = self.store.begin_write().await?;
-        let (o, p) = self.project_by_slug(&w.txn, org_slug, slug).await?;
+        let (o, p, _) = self
+            .visible_project(&w.txn, actor, org_slug, slug, Access::Read)
+            .await?;
+        self.require_org(
+            &self.standing(&w.txn, actor, &o).await?,
+            Access::Admin,
+            "delete projects",
+        )?;
         if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
             return Err(Error::conflict("the default project cannot be deleted"));
         }
@@ -194,9 +236,9 @@ impl Ats {
 
 impl Ats {
     /// The id of `org/project`, 404 when unknown.
-    pub async fn project_id(&self, org_slug: &str, slug: &str) -> Result<i32> {
+    pub async fn project_id(&self, actor: &Actor, org_slug: &str, slug: &str) -> Result<i32> {
         Ok(self
-            .project_by_slug(self.store.conn(), org_slug, slug)
+            .visible_project(self.store.conn(), actor, org_slug, slug, Access::Read)
             .await?
             .1
             .id)

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Ats;
 use super::lifecycle::status;
+use crate::actor::Actor;
 use crate::entity::{project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -47,17 +48,32 @@ pub struct TaskStats {
 }
 
 impl Ats {
-    /// Statistics over the tasks in `scope`.
-    pub async fn stats(&self, scope: &StatsScope) -> Result<TaskStats> {
+    /// Statistics over the tasks in `scope` that `actor` may read (all tasks
+    /// when `actor` is `None`: the service's own metrics).
+    pub async fn stats(&self, actor: Option<&Actor>, scope: &StatsScope) -> Result<TaskStats> {
         let db = self.store.conn();
         let mut cond = Condition::all();
+        if let Some(actor) = actor {
+            cond = cond
+                .add(task::Column::ProjectId.is_in(self.readable_project_ids(db, actor).await?));
+        }
         match (&scope.org, &scope.project) {
             (Some(org), Some(p)) => {
-                let (_, p) = self.project_by_slug(db, org, p).await?;
+                let p = match actor {
+                    Some(actor) => {
+                        self.visible_project(db, actor, org, p, super::Access::Read)
+                            .await?
+                            .1
+                    }
+                    None => self.project_by_slug(db, org, p).await?.1,
+                };
                 cond = cond.add(task::Column::ProjectId.eq(p.id));
             }
             (Some(org), None) => {
-                let o = self.org_by_slug(db, org).await?;
+                let o = match actor {
+                    Some(actor) => self.visible_org(db, actor, org).await?.0,
+                    None => self.org_by_slug(db, org).await?,
+                };
                 let ids: Vec<i32> = project::Entity::find()
                     .filter(project::Column::OrgId.eq(o.id))
                     .all(db)

@@ -10,6 +10,7 @@ use sea_orm::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::lifecycle::{Action, compare_and_set, plan, status};
 use super::views::{Location, MessageView, TaskView};
@@ -151,7 +152,11 @@ impl Ats {
         Ok((org, project))
     }
 
-    async fn location<C: ConnectionTrait>(&self, db: &C, project_id: i32) -> Result<Location> {
+    async fn locate<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        project_id: i32,
+    ) -> Result<(org::Model, project::Model)> {
         let project = project::Entity::find_by_id(project_id)
             .one(db)
             .await?
@@ -160,7 +165,7 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(|| Error::Internal(format!("org {} vanished", project.org_id)))?;
-        Ok(Location::of(&org, &project))
+        Ok((org, project))
     }
 
     /// Locations of many projects at once (two queries).
@@ -187,35 +192,89 @@ impl Ats {
             .collect())
     }
 
-    /// The task `id` within `scope`, with its location; 404 when absent or outside the scope.
+    /// The project `org/project` if `actor` may read it (404 otherwise) and has
+    /// `need` on it (403 otherwise).
+    pub(crate) async fn visible_project<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        org_slug: &str,
+        project_slug: &str,
+        need: Access,
+    ) -> Result<(org::Model, project::Model, Access)> {
+        let (o, standing) = self.visible_org(db, actor, org_slug).await?;
+        let p = project::Entity::find()
+            .filter(project::Column::OrgId.eq(o.id))
+            .filter(project::Column::Slug.eq(project_slug))
+            .one(db)
+            .await?;
+        let access = p
+            .as_ref()
+            .map_or(Access::None, |p| standing.project(&p.slug));
+        let Some(p) = p.filter(|_| access >= Access::Read) else {
+            return Err(Error::not_found(format!(
+                "project '{org_slug}/{project_slug}' not found"
+            )));
+        };
+        if access < need {
+            return Err(Error::forbidden(format!(
+                "you may read but not change the tasks of {org_slug}/{project_slug}"
+            )));
+        }
+        Ok((o, p, access))
+    }
+
+    /// The task `id` within `scope` if `actor` may read it (404 otherwise) and
+    /// has `need` on it (403 otherwise), with its location and the actor's access.
     pub(crate) async fn find_task_in<C: ConnectionTrait>(
         &self,
         db: &C,
+        actor: &Actor,
         scope: &Scope,
         id: i64,
-    ) -> Result<(task::Model, Location)> {
+        need: Access,
+    ) -> Result<(task::Model, Location, Access)> {
         let missing = || Error::not_found(format!("task {id} not found"));
         let t = task::Entity::find_by_id(id)
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        let loc = self.location(db, t.project_id).await?;
+        let (o, p) = self.locate(db, t.project_id).await?;
+        let loc = Location::of(&o, &p);
         if let Scope::Project { org, project } = scope
             && (&loc.org != org || &loc.project != project)
         {
             return Err(missing());
         }
+        let access = self.project_access(db, actor, &o, &p).await?;
+        if access < Access::Read {
+            return Err(missing());
+        }
+        if access < need {
+            return Err(Error::forbidden(format!(
+                "you may read but not change the tasks of {}/{}",
+                loc.org, loc.project
+            )));
+        }
+        Ok((t, loc, access))
+    }
+
+    /// The task `id` within `scope`, if `actor` may read it.
+    pub async fn find_task(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+    ) -> Result<(task::Model, Location)> {
+        let (t, loc, _) = self
+            .find_task_in(self.store.conn(), actor, scope, id, Access::Read)
+            .await?;
         Ok((t, loc))
     }
 
-    /// The task `id` within `scope`.
-    pub async fn find_task(&self, scope: &Scope, id: i64) -> Result<(task::Model, Location)> {
-        self.find_task_in(self.store.conn(), scope, id).await
-    }
-
     /// One task with its message thread.
-    pub async fn get_task(&self, scope: &Scope, id: i64) -> Result<TaskView> {
-        let (t, loc) = self.find_task(scope, id).await?;
+    pub async fn get_task(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<TaskView> {
+        let (t, loc) = self.find_task(actor, scope, id).await?;
         let messages = message::Entity::find()
             .filter(message::Column::TaskId.eq(id))
             .order_by_asc(message::Column::Id)
@@ -251,7 +310,9 @@ impl Ats {
         let max_attempts = input.max_attempts.map(validate::max_attempts).transpose()?;
 
         let w = self.store.begin_write().await?;
-        let (org, project) = self.project_by_slug(&w.txn, org_slug, project_slug).await?;
+        let (org, project, _) = self
+            .visible_project(&w.txn, actor, org_slug, project_slug, Access::Write)
+            .await?;
         if let Some(parent) = input.parent_id {
             let p = task::Entity::find_by_id(parent).one(&w.txn).await?;
             if p.is_none_or(|p| p.project_id != project.id) {
@@ -310,15 +371,19 @@ impl Ats {
     }
 
     /// A filtered, sorted page of tasks, with the total number that matched.
-    pub async fn list_tasks(&self, scope: &Scope, q: TaskQuery) -> Result<TaskList> {
+    pub async fn list_tasks(&self, actor: &Actor, scope: &Scope, q: TaskQuery) -> Result<TaskList> {
         let db = self.store.conn();
         let mut cond = Condition::all();
         if let Scope::Project { org, project } = scope {
-            let (_, p) = self.project_by_slug(db, org, project).await?;
+            let (_, p, _) = self
+                .visible_project(db, actor, org, project, Access::Read)
+                .await?;
             cond = cond.add(task::Column::ProjectId.eq(p.id));
         }
+        let readable = self.readable_project_ids(db, actor).await?;
+        cond = cond.add(task::Column::ProjectId.is_in(readable));
         if let Some(org) = &q.org {
-            let o = self.org_by_slug(db, org).await?;
+            let (o, _) = self.visible_org(db, actor, org).await?;
             let ids: Vec<i32> = project::Entity::find()
                 .filter(project::Column::OrgId.eq(o.id))
                 .all(db)
@@ -445,7 +510,9 @@ impl Ats {
 
         for _ in 0..8 {
             let w = self.store.begin_write().await?;
-            let (current, loc) = self.find_task_in(&w.txn, scope, id).await?;
+            let (current, loc, access) = self
+                .find_task_in(&w.txn, actor, scope, id, Access::Write)
+                .await?;
             let now = time::now();
             let mut t = current.clone();
             let mut changes = Vec::new();
@@ -475,7 +542,7 @@ impl Ats {
             if let Some(target) = &patch.status
                 && let Some(action) = Action::for_status(target, &t.status)?
             {
-                let planned = plan(&t, &action, actor, now)?;
+                let planned = plan(&t, &action, actor, access >= Access::Admin, now)?;
                 t = planned.task;
                 events.extend(planned.events);
             }
@@ -511,7 +578,9 @@ impl Ats {
     /// Deletes a task and its thread; its history stays, ending with `task.deleted`.
     pub async fn delete_task(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<()> {
         let w = self.store.begin_write().await?;
-        let (t, loc) = self.find_task_in(&w.txn, scope, id).await?;
+        let (t, loc, _) = self
+            .find_task_in(&w.txn, actor, scope, id, Access::Write)
+            .await?;
         let res = task::Entity::delete_many()
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Version.eq(t.version))

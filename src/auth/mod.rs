@@ -1,0 +1,47 @@
+//! Credentials: password hashing, API keys and one-time tokens, JWTs, and the auth mode.
+
+pub mod jwt;
+pub mod password;
+pub mod token;
+
+use std::net::SocketAddr;
+
+/// How requests without credentials are treated (`--auth` / `ATS_AUTH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Requests without credentials act as the actor their `X-Actor-*` headers name.
+    Open,
+    /// Every request but health, register and login needs credentials.
+    Required,
+    /// `open` when listening on loopback only, `required` otherwise.
+    Auto,
+}
+
+impl AuthMode {
+    /// The effective mode for a server listening on `addr` (resolves `auto`).
+    pub fn resolve(self, addr: SocketAddr) -> Self {
+        match self {
+            Self::Auto if addr.ip().is_loopback() => Self::Open,
+            Self::Auto => Self::Required,
+            other => other,
+        }
+    }
+
+    /// `open` or `required`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Required => "required",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+/// Everything the service needs to check credentials.
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// The effective mode (never `Auto`).
+    pub mode: AuthMode,
+    /// Keys for signing and verifying JWTs.
+    pub jwt: jwt::JwtKeys,
+}

@@ -1,0 +1,502 @@
+//! Identities: register, log in, authenticate, profile, API keys.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Ats, validate};
+use crate::actor::{Actor, ActorType};
+use crate::auth::{AuthMode, jwt, password, token};
+use crate::entity::{api_key, identity};
+use crate::error::{Error, Result};
+use crate::time::{self, rfc3339};
+
+/// An authenticated caller: an identity and the actor it acts as.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The identity's id.
+    pub identity_id: i64,
+    /// Its actor.
+    pub actor: Actor,
+}
+
+/// An identity as its owner sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct IdentityView {
+    pub id: i64,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub profile: Value,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<identity::Model> for IdentityView {
+    fn from(i: identity::Model) -> Self {
+        Self {
+            id: i.id,
+            actor_type: i.actor_type,
+            actor_id: i.actor_id,
+            display_name: i.display_name,
+            email: i.email,
+            profile: i.profile,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// What anyone may see of an identity.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicIdentityView {
+    pub actor_type: String,
+    pub actor_id: String,
+    pub display_name: String,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<identity::Model> for PublicIdentityView {
+    fn from(i: identity::Model) -> Self {
+        Self {
+            actor_type: i.actor_type,
+            actor_id: i.actor_id,
+            display_name: i.display_name,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// An API key as listed (never the key itself).
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339::option")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(with = "rfc3339::option")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The key, present only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl From<api_key::Model> for ApiKeyView {
+    fn from(k: api_key::Model) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            key: None,
+        }
+    }
+}
+
+/// `POST /auth/register`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Registration {
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+/// What registering returns: the identity, a first API key and a token.
+#[derive(Clone, Debug, Serialize)]
+pub struct Registered {
+    pub identity: IdentityView,
+    pub api_key: String,
+    pub token: String,
+}
+
+/// `POST /auth/login`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Login {
+    pub email: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_type: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A successful login.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoggedIn {
+    pub token: String,
+    #[serde(with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+    pub identity: IdentityView,
+}
+
+/// `PATCH /auth/me`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IdentityPatch {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub profile: Option<Value>,
+}
+
+/// `POST /auth/api-keys`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewApiKey {
+    pub name: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+fn email(e: &str) -> Result<String> {
+    let e = e.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
+    if ok {
+        Ok(e)
+    } else {
+        Err(Error::validation(format!("'{e}' is not an email address")))
+    }
+}
+
+/// A hash verified when the account is unknown, so that a wrong email and a
+/// wrong password take the same time.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn dummy_hash() -> String {
+    DUMMY_HASH
+        .get_or_init(|| async {
+            password::hash(token::generate(""))
+                .await
+                .unwrap_or_default()
+        })
+        .await
+        .clone()
+}
+
+impl Ats {
+    fn principal(i: &identity::Model) -> Result<Principal> {
+        Ok(Principal {
+            identity_id: i.id,
+            actor: Actor::new(&i.actor_type, &i.actor_id, Some(&i.display_name))?,
+        })
+    }
+
+    /// The auth mode in force (`open` or `required`).
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth.mode
+    }
+
+    /// Checks a bearer token (JWT or API key) and returns who it is.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
+        let db = self.store.conn();
+        let refused =
+            || Error::Unauthenticated("invalid, expired or revoked credentials".to_owned());
+        if jwt::looks_like_jwt(bearer) {
+            let claims = jwt::verify(&self.auth.jwt, bearer)?;
+            let id: i64 = claims.sub.parse().map_err(|_| refused())?;
+            let i = identity::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(refused)?;
+            return Self::principal(&i);
+        }
+        let key = api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(token::digest(bearer)))
+            .one(db)
+            .await?
+            .ok_or_else(refused)?;
+        let now = time::now();
+        if key.expires_at.is_some_and(|e| e <= now) {
+            return Err(refused());
+        }
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t > Duration::seconds(60))
+        {
+            api_key::Entity::update_many()
+                .col_expr(
+                    api_key::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(api_key::Column::Id.eq(key.id))
+                .exec(db)
+                .await?;
+        }
+        let i = identity::Entity::find_by_id(key.identity_id)
+            .one(db)
+            .await?
+            .ok_or_else(refused)?;
+        Self::principal(&i)
+    }
+
+    async fn issue_key(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        identity_id: i64,
+        name: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<ApiKeyView> {
+        let key = token::generate(token::API_KEY_PREFIX);
+        let row = api_key::ActiveModel {
+            identity_id: Set(identity_id),
+            name: Set(name),
+            prefix: Set(token::shown_prefix(&key)),
+            key_hash: Set(token::digest(&key)),
+            created_at: Set(time::now()),
+            last_used_at: Set(None),
+            expires_at: Set(expires_at),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let mut view = ApiKeyView::from(row);
+        view.key = Some(key);
+        Ok(view)
+    }
+
+    /// Registers an identity; returns it with a first API key and an access token.
+    pub async fn register(&self, input: Registration) -> Result<Registered> {
+        let actor_type = ActorType::parse(input.actor_type.as_deref().unwrap_or("human"))
+            .map_err(|e| Error::validation(e.to_string()))?;
+        let actor_id = input
+            .actor_id
+            .as_deref()
+            .ok_or_else(|| Error::validation("actor_id is required"))?;
+        let actor = Actor::new(actor_type.as_str(), actor_id, input.display_name.as_deref())
+            .map_err(|e| Error::validation(e.to_string()))?;
+        let display_name = validate::name(
+            "display_name",
+            input.display_name.as_deref().unwrap_or(&actor.id),
+        )?;
+        let email = input.email.as_deref().map(email).transpose()?;
+        let password_hash = match input.password {
+            Some(p) => {
+                password::validate(&p)?;
+                Some(password::hash(p).await?)
+            }
+            None => None,
+        };
+        let w = self.store.begin_write().await?;
+        let taken = identity::Entity::find()
+            .filter(identity::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(identity::Column::ActorId.eq(actor.id.clone()))
+            .one(&w.txn)
+            .await?;
+        if taken.is_some() {
+            return Err(Error::conflict(format!(
+                "{} is already registered",
+                actor.label()
+            )));
+        }
+        if let Some(e) = &email
+            && identity::Entity::find()
+                .filter(identity::Column::Email.eq(e.clone()))
+                .one(&w.txn)
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict("that email is already registered"));
+        }
+        let now = time::now();
+        let i = identity::ActiveModel {
+            actor_type: Set(actor.actor_type.as_str().to_owned()),
+            actor_id: Set(actor.id.clone()),
+            display_name: Set(display_name),
+            email: Set(email),
+            password_hash: Set(password_hash),
+            profile: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        let key = self
+            .issue_key(&w.txn, i.id, "default".to_owned(), None)
+            .await?;
+        w.commit().await?;
+        let (token, _) = jwt::issue(&self.auth.jwt, i.id, &i.actor_type, &i.actor_id, now)?;
+        Ok(Registered {
+            identity: i.into(),
+            api_key: key.key.unwrap_or_default(),
+            token,
+        })
+    }
+
+    /// Checks a password and issues an access token.
+    pub async fn login(&self, input: Login) -> Result<LoggedIn> {
+        let refused = || Error::Unauthenticated("wrong email, actor id or password".to_owned());
+        let password = input
+            .password
+            .ok_or_else(|| Error::validation("password is required"))?;
+        let db = self.store.conn();
+        let mut q = identity::Entity::find();
+        q = match (&input.email, &input.actor_id) {
+            (Some(e), _) => q.filter(identity::Column::Email.eq(e.trim().to_lowercase())),
+            (None, Some(id)) => {
+                let q = q.filter(identity::Column::ActorId.eq(id.clone()));
+                match &input.actor_type {
+                    Some(t) => q.filter(identity::Column::ActorType.eq(t.clone())),
+                    None => q,
+                }
+            }
+            (None, None) => return Err(Error::validation("email or actor_id is required")),
+        };
+        let found = q.order_by_asc(identity::Column::Id).one(db).await?;
+        let Some(i) = found.filter(|i| i.password_hash.is_some()) else {
+            password::verify(password, dummy_hash().await).await.ok();
+            return Err(refused());
+        };
+        if !password::verify(password, i.password_hash.clone().unwrap_or_default()).await? {
+            return Err(refused());
+        }
+        let (token, expires_at) = jwt::issue(
+            &self.auth.jwt,
+            i.id,
+            &i.actor_type,
+            &i.actor_id,
+            time::now(),
+        )?;
+        Ok(LoggedIn {
+            token,
+            expires_at,
+            identity: i.into(),
+        })
+    }
+
+    pub(crate) async fn identity_of(&self, p: &Principal) -> Result<identity::Model> {
+        identity::Entity::find_by_id(p.identity_id)
+            .one(self.store.conn())
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("this identity no longer exists".to_owned()))
+    }
+
+    /// The caller's identity.
+    pub async fn me(&self, p: &Principal) -> Result<IdentityView> {
+        Ok(self.identity_of(p).await?.into())
+    }
+
+    /// Changes the caller's display name, email or profile.
+    pub async fn update_me(&self, p: &Principal, patch: IdentityPatch) -> Result<IdentityView> {
+        let display_name = patch
+            .display_name
+            .as_deref()
+            .map(|n| validate::name("display_name", n))
+            .transpose()?;
+        let email = patch.email.as_deref().map(email).transpose()?;
+        if patch.profile.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(Error::validation("profile must be a JSON object"));
+        }
+        if patch
+            .profile
+            .as_ref()
+            .is_some_and(|v| v.to_string().len() > validate::MAX_PAYLOAD)
+        {
+            return Err(Error::validation("profile is too large"));
+        }
+        let w = self.store.begin_write().await?;
+        let i = identity::Entity::find_by_id(p.identity_id)
+            .one(&w.txn)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("this identity no longer exists".to_owned()))?;
+        if let Some(e) = &email
+            && i.email.as_deref() != Some(e)
+            && identity::Entity::find()
+                .filter(identity::Column::Email.eq(e.clone()))
+                .one(&w.txn)
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict("that email is already registered"));
+        }
+        let mut active = i.into_active_model();
+        if let Some(n) = display_name {
+            active.display_name = Set(n);
+        }
+        if let Some(e) = email {
+            active.email = Set(Some(e));
+        }
+        if let Some(profile) = patch.profile {
+            active.profile = Set(profile);
+        }
+        active.updated_at = Set(time::now());
+        let i = active.update(&w.txn).await?;
+        w.commit().await?;
+        Ok(i.into())
+    }
+
+    /// Public fields of the identity with `actor_id` (and `actor_type`, when given).
+    pub async fn public_identity(
+        &self,
+        actor_id: &str,
+        actor_type: Option<&str>,
+    ) -> Result<PublicIdentityView> {
+        let mut q = identity::Entity::find().filter(identity::Column::ActorId.eq(actor_id));
+        if let Some(t) = actor_type {
+            q = q.filter(identity::Column::ActorType.eq(t));
+        }
+        q.order_by_asc(identity::Column::Id)
+            .one(self.store.conn())
+            .await?
+            .map(PublicIdentityView::from)
+            .ok_or_else(|| Error::not_found(format!("identity '{actor_id}' not found")))
+    }
+
+    /// Creates an API key for the caller; the key is in this response only.
+    pub async fn create_api_key(&self, p: &Principal, input: NewApiKey) -> Result<ApiKeyView> {
+        let name = validate::name("name", input.name.as_deref().unwrap_or("api key"))?;
+        let expires_at = match input.expires_at.as_deref() {
+            Some(s) => {
+                let t = time::parse(s)
+                    .ok_or_else(|| Error::validation("expires_at must be an RFC 3339 time"))?;
+                if t <= time::now() {
+                    return Err(Error::validation("expires_at must be in the future"));
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        self.identity_of(p).await?;
+        let w = self.store.begin_write().await?;
+        let key = self
+            .issue_key(&w.txn, p.identity_id, name, expires_at)
+            .await?;
+        w.commit().await?;
+        Ok(key)
+    }
+
+    /// The caller's API keys (prefixes only).
+    pub async fn list_api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyView>> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::IdentityId.eq(p.identity_id))
+            .order_by_asc(api_key::Column::Id)
+            .all(self.store.conn())
+            .await?
+            .into_iter()
+            .map(ApiKeyView::from)
+            .collect())
+    }
+
+    /// Revokes one of the caller's API keys.
+    pub async fn delete_api_key(&self, p: &Principal, id: i64) -> Result<()> {
+        let res = api_key::Entity::delete_many()
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::IdentityId.eq(p.identity_id))
+            .exec(self.store.conn())
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(Error::not_found(format!("api key {id} not found")));
+        }
+        Ok(())
+    }
+}

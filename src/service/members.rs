@@ -1,0 +1,561 @@
+//! Organization members, invitations and namespace permissions.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use super::Ats;
+use super::access::{Access, Standing, role, role_access};
+use super::identities::Principal;
+use crate::actor::Actor;
+use crate::auth::token;
+use crate::entity::{identity, invitation, org, org_member, permission};
+use crate::error::{Error, Result};
+use crate::time::{self, rfc3339};
+
+/// How long an invitation stays open.
+pub const INVITATION_TTL: Duration = Duration::days(7);
+
+/// A member of an org.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberView {
+    pub org: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub role: String,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// An invitation.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationView {
+    pub id: i64,
+    pub org: String,
+    pub email: Option<String>,
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub role: String,
+    pub status: String,
+    pub invited_by_type: String,
+    pub invited_by_id: String,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A namespace permission.
+#[derive(Clone, Debug, Serialize)]
+pub struct PermissionView {
+    pub id: i64,
+    pub org: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub namespace: String,
+    pub access: String,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /orgs/:org/members` (and the role of `PATCH`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewMember {
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub role: Option<String>,
+}
+
+/// `POST /orgs/:org/invitations`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewInvitation {
+    pub email: Option<String>,
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub role: Option<String>,
+}
+
+/// `POST /orgs/:org/permissions`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewPermission {
+    pub actor_type: Option<String>,
+    pub actor_id: Option<String>,
+    pub namespace: Option<String>,
+    pub access: Option<String>,
+}
+
+fn parse_role(r: Option<&str>) -> Result<String> {
+    let r = r.unwrap_or(role::MEMBER);
+    if role::ALL.contains(&r) {
+        Ok(r.to_owned())
+    } else {
+        Err(Error::validation(format!(
+            "unknown role '{r}': expected owner, admin, member or viewer"
+        )))
+    }
+}
+
+fn target_actor(t: Option<&str>, id: Option<&str>) -> Result<Actor> {
+    let id = id.ok_or_else(|| Error::validation("actor_id is required"))?;
+    Actor::new(t.unwrap_or("human"), id, None).map_err(|e| Error::validation(e.to_string()))
+}
+
+fn member_view(org: &str, m: org_member::Model) -> MemberView {
+    MemberView {
+        org: org.to_owned(),
+        actor_type: m.actor_type,
+        actor_id: m.actor_id,
+        role: m.role,
+        created_at: m.created_at,
+    }
+}
+
+fn invitation_view(org: &str, i: invitation::Model) -> InvitationView {
+    InvitationView {
+        id: i.id,
+        org: org.to_owned(),
+        email: i.email,
+        actor_type: i.actor_type,
+        actor_id: i.actor_id,
+        role: i.role,
+        status: i.status,
+        invited_by_type: i.invited_by_type,
+        invited_by_id: i.invited_by_id,
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+    }
+}
+
+impl Ats {
+    async fn admin_org<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        slug: &str,
+        what: &str,
+    ) -> Result<(org::Model, Standing)> {
+        let (o, standing) = self.visible_org(db, actor, slug).await?;
+        self.require_org(&standing, Access::Admin, what)?;
+        Ok((o, standing))
+    }
+
+    async fn owners<C: ConnectionTrait>(&self, db: &C, org_id: i32) -> Result<u64> {
+        Ok(org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(org_id))
+            .filter(org_member::Column::Role.eq(role::OWNER))
+            .count(db)
+            .await?)
+    }
+
+    /// The members of an org (any reader of the org may list them).
+    pub async fn list_members(&self, actor: &Actor, slug: &str) -> Result<Vec<MemberView>> {
+        let db = self.store.conn();
+        let (o, _) = self.visible_org(db, actor, slug).await?;
+        Ok(org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(o.id))
+            .order_by_asc(org_member::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| member_view(&o.slug, m))
+            .collect())
+    }
+
+    /// Adds a member (admins; only owners may add owners).
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        input: NewMember,
+    ) -> Result<MemberView> {
+        let target = target_actor(input.actor_type.as_deref(), input.actor_id.as_deref())?;
+        let new_role = parse_role(input.role.as_deref())?;
+        let w = self.store.begin_write().await?;
+        let (o, standing) = self
+            .admin_org(&w.txn, actor, slug, "manage members")
+            .await?;
+        if role_access(&new_role) > standing.base {
+            return Err(Error::forbidden(format!(
+                "only an owner may grant the {new_role} role"
+            )));
+        }
+        let exists = org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(o.id))
+            .filter(org_member::Column::ActorType.eq(target.actor_type.as_str()))
+            .filter(org_member::Column::ActorId.eq(target.id.clone()))
+            .one(&w.txn)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::conflict(format!(
+                "{} is already a member",
+                target.label()
+            )));
+        }
+        let m = org_member::ActiveModel {
+            org_id: Set(o.id),
+            actor_type: Set(target.actor_type.as_str().to_owned()),
+            actor_id: Set(target.id.clone()),
+            role: Set(new_role),
+            created_at: Set(time::now()),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        w.commit().await?;
+        Ok(member_view(&o.slug, m))
+    }
+
+    async fn find_member<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        org_id: i32,
+        actor_type: &str,
+        actor_id: &str,
+    ) -> Result<org_member::Model> {
+        org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(org_id))
+            .filter(org_member::Column::ActorType.eq(actor_type))
+            .filter(org_member::Column::ActorId.eq(actor_id))
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("member {actor_type}:{actor_id} not found")))
+    }
+
+    /// Changes a member's role; the org always keeps an owner.
+    pub async fn update_member(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        actor_type: &str,
+        actor_id: &str,
+        new_role: Option<&str>,
+    ) -> Result<MemberView> {
+        let new_role = parse_role(Some(
+            new_role.ok_or_else(|| Error::validation("role is required"))?,
+        ))?;
+        let w = self.store.begin_write().await?;
+        let (o, standing) = self
+            .admin_org(&w.txn, actor, slug, "manage members")
+            .await?;
+        let m = self.find_member(&w.txn, o.id, actor_type, actor_id).await?;
+        let touches_owner = m.role == role::OWNER || new_role == role::OWNER;
+        if touches_owner && standing.base < Access::Owner {
+            return Err(Error::forbidden(
+                "only an owner may grant or take the owner role",
+            ));
+        }
+        if m.role == role::OWNER && new_role != role::OWNER && self.owners(&w.txn, o.id).await? <= 1
+        {
+            return Err(Error::conflict(
+                "an organization must keep at least one owner",
+            ));
+        }
+        let mut active = m.into_active_model();
+        active.role = Set(new_role);
+        let m = active.update(&w.txn).await?;
+        w.commit().await?;
+        Ok(member_view(&o.slug, m))
+    }
+
+    /// Removes a member; the org always keeps an owner. Members may remove themselves.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        actor_type: &str,
+        actor_id: &str,
+    ) -> Result<()> {
+        let w = self.store.begin_write().await?;
+        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
+        let leaving_self = actor.is(actor_type, actor_id);
+        if !leaving_self {
+            self.require_org(&standing, Access::Admin, "manage members")?;
+        }
+        let m = self.find_member(&w.txn, o.id, actor_type, actor_id).await?;
+        if m.role == role::OWNER {
+            if !leaving_self && standing.base < Access::Owner {
+                return Err(Error::forbidden("only an owner may remove an owner"));
+            }
+            if self.owners(&w.txn, o.id).await? <= 1 {
+                return Err(Error::conflict(
+                    "an organization must keep at least one owner",
+                ));
+            }
+        }
+        org_member::Entity::delete_by_id(m.id).exec(&w.txn).await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Invites an email or an actor with a role; the token is in this response only.
+    pub async fn create_invitation(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        input: NewInvitation,
+    ) -> Result<(InvitationView, String)> {
+        let new_role = parse_role(input.role.as_deref())?;
+        let (email, target) = match (&input.email, &input.actor_id) {
+            (Some(e), None) => (Some(e.trim().to_lowercase()), None),
+            (None, Some(_)) => (
+                None,
+                Some(target_actor(
+                    input.actor_type.as_deref(),
+                    input.actor_id.as_deref(),
+                )?),
+            ),
+            _ => {
+                return Err(Error::validation(
+                    "give either email or actor_type + actor_id",
+                ));
+            }
+        };
+        if email.as_deref().is_some_and(|e| !e.contains('@')) {
+            return Err(Error::validation("email is not an email address"));
+        }
+        let w = self.store.begin_write().await?;
+        let (o, standing) = self
+            .admin_org(&w.txn, actor, slug, "invite members")
+            .await?;
+        if role_access(&new_role) > standing.base {
+            return Err(Error::forbidden(format!(
+                "only an owner may invite with the {new_role} role"
+            )));
+        }
+        let secret = token::generate("atsi_");
+        let now = time::now();
+        let inv = invitation::ActiveModel {
+            org_id: Set(o.id),
+            email: Set(email),
+            actor_type: Set(target.as_ref().map(|t| t.actor_type.as_str().to_owned())),
+            actor_id: Set(target.map(|t| t.id)),
+            role: Set(new_role),
+            token_hash: Set(token::digest(&secret)),
+            status: Set("pending".to_owned()),
+            invited_by_type: Set(actor.actor_type.as_str().to_owned()),
+            invited_by_id: Set(actor.id.clone()),
+            created_at: Set(now),
+            expires_at: Set(now + INVITATION_TTL),
+            responded_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        w.commit().await?;
+        Ok((invitation_view(&o.slug, inv), secret))
+    }
+
+    /// An org's invitations (admins).
+    pub async fn list_invitations(&self, actor: &Actor, slug: &str) -> Result<Vec<InvitationView>> {
+        let db = self.store.conn();
+        let (o, _) = self.admin_org(db, actor, slug, "see invitations").await?;
+        Ok(invitation::Entity::find()
+            .filter(invitation::Column::OrgId.eq(o.id))
+            .order_by_asc(invitation::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| invitation_view(&o.slug, i))
+            .collect())
+    }
+
+    fn invitation_is_for(i: &invitation::Model, me: &identity::Model) -> bool {
+        let by_email = i.email.is_some() && i.email.as_deref() == me.email.as_deref();
+        let by_actor = i.actor_type.as_deref() == Some(&me.actor_type)
+            && i.actor_id.as_deref() == Some(&me.actor_id);
+        by_email || by_actor
+    }
+
+    /// The caller's pending, unexpired invitations.
+    pub async fn my_invitations(&self, p: &Principal) -> Result<Vec<InvitationView>> {
+        let me = self.identity_of(p).await?;
+        let db = self.store.conn();
+        let now = time::now();
+        let pending = invitation::Entity::find()
+            .filter(invitation::Column::Status.eq("pending"))
+            .filter(invitation::Column::ExpiresAt.gt(now))
+            .order_by_asc(invitation::Column::Id)
+            .all(db)
+            .await?;
+        let mut out = Vec::new();
+        for i in pending
+            .into_iter()
+            .filter(|i| Self::invitation_is_for(i, &me))
+        {
+            let slug = org::Entity::find_by_id(i.org_id)
+                .one(db)
+                .await?
+                .map(|o| o.slug)
+                .unwrap_or_default();
+            out.push(invitation_view(&slug, i));
+        }
+        Ok(out)
+    }
+
+    /// Accepts (joining the org) or declines an invitation addressed to the caller.
+    pub async fn respond_invitation(
+        &self,
+        p: &Principal,
+        secret: &str,
+        accept: bool,
+    ) -> Result<InvitationView> {
+        let me = self.identity_of(p).await?;
+        let w = self.store.begin_write().await?;
+        let now = time::now();
+        let missing = || Error::not_found("invitation not found");
+        let inv = invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(token::digest(secret)))
+            .one(&w.txn)
+            .await?
+            .filter(|i| Self::invitation_is_for(i, &me))
+            .ok_or_else(missing)?;
+        if inv.status != "pending" {
+            return Err(Error::conflict(format!(
+                "this invitation was already {}",
+                inv.status
+            )));
+        }
+        if inv.expires_at <= now {
+            return Err(Error::conflict("this invitation has expired"));
+        }
+        let o = org::Entity::find_by_id(inv.org_id)
+            .one(&w.txn)
+            .await?
+            .ok_or_else(missing)?;
+        if accept {
+            let existing = org_member::Entity::find()
+                .filter(org_member::Column::OrgId.eq(o.id))
+                .filter(org_member::Column::ActorType.eq(me.actor_type.clone()))
+                .filter(org_member::Column::ActorId.eq(me.actor_id.clone()))
+                .one(&w.txn)
+                .await?;
+            match existing {
+                Some(m) if role_access(&m.role) >= role_access(&inv.role) => {}
+                Some(m) => {
+                    let mut active = m.into_active_model();
+                    active.role = Set(inv.role.clone());
+                    active.update(&w.txn).await?;
+                }
+                None => {
+                    org_member::ActiveModel {
+                        org_id: Set(o.id),
+                        actor_type: Set(me.actor_type.clone()),
+                        actor_id: Set(me.actor_id.clone()),
+                        role: Set(inv.role.clone()),
+                        created_at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(&w.txn)
+                    .await?;
+                }
+            }
+        }
+        let mut active = inv.into_active_model();
+        active.status = Set(if accept { "accepted" } else { "declined" }.to_owned());
+        active.responded_at = Set(Some(now));
+        let inv = active.update(&w.txn).await?;
+        w.commit().await?;
+        Ok(invitation_view(&o.slug, inv))
+    }
+
+    /// An org's namespace permissions (admins).
+    pub async fn list_permissions(&self, actor: &Actor, slug: &str) -> Result<Vec<PermissionView>> {
+        let db = self.store.conn();
+        let (o, _) = self.admin_org(db, actor, slug, "see permissions").await?;
+        Ok(permission::Entity::find()
+            .filter(permission::Column::OrgId.eq(o.id))
+            .order_by_asc(permission::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| permission_view(&o.slug, p))
+            .collect())
+    }
+
+    /// Grants `r` or `rw` on a project slug (or `*`) to an actor (admins).
+    pub async fn grant_permission(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        input: NewPermission,
+    ) -> Result<PermissionView> {
+        let target = target_actor(input.actor_type.as_deref(), input.actor_id.as_deref())?;
+        let namespace = input
+            .namespace
+            .as_deref()
+            .ok_or_else(|| Error::validation("namespace is required"))?;
+        if namespace != "*" {
+            super::validate::slug("namespace", namespace)?;
+        }
+        let access = match input.access.as_deref() {
+            Some(a @ ("r" | "rw")) => a.to_owned(),
+            _ => return Err(Error::validation("access must be r or rw")),
+        };
+        let w = self.store.begin_write().await?;
+        let (o, _) = self
+            .admin_org(&w.txn, actor, slug, "grant permissions")
+            .await?;
+        let existing = permission::Entity::find()
+            .filter(permission::Column::OrgId.eq(o.id))
+            .filter(permission::Column::ActorType.eq(target.actor_type.as_str()))
+            .filter(permission::Column::ActorId.eq(target.id.clone()))
+            .filter(permission::Column::Namespace.eq(namespace))
+            .one(&w.txn)
+            .await?;
+        let row = match existing {
+            Some(p) => {
+                let mut active = p.into_active_model();
+                active.access = Set(access);
+                active.update(&w.txn).await?
+            }
+            None => {
+                permission::ActiveModel {
+                    org_id: Set(o.id),
+                    actor_type: Set(target.actor_type.as_str().to_owned()),
+                    actor_id: Set(target.id.clone()),
+                    namespace: Set(namespace.to_owned()),
+                    access: Set(access),
+                    created_at: Set(time::now()),
+                    ..Default::default()
+                }
+                .insert(&w.txn)
+                .await?
+            }
+        };
+        w.commit().await?;
+        Ok(permission_view(&o.slug, row))
+    }
+
+    /// Revokes a permission (admins).
+    pub async fn revoke_permission(&self, actor: &Actor, slug: &str, id: i64) -> Result<()> {
+        let w = self.store.begin_write().await?;
+        let (o, _) = self
+            .admin_org(&w.txn, actor, slug, "revoke permissions")
+            .await?;
+        let res = permission::Entity::delete_many()
+            .filter(permission::Column::Id.eq(id))
+            .filter(permission::Column::OrgId.eq(o.id))
+            .exec(&w.txn)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(Error::not_found(format!("permission {id} not found")));
+        }
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+fn permission_view(org: &str, p: permission::Model) -> PermissionView {
+    PermissionView {
+        id: p.id,
+        org: org.to_owned(),
+        actor_type: p.actor_type,
+        actor_id: p.actor_id,
+        namespace: p.namespace,
+        access: p.access,
+        created_at: p.created_at,
+    }
+}
