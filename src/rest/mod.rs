@@ -1,9 +1,13 @@
 //! The REST API (SPEC §6): one router per domain, thin handlers over the service.
 
+mod bodies;
 mod extract;
 mod health;
+pub mod openapi;
 mod orgs;
 mod stats;
+mod task_actions;
+mod task_query;
 mod tasks;
 
 use std::sync::Arc;
@@ -48,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/tasks", tasks::router())
         .nest("/orgs/{org}/projects/{project}/tasks", tasks::router())
         .merge(orgs::router())
+        .merge(openapi::routes())
         .merge(crate::graphql::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

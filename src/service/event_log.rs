@@ -277,11 +277,7 @@ const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Queues an item, waiting while the consumer catches up; a consumer stuck for
 /// longer than [`LAG_GRACE`] is told it lagged and the subscription ends.
-async fn deliver(
-    tx: &mpsc::Sender<SubscriptionItem>,
-    item: SubscriptionItem,
-    last: i64,
-) -> bool {
+async fn deliver(tx: &mpsc::Sender<SubscriptionItem>, item: SubscriptionItem, last: i64) -> bool {
     match tokio::time::timeout(LAG_GRACE, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,

@@ -5,6 +5,7 @@ mod batch;
 mod event_log;
 mod lifecycle;
 mod messages;
+pub mod operations;
 mod orgs;
 mod projects;
 mod reaper;
