@@ -1,11 +1,15 @@
 //! The REST API (SPEC §6): one router per domain, thin handlers over the service.
 
 mod auth;
+mod bodies;
 mod extract;
 mod health;
 mod members;
+pub mod openapi;
 mod orgs;
 mod stats;
+mod task_actions;
+mod task_query;
 mod tasks;
 
 use std::sync::Arc;
@@ -53,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::router())
         .merge(auth::router())
         .route("/_test/reset", axum::routing::post(reset))
+        .merge(openapi::routes())
         .merge(crate::graphql::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

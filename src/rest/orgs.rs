@@ -1,13 +1,17 @@
 //! `/orgs…`: organizations and their projects.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::AppState;
+use super::bodies::{
+    BadRequest, Conflict, NotFound, OrgBody, OrgDeleted, OrgList, PayloadTooLarge, ProjectBody,
+    ProjectDeleted, ProjectList, Reply, Unprocessable,
+};
 use super::extract::{ApiJson, ApiQuery, CurrentActor, Slugs};
 use crate::error::Result;
 use crate::service::{NewOrg, NewProject, OrgPatch, ProjectPatch};
@@ -32,123 +36,248 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/orgs/{org}/projects/{project}/stats",
-            get(super::stats::scoped),
+            get(super::stats::project),
         )
 }
 
-async fn list_orgs(
+/// Every organization, with the caller's role in each.
+#[utoipa::path(
+    get, path = "/orgs", tag = "organizations", operation_id = "list_orgs",
+    params(CurrentActor),
+    responses((status = 200, description = "The organizations", body = OrgList))
+)]
+pub(super) async fn list_orgs(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({ "organizations": s.ats.list_orgs(&actor).await? }),
-    ))
+) -> Result<Reply<OrgList>> {
+    let organizations = s.ats.list_orgs(&actor).await?;
+    Ok(Reply(OrgList { organizations }))
 }
 
-async fn create_org(
+/// Creates an organization; the caller becomes its owner.
+#[utoipa::path(
+    post, path = "/orgs", tag = "organizations", operation_id = "create_org",
+    params(CurrentActor),
+    request_body = NewOrg,
+    responses(
+        (status = 201, description = "The new organization", body = OrgBody),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn create_org(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     ApiJson(input): ApiJson<NewOrg>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let org = s.ats.create_org(&actor, input).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "organization": org }))))
+) -> Result<(StatusCode, Reply<OrgBody>)> {
+    let organization = s.ats.create_org(&actor, input).await?;
+    Ok((StatusCode::CREATED, Reply(OrgBody { organization })))
 }
 
-async fn read_org(
+/// One organization.
+#[utoipa::path(
+    get, path = "/orgs/{org}", tag = "organizations", operation_id = "get_org",
+    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    responses(
+        (status = 200, description = "The organization", body = OrgBody),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn read_org(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({ "organization": s.ats.get_org(&actor, slugs.get("org")).await? }),
-    ))
+) -> Result<Reply<OrgBody>> {
+    let organization = s.ats.get_org(&actor, slugs.get("org")).await?;
+    Ok(Reply(OrgBody { organization }))
 }
 
-async fn update_org(
+/// Renames or redescribes an organization.
+#[utoipa::path(
+    patch, path = "/orgs/{org}", tag = "organizations", operation_id = "update_org",
+    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    request_body = OrgPatch,
+    responses(
+        (status = 200, description = "The changed organization", body = OrgBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn update_org(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiJson(patch): ApiJson<OrgPatch>,
-) -> Result<Json<Value>> {
-    let org = s.ats.update_org(&actor, slugs.get("org"), patch).await?;
-    Ok(Json(json!({ "organization": org })))
+) -> Result<Reply<OrgBody>> {
+    let organization = s.ats.update_org(&actor, slugs.get("org"), patch).await?;
+    Ok(Reply(OrgBody { organization }))
 }
 
-async fn delete_org(
+/// Deletes an organization with everything in it.
+#[utoipa::path(
+    delete, path = "/orgs/{org}", tag = "organizations", operation_id = "delete_org",
+    params(("org" = String, Path, description = "Organization slug")),
+    responses(
+        (status = 200, description = "The organization is gone", body = OrgDeleted),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(super) async fn delete_org(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
-) -> Result<Json<Value>> {
+) -> Result<Reply<OrgDeleted>> {
     s.ats.delete_org(&actor, slugs.get("org")).await?;
-    Ok(Json(json!({ "deleted": true, "slug": slugs.get("org") })))
+    Ok(Reply(OrgDeleted {
+        deleted: true,
+        slug: slugs.get("org").to_owned(),
+    }))
 }
 
 /// Query string of `GET /orgs/:org/projects`.
-#[derive(Debug, Deserialize)]
-struct ProjectListParams {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ProjectListParams {
+    /// Adds `pending_count`, `in_progress_count` and `total_count` to each project.
     counts: Option<bool>,
 }
 
-async fn list_projects(
+/// The projects of an organization.
+#[utoipa::path(
+    get, path = "/orgs/{org}/projects", tag = "projects", operation_id = "list_projects",
+    params(("org" = String, Path, description = "Organization slug"), ProjectListParams),
+    responses(
+        (status = 200, description = "The projects", body = ProjectList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn list_projects(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiQuery(params): ApiQuery<ProjectListParams>,
-) -> Result<Json<Value>> {
+) -> Result<Reply<ProjectList>> {
     let projects = s
         .ats
         .list_projects(&actor, slugs.get("org"), params.counts.unwrap_or(false))
         .await?;
-    Ok(Json(json!({ "projects": projects })))
+    Ok(Reply(ProjectList { projects }))
 }
 
-async fn create_project(
+/// Creates a project in an organization.
+#[utoipa::path(
+    post, path = "/orgs/{org}/projects", tag = "projects", operation_id = "create_project",
+    params(("org" = String, Path, description = "Organization slug")),
+    request_body = NewProject,
+    responses(
+        (status = 201, description = "The new project", body = ProjectBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn create_project(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewProject>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Reply<ProjectBody>)> {
     let project = s
         .ats
         .create_project(&actor, slugs.get("org"), input)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "project": project }))))
+    Ok((StatusCode::CREATED, Reply(ProjectBody { project })))
 }
 
-async fn read_project(
+/// One project.
+#[utoipa::path(
+    get, path = "/orgs/{org}/projects/{project}", tag = "projects", operation_id = "get_project",
+    params(
+        ("org" = String, Path, description = "Organization slug"),
+        ("project" = String, Path, description = "Project slug"),
+    ),
+    responses(
+        (status = 200, description = "The project", body = ProjectBody),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn read_project(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
-) -> Result<Json<Value>> {
+) -> Result<Reply<ProjectBody>> {
     let project = s
         .ats
         .get_project(&actor, slugs.get("org"), slugs.get("project"))
         .await?;
-    Ok(Json(json!({ "project": project })))
+    Ok(Reply(ProjectBody { project }))
 }
 
-async fn update_project(
+/// Renames or redescribes a project.
+#[utoipa::path(
+    patch, path = "/orgs/{org}/projects/{project}", tag = "projects",
+    operation_id = "update_project",
+    params(
+        ("org" = String, Path, description = "Organization slug"),
+        ("project" = String, Path, description = "Project slug"),
+    ),
+    request_body = ProjectPatch,
+    responses(
+        (status = 200, description = "The changed project", body = ProjectBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn update_project(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
     ApiJson(patch): ApiJson<ProjectPatch>,
-) -> Result<Json<Value>> {
+) -> Result<Reply<ProjectBody>> {
     let project = s
         .ats
         .update_project(&actor, slugs.get("org"), slugs.get("project"), patch)
         .await?;
-    Ok(Json(json!({ "project": project })))
+    Ok(Reply(ProjectBody { project }))
 }
 
-async fn delete_project(
+/// Deletes a project with its tasks.
+#[utoipa::path(
+    delete, path = "/orgs/{org}/projects/{project}", tag = "projects",
+    operation_id = "delete_project",
+    params(
+        ("org" = String, Path, description = "Organization slug"),
+        ("project" = String, Path, description = "Project slug"),
+    ),
+    responses(
+        (status = 200, description = "The project is gone", body = ProjectDeleted),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(super) async fn delete_project(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     slugs: Slugs,
-) -> Result<Json<Value>> {
+) -> Result<Reply<ProjectDeleted>> {
     s.ats
         .delete_project(&actor, slugs.get("org"), slugs.get("project"))
         .await?;
-    Ok(Json(
-        json!({ "deleted": true, "org": slugs.get("org"), "slug": slugs.get("project") }),
-    ))
+    Ok(Reply(ProjectDeleted {
+        deleted: true,
+        org: slugs.get("org").to_owned(),
+        slug: slugs.get("project").to_owned(),
+    }))
 }

@@ -1,29 +1,42 @@
 //! `GET /tasks/stats` and `GET /orgs/:org/projects/:project/stats`.
 
-use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::AppState;
-use super::extract::{ApiQuery, CurrentActor, TaskScope};
+use super::bodies::{BadRequest, NotFound, Reply, StatsBody};
+use super::extract::{ApiQuery, CurrentActor, Slugs, TaskScope};
 use crate::error::Result;
 use crate::service::{Scope, StatsScope};
 
 /// Query string of `GET /tasks/stats`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StatsParams {
+    /// Only tasks of this organization (slug).
     org: Option<String>,
+    /// Only tasks of this project (slug; needs `org`).
     project: Option<String>,
 }
 
-/// Stats of the route's project, or of the `org`/`project` named in the query.
+/// Statistics over every task, or the `org`/`project` named in the query.
+/// Under a project's task routes, over that project.
+#[utoipa::path(
+    get, path = "/tasks/stats", tag = "stats", operation_id = "stats",
+    params(StatsParams),
+    responses(
+        (status = 200, description = "The statistics", body = StatsBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn scoped(
     State(s): State<AppState>,
     CurrentActor(actor): CurrentActor,
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<StatsParams>,
-) -> Result<Json<Value>> {
+) -> Result<Reply<StatsBody>> {
     let scope = match scope {
         Scope::Project { org, project } => StatsScope {
             org: Some(org),
@@ -35,5 +48,31 @@ pub(super) async fn scoped(
         },
     };
     let stats = s.ats.stats(Some(&actor), &scope).await?;
-    Ok(Json(json!({ "stats": stats })))
+    Ok(Reply(StatsBody { stats }))
+}
+
+/// Statistics over one project's tasks.
+#[utoipa::path(
+    get, path = "/orgs/{org}/projects/{project}/stats", tag = "stats",
+    operation_id = "project_stats",
+    params(
+        ("org" = String, Path, description = "Organization slug"),
+        ("project" = String, Path, description = "Project slug"),
+    ),
+    responses(
+        (status = 200, description = "The statistics", body = StatsBody),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn project(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    slugs: Slugs,
+) -> Result<Reply<StatsBody>> {
+    let scope = StatsScope {
+        org: Some(slugs.get("org").to_owned()),
+        project: Some(slugs.get("project").to_owned()),
+    };
+    let stats = s.ats.stats(Some(&actor), &scope).await?;
+    Ok(Reply(StatsBody { stats }))
 }

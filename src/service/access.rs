@@ -72,7 +72,6 @@ pub struct Standing {
     pub grants: HashMap<String, Access>,
 }
 
-
 impl Standing {
     /// Access to the project `slug`.
     pub fn project(&self, slug: &str) -> Access {

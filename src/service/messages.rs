@@ -22,9 +22,10 @@ pub const MAX_PARTS: usize = 100;
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// A message to post.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewMessage {
     /// `[{type, content}]`: `text`, `data` (JSON content), `url`, or `file` (with `url`, `mime`).
+    #[schema(value_type = Option<Vec<Object>>)]
     pub parts: Option<Vec<Value>>,
 }
 

@@ -9,6 +9,7 @@ mod identities;
 mod lifecycle;
 mod members;
 mod messages;
+pub mod operations;
 mod orgs;
 mod projects;
 mod reaper;

@@ -15,15 +15,17 @@ use crate::error::{Error, Result};
 use crate::time;
 
 /// Fields of a new organization.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewOrg {
+    /// Required.
+    #[schema(required = true, value_type = String)]
     pub slug: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
 }
 
 /// Fields an organization update may change.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct OrgPatch {
     pub slug: Option<String>,
     pub name: Option<String>,

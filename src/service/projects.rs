@@ -19,15 +19,17 @@ use crate::error::{Error, Result};
 use crate::time;
 
 /// Fields of a new project.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
+    /// Required.
+    #[schema(required = true, value_type = String)]
     pub slug: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
 }
 
 /// Fields a project update may change.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProjectPatch {
     pub slug: Option<String>,
     pub name: Option<String>,

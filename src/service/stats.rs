@@ -27,7 +27,7 @@ pub struct StatsScope {
 }
 
 /// Counts created and completed in recent windows.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct RecentStats {
     pub created_24h: u64,
     pub completed_24h: u64,
@@ -36,7 +36,7 @@ pub struct RecentStats {
 }
 
 /// The `stats` object.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct TaskStats {
     pub total: u64,
     pub by_status: BTreeMap<String, u64>,

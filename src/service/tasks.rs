@@ -40,8 +40,10 @@ pub const DEFAULT_ORG: &str = "default";
 pub const DEFAULT_PROJECT: &str = "main";
 
 /// Fields of a new task.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewTask {
+    /// Required.
+    #[schema(required = true, value_type = String)]
     pub title: Option<String>,
     pub description: Option<String>,
     #[serde(rename = "type")]
@@ -54,7 +56,7 @@ pub struct NewTask {
 }
 
 /// Fields an update may change; `status` goes through the lifecycle.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TaskPatch {
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::entity::{event, message, org, project, task};
 use crate::time::rfc3339;
 
 /// A task as REST returns it (`{"task": …}`) and as events carry it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct TaskView {
     pub id: i64,
     pub org: String,
@@ -108,7 +109,7 @@ impl TaskView {
 }
 
 /// A message on a task thread.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub task_id: i64,
@@ -135,7 +136,7 @@ impl From<message::Model> for MessageView {
 }
 
 /// A stored event.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub id: i64,
     #[serde(rename = "type")]
@@ -173,7 +174,7 @@ impl From<&event::Model> for EventView {
 }
 
 /// An organization, with the caller's role in it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OrgView {
     pub id: i32,
     pub slug: String,
@@ -201,16 +202,19 @@ impl OrgView {
     }
 }
 
-/// Task counts of a project (`counts=true`).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+/// Task counts of a project, present only with `counts=true`.
+#[derive(Clone, Copy, Debug, Default, Serialize, ToSchema)]
 pub struct ProjectCounts {
+    #[schema(required = false)]
     pub pending_count: u64,
+    #[schema(required = false)]
     pub in_progress_count: u64,
+    #[schema(required = false)]
     pub total_count: u64,
 }
 
 /// A project.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProjectView {
     pub id: i32,
     pub org: String,
@@ -223,6 +227,7 @@ pub struct ProjectView {
     #[serde(with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = ProjectCounts)]
     pub counts: Option<ProjectCounts>,
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 mod crash;
 mod lifecycle;
+mod parity;
 mod rest_orgs;
 mod rest_tasks;
 mod smoke;

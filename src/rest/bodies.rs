@@ -1,0 +1,158 @@
+//! The typed REST response bodies: each wraps its object in a named key
+//! (SPEC §6), and doubles as the OpenAPI schema of that response.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::{ToResponse, ToSchema};
+
+use crate::error::Error;
+use crate::service::TaskStats;
+use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
+
+/// A JSON reply. It serializes through `serde_json::Value`, so object keys come
+/// out sorted, exactly as the `json!` bodies the API has always sent.
+pub struct Reply<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(value) => Json(value).into_response(),
+            Err(e) => Error::Internal(format!("cannot serialize a reply: {e}")).into_response(),
+        }
+    }
+}
+
+/// Every error: a sentence for people and a code for programs.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in words.
+    #[schema(examples("task 42 not found"))]
+    pub error: String,
+    /// `BAD_REQUEST`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`,
+    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED` or `INTERNAL`.
+    #[schema(examples("NOT_FOUND"))]
+    pub code: String,
+}
+
+// The error responses of the OpenAPI document. They are never built: errors
+// answer through `crate::error::Error`, whose body is an `ErrorBody`.
+
+/// 400: the request could not be read (malformed JSON, a bad path or query value).
+#[derive(ToResponse)]
+pub struct BadRequest(#[allow(dead_code)] ErrorBody);
+
+/// 404: no such record, or not visible to the caller.
+#[derive(ToResponse)]
+pub struct NotFound(#[allow(dead_code)] ErrorBody);
+
+/// 409: the record's current state does not allow this.
+#[derive(ToResponse)]
+pub struct Conflict(#[allow(dead_code)] ErrorBody);
+
+/// 413: the request body is larger than the server accepts.
+#[derive(ToResponse)]
+pub struct PayloadTooLarge(#[allow(dead_code)] ErrorBody);
+
+/// 422: well-formed JSON whose values break a rule (wrong type, out of range, missing).
+#[derive(ToResponse)]
+pub struct Unprocessable(#[allow(dead_code)] ErrorBody);
+
+/// `{"task": …}`
+#[derive(Serialize, ToSchema)]
+pub struct TaskBody {
+    pub task: TaskView,
+}
+
+/// `{"tasks": […], "count", "limit", "offset"}`
+#[derive(Serialize, ToSchema)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// How many tasks match, over all pages.
+    pub count: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// `{"deleted": true, "id": …}`
+#[derive(Serialize, ToSchema)]
+pub struct TaskDeleted {
+    pub deleted: bool,
+    pub id: i64,
+}
+
+/// `{"message": …}`
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    pub message: MessageView,
+}
+
+/// `{"messages": […]}`, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    pub messages: Vec<MessageView>,
+}
+
+/// `{"events": […]}`: a task's history, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<EventView>,
+}
+
+/// `{"stats": …}`
+#[derive(Serialize, ToSchema)]
+pub struct StatsBody {
+    pub stats: TaskStats,
+}
+
+/// `{"organization": …}`
+#[derive(Serialize, ToSchema)]
+pub struct OrgBody {
+    pub organization: OrgView,
+}
+
+/// `{"organizations": […]}`
+#[derive(Serialize, ToSchema)]
+pub struct OrgList {
+    pub organizations: Vec<OrgView>,
+}
+
+/// `{"deleted": true, "slug": …}`
+#[derive(Serialize, ToSchema)]
+pub struct OrgDeleted {
+    pub deleted: bool,
+    pub slug: String,
+}
+
+/// `{"project": …}`
+#[derive(Serialize, ToSchema)]
+pub struct ProjectBody {
+    pub project: ProjectView,
+}
+
+/// `{"projects": […]}`
+#[derive(Serialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<ProjectView>,
+}
+
+/// `{"deleted": true, "org": …, "slug": …}`
+#[derive(Serialize, ToSchema)]
+pub struct ProjectDeleted {
+    pub deleted: bool,
+    pub org: String,
+    pub slug: String,
+}
+
+/// `GET /health`.
+#[derive(Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok`, or `degraded` when the store does not answer.
+    pub status: &'static str,
+    /// The server's clock, RFC 3339.
+    pub timestamp: String,
+    /// The server version.
+    pub version: &'static str,
+    /// `ok` or `unreachable`.
+    pub database: &'static str,
+}

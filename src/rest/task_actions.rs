@@ -1,0 +1,296 @@
+//! Task lifecycle actions (claim, complete, fail, reject, cancel, reopen), the
+//! message thread and the task's history, on both task mounts.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::bodies::{
+    BadRequest, Conflict, EventList, MessageBody, MessageList, NotFound, PayloadTooLarge, Reply,
+    TaskBody, Unprocessable,
+};
+use super::extract::{ApiJson, ApiQuery, CurrentActor, TaskRef};
+use crate::actor::Actor;
+use crate::error::{Error, Result};
+use crate::service::{Action, NewMessage};
+
+/// Body of `claim`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(super) struct ClaimBody {
+    /// Lease length in milliseconds (default 60 000).
+    lease_duration: Option<i64>,
+}
+
+/// Body of `complete`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(super) struct CompleteBody {
+    /// Results to append to the task's `outputs`: an object or an array.
+    outputs: Option<Value>,
+}
+
+/// Body of `fail`, `reject`, `cancel`, `reopen`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(super) struct ReasonBody {
+    /// Why, in words; stored on the task.
+    reason: Option<String>,
+}
+
+async fn act(
+    s: &AppState,
+    actor: &Actor,
+    task: &TaskRef,
+    action: Action,
+) -> Result<Reply<TaskBody>> {
+    let task = s
+        .ats
+        .transition(actor, &task.scope, task.id, action)
+        .await?;
+    Ok(Reply(TaskBody { task }))
+}
+
+/// Claims a pending task under a lease, or renews the caller's own lease.
+#[utoipa::path(
+    post, path = "/tasks/{id}/claim", tag = "lifecycle", operation_id = "claim_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = ClaimBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The claimed task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn claim(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ClaimBody>,
+) -> Result<Reply<TaskBody>> {
+    let lease_ms = body.lease_duration;
+    act(&s, &actor, &task, Action::Claim { lease_ms }).await
+}
+
+/// Completes the caller's claimed task, appending `outputs`.
+#[utoipa::path(
+    post, path = "/tasks/{id}/complete", tag = "lifecycle", operation_id = "complete_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = CompleteBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The completed task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn complete(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<CompleteBody>,
+) -> Result<Reply<TaskBody>> {
+    let outputs = body.outputs;
+    act(&s, &actor, &task, Action::Complete { outputs }).await
+}
+
+/// Fails the caller's claimed task.
+#[utoipa::path(
+    post, path = "/tasks/{id}/fail", tag = "lifecycle", operation_id = "fail_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The failed task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn fail(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &actor, &task, Action::Fail { reason }).await
+}
+
+/// Rejects a pending or claimed task.
+#[utoipa::path(
+    post, path = "/tasks/{id}/reject", tag = "lifecycle", operation_id = "reject_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The rejected task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn reject(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &actor, &task, Action::Reject { reason }).await
+}
+
+/// Cancels a pending or claimed task.
+#[utoipa::path(
+    post, path = "/tasks/{id}/cancel", tag = "lifecycle", operation_id = "cancel_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The cancelled task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn cancel(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &actor, &task, Action::Cancel { reason }).await
+}
+
+/// Returns a finished task to `pending`.
+#[utoipa::path(
+    post, path = "/tasks/{id}/reopen", tag = "lifecycle", operation_id = "reopen_task",
+    params(TaskRef, CurrentActor),
+    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
+    responses(
+        (status = 200, description = "The reopened task", body = TaskBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn reopen(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &actor, &task, Action::Reopen { reason }).await
+}
+
+/// Posts a message on a task's thread.
+#[utoipa::path(
+    post, path = "/tasks/{id}/messages", tag = "messages", operation_id = "add_message",
+    params(TaskRef, CurrentActor),
+    request_body = NewMessage,
+    responses(
+        (status = 201, description = "The new message", body = MessageBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn add_message(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiJson(body): ApiJson<NewMessage>,
+) -> Result<(StatusCode, Reply<MessageBody>)> {
+    let message = s
+        .ats
+        .add_message(&actor, &task.scope, task.id, body)
+        .await?;
+    Ok((StatusCode::CREATED, Reply(MessageBody { message })))
+}
+
+/// `after` / `limit` paging of threads and histories.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CursorParams {
+    /// Only records with an id greater than this.
+    after: Option<i64>,
+    /// Most records to return (default 100, at most 1000).
+    #[param(minimum = 1)]
+    limit: Option<i64>,
+}
+
+impl CursorParams {
+    fn resolve(&self) -> Result<(i64, u64)> {
+        let limit = match self.limit {
+            None => 100,
+            Some(l) if l < 1 => {
+                return Err(Error::bad_request(format!(
+                    "limit must be at least 1, got {l}"
+                )));
+            }
+            Some(l) => (l as u64).min(1000),
+        };
+        Ok((self.after.unwrap_or(0).max(0), limit))
+    }
+}
+
+/// A task's message thread, oldest first.
+#[utoipa::path(
+    get, path = "/tasks/{id}/messages", tag = "messages", operation_id = "list_messages",
+    params(TaskRef, CursorParams),
+    responses(
+        (status = 200, description = "The messages", body = MessageList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn list_messages(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiQuery(params): ApiQuery<CursorParams>,
+) -> Result<Reply<MessageList>> {
+    let (after, limit) = params.resolve()?;
+    let messages = s
+        .ats
+        .list_messages(&actor, &task.scope, task.id, after, limit)
+        .await?;
+    Ok(Reply(MessageList { messages }))
+}
+
+/// A task's history: its stored events, oldest first.
+#[utoipa::path(
+    get, path = "/tasks/{id}/events", tag = "events", operation_id = "task_events",
+    params(TaskRef, CursorParams),
+    responses(
+        (status = 200, description = "The events", body = EventList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn events(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+    ApiQuery(params): ApiQuery<CursorParams>,
+) -> Result<Reply<EventList>> {
+    let (after, limit) = params.resolve()?;
+    let events = s
+        .ats
+        .task_events(&actor, &task.scope, task.id, after, limit)
+        .await?;
+    Ok(Reply(EventList { events }))
+}

@@ -1,0 +1,156 @@
+//! The query string of `GET /tasks`: filters, order and page.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{Error, Result};
+use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, SortBy, TaskQuery};
+use crate::time;
+
+/// Query string of `GET /tasks`. List values (`status`, `type`, `channel`) are comma-separated.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListParams {
+    /// Statuses to include: pending, in_progress, completed, cancelled, failed, rejected.
+    status: Option<String>,
+    /// Task types to include.
+    #[serde(rename = "type")]
+    task_type: Option<String>,
+    /// Channels to include.
+    channel: Option<String>,
+    /// Only tasks held by this assignee id.
+    assignee_id: Option<String>,
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1)]
+    limit: Option<i64>,
+    /// Tasks to skip.
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+    /// RFC 3339: only tasks created after this time.
+    #[param(format = DateTime)]
+    created_after: Option<String>,
+    /// RFC 3339: only tasks changed after this time.
+    #[param(format = DateTime)]
+    updated_after: Option<String>,
+    /// Exact priority (1–10).
+    #[param(minimum = 1, maximum = 10)]
+    priority: Option<i64>,
+    /// Lowest priority (1–10).
+    #[param(minimum = 1, maximum = 10)]
+    min_priority: Option<i64>,
+    /// Highest priority (1–10).
+    #[param(minimum = 1, maximum = 10)]
+    max_priority: Option<i64>,
+    /// Case-insensitive text in title or description.
+    search: Option<String>,
+    /// created_at (default), updated_at, priority or title.
+    sort_by: Option<String>,
+    /// asc or desc (default).
+    sort_dir: Option<String>,
+    /// Only tasks of this project id.
+    project_id: Option<i32>,
+    /// Only subtasks of this task.
+    parent_id: Option<i64>,
+    /// Only tasks of this organization (slug).
+    org: Option<String>,
+}
+
+fn list_of(v: Option<&str>) -> Vec<String> {
+    v.map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn priority_param(name: &str, p: Option<i64>) -> Result<Option<i32>> {
+    p.map(|p| {
+        if (1..=10).contains(&p) {
+            Ok(p as i32)
+        } else {
+            Err(Error::bad_request(format!(
+                "{name} must be between 1 and 10, got {p}"
+            )))
+        }
+    })
+    .transpose()
+}
+
+fn time_param(name: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    v.map(|s| {
+        time::parse(s).ok_or_else(|| {
+            Error::bad_request(format!("{name} must be an RFC 3339 time, got '{s}'"))
+        })
+    })
+    .transpose()
+}
+
+impl ListParams {
+    /// The service query these parameters ask for; 400 on a bad value.
+    pub(super) fn into_query(self) -> Result<TaskQuery> {
+        let statuses = list_of(self.status.as_deref());
+        for s in &statuses {
+            crate::service::parse_status(s)?;
+        }
+        let sort_by = match self.sort_by.as_deref().unwrap_or("created_at") {
+            "created_at" => SortBy::CreatedAt,
+            "updated_at" => SortBy::UpdatedAt,
+            "priority" => SortBy::Priority,
+            "title" => SortBy::Title,
+            other => {
+                return Err(Error::bad_request(format!(
+                    "unknown sort_by '{other}': expected created_at, updated_at, priority or title"
+                )));
+            }
+        };
+        let ascending = match self.sort_dir.as_deref().unwrap_or("desc") {
+            "asc" => true,
+            "desc" => false,
+            other => {
+                return Err(Error::bad_request(format!(
+                    "unknown sort_dir '{other}': expected asc or desc"
+                )));
+            }
+        };
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(l) if l < 1 => {
+                return Err(Error::bad_request(format!(
+                    "limit must be at least 1, got {l}"
+                )));
+            }
+            Some(l) => (l as u64).min(MAX_LIMIT),
+        };
+        let offset = match self.offset {
+            None => 0,
+            Some(o) if o < 0 => {
+                return Err(Error::bad_request(format!(
+                    "offset must not be negative, got {o}"
+                )));
+            }
+            Some(o) => o as u64,
+        };
+        Ok(TaskQuery {
+            statuses,
+            types: list_of(self.task_type.as_deref()),
+            channels: list_of(self.channel.as_deref()),
+            assignee_id: self.assignee_id.filter(|a| !a.is_empty()),
+            priority: priority_param("priority", self.priority)?,
+            min_priority: priority_param("min_priority", self.min_priority)?,
+            max_priority: priority_param("max_priority", self.max_priority)?,
+            search: self.search,
+            created_after: time_param("created_after", self.created_after.as_deref())?,
+            updated_after: time_param("updated_after", self.updated_after.as_deref())?,
+            project_id: self.project_id,
+            parent_id: self.parent_id,
+            org: self.org,
+            sort_by,
+            ascending,
+            limit,
+            offset,
+        })
+    }
+}

@@ -1,0 +1,85 @@
+//! The operations of the service and where each adapter exposes them. REST and
+//! GraphQL must both offer every one (SPEC §5); `tests/it/parity.rs` checks this
+//! table against the router, `/openapi.json` and the GraphQL schema.
+
+/// One service operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation {
+    /// Stable name; also the `operationId` of its REST route in `/openapi.json`.
+    pub name: &'static str,
+    /// REST method, upper case.
+    pub method: &'static str,
+    /// REST path template (`{id}`, `{org}`, `{project}`). A `/tasks…` path is
+    /// also served under [`PROJECT_SCOPE`].
+    pub path: &'static str,
+    /// The GraphQL field, as `Type.field`: a `Query`/`Mutation` root field, or
+    /// a field of an object type when the operation reads a part of one.
+    pub graphql: &'static str,
+}
+
+/// The prefix of the project-scoped mount of the task routes.
+pub const PROJECT_SCOPE: &str = "/orgs/{org}/projects/{project}";
+
+/// Appended to the `operationId` of a task route's project-scoped copy.
+pub const SCOPED_SUFFIX: &str = "_in_project";
+
+impl Operation {
+    /// Every REST route of the operation as `(path template, operationId)`:
+    /// `path`, and for task routes its project-scoped copy.
+    pub fn rest_routes(&self) -> Vec<(String, String)> {
+        let mut routes = vec![(self.path.to_owned(), self.name.to_owned())];
+        if self.path.starts_with("/tasks") {
+            routes.push((
+                format!("{PROJECT_SCOPE}{}", self.path),
+                format!("{}{SCOPED_SUFFIX}", self.name),
+            ));
+        }
+        routes
+    }
+}
+
+const fn op(
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    graphql: &'static str,
+) -> Operation {
+    Operation {
+        name,
+        method,
+        path,
+        graphql,
+    }
+}
+
+/// Every operation, REST route and GraphQL field of the service.
+#[rustfmt::skip]
+pub const OPERATIONS: &[Operation] = &[
+    op("health", "GET", "/health", "Query.health"),
+    op("create_task", "POST", "/tasks", "Mutation.createTask"),
+    op("list_tasks", "GET", "/tasks", "Query.tasks"),
+    op("get_task", "GET", "/tasks/{id}", "Query.task"),
+    op("update_task", "PATCH", "/tasks/{id}", "Mutation.updateTask"),
+    op("delete_task", "DELETE", "/tasks/{id}", "Mutation.deleteTask"),
+    op("claim_task", "POST", "/tasks/{id}/claim", "Mutation.claimTask"),
+    op("complete_task", "POST", "/tasks/{id}/complete", "Mutation.completeTask"),
+    op("fail_task", "POST", "/tasks/{id}/fail", "Mutation.failTask"),
+    op("reject_task", "POST", "/tasks/{id}/reject", "Mutation.rejectTask"),
+    op("cancel_task", "POST", "/tasks/{id}/cancel", "Mutation.cancelTask"),
+    op("reopen_task", "POST", "/tasks/{id}/reopen", "Mutation.reopenTask"),
+    op("add_message", "POST", "/tasks/{id}/messages", "Mutation.addMessage"),
+    op("list_messages", "GET", "/tasks/{id}/messages", "Task.messages"),
+    op("task_events", "GET", "/tasks/{id}/events", "Task.events"),
+    op("stats", "GET", "/tasks/stats", "Query.stats"),
+    op("project_stats", "GET", "/orgs/{org}/projects/{project}/stats", "Project.stats"),
+    op("list_orgs", "GET", "/orgs", "Query.organizations"),
+    op("create_org", "POST", "/orgs", "Mutation.createOrganization"),
+    op("get_org", "GET", "/orgs/{org}", "Query.organization"),
+    op("update_org", "PATCH", "/orgs/{org}", "Mutation.updateOrganization"),
+    op("delete_org", "DELETE", "/orgs/{org}", "Mutation.deleteOrganization"),
+    op("list_projects", "GET", "/orgs/{org}/projects", "Query.projects"),
+    op("create_project", "POST", "/orgs/{org}/projects", "Mutation.createProject"),
+    op("get_project", "GET", "/orgs/{org}/projects/{project}", "Query.project"),
+    op("update_project", "PATCH", "/orgs/{org}/projects/{project}", "Mutation.updateProject"),
+    op("delete_project", "DELETE", "/orgs/{org}/projects/{project}", "Mutation.deleteProject"),
+];
