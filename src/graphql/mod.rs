@@ -1,6 +1,7 @@
 //! The GraphQL API (SPEC §5): queries, mutations and the `taskEvents`
 //! subscription over the same service layer as REST.
 
+mod access;
 mod error;
 mod inputs;
 mod loaders;
@@ -19,8 +20,15 @@ use crate::actor::Actor;
 use crate::service::Ats;
 
 /// The schema type.
-pub type AtsSchema =
-    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
+pub type AtsSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
+
+/// Every read.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::QueryRoot, access::AccessQuery);
+
+/// Every write.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::MutationRoot, access::AccessMutation);
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -30,8 +38,8 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// Builds the schema over `ats`.
 pub fn schema(ats: Ats) -> AtsSchema {
     Schema::build(
-        query::QueryRoot,
-        mutation::MutationRoot,
+        Query::default(),
+        Mutation::default(),
         subscription::SubscriptionRoot,
     )
     .data(ats)
@@ -43,8 +51,8 @@ pub fn schema(ats: Ats) -> AtsSchema {
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
     Schema::build(
-        query::QueryRoot,
-        mutation::MutationRoot,
+        Query::default(),
+        Mutation::default(),
         subscription::SubscriptionRoot,
     )
     .finish()

@@ -13,7 +13,7 @@ use crate::service::views::EventView;
 /// Live operations.
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Events as they commit. With `after` (an event id), stored events after
     /// it come first, then live ones, with no gap and no duplicate. A consumer

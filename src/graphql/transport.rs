@@ -6,15 +6,15 @@ use async_graphql::{Data, Request};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
 use super::loaders::{EventsLoader, MessagesLoader, TaskLoader};
 use crate::actor::Actor;
-use crate::rest::{AppState, CurrentActor};
-use crate::service::Ats;
+use crate::rest::{AppState, caller};
+use crate::service::{Ats, Principal};
 
 /// The GraphQL routes.
 pub fn routes() -> Router<AppState> {
@@ -52,20 +52,33 @@ fn is_mutation(req: &Request) -> bool {
     }
 }
 
+fn error_response(err: async_graphql::Error) -> Response {
+    let resp =
+        async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
+    GraphQLResponse::from(resp).into_response()
+}
+
 async fn execute(
     State(state): State<AppState>,
     method: Method,
-    CurrentActor(actor): CurrentActor,
+    headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
     let req = req.into_inner();
     if method == Method::GET && is_mutation(&req) {
-        let err = super::error::bad_request("mutations must be sent with POST");
-        let resp =
-            async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
-        return GraphQLResponse::from(resp).into_response();
+        return error_response(super::error::bad_request(
+            "mutations must be sent with POST",
+        ));
     }
-    let req = with_request_data(req, &state.ats, actor);
+    let (actor, principal) = match caller(&headers, &state).await {
+        Ok(c) => c,
+        Err(e) => {
+            let mut resp = error_response(super::error::to_gql(e));
+            *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            return resp;
+        }
+    };
+    let req = with_request_data(req, &state.ats, actor).data(principal);
     GraphQLResponse::from(state.schema.execute(req).await).into_response()
 }
 
@@ -73,11 +86,11 @@ async fn execute(
 /// payload (`{"Authorization": "Bearer …"}`) or the `?token=` query parameter;
 /// in open mode without credentials, the payload's `X-Actor-*` (or
 /// `actor_type`/`actor_id`/`actor_name`) fields.
-async fn actor_from_init(
+async fn caller_from_init(
     ats: &Ats,
     payload: &Value,
     query_token: Option<String>,
-) -> async_graphql::Result<Actor> {
+) -> async_graphql::Result<(Actor, Option<Principal>)> {
     let auth = ["Authorization", "authorization"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(Value::as_str))
@@ -91,7 +104,7 @@ async fn actor_from_init(
         return ats
             .authenticate(&token)
             .await
-            .map(|p| p.actor)
+            .map(|p| (p.actor.clone(), Some(p)))
             .map_err(|e| async_graphql::Error::new(e.public_message()));
     }
     if ats.auth_mode() == crate::auth::AuthMode::Required {
@@ -113,14 +126,17 @@ async fn actor_from_init(
         "actorId",
     ]);
     let actor_name = field(&["X-Actor-Name", "x-actor-name", "actor_name", "actorName"]);
-    match (actor_type, actor_id) {
-        (None, None) => Ok(Actor::anonymous()),
+    let actor = match (actor_type, actor_id) {
+        (None, None) => Actor::anonymous(),
         (t, Some(id)) => Actor::new(t.as_deref().unwrap_or("human"), &id, actor_name.as_deref())
-            .map_err(|e| async_graphql::Error::new(e.public_message())),
-        (Some(_), None) => Err(async_graphql::Error::new(
-            "actor id is required with actor type",
-        )),
-    }
+            .map_err(|e| async_graphql::Error::new(e.public_message()))?,
+        (Some(_), None) => {
+            return Err(async_graphql::Error::new(
+                "actor id is required with actor type",
+            ));
+        }
+    };
+    Ok((actor, None))
 }
 
 /// Query of `GET /graphql/ws`.
@@ -144,8 +160,10 @@ async fn subscribe(
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let query_token = query_token;
-                    let actor = actor_from_init(&ats, &payload, query_token).await?;
-                    Ok(request_data(&ats, actor))
+                    let (actor, principal) = caller_from_init(&ats, &payload, query_token).await?;
+                    let mut data = request_data(&ats, actor);
+                    data.insert(principal);
+                    Ok(data)
                 })
                 .serve()
         })

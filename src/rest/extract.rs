@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -56,8 +57,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The bearer token of a request, if any (`Authorization: Bearer …`).
-pub fn bearer(parts: &Parts) -> Result<Option<String>, Error> {
-    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
@@ -77,10 +78,9 @@ pub fn bearer(parts: &Parts) -> Result<Option<String>, Error> {
 
 /// The actor named by `X-Actor-Type`, `X-Actor-ID` and `X-Actor-Name`
 /// (`human:anonymous` when none is given).
-pub fn header_actor(parts: &Parts) -> Result<Actor, Error> {
+pub fn header_actor(headers: &HeaderMap) -> Result<Actor, Error> {
     let header = |name: &str| -> Result<Option<&str>, Error> {
-        parts
-            .headers
+        headers
             .get(name)
             .map(|v| {
                 v.to_str()
@@ -99,6 +99,25 @@ pub fn header_actor(parts: &Parts) -> Result<Actor, Error> {
     Actor::new(actor_type.unwrap_or("human"), id, actor_name)
 }
 
+/// Who is calling: the actor, and the identity when credentials were sent.
+/// Credentials, when sent, must be valid; without them, `open` mode takes the
+/// `X-Actor-*` headers and `required` mode answers 401.
+pub async fn caller(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<(Actor, Option<Principal>), Error> {
+    if let Some(token) = bearer(headers)? {
+        let p = state.ats.authenticate(&token).await?;
+        return Ok((p.actor.clone(), Some(p)));
+    }
+    match state.ats.auth_mode() {
+        AuthMode::Required => Err(Error::Unauthenticated(
+            "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+        )),
+        _ => Ok((header_actor(headers)?, None)),
+    }
+}
+
 /// The acting actor: from credentials when sent (they must be valid); in
 /// `open` mode without credentials, from the `X-Actor-*` headers; in
 /// `required` mode without credentials, 401.
@@ -111,15 +130,7 @@ impl FromRequestParts<AppState> for CurrentActor {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(token) = bearer(parts)? {
-            return Ok(Self(state.ats.authenticate(&token).await?.actor));
-        }
-        match state.ats.auth_mode() {
-            AuthMode::Required => Err(Error::Unauthenticated(
-                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
-            )),
-            _ => Ok(Self(header_actor(parts)?)),
-        }
+        Ok(Self(caller(&parts.headers, state).await?.0))
     }
 }
 
@@ -133,7 +144,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match bearer(parts)? {
+        match bearer(&parts.headers)? {
             Some(token) => Ok(Self(state.ats.authenticate(&token).await?)),
             None => Err(Error::Unauthenticated(
                 "credentials required: send Authorization: Bearer <api key or token>".to_owned(),

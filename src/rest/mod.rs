@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use extract::{ApiJson, ApiQuery, Authenticated, CurrentActor, bearer, header_actor};
+pub use extract::{ApiJson, ApiQuery, Authenticated, CurrentActor, bearer, caller, header_actor};
 
 use crate::config::Config;
 use crate::error::Error;
