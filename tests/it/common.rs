@@ -25,6 +25,25 @@ pub enum Backend {
 /// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {
+    (start = $start:path; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let app = $start($crate::common::Backend::Sqlite)
+                    .await
+                    .expect("SQLite is always available");
+                super::$name(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                match $start($crate::common::Backend::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set"),
+                }
+            }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -204,6 +223,17 @@ impl TestApp {
             http: self.http.clone(),
             base: self.base.clone(),
             actor: None,
+            token: None,
+        }
+    }
+
+    /// A client sending `Authorization: Bearer <token>` (an API key or a JWT).
+    pub fn bearer(&self, token: &str) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            actor: None,
+            token: Some(token.to_owned()),
         }
     }
 
@@ -213,6 +243,7 @@ impl TestApp {
             http: self.http.clone(),
             base: self.base.clone(),
             actor: Some((actor_type.to_owned(), actor_id.to_owned())),
+            token: None,
         }
     }
 
@@ -295,6 +326,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     actor: Option<(String, String)>,
+    token: Option<String>,
 }
 
 impl Client {
@@ -303,6 +335,9 @@ impl Client {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some((t, id)) = &self.actor {
             req = req.header("X-Actor-Type", t).header("X-Actor-ID", id);
+        }
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
         }
         if let Some(body) = body {
             req = req.json(body);
@@ -325,6 +360,9 @@ impl Client {
             .body(body);
         if let Some((t, id)) = &self.actor {
             req = req.header("X-Actor-Type", t).header("X-Actor-ID", id);
+        }
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
         }
         let resp = req.send().await.expect("request failed");
         let status = resp.status().as_u16();

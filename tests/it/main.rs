@@ -3,6 +3,7 @@
 
 mod common;
 
+mod auth_matrix;
 mod crash;
 mod lifecycle;
 mod parity;

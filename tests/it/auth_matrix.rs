@@ -1,0 +1,296 @@
+//! The permission matrix: each kind of caller × each class of operation, over
+//! REST and GraphQL, in `required` auth mode. Refused writes change nothing.
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, Client, TestApp};
+
+/// Starts a server that requires credentials.
+pub async fn required_app(backend: Backend) -> Option<TestApp> {
+    TestApp::start_with(backend, |c| {
+        c.auth = ats::auth::AuthMode::Required;
+        c.jwt_secret = Some("test-secret-test-secret-test-secret!".to_owned());
+    })
+    .await
+}
+
+/// Registers `human:<id>` and returns a client using its API key.
+pub async fn register(app: &TestApp, actor_type: &str, id: &str) -> Client {
+    let body = app
+        .client()
+        .post(
+            "/auth/register",
+            json!({ "actor_type": actor_type, "actor_id": id, "password": "password-1234" }),
+        )
+        .await
+        .expect(201);
+    app.bearer(body["api_key"].as_str().expect("api_key"))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+    ReadGrant,
+    WriteGrant,
+    Stranger,
+    Unauthenticated,
+}
+
+/// Expected answers, in order: read task, update task, claim task, add member,
+/// delete project, delete org.
+fn expected(who: Who) -> [u16; 6] {
+    match who {
+        Who::Owner => [200, 200, 200, 201, 200, 200],
+        Who::Admin => [200, 200, 200, 201, 200, 403],
+        Who::Member => [200, 200, 200, 403, 403, 403],
+        Who::Viewer => [200, 403, 403, 403, 403, 403],
+        Who::ReadGrant => [200, 403, 403, 403, 403, 403],
+        Who::WriteGrant => [200, 200, 200, 403, 403, 403],
+        Who::Stranger => [404, 404, 404, 404, 404, 404],
+        Who::Unauthenticated => [401, 401, 401, 401, 401, 401],
+    }
+}
+
+const ALL: [Who; 8] = [
+    Who::Owner,
+    Who::Admin,
+    Who::Member,
+    Who::Viewer,
+    Who::ReadGrant,
+    Who::WriteGrant,
+    Who::Stranger,
+    Who::Unauthenticated,
+];
+
+/// Sets up `org/p` with one task and a caller standing as `who`; returns the caller and the task id.
+async fn setup(app: &TestApp, owner: &Client, org: &str, who: Who, n: usize) -> (Client, i64) {
+    owner
+        .post("/orgs", json!({ "slug": org }))
+        .await
+        .expect(201);
+    owner
+        .post(&format!("/orgs/{org}/projects"), json!({ "slug": "p" }))
+        .await
+        .expect(201);
+    let task = owner
+        .post(
+            &format!("/orgs/{org}/projects/p/tasks"),
+            json!({ "title": "secret work" }),
+        )
+        .await
+        .expect(201)["task"]["id"]
+        .as_i64()
+        .unwrap();
+    let id = format!("caller-{n}");
+    let caller = match who {
+        Who::Owner => owner.clone(),
+        Who::Unauthenticated => app.client(),
+        _ => register(app, "human", &id).await,
+    };
+    let member = |role: &str| json!({ "actor_type": "human", "actor_id": id, "role": role });
+    let grant = |access: &str| json!({ "actor_type": "human", "actor_id": id, "namespace": "p", "access": access });
+    match who {
+        Who::Admin => owner
+            .post(&format!("/orgs/{org}/members"), member("admin"))
+            .await
+            .expect(201),
+        Who::Member => owner
+            .post(&format!("/orgs/{org}/members"), member("member"))
+            .await
+            .expect(201),
+        Who::Viewer => owner
+            .post(&format!("/orgs/{org}/members"), member("viewer"))
+            .await
+            .expect(201),
+        Who::ReadGrant => owner
+            .post(&format!("/orgs/{org}/permissions"), grant("r"))
+            .await
+            .expect(201),
+        Who::WriteGrant => owner
+            .post(&format!("/orgs/{org}/permissions"), grant("rw"))
+            .await
+            .expect(201),
+        _ => Value::Null,
+    };
+    (caller, task)
+}
+
+async fn task_title(owner: &Client, task: i64) -> String {
+    owner.get(&format!("/tasks/{task}")).await.expect(200)["task"]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn rest_matrix(app: TestApp) {
+    let owner = register(&app, "human", "owner").await;
+    for (n, who) in ALL.into_iter().enumerate() {
+        let org = format!("rest-{n}");
+        let (caller, task) = setup(&app, &owner, &org, who, n).await;
+        let want = expected(who);
+        let got = [
+            caller.get(&format!("/tasks/{task}")).await.status,
+            caller.patch(&format!("/tasks/{task}"), json!({ "title": "changed" })).await.status,
+            caller.post(&format!("/tasks/{task}/claim"), json!({})).await.status,
+            caller
+                .post(
+                    &format!("/orgs/{org}/members"),
+                    json!({ "actor_type": "agent", "actor_id": format!("bot-{n}"), "role": "member" }),
+                )
+                .await
+                .status,
+            caller.delete(&format!("/orgs/{org}/projects/p")).await.status,
+            caller.delete(&format!("/orgs/{org}")).await.status,
+        ];
+        assert_eq!(got, want, "REST answers for {who:?}");
+        if want[1] != 200 {
+            assert_eq!(
+                task_title(&owner, task).await,
+                "secret work",
+                "{who:?}: a refused update wrote"
+            );
+            let events = owner
+                .get(&format!("/tasks/{task}/events"))
+                .await
+                .expect(200);
+            assert_eq!(
+                events["events"].as_array().unwrap().len(),
+                1,
+                "{who:?}: a refused write left events"
+            );
+        }
+        if want[4] != 200 {
+            owner
+                .get(&format!("/orgs/{org}/projects/p"))
+                .await
+                .expect(200);
+        }
+        if want[5] != 200 {
+            owner.get(&format!("/orgs/{org}")).await.expect(200);
+        }
+        // Lists never show what the caller may not read.
+        let listed = caller.get("/tasks?limit=500").await;
+        if who_reads(who) && want[4] != 200 {
+            let ids: Vec<i64> = listed.body["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect();
+            assert!(ids.contains(&task), "{who:?} should see its task in lists");
+        } else if listed.status == 200 {
+            let ids: Vec<i64> = listed.body["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect();
+            assert!(
+                !ids.contains(&task),
+                "{who:?} must not see the task in lists"
+            );
+        }
+    }
+}
+
+fn who_reads(who: Who) -> bool {
+    !matches!(who, Who::Stranger | Who::Unauthenticated)
+}
+
+async fn gql(client: &Client, query: &str, variables: Value) -> Value {
+    client
+        .post(
+            "/graphql",
+            json!({ "query": query, "variables": variables }),
+        )
+        .await
+        .body
+}
+
+fn code(resp: &Value) -> Option<String> {
+    resp["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// What GraphQL answers where REST answers `status`.
+fn gql_code(status: u16) -> Option<&'static str> {
+    match status {
+        200 | 201 => None,
+        401 => Some("UNAUTHENTICATED"),
+        403 => Some("FORBIDDEN"),
+        _ => Some("NOT_FOUND"),
+    }
+}
+
+async fn graphql_matrix(app: TestApp) {
+    let owner = register(&app, "human", "owner").await;
+    for (n, who) in ALL.into_iter().enumerate() {
+        let org = format!("gql-{n}");
+        let (caller, task) = setup(&app, &owner, &org, who, n).await;
+        let want = expected(who);
+        let id = json!(task.to_string());
+
+        let read = gql(
+            &caller,
+            "query($id: ID!) { task(id: $id) { id title } }",
+            json!({ "id": id }),
+        )
+        .await;
+        match want[0] {
+            200 => assert_eq!(read["data"]["task"]["title"], "secret work", "{who:?}"),
+            401 => assert_eq!(code(&read).as_deref(), Some("UNAUTHENTICATED"), "{who:?}"),
+            _ => assert!(
+                read["data"]["task"].is_null() && read["errors"].is_null(),
+                "{who:?}: {read}"
+            ),
+        }
+        let ops = [
+            (
+                "mutation($id: ID!) { updateTask(id: $id, input: { title: \"changed\" }) { task { id } } }",
+                json!({ "id": id }),
+                want[1],
+            ),
+            (
+                "mutation($id: ID!) { claimTask(id: $id) { task { id } } }",
+                json!({ "id": id }),
+                want[2],
+            ),
+            (
+                "mutation($org: String!, $bot: String!) { addMember(org: $org, actorType: \"agent\", actorId: $bot, role: \"member\") { role } }",
+                json!({ "org": org, "bot": format!("bot-{n}") }),
+                want[3],
+            ),
+            (
+                "mutation($org: String!) { deleteProject(org: $org, slug: \"p\") { deleted } }",
+                json!({ "org": org }),
+                want[4],
+            ),
+            (
+                "mutation($org: String!) { deleteOrganization(slug: $org) { deleted } }",
+                json!({ "org": org }),
+                want[5],
+            ),
+        ];
+        for (query, vars, status) in ops {
+            let resp = gql(&caller, query, vars).await;
+            assert_eq!(
+                code(&resp).as_deref(),
+                gql_code(status),
+                "{who:?}: {query} → {resp}"
+            );
+        }
+        if want[1] != 200 {
+            assert_eq!(
+                task_title(&owner, task).await,
+                "secret work",
+                "{who:?}: a refused update wrote"
+            );
+        }
+    }
+}
+
+crate::on_both_backends!(start = crate::auth_matrix::required_app; rest_matrix, graphql_matrix);
