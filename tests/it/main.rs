@@ -3,6 +3,8 @@
 
 mod common;
 
+mod auth_flows;
+mod auth_logs;
 mod auth_matrix;
 mod crash;
 mod lifecycle;
