@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::auth_matrix::{register, required_app};
+use crate::auth_matrix::register;
 use crate::common::TestApp;
 
 /// Every route but health, register and login answers 401 without credentials,
