@@ -231,19 +231,18 @@ impl Connection {
                         .await;
                     return;
                 }
-                match self.filter_for(&req).await {
-                    Ok(filter) => {
+                let events = match self.filter_for(&req).await {
+                    // Acknowledge only once the subscription's cursor is fixed.
+                    Ok(filter) => self.ats.subscribe_events(filter, req.after).await,
+                    Err(e) => Err(e),
+                };
+                match events {
+                    Ok(events) => {
                         let _ = self
                             .out
                             .send(text(json!({ "type": "subscribed", "id": id })))
                             .await;
-                        let task = spawn_forwarder(
-                            self.ats.clone(),
-                            self.out.clone(),
-                            id.clone(),
-                            filter,
-                            req.after,
-                        );
+                        let task = spawn_forwarder(self.out.clone(), id.clone(), events, req.after);
                         self.subscriptions.insert(id, task);
                     }
                     Err(e) => {
@@ -287,14 +286,12 @@ impl Connection {
 
 /// Forwards one subscription's events to the connection's outbox.
 fn spawn_forwarder(
-    ats: Ats,
     out: mpsc::Sender<Message>,
     id: String,
-    filter: EventFilter,
+    mut events: mpsc::Receiver<SubscriptionItem>,
     after: Option<i64>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut events = ats.subscribe_events(filter, after);
         let mut last = after.unwrap_or(0);
         loop {
             match events.recv().await {

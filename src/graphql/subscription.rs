@@ -35,7 +35,7 @@ impl SubscriptionRoot {
                     .map_err(|_| bad_request("after must be an event id"))
             })
             .transpose()?;
-        let rx = ats.subscribe_events(filter, after);
+        let rx = ats.subscribe_events(filter, after).await?;
         Ok(futures_util::stream::unfold(
             (rx, false),
             |(mut rx, ended)| async move {

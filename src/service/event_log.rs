@@ -196,26 +196,23 @@ impl Ats {
 
     /// A live subscription: first the stored events after `after` (if given),
     /// then new ones as they commit — no gap and no duplicate between the two.
-    pub fn subscribe_events(
+    ///
+    /// The cursor is fixed before this returns, so every event committed
+    /// after it returns is delivered (callers acknowledge only then).
+    pub async fn subscribe_events(
         &self,
         filter: EventFilter,
         after: Option<i64>,
-    ) -> mpsc::Receiver<SubscriptionItem> {
+    ) -> Result<mpsc::Receiver<SubscriptionItem>> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
+        let mut live = ats.bus.subscribe();
+        // Without `after`, the cursor is "now": everything committed from here on.
+        let mut last = match after {
+            Some(a) => a,
+            None => ats.max_event_id().await?,
+        };
         tokio::spawn(async move {
-            // Without `after`, the cursor is "now": everything committed from here on.
-            let mut last = match after {
-                Some(a) => a,
-                None => match ats.max_event_id().await {
-                    Ok(id) => id,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "subscription could not read the event cursor");
-                        return;
-                    }
-                },
-            };
-            let mut live = ats.bus.subscribe();
             loop {
                 // Subscribed to the bus first, then read the table: whatever
                 // the bus sent before we listened is already in the table.
@@ -252,7 +249,7 @@ impl Ats {
                 }
             }
         });
-        rx
+        Ok(rx)
     }
 
     /// Sends stored events after `cursor`; returns the new cursor, or None when the consumer is gone.

@@ -387,7 +387,28 @@ async fn two_subscriptions_and_unsubscribe(app: TestApp) {
     ws.close().await;
 }
 
+/// `subscribed` means live: a change made right after the ack is delivered.
+async fn subscribed_means_live(app: TestApp) {
+    let mut ws = WsConn::open(&app).await;
+    let c = app.actor("agent", "racer");
+    for i in 0..40 {
+        let sub = format!("r{i}");
+        ws.subscribe(&sub, json!({ "event_types": ["task.created"] }))
+            .await;
+        let t = c.create_task(json!({ "title": "race" })).await["id"]
+            .as_i64()
+            .unwrap();
+        let e = ws.recv().await;
+        assert!(is(&e, "task.created", t), "round {i}: {e}");
+        assert_eq!(e["subscription_id"], sub.as_str());
+        ws.send(json!({ "type": "unsubscribe", "id": sub })).await;
+        assert_eq!(ws.recv().await["type"], "unsubscribed");
+    }
+    ws.close().await;
+}
+
 crate::on_both_backends!(
+    subscribed_means_live,
     greeting_ping_and_errors,
     event_shape,
     filters_narrow,
