@@ -1,16 +1,25 @@
 //! `/auth…`: registration, login, identity, API keys, guardians, my invitations.
+//! Every route here but register and login needs credentials in every mode.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::AppState;
-use super::extract::{ApiJson, ApiQuery, Authenticated, Slugs};
+use super::access_bodies::{
+    ApiKeyBody, ApiKeyList, Deleted, GuardianList, GuardianshipBody, IdentityBody, InvitationBody,
+    InvitationList, PublicIdentityBody,
+};
+use super::bodies::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Reply, Unauthorized, Unprocessable,
+};
+use super::extract::{ApiJson, ApiQuery, Authenticated, CurrentActor, Slugs};
 use crate::error::{Error, Result};
-use crate::service::{IdentityPatch, Login, NewApiKey, Registration};
+use crate::service::GuardianLink;
+use crate::service::{IdentityPatch, LoggedIn, Login, NewApiKey, Registered, Registration};
 
 /// The identity routes.
 pub fn router() -> Router<AppState> {
@@ -37,158 +46,326 @@ fn numeric(slugs: &Slugs, name: &str) -> Result<i64> {
         .map_err(|_| Error::bad_request(format!("invalid {name} '{raw}': expected an integer")))
 }
 
-async fn register(
+/// Registers an identity; returns it with a first API key and a JWT (both shown once).
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth", operation_id = "register",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "The identity, an API key and a token", body = Registered),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
+pub(super) async fn register(
     State(s): State<AppState>,
     ApiJson(input): ApiJson<Registration>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let r = s.ats.register(input).await?;
-    Ok((StatusCode::CREATED, Json(json!(r))))
+) -> Result<(StatusCode, Reply<Registered>)> {
+    Ok((StatusCode::CREATED, Reply(s.ats.register(input).await?)))
 }
 
-async fn login(State(s): State<AppState>, ApiJson(input): ApiJson<Login>) -> Result<Json<Value>> {
-    Ok(Json(json!(s.ats.login(input).await?)))
+/// Exchanges an email or actor id and a password for a JWT.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth", operation_id = "login",
+    request_body = Login,
+    responses(
+        (status = 200, description = "A token and its expiry", body = LoggedIn),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
+pub(super) async fn login(
+    State(s): State<AppState>,
+    ApiJson(input): ApiJson<Login>,
+) -> Result<Reply<LoggedIn>> {
+    Ok(Reply(s.ats.login(input).await?))
 }
 
-async fn me(State(s): State<AppState>, Authenticated(p): Authenticated) -> Result<Json<Value>> {
-    Ok(Json(json!({ "identity": s.ats.me(&p).await? })))
+/// The caller's identity.
+#[utoipa::path(
+    get, path = "/auth/me", tag = "auth", operation_id = "get_me",
+    responses((status = 200, description = "The identity", body = IdentityBody), (status = 401, response = Unauthorized))
+)]
+pub(super) async fn me(
+    State(s): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Reply<IdentityBody>> {
+    Ok(Reply(IdentityBody {
+        identity: s.ats.me(&p).await?,
+    }))
 }
 
-async fn update_me(
+/// Changes the caller's display name, email or profile.
+#[utoipa::path(
+    patch, path = "/auth/me", tag = "auth", operation_id = "update_me",
+    request_body = IdentityPatch,
+    responses(
+        (status = 200, description = "The identity", body = IdentityBody),
+        (status = 401, response = Unauthorized),
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
+pub(super) async fn update_me(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     ApiJson(patch): ApiJson<IdentityPatch>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({ "identity": s.ats.update_me(&p, patch).await? }),
-    ))
+) -> Result<Reply<IdentityBody>> {
+    Ok(Reply(IdentityBody {
+        identity: s.ats.update_me(&p, patch).await?,
+    }))
 }
 
 /// Query of `GET /auth/identities/:actor_id`.
-#[derive(Debug, Deserialize)]
-struct IdentityQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct IdentityQuery {
+    /// Narrow to one actor type.
     actor_type: Option<String>,
 }
 
-async fn public_identity(
+/// Public fields of an identity.
+#[utoipa::path(
+    get, path = "/auth/identities/{actor_id}", tag = "auth", operation_id = "get_identity",
+    params(("actor_id" = String, Path, description = "Actor id"), IdentityQuery, CurrentActor),
+    responses(
+        (status = 200, description = "Public fields", body = PublicIdentityBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn public_identity(
     State(s): State<AppState>,
-    _caller: super::extract::CurrentActor,
+    _caller: CurrentActor,
     slugs: Slugs,
     ApiQuery(q): ApiQuery<IdentityQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Reply<PublicIdentityBody>> {
     let identity = s
         .ats
         .public_identity(slugs.get("actor_id"), q.actor_type.as_deref())
         .await?;
-    Ok(Json(json!({ "identity": identity })))
+    Ok(Reply(PublicIdentityBody { identity }))
 }
 
-async fn list_keys(
+/// The caller's API keys (prefixes only).
+#[utoipa::path(
+    get, path = "/auth/api-keys", tag = "auth", operation_id = "list_api_keys",
+    responses((status = 200, description = "The keys", body = ApiKeyList), (status = 401, response = Unauthorized))
+)]
+pub(super) async fn list_keys(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
-) -> Result<Json<Value>> {
-    Ok(Json(json!({ "api_keys": s.ats.list_api_keys(&p).await? })))
+) -> Result<Reply<ApiKeyList>> {
+    Ok(Reply(ApiKeyList {
+        api_keys: s.ats.list_api_keys(&p).await?,
+    }))
 }
 
-async fn create_key(
+/// Creates an API key (the key is in this response only).
+#[utoipa::path(
+    post, path = "/auth/api-keys", tag = "auth", operation_id = "create_api_key",
+    request_body = NewApiKey,
+    responses(
+        (status = 201, description = "The key", body = ApiKeyBody),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
+pub(super) async fn create_key(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     ApiJson(input): ApiJson<NewApiKey>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let key = s.ats.create_api_key(&p, input).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "api_key": key }))))
+) -> Result<(StatusCode, Reply<ApiKeyBody>)> {
+    let api_key = s.ats.create_api_key(&p, input).await?;
+    Ok((StatusCode::CREATED, Reply(ApiKeyBody { api_key })))
 }
 
-async fn delete_key(
+/// Revokes one of the caller's API keys.
+#[utoipa::path(
+    delete, path = "/auth/api-keys/{id}", tag = "auth", operation_id = "delete_api_key",
+    params(("id" = i64, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "Revoked", body = Deleted),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn delete_key(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     slugs: Slugs,
-) -> Result<Json<Value>> {
+) -> Result<Reply<Deleted>> {
     let id = numeric(&slugs, "id")?;
     s.ats.delete_api_key(&p, id).await?;
-    Ok(Json(json!({ "deleted": true, "id": id })))
+    Ok(Reply(Deleted { deleted: true, id }))
 }
 
-async fn guardian_link(
+/// An agent creates a guardian link token for a human (valid 24 h).
+#[utoipa::path(
+    post, path = "/auth/me/guardian-link", tag = "guardians", operation_id = "create_guardian_link",
+    responses(
+        (status = 201, description = "The token", body = GuardianLink),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub(super) async fn guardian_link(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Reply<GuardianLink>)> {
+    Ok((StatusCode::CREATED, Reply(s.ats.guardian_link(&p).await?)))
+}
+
+/// A human confirms a guardian link token.
+#[utoipa::path(
+    post, path = "/auth/guardian-confirm/{token}", tag = "guardians", operation_id = "confirm_guardian",
+    params(("token" = String, Path, description = "Guardian link token")),
+    responses(
+        (status = 201, description = "The guardianship", body = GuardianshipBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(super) async fn guardian_confirm(
+    State(s): State<AppState>,
+    Authenticated(p): Authenticated,
+    slugs: Slugs,
+) -> Result<(StatusCode, Reply<GuardianshipBody>)> {
+    let guardianship = s.ats.confirm_guardian(&p, slugs.get("token")).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!(s.ats.guardian_link(&p).await?)),
+        Reply(GuardianshipBody { guardianship }),
     ))
 }
 
-async fn guardian_confirm(
+/// The caller's guardians and guarded agents.
+#[utoipa::path(
+    get, path = "/auth/me/guardians", tag = "guardians", operation_id = "list_guardians",
+    responses((status = 200, description = "Both sides", body = GuardianList), (status = 401, response = Unauthorized))
+)]
+pub(super) async fn guardians(
+    State(s): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Reply<GuardianList>> {
+    let (guardians, guarded_agents) = s.ats.list_guardians(&p).await?;
+    Ok(Reply(GuardianList {
+        guardians,
+        guarded_agents,
+    }))
+}
+
+/// Either side ends a guardian relation.
+#[utoipa::path(
+    delete, path = "/auth/me/guardians/{id}", tag = "guardians", operation_id = "remove_guardian",
+    params(("id" = i64, Path, description = "Guardianship id")),
+    responses(
+        (status = 200, description = "Removed", body = Deleted),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn remove_guardian(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     slugs: Slugs,
-) -> Result<(StatusCode, Json<Value>)> {
-    let g = s.ats.confirm_guardian(&p, slugs.get("token")).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "guardianship": g }))))
-}
-
-async fn guardians(
-    State(s): State<AppState>,
-    Authenticated(p): Authenticated,
-) -> Result<Json<Value>> {
-    let (guardians, guarded) = s.ats.list_guardians(&p).await?;
-    Ok(Json(
-        json!({ "guardians": guardians, "guarded_agents": guarded }),
-    ))
-}
-
-async fn remove_guardian(
-    State(s): State<AppState>,
-    Authenticated(p): Authenticated,
-    slugs: Slugs,
-) -> Result<Json<Value>> {
+) -> Result<Reply<Deleted>> {
     let id = numeric(&slugs, "id")?;
     s.ats.remove_guardian(&p, id).await?;
-    Ok(Json(json!({ "deleted": true, "id": id })))
+    Ok(Reply(Deleted { deleted: true, id }))
 }
 
-async fn guardian_key(
+/// A guardian issues an API key for one of its agents.
+#[utoipa::path(
+    post, path = "/auth/guardians/{agent_id}/api-keys", tag = "guardians", operation_id = "create_agent_api_key",
+    params(("agent_id" = String, Path, description = "The agent's actor id")),
+    request_body = NewApiKey,
+    responses(
+        (status = 201, description = "The agent's new key", body = ApiKeyBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+    )
+)]
+pub(super) async fn guardian_key(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewApiKey>,
-) -> Result<(StatusCode, Json<Value>)> {
-    let key = s
+) -> Result<(StatusCode, Reply<ApiKeyBody>)> {
+    let api_key = s
         .ats
         .guardian_issue_key(&p, slugs.get("agent_id"), input)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "api_key": key }))))
+    Ok((StatusCode::CREATED, Reply(ApiKeyBody { api_key })))
 }
 
-async fn my_invitations(
+/// The caller's pending invitations.
+#[utoipa::path(
+    get, path = "/auth/invitations", tag = "invitations", operation_id = "list_my_invitations",
+    responses((status = 200, description = "Pending invitations", body = InvitationList), (status = 401, response = Unauthorized))
+)]
+pub(super) async fn my_invitations(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({ "invitations": s.ats.my_invitations(&p).await? }),
-    ))
+) -> Result<Reply<InvitationList>> {
+    Ok(Reply(InvitationList {
+        invitations: s.ats.my_invitations(&p).await?,
+    }))
 }
 
-async fn accept(
+/// Accepts an invitation addressed to the caller (joining the org).
+#[utoipa::path(
+    post, path = "/auth/invitations/{token}/accept", tag = "invitations", operation_id = "accept_invitation",
+    params(("token" = String, Path, description = "Invitation token")),
+    responses(
+        (status = 200, description = "The invitation", body = InvitationBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(super) async fn accept(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     slugs: Slugs,
-) -> Result<Json<Value>> {
-    let inv = s
+) -> Result<Reply<InvitationBody>> {
+    let invitation = s
         .ats
         .respond_invitation(&p, slugs.get("token"), true)
         .await?;
-    Ok(Json(json!({ "invitation": inv })))
+    Ok(Reply(InvitationBody { invitation }))
 }
 
-async fn decline(
+/// Declines an invitation addressed to the caller.
+#[utoipa::path(
+    post, path = "/auth/invitations/{token}/decline", tag = "invitations", operation_id = "decline_invitation",
+    params(("token" = String, Path, description = "Invitation token")),
+    responses(
+        (status = 200, description = "The invitation", body = InvitationBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(super) async fn decline(
     State(s): State<AppState>,
     Authenticated(p): Authenticated,
     slugs: Slugs,
-) -> Result<Json<Value>> {
-    let inv = s
+) -> Result<Reply<InvitationBody>> {
+    let invitation = s
         .ats
         .respond_invitation(&p, slugs.get("token"), false)
         .await?;
-    Ok(Json(json!({ "invitation": inv })))
+    Ok(Reply(InvitationBody { invitation }))
 }

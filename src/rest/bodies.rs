@@ -42,6 +42,14 @@ pub struct ErrorBody {
 #[derive(ToResponse)]
 pub struct BadRequest(#[allow(dead_code)] ErrorBody);
 
+/// 401: no valid credentials (required mode, or invalid/expired/revoked ones sent).
+#[derive(ToResponse)]
+pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
+
+/// 403: visible to the caller, but this action needs more rights.
+#[derive(ToResponse)]
+pub struct Forbidden(#[allow(dead_code)] ErrorBody);
+
 /// 404: no such record, or not visible to the caller.
 #[derive(ToResponse)]
 pub struct NotFound(#[allow(dead_code)] ErrorBody);

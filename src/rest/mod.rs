@@ -1,5 +1,6 @@
 //! The REST API (SPEC §6): one router per domain, thin handlers over the service.
 
+mod access_bodies;
 mod auth;
 mod bodies;
 mod extract;

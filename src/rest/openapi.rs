@@ -9,9 +9,12 @@ use utoipa::{IntoParams, OpenApi, PartialSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::AppState;
-use super::bodies::{BadRequest, Conflict, ErrorBody, NotFound, PayloadTooLarge, Unprocessable};
+use super::bodies::{
+    BadRequest, Conflict, ErrorBody, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unprocessable,
+};
 use super::extract::{CurrentActor, TaskRef};
-use super::{health, orgs, stats, task_actions, tasks};
+use super::{auth, health, members, orgs, stats, task_actions, tasks};
 use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
 
 #[derive(OpenApi)]
@@ -51,10 +54,35 @@ use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
         orgs::read_project,
         orgs::update_project,
         orgs::delete_project,
+        auth::register,
+        auth::login,
+        auth::me,
+        auth::update_me,
+        auth::public_identity,
+        auth::list_keys,
+        auth::create_key,
+        auth::delete_key,
+        auth::guardian_link,
+        auth::guardian_confirm,
+        auth::guardians,
+        auth::remove_guardian,
+        auth::guardian_key,
+        auth::my_invitations,
+        auth::accept,
+        auth::decline,
+        members::list_members,
+        members::add_member,
+        members::update_member,
+        members::remove_member,
+        members::list_invitations,
+        members::invite,
+        members::list_permissions,
+        members::grant,
+        members::revoke,
     ),
     components(
         schemas(ErrorBody),
-        responses(BadRequest, NotFound, Conflict, PayloadTooLarge, Unprocessable)
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Unprocessable)
     ),
     tags(
         (name = "tasks", description = "Task CRUD and lists"),
@@ -65,6 +93,11 @@ use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
         (name = "organizations", description = "Organizations"),
         (name = "projects", description = "Projects inside organizations"),
         (name = "health", description = "Liveness and store reachability"),
+        (name = "auth", description = "Registration, login, identity and API keys"),
+        (name = "guardians", description = "Humans vouching for agents"),
+        (name = "members", description = "Organization members and roles"),
+        (name = "invitations", description = "Invitations to organizations"),
+        (name = "permissions", description = "Namespace permissions (r / rw on a project)"),
     )
 )]
 struct ApiDoc;

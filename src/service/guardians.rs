@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Ats;
 use super::identities::{ApiKeyView, NewApiKey, Principal, PublicIdentityView};
@@ -16,7 +17,7 @@ use crate::time::{self, rfc3339};
 pub const LINK_TTL: Duration = Duration::hours(24);
 
 /// A guardian relation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct GuardianshipView {
     pub id: i64,
     pub guardian: PublicIdentityView,
@@ -26,7 +27,7 @@ pub struct GuardianshipView {
 }
 
 /// A new guardian link token (shown once).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct GuardianLink {
     pub token: String,
     #[serde(with = "rfc3339")]

@@ -6,6 +6,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{Ats, validate};
 use crate::actor::{Actor, ActorType};
@@ -24,13 +25,14 @@ pub struct Principal {
 }
 
 /// An identity as its owner sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct IdentityView {
     pub id: i64,
     pub actor_type: String,
     pub actor_id: String,
     pub display_name: String,
     pub email: Option<String>,
+    #[schema(value_type = Object)]
     pub profile: Value,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -54,7 +56,7 @@ impl From<identity::Model> for IdentityView {
 }
 
 /// What anyone may see of an identity.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PublicIdentityView {
     pub actor_type: String,
     pub actor_id: String,
@@ -75,7 +77,7 @@ impl From<identity::Model> for PublicIdentityView {
 }
 
 /// An API key as listed (never the key itself).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {
     pub id: i64,
     pub name: String,
@@ -106,7 +108,7 @@ impl From<api_key::Model> for ApiKeyView {
 }
 
 /// `POST /auth/register`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct Registration {
     pub actor_type: Option<String>,
     pub actor_id: Option<String>,
@@ -116,7 +118,7 @@ pub struct Registration {
 }
 
 /// What registering returns: the identity, a first API key and a token.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Registered {
     pub identity: IdentityView,
     pub api_key: String,
@@ -124,7 +126,7 @@ pub struct Registered {
 }
 
 /// `POST /auth/login`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct Login {
     pub email: Option<String>,
     pub actor_id: Option<String>,
@@ -133,7 +135,7 @@ pub struct Login {
 }
 
 /// A successful login.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct LoggedIn {
     pub token: String,
     #[serde(with = "rfc3339")]
@@ -142,15 +144,16 @@ pub struct LoggedIn {
 }
 
 /// `PATCH /auth/me`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct IdentityPatch {
     pub display_name: Option<String>,
     pub email: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
 }
 
 /// `POST /auth/api-keys`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewApiKey {
     pub name: Option<String>,
     pub expires_at: Option<String>,

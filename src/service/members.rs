@@ -6,6 +6,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Ats;
 use super::access::{Access, Standing, role, role_access};
@@ -20,7 +21,7 @@ use crate::time::{self, rfc3339};
 pub const INVITATION_TTL: Duration = Duration::days(7);
 
 /// A member of an org.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub org: String,
     pub actor_type: String,
@@ -31,7 +32,7 @@ pub struct MemberView {
 }
 
 /// An invitation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct InvitationView {
     pub id: i64,
     pub org: String,
@@ -49,7 +50,7 @@ pub struct InvitationView {
 }
 
 /// A namespace permission.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PermissionView {
     pub id: i64,
     pub org: String,
@@ -62,7 +63,7 @@ pub struct PermissionView {
 }
 
 /// `POST /orgs/:org/members` (and the role of `PATCH`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewMember {
     pub actor_type: Option<String>,
     pub actor_id: Option<String>,
@@ -70,7 +71,7 @@ pub struct NewMember {
 }
 
 /// `POST /orgs/:org/invitations`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewInvitation {
     pub email: Option<String>,
     pub actor_type: Option<String>,
@@ -79,7 +80,7 @@ pub struct NewInvitation {
 }
 
 /// `POST /orgs/:org/permissions`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewPermission {
     pub actor_type: Option<String>,
     pub actor_id: Option<String>,

@@ -24,7 +24,7 @@ use crate::events::EventBus;
 
 pub use access::{Access, role};
 pub use event_log::{EventFilter, SubscriptionItem};
-pub use guardians::GuardianshipView;
+pub use guardians::{GuardianLink, GuardianshipView};
 pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
     PublicIdentityView, Registered, Registration,

@@ -127,6 +127,8 @@ fn check_responses((method, path): &(String, String), operation: &Value) {
                 response["$ref"].as_str().map(|r| r.rsplit('/').next()),
                 Some(Some(match status.as_str() {
                     "400" => "BadRequest",
+                    "401" => "Unauthorized",
+                    "403" => "Forbidden",
                     "404" => "NotFound",
                     "409" => "Conflict",
                     "413" => "PayloadTooLarge",
