@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_core;
 mod m20261128_000002_create_access;
+mod m20261128_000003_create_workflow;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_core::Migration),
             Box::new(m20261128_000002_create_access::Migration),
+            Box::new(m20261128_000003_create_workflow::Migration),
         ]
     }
 }

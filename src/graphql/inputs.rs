@@ -27,6 +27,8 @@ pub struct TaskFilter {
     /// Project slug (with `org`).
     pub project: Option<String>,
     pub parent_id: Option<ID>,
+    /// Only tasks claimable now (true) or not (false).
+    pub claimable: Option<bool>,
 }
 
 /// Sort keys of a task list.
@@ -101,6 +103,7 @@ impl TaskFilter {
                 .map(|p| numeric_id("parentId", p))
                 .transpose()?,
             org: self.org.clone(),
+            claimable: self.claimable,
             sort_by: match order.field {
                 TaskOrderField::CreatedAt => SortBy::CreatedAt,
                 TaskOrderField::UpdatedAt => SortBy::UpdatedAt,
@@ -173,6 +176,8 @@ pub struct CreateTaskInput {
     pub payload: Option<Json<Value>>,
     pub parent_id: Option<ID>,
     pub max_attempts: Option<i32>,
+    /// Tasks (same org) that must complete before this one can be claimed.
+    pub depends_on: Option<Vec<ID>>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -193,6 +198,15 @@ impl CreateTaskInput {
                 .map(|p| numeric_id("parentId", p))
                 .transpose()?,
             max_attempts: self.max_attempts.map(i64::from),
+            depends_on: self
+                .depends_on
+                .as_ref()
+                .map(|d| {
+                    d.iter()
+                        .map(|i| numeric_id("dependsOn", i))
+                        .collect::<GqlResult<Vec<i64>>>()
+                })
+                .transpose()?,
         })
     }
 }
@@ -211,6 +225,8 @@ pub struct UpdateTaskInput {
     pub status: Option<TaskStatus>,
     /// `null` removes the cap.
     pub max_attempts: MaybeUndefined<i32>,
+    /// Replaces the blockers (task ids of the same org).
+    pub depends_on: Option<Vec<ID>>,
 }
 
 fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
@@ -223,8 +239,8 @@ fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Optio
 
 impl UpdateTaskInput {
     /// The service patch.
-    pub fn to_patch(&self) -> TaskPatch {
-        TaskPatch {
+    pub fn to_patch(&self) -> GqlResult<TaskPatch> {
+        Ok(TaskPatch {
             title: self.title.clone(),
             description: maybe(&self.description, |d| d),
             priority: self.priority.map(i64::from),
@@ -233,7 +249,16 @@ impl UpdateTaskInput {
             payload: self.payload.as_ref().map(|p| p.0.clone()),
             status: self.status.map(|s| s.as_str().to_owned()),
             max_attempts: maybe(&self.max_attempts, i64::from),
-        }
+            depends_on: self
+                .depends_on
+                .as_ref()
+                .map(|d| {
+                    d.iter()
+                        .map(|i| numeric_id("dependsOn", i))
+                        .collect::<GqlResult<Vec<i64>>>()
+                })
+                .transpose()?,
+        })
     }
 }
 

@@ -53,3 +53,32 @@ impl Loader<i64> for TaskLoader {
             .map_err(|e| Arc::new(super::error::to_gql(e)))
     }
 }
+
+/// Subtasks by parent id.
+pub struct SubtasksLoader(pub Ats);
+/// Handoffs by task id.
+pub struct HandoffsLoader(pub Ats);
+
+impl Loader<i64> for SubtasksLoader {
+    type Value = Vec<TaskView>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        self.0
+            .subtasks_of_tasks(keys)
+            .await
+            .map_err(|e| Arc::new(super::error::to_gql(e)))
+    }
+}
+
+impl Loader<i64> for HandoffsLoader {
+    type Value = Vec<crate::service::HandoffView>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        self.0
+            .handoffs_of_tasks(keys)
+            .await
+            .map_err(|e| Arc::new(super::error::to_gql(e)))
+    }
+}

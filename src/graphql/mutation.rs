@@ -1,6 +1,6 @@
 //! Mutation root: one mutation per REST write.
 
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use super::error::bad_request;
@@ -8,14 +8,65 @@ use super::inputs::{
     CreateOrganizationInput, CreateProjectInput, CreateTaskInput, MessagePartInput,
     UpdateOrganizationInput, UpdateProjectInput, UpdateTaskInput, numeric_id,
 };
-use super::types::{Message, Organization, Project, Task};
+use super::types::{Handoff, Message, Organization, Project, Task};
 use super::{GqlResult, OrGql, actor, ats};
-use crate::service::{Action, NewMessage, NewOrg, NewProject, OrgPatch, ProjectPatch, Scope};
+use crate::service::{
+    Action, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch, ProjectPatch, Scope,
+};
 
 /// The task a mutation changed.
 #[derive(SimpleObject)]
 pub struct TaskPayload {
     pub task: Task,
+}
+
+/// Tasks a bulk create made.
+#[derive(SimpleObject)]
+pub struct TasksPayload {
+    pub tasks: Vec<Task>,
+    pub count: usize,
+}
+
+/// What `claimNextTask` took: null when nothing matched.
+#[derive(SimpleObject)]
+pub struct ClaimNextPayload {
+    pub task: Option<Task>,
+}
+
+/// The handoff a mutation posted.
+#[derive(SimpleObject)]
+pub struct HandoffPayload {
+    pub handoff: Handoff,
+}
+
+/// What `claimNextTask` may take.
+#[derive(InputObject, Default)]
+pub struct ClaimFilter {
+    pub channel: Option<String>,
+    #[graphql(name = "type")]
+    pub task_type: Option<String>,
+    pub min_priority: Option<i32>,
+}
+
+/// A handoff's content.
+#[derive(InputObject)]
+pub struct HandoffInput {
+    /// What was done and where things stand.
+    pub summary: String,
+    /// What the next session should do.
+    #[graphql(default)]
+    pub next_steps: Vec<String>,
+}
+
+fn scope_of(org: &Option<String>, project: &Option<String>) -> GqlResult<Scope> {
+    match (org, project) {
+        (Some(org), Some(project)) => Ok(Scope::Project {
+            org: org.clone(),
+            project: project.clone(),
+        }),
+        (None, None) => Ok(Scope::Any),
+        _ => Err(bad_request("org and project go together")),
+    }
 }
 
 /// The message a mutation posted.
@@ -79,6 +130,104 @@ impl MutationRoot {
         Ok(TaskPayload { task: Task(task) })
     }
 
+    /// Creates up to 1 000 tasks at once (in `default/main` unless `org` and
+    /// `project` say otherwise): all or nothing; an error names the bad item's index.
+    async fn create_tasks(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CreateTaskInput>,
+        org: Option<String>,
+        project: Option<String>,
+    ) -> GqlResult<TasksPayload> {
+        let scope = scope_of(&org, &project)?;
+        let mut items = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            if input.org.is_some() || input.project.is_some() {
+                return Err(bad_request(format!(
+                    "inputs[{i}]: give org and project once, as arguments"
+                )));
+            }
+            items.push(input.to_new_task()?);
+        }
+        let tasks = ats(ctx)
+            .create_tasks(actor(ctx), &scope, items)
+            .await
+            .gql()?;
+        Ok(TasksPayload {
+            count: tasks.len(),
+            tasks: tasks.into_iter().map(Task).collect(),
+        })
+    }
+
+    /// Creates a subtask in the parent's project.
+    async fn create_subtask(
+        &self,
+        ctx: &Context<'_>,
+        parent_id: ID,
+        input: CreateTaskInput,
+    ) -> GqlResult<TaskPayload> {
+        let parent = numeric_id("parentId", &parent_id)?;
+        let task = ats(ctx)
+            .create_subtask(actor(ctx), &Scope::Any, parent, input.to_new_task()?)
+            .await
+            .gql()?;
+        Ok(TaskPayload { task: Task(task) })
+    }
+
+    /// Claims the most urgent claimable task matching `filter` (highest
+    /// priority, then oldest); `task` is null when none matches.
+    async fn claim_next_task(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ClaimFilter>,
+        lease_ms: Option<i32>,
+        org: Option<String>,
+        project: Option<String>,
+    ) -> GqlResult<ClaimNextPayload> {
+        let scope = scope_of(&org, &project)?;
+        let f = filter.unwrap_or_default();
+        let req = ClaimNext {
+            channel: f.channel,
+            task_type: f.task_type,
+            min_priority: f.min_priority.map(i64::from),
+            lease_duration: lease_ms.map(i64::from),
+        };
+        match ats(ctx).claim_next(actor(ctx), &scope, req).await {
+            Ok(t) => Ok(ClaimNextPayload {
+                task: Some(Task(t)),
+            }),
+            Err(crate::error::Error::NotFound(m)) if m == crate::service::NO_CLAIMABLE_TASK => {
+                Ok(ClaimNextPayload { task: None })
+            }
+            Err(e) => Err(super::error::to_gql(e)),
+        }
+    }
+
+    /// Posts a handoff on a task.
+    async fn add_handoff(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        input: HandoffInput,
+    ) -> GqlResult<HandoffPayload> {
+        let id = numeric_id("taskId", &task_id)?;
+        let h = ats(ctx)
+            .add_handoff(
+                actor(ctx),
+                &Scope::Any,
+                id,
+                NewHandoff {
+                    summary: Some(input.summary),
+                    next_steps: Some(input.next_steps),
+                },
+            )
+            .await
+            .gql()?;
+        Ok(HandoffPayload {
+            handoff: Handoff(h),
+        })
+    }
+
     /// Changes a task's fields; a `status` goes through the lifecycle rules.
     async fn update_task(
         &self,
@@ -88,7 +237,7 @@ impl MutationRoot {
     ) -> GqlResult<TaskPayload> {
         let id = numeric_id("id", &id)?;
         let task = ats(ctx)
-            .update_task(actor(ctx), &Scope::Any, id, input.to_patch())
+            .update_task(actor(ctx), &Scope::Any, id, input.to_patch()?)
             .await
             .gql()?;
         Ok(TaskPayload { task: Task(task) })

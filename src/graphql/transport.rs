@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-use super::loaders::{EventsLoader, MessagesLoader, TaskLoader};
+use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
 use crate::actor::Actor;
 use crate::rest::{AppState, caller};
 use crate::service::{Ats, Principal};
@@ -32,6 +32,9 @@ fn request_data(ats: &Ats, actor: Actor) -> Data {
     data.insert(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn));
     data.insert(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn));
     data.insert(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn));
+    data.insert(DataLoader::new(SubtasksLoader(ats.clone()), tokio::spawn));
+    data.insert(DataLoader::new(HandoffsLoader(ats.clone()), tokio::spawn));
+    data.insert(super::types::ReadableProjects::default());
     data
 }
 
@@ -40,6 +43,9 @@ fn with_request_data(req: Request, ats: &Ats, actor: Actor) -> Request {
         .data(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn))
         .data(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn))
         .data(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn))
+        .data(DataLoader::new(SubtasksLoader(ats.clone()), tokio::spawn))
+        .data(DataLoader::new(HandoffsLoader(ats.clone()), tokio::spawn))
+        .data(super::types::ReadableProjects::default())
 }
 
 fn is_mutation(req: &Request) -> bool {

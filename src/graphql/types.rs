@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::GqlResult;
-use super::loaders::{EventsLoader, MessagesLoader, TaskLoader};
+use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
 use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
 use crate::service::{StatsScope, TaskStats as StatsView, status};
 
@@ -198,6 +198,34 @@ impl Task {
             .take(first as usize)
             .map(Message)
             .collect())
+    }
+    /// Its subtasks, oldest first.
+    async fn subtasks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
+        let loader = ctx.data_unchecked::<DataLoader<SubtasksLoader>>();
+        let all = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| (*e).clone())?
+            .unwrap_or_default();
+        Ok(all.into_iter().map(Task).collect())
+    }
+    /// The tasks that must complete before this one can be claimed (those the caller may read).
+    async fn depends_on(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
+        visible_tasks(ctx, &self.0.depends_on).await
+    }
+    /// Blockers not yet completed: while any remain the task cannot be claimed.
+    async fn blocked_by(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
+        visible_tasks(ctx, &self.0.blocked_by).await
+    }
+    /// Context passed between worker sessions, oldest first.
+    async fn handoffs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Handoff>> {
+        let loader = ctx.data_unchecked::<DataLoader<HandoffsLoader>>();
+        let all = loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| (*e).clone())?
+            .unwrap_or_default();
+        Ok(all.into_iter().map(Handoff).collect())
     }
     /// The task's history, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskEvent>> {
@@ -491,4 +519,68 @@ pub struct Health {
     /// `ok` or `unreachable`.
     pub database: String,
     pub timestamp: DateTime<Utc>,
+}
+
+/// The projects the caller may read, computed once per request.
+#[derive(Default)]
+pub struct ReadableProjects(tokio::sync::OnceCell<std::collections::HashSet<i32>>);
+
+async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
+    use super::OrGql;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let readable = ctx
+        .data_unchecked::<ReadableProjects>()
+        .0
+        .get_or_try_init(|| async {
+            super::ats(ctx)
+                .readable_projects(super::actor(ctx))
+                .await
+                .gql()
+        })
+        .await?;
+    let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+    let found = loader
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(|e| (*e).clone())?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.get(id))
+        .filter(|t| readable.contains(&t.project_id))
+        .cloned()
+        .map(Task)
+        .collect())
+}
+
+/// Context passed from one worker session to the next.
+pub struct Handoff(pub crate::service::HandoffView);
+
+#[Object]
+impl Handoff {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn task_id(&self) -> ID {
+        ID(self.0.task_id.to_string())
+    }
+    async fn actor(&self) -> Actor {
+        Actor::from_parts(
+            &self.0.actor_type,
+            &self.0.actor_id,
+            self.0.actor_name.as_ref(),
+        )
+    }
+    /// What was done and where things stand.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    /// What the next session should do.
+    async fn next_steps(&self) -> &[String] {
+        &self.0.next_steps
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
 }

@@ -11,6 +11,7 @@ mod orgs;
 mod stats;
 mod task_actions;
 mod task_query;
+mod task_workflow;
 mod tasks;
 
 use std::sync::Arc;

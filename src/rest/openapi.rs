@@ -14,7 +14,7 @@ use super::bodies::{
     Unprocessable,
 };
 use super::extract::{CurrentActor, TaskRef};
-use super::{auth, health, members, orgs, stats, task_actions, tasks};
+use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
 use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
 
 #[derive(OpenApi)]
@@ -42,6 +42,12 @@ use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
         task_actions::add_message,
         task_actions::list_messages,
         task_actions::events,
+        task_workflow::bulk,
+        task_workflow::claim_next,
+        task_workflow::list_subtasks,
+        task_workflow::create_subtask,
+        task_workflow::list_handoffs,
+        task_workflow::add_handoff,
         stats::scoped,
         stats::project,
         orgs::list_orgs,

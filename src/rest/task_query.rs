@@ -51,6 +51,8 @@ pub(super) struct ListParams {
     project_id: Option<i32>,
     /// Only subtasks of this task.
     parent_id: Option<i64>,
+    /// Only tasks claimable now (`true`) or not (`false`).
+    claimable: Option<bool>,
     /// Only tasks of this organization (slug).
     org: Option<String>,
 }
@@ -147,6 +149,7 @@ impl ListParams {
             project_id: self.project_id,
             parent_id: self.parent_id,
             org: self.org,
+            claimable: self.claimable,
             sort_by,
             ascending,
             limit,

@@ -27,6 +27,16 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list).post(create))
         .route("/stats", get(super::stats::scoped))
+        .route("/bulk", post(super::task_workflow::bulk))
+        .route("/claim-next", post(super::task_workflow::claim_next))
+        .route(
+            "/{id}/subtasks",
+            get(super::task_workflow::list_subtasks).post(super::task_workflow::create_subtask),
+        )
+        .route(
+            "/{id}/handoffs",
+            get(super::task_workflow::list_handoffs).post(super::task_workflow::add_handoff),
+        )
         .route("/{id}", get(read).patch(update).delete(remove))
         .route("/{id}/claim", post(claim))
         .route("/{id}/complete", post(complete))

@@ -171,6 +171,21 @@ impl Ats {
         db: &C,
         actor: &Actor,
     ) -> Result<HashSet<i32>> {
+        self.project_ids_with(db, actor, Access::Read).await
+    }
+
+    /// Every project id the actor may read (for adapters).
+    pub async fn readable_projects(&self, actor: &Actor) -> Result<HashSet<i32>> {
+        self.readable_project_ids(self.store.conn(), actor).await
+    }
+
+    /// Every project id on which the actor has at least `need`.
+    pub(crate) async fn project_ids_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        need: Access,
+    ) -> Result<HashSet<i32>> {
         let orgs = org::Entity::find().all(db).await?;
         let memberships: HashMap<i32, String> = org_member::Entity::find()
             .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
@@ -191,15 +206,12 @@ impl Ats {
                 o.slug == DEFAULT_ORG
                     || memberships
                         .get(&o.id)
-                        .is_some_and(|r| role_access(r) >= Access::Read)
+                        .is_some_and(|r| role_access(r) >= need)
             })
             .map(|o| o.id)
             .collect();
         let mut named: HashSet<(i32, String)> = HashSet::new();
-        for g in grants
-            .iter()
-            .filter(|g| grant_access(&g.access) >= Access::Read)
-        {
+        for g in grants.iter().filter(|g| grant_access(&g.access) >= need) {
             if g.namespace == "*" {
                 whole_orgs.insert(g.org_id);
             } else {

@@ -51,9 +51,42 @@ impl Ats {
         project_ids.sort_unstable();
         project_ids.dedup();
         let locs = self.locations(self.store.conn(), project_ids).await?;
-        Ok(rows
+        let mut views: Vec<TaskView> = rows
             .into_iter()
-            .filter_map(|t| locs.get(&t.project_id).map(|l| (t.id, TaskView::new(t, l))))
-            .collect())
+            .filter_map(|t| locs.get(&t.project_id).map(|l| TaskView::new(t, l)))
+            .collect();
+        self.decorate(self.store.conn(), &mut views).await?;
+        Ok(views.into_iter().map(|v| (v.id, v)).collect())
+    }
+}
+
+impl Ats {
+    /// Subtasks of many parents, oldest first.
+    pub async fn subtasks_of_tasks(
+        &self,
+        parent_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<TaskView>>> {
+        let db = self.store.conn();
+        let rows = task::Entity::find()
+            .filter(task::Column::ParentId.is_in(parent_ids.iter().copied()))
+            .order_by_asc(task::Column::Id)
+            .all(db)
+            .await?;
+        let mut project_ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
+        project_ids.sort_unstable();
+        project_ids.dedup();
+        let locs = self.locations(db, project_ids).await?;
+        let mut views: Vec<TaskView> = rows
+            .into_iter()
+            .filter_map(|t| locs.get(&t.project_id).map(|l| TaskView::new(t, l)))
+            .collect();
+        self.decorate(db, &mut views).await?;
+        let mut out: HashMap<i64, Vec<TaskView>> = HashMap::new();
+        for v in views {
+            if let Some(p) = v.parent_id {
+                out.entry(p).or_default().push(v);
+            }
+        }
+        Ok(out)
     }
 }

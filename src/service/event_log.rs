@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -97,7 +97,7 @@ pub(crate) struct NewEvent<'a> {
 }
 
 /// Inserts events in the caller's transaction (so change and event commit together).
-pub(crate) async fn record(txn: &DatabaseTransaction, events: &[NewEvent<'_>]) -> Result<()> {
+pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }

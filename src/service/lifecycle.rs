@@ -383,10 +383,14 @@ impl Ats {
                 access >= Access::Admin,
                 time::now(),
             )?;
+            self.guard(&w.txn, &current, &plan.task).await?;
             if !compare_and_set(&w.txn, current.version, &plan.task).await? {
                 continue;
             }
-            let view = TaskView::new(plan.task, &loc);
+            let follow = self.follow_ups(&w.txn, &current, &plan.task).await?;
+            let mut view = TaskView::new(plan.task, &loc);
+            self.decorate(&w.txn, std::slice::from_mut(&mut view))
+                .await?;
             let events: Vec<NewEvent> = plan
                 .events
                 .into_iter()
@@ -399,6 +403,7 @@ impl Ats {
                 })
                 .collect();
             record(&w.txn, &events).await?;
+            self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
             self.bus.wake();
             return Ok(view);

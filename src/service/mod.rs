@@ -3,6 +3,7 @@
 
 mod access;
 mod batch;
+mod claim_next;
 mod event_log;
 mod guardians;
 mod identities;
@@ -17,12 +18,14 @@ mod stats;
 mod tasks;
 mod validate;
 pub mod views;
+mod workflow;
 
 use crate::auth::AuthSettings;
 use crate::db::Store;
 use crate::events::EventBus;
 
 pub use access::{Access, role};
+pub use claim_next::{ClaimNext, NO_CLAIMABLE_TASK};
 pub use event_log::{EventFilter, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};
 pub use identities::{
@@ -39,7 +42,10 @@ pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
 pub use reaper::LeaseReaper;
 pub use stats::{StatsScope, TaskStats};
-pub use tasks::{DEFAULT_LIMIT, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
+pub use tasks::{
+    DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery,
+};
+pub use workflow::{HandoffView, NewHandoff};
 
 /// The service handle: cheap to clone, shared by every adapter.
 #[derive(Clone)]

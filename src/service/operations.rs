@@ -107,4 +107,10 @@ pub const OPERATIONS: &[Operation] = &[
     op("list_permissions", "GET", "/orgs/{org}/permissions", "Query.permissions"),
     op("grant_permission", "POST", "/orgs/{org}/permissions", "Mutation.grantPermission"),
     op("revoke_permission", "DELETE", "/orgs/{org}/permissions/{id}", "Mutation.revokePermission"),
+    op("create_tasks", "POST", "/tasks/bulk", "Mutation.createTasks"),
+    op("claim_next_task", "POST", "/tasks/claim-next", "Mutation.claimNextTask"),
+    op("list_subtasks", "GET", "/tasks/{id}/subtasks", "Task.subtasks"),
+    op("create_subtask", "POST", "/tasks/{id}/subtasks", "Mutation.createSubtask"),
+    op("list_handoffs", "GET", "/tasks/{id}/handoffs", "Task.handoffs"),
+    op("add_handoff", "POST", "/tasks/{id}/handoffs", "Mutation.addHandoff"),
 ];

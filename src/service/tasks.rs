@@ -53,6 +53,106 @@ pub struct NewTask {
     pub payload: Option<Value>,
     pub parent_id: Option<i64>,
     pub max_attempts: Option<i64>,
+    /// Ids of tasks (same org) that must complete before this one can be claimed.
+    pub depends_on: Option<Vec<i64>>,
+}
+
+/// Tasks that can be claimed at `now`: pending (or holding an expired lease),
+/// under their attempt cap, with every blocker completed.
+pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Condition {
+    use sea_orm::sea_query::{Alias, Query};
+    let blocker = Alias::new("blocker");
+    let open_blockers = Query::select()
+        .expr(Expr::val(1))
+        .from(crate::entity::task_dependency::Entity)
+        .join_as(
+            sea_orm::sea_query::JoinType::InnerJoin,
+            task::Entity,
+            blocker.clone(),
+            Expr::col((blocker.clone(), task::Column::Id)).equals((
+                crate::entity::task_dependency::Entity,
+                crate::entity::task_dependency::Column::DependsOnId,
+            )),
+        )
+        .and_where(
+            Expr::col((
+                crate::entity::task_dependency::Entity,
+                crate::entity::task_dependency::Column::TaskId,
+            ))
+            .equals((task::Entity, task::Column::Id)),
+        )
+        .and_where(Expr::col((blocker, task::Column::Status)).ne(status::COMPLETED))
+        .to_owned();
+    Condition::all()
+        .add(
+            Condition::any()
+                .add(task::Column::Status.eq(status::PENDING))
+                .add(
+                    Condition::all()
+                        .add(task::Column::Status.eq(status::IN_PROGRESS))
+                        .add(task::Column::LeaseExpires.lte(now)),
+                ),
+        )
+        .add(
+            Condition::any()
+                .add(task::Column::MaxAttempts.is_null())
+                .add(Expr::col(task::Column::Attempts).lt(Expr::col(task::Column::MaxAttempts))),
+        )
+        .add(Expr::exists(open_blockers).not())
+}
+
+/// Most tasks one bulk create may hold.
+pub const MAX_BULK: usize = 1000;
+
+/// The org and project slugs of a scope (unscoped: `default/main`).
+fn scope_slugs(scope: &Scope) -> (&str, &str) {
+    match scope {
+        Scope::Any => (DEFAULT_ORG, DEFAULT_PROJECT),
+        Scope::Project { org, project } => (org.as_str(), project.as_str()),
+    }
+}
+
+/// Prefixes a validation error with the bulk item it is about.
+fn at_index(i: usize, e: Error) -> Error {
+    match e {
+        Error::Validation(m) => Error::Validation(format!("tasks[{i}]: {m}")),
+        Error::BadRequest(m) => Error::BadRequest(format!("tasks[{i}]: {m}")),
+        other => other,
+    }
+}
+
+/// A new task's fields, checked.
+struct ValidTask {
+    title: String,
+    description: Option<String>,
+    task_type: String,
+    channel: String,
+    priority: i32,
+    payload: Value,
+    parent_id: Option<i64>,
+    max_attempts: Option<i32>,
+    depends_on: Vec<i64>,
+}
+
+impl ValidTask {
+    fn check(input: NewTask) -> Result<Self> {
+        Ok(Self {
+            title: validate::title(
+                input
+                    .title
+                    .as_deref()
+                    .ok_or_else(|| Error::validation("title is required"))?,
+            )?,
+            description: validate::description(input.description)?,
+            task_type: validate::label("type", input.task_type.as_deref().unwrap_or("task"))?,
+            channel: validate::label("channel", input.channel.as_deref().unwrap_or("default"))?,
+            priority: validate::priority(input.priority.unwrap_or(5))?,
+            payload: validate::payload(input.payload.unwrap_or_else(|| json!({})))?,
+            parent_id: input.parent_id,
+            max_attempts: input.max_attempts.map(validate::max_attempts).transpose()?,
+            depends_on: input.depends_on.unwrap_or_default(),
+        })
+    }
 }
 
 /// Fields an update may change; `status` goes through the lifecycle.
@@ -69,6 +169,8 @@ pub struct TaskPatch {
     pub status: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     pub max_attempts: Option<Option<i64>>,
+    /// Replaces the task's blockers (same org; no cycles).
+    pub depends_on: Option<Vec<i64>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -109,6 +211,8 @@ pub struct TaskQuery {
     pub parent_id: Option<i64>,
     /// Only tasks of this org (by slug).
     pub org: Option<String>,
+    /// Only tasks that can be claimed now (true) or that cannot (false).
+    pub claimable: Option<bool>,
     pub sort_by: SortBy,
     /// Ascending when true; newest/highest first by default.
     pub ascending: bool,
@@ -283,6 +387,8 @@ impl Ats {
             .all(self.store.conn())
             .await?;
         let mut view = TaskView::new(t, &loc);
+        self.decorate(self.store.conn(), std::slice::from_mut(&mut view))
+            .await?;
         view.messages = Some(messages.into_iter().map(MessageView::from).collect());
         Ok(view)
     }
@@ -294,45 +400,83 @@ impl Ats {
         scope: &Scope,
         input: NewTask,
     ) -> Result<TaskView> {
-        let (org_slug, project_slug) = match scope {
-            Scope::Any => (DEFAULT_ORG, DEFAULT_PROJECT),
-            Scope::Project { org, project } => (org.as_str(), project.as_str()),
-        };
-        let title = validate::title(
-            input
-                .title
-                .as_deref()
-                .ok_or_else(|| Error::validation("title is required"))?,
-        )?;
-        let description = validate::description(input.description)?;
-        let task_type = validate::label("type", input.task_type.as_deref().unwrap_or("task"))?;
-        let channel = validate::label("channel", input.channel.as_deref().unwrap_or("default"))?;
-        let priority = validate::priority(input.priority.unwrap_or(5))?;
-        let payload = validate::payload(input.payload.unwrap_or_else(|| json!({})))?;
-        let max_attempts = input.max_attempts.map(validate::max_attempts).transpose()?;
-
+        let fields = ValidTask::check(input)?;
+        let (org_slug, project_slug) = scope_slugs(scope);
         let w = self.store.begin_write().await?;
         let (org, project, _) = self
             .visible_project(&w.txn, actor, org_slug, project_slug, Access::Write)
             .await?;
-        if let Some(parent) = input.parent_id {
-            let p = task::Entity::find_by_id(parent).one(&w.txn).await?;
+        let view = self
+            .insert_task(&w.txn, actor, &org, &project, fields)
+            .await?;
+        w.commit().await?;
+        self.bus.wake();
+        Ok(view)
+    }
+
+    /// Creates up to 1 000 tasks in one transaction: all or nothing, one
+    /// `task.created` each. A bad item is named by its index.
+    pub async fn create_tasks(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        inputs: Vec<NewTask>,
+    ) -> Result<Vec<TaskView>> {
+        if inputs.is_empty() || inputs.len() > MAX_BULK {
+            return Err(Error::validation(format!(
+                "tasks must hold 1 to {MAX_BULK} tasks"
+            )));
+        }
+        let fields: Vec<ValidTask> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| ValidTask::check(t).map_err(|e| at_index(i, e)))
+            .collect::<Result<_>>()?;
+        let (org_slug, project_slug) = scope_slugs(scope);
+        let w = self.store.begin_write().await?;
+        let (org, project, _) = self
+            .visible_project(&w.txn, actor, org_slug, project_slug, Access::Write)
+            .await?;
+        let mut views = Vec::with_capacity(fields.len());
+        for (i, f) in fields.into_iter().enumerate() {
+            views.push(
+                self.insert_task(&w.txn, actor, &org, &project, f)
+                    .await
+                    .map_err(|e| at_index(i, e))?,
+            );
+        }
+        w.commit().await?;
+        self.bus.wake();
+        Ok(views)
+    }
+
+    async fn insert_task<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        org: &org::Model,
+        project: &project::Model,
+        f: ValidTask,
+    ) -> Result<TaskView> {
+        if let Some(parent) = f.parent_id {
+            let p = task::Entity::find_by_id(parent).one(db).await?;
             if p.is_none_or(|p| p.project_id != project.id) {
                 return Err(Error::validation(format!(
-                    "parent_id {parent} is not a task of {org_slug}/{project_slug}"
+                    "parent_id {parent} is not a task of {}/{}",
+                    org.slug, project.slug
                 )));
             }
         }
         let now = time::now();
         let model = task::ActiveModel {
             project_id: Set(project.id),
-            title: Set(title),
-            description: Set(description),
-            task_type: Set(task_type),
-            channel: Set(channel),
-            priority: Set(priority),
+            title: Set(f.title),
+            description: Set(f.description),
+            task_type: Set(f.task_type),
+            channel: Set(f.channel),
+            priority: Set(f.priority),
             status: Set(status::PENDING.to_owned()),
-            payload: Set(payload),
+            payload: Set(f.payload),
             outputs: Set(json!([])),
             source_type: Set(actor.actor_type.as_str().to_owned()),
             source_id: Set(actor.id.clone()),
@@ -342,9 +486,9 @@ impl Ats {
             assignee_name: Set(None),
             lease_expires: Set(None),
             reason: Set(None),
-            parent_id: Set(input.parent_id),
+            parent_id: Set(f.parent_id),
             attempts: Set(0),
-            max_attempts: Set(max_attempts),
+            max_attempts: Set(f.max_attempts),
             version: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
@@ -352,12 +496,17 @@ impl Ats {
             completed_at: Set(None),
             ..Default::default()
         }
-        .insert(&w.txn)
+        .insert(db)
         .await?;
-        let loc = Location::of(&org, &project);
-        let view = TaskView::new(model, &loc);
+        if !f.depends_on.is_empty() {
+            self.set_dependencies(db, actor, &model, org.id, &f.depends_on)
+                .await?;
+        }
+        let loc = Location::of(org, project);
+        let mut view = TaskView::new(model, &loc);
+        self.decorate(db, std::slice::from_mut(&mut view)).await?;
         record(
-            &w.txn,
+            db,
             &[NewEvent {
                 event_type: "task.created",
                 actor,
@@ -367,8 +516,6 @@ impl Ats {
             }],
         )
         .await?;
-        w.commit().await?;
-        self.bus.wake();
         Ok(view)
     }
 
@@ -428,6 +575,10 @@ impl Ats {
         if let Some(p) = q.parent_id {
             cond = cond.add(task::Column::ParentId.eq(p));
         }
+        if let Some(claimable) = q.claimable {
+            let c = claimable_condition(time::now());
+            cond = cond.add(if claimable { c } else { c.not() });
+        }
         if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let escaped: String = s
                 .to_lowercase()
@@ -468,10 +619,11 @@ impl Ats {
         ids.sort_unstable();
         ids.dedup();
         let locs = self.locations(db, ids).await?;
-        let tasks = rows
+        let mut tasks: Vec<TaskView> = rows
             .into_iter()
             .filter_map(|t| locs.get(&t.project_id).map(|loc| TaskView::new(t, loc)))
             .collect();
+        self.decorate(db, &mut tasks).await?;
         Ok(TaskList {
             tasks,
             count,
@@ -548,15 +700,32 @@ impl Ats {
                 t = planned.task;
                 events.extend(planned.events);
             }
-            if events.is_empty() {
-                return Ok(TaskView::new(current, &loc));
+            if let Some(deps) = &patch.depends_on {
+                self.set_dependencies(&w.txn, actor, &current, loc.org_id, deps)
+                    .await?;
+                if events.is_empty() {
+                    t.updated_at = now;
+                    events.push(("task.updated", Some(("changes", json!(["depends_on"])))));
+                } else if let Some((_, Some((_, Value::Array(list))))) = events.first_mut() {
+                    list.push(json!("depends_on"));
+                }
             }
+            if events.is_empty() {
+                let mut view = TaskView::new(current, &loc);
+                self.decorate(&w.txn, std::slice::from_mut(&mut view))
+                    .await?;
+                return Ok(view);
+            }
+            self.guard(&w.txn, &current, &t).await?;
             // One write however many steps: the row moves by a single version check.
             t.version = current.version + 1;
             if !compare_and_set(&w.txn, current.version, &t).await? {
                 continue;
             }
-            let view = TaskView::new(t, &loc);
+            let follow = self.follow_ups(&w.txn, &current, &t).await?;
+            let mut view = TaskView::new(t, &loc);
+            self.decorate(&w.txn, std::slice::from_mut(&mut view))
+                .await?;
             let new_events: Vec<NewEvent> = events
                 .into_iter()
                 .map(|(event_type, extra)| NewEvent {
@@ -568,6 +737,7 @@ impl Ats {
                 })
                 .collect();
             record(&w.txn, &new_events).await?;
+            self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
             self.bus.wake();
             return Ok(view);

@@ -35,6 +35,8 @@ pub struct TaskView {
     pub reason: Option<String>,
     pub parent_id: Option<i64>,
     pub depends_on: Vec<i64>,
+    /// Blockers not yet completed: the task cannot be claimed while non-empty.
+    pub blocked_by: Vec<i64>,
     pub attempts: i32,
     pub max_attempts: Option<i32>,
     #[serde(with = "rfc3339")]
@@ -97,6 +99,7 @@ impl TaskView {
             reason: t.reason,
             parent_id: t.parent_id,
             depends_on: Vec::new(),
+            blocked_by: Vec::new(),
             attempts: t.attempts,
             max_attempts: t.max_attempts,
             created_at: t.created_at,

@@ -1,0 +1,492 @@
+//! Workflow rules: dependencies (blocking, cycles, unblocking), subtasks
+//! (a parent completes last), handoffs, and the task views' dependency fields.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::access::Access;
+use super::event_log::{NewEvent, record};
+use super::lifecycle::status;
+use super::tasks::Scope;
+use super::views::{Location, TaskView};
+use super::{Ats, validate};
+use crate::actor::Actor;
+use crate::entity::{handoff, project, task, task_dependency};
+use crate::error::{Error, Result};
+use crate::time::{self, rfc3339};
+
+/// Most blockers one task may wait for.
+pub const MAX_DEPENDENCIES: usize = 100;
+
+/// An event on another task that a change causes (unblocked, subtasks done).
+pub(crate) struct FollowUp {
+    pub event_type: &'static str,
+    pub task: TaskView,
+    pub loc: Location,
+    pub extra: Option<(&'static str, Value)>,
+}
+
+/// A handoff as the API shows it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct HandoffView {
+    pub id: i64,
+    pub task_id: i64,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub summary: String,
+    pub next_steps: Vec<String>,
+    #[serde(with = "rfc3339")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<handoff::Model> for HandoffView {
+    fn from(h: handoff::Model) -> Self {
+        Self {
+            id: h.id,
+            task_id: h.task_id,
+            actor_type: h.actor_type,
+            actor_id: h.actor_id,
+            actor_name: h.actor_name,
+            summary: h.summary,
+            next_steps: serde_json::from_value(h.next_steps).unwrap_or_default(),
+            created_at: h.created_at,
+        }
+    }
+}
+
+/// `POST /tasks/:id/handoffs`.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct NewHandoff {
+    /// What was done and where things stand.
+    pub summary: Option<String>,
+    /// What the next session should do.
+    pub next_steps: Option<Vec<String>>,
+}
+
+fn unfinished(s: &str) -> bool {
+    s == status::PENDING || s == status::IN_PROGRESS
+}
+
+impl Ats {
+    /// Replaces the blockers of `t` (same org only; no cycles).
+    pub(crate) async fn set_dependencies<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        t: &task::Model,
+        org_id: i32,
+        deps: &[i64],
+    ) -> Result<()> {
+        let mut wanted: Vec<i64> = deps.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.len() > MAX_DEPENDENCIES {
+            return Err(Error::validation(format!(
+                "depends_on may list at most {MAX_DEPENDENCIES} tasks"
+            )));
+        }
+        if wanted.contains(&t.id) {
+            return Err(Error::validation(format!(
+                "task {} cannot depend on itself",
+                t.id
+            )));
+        }
+        let found: HashMap<i64, task::Model> = task::Entity::find()
+            .filter(task::Column::Id.is_in(wanted.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect();
+        for id in &wanted {
+            let missing = || Error::validation(format!("depends_on: task {id} not found"));
+            let b = found.get(id).ok_or_else(missing)?;
+            let p = project::Entity::find_by_id(b.project_id)
+                .one(db)
+                .await?
+                .ok_or_else(missing)?;
+            if p.org_id != org_id {
+                return Err(Error::validation(format!(
+                    "depends_on: task {id} belongs to another organization"
+                )));
+            }
+            let org = crate::entity::org::Entity::find_by_id(p.org_id)
+                .one(db)
+                .await?
+                .ok_or_else(missing)?;
+            if self.project_access(db, actor, &org, &p).await? < Access::Read {
+                return Err(missing());
+            }
+        }
+        // A cycle exists if the task is reachable from any of its new blockers.
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut frontier = wanted.clone();
+        while !frontier.is_empty() {
+            let edges = task_dependency::Entity::find()
+                .filter(task_dependency::Column::TaskId.is_in(frontier.clone()))
+                .all(db)
+                .await?;
+            frontier.clear();
+            for e in edges {
+                if e.depends_on_id == t.id {
+                    return Err(Error::validation(format!(
+                        "depends_on would create a cycle: task {} already depends (through task {}) on task {}",
+                        e.task_id, e.task_id, t.id
+                    )));
+                }
+                if seen.insert(e.depends_on_id) {
+                    frontier.push(e.depends_on_id);
+                }
+            }
+        }
+        task_dependency::Entity::delete_many()
+            .filter(task_dependency::Column::TaskId.eq(t.id))
+            .exec(db)
+            .await?;
+        for id in wanted {
+            task_dependency::ActiveModel {
+                task_id: Set(t.id),
+                depends_on_id: Set(id),
+            }
+            .insert(db)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Blockers of `task_id` that are not completed.
+    pub(crate) async fn blockers<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        task_id: i64,
+    ) -> Result<Vec<i64>> {
+        let deps: Vec<i64> = task_dependency::Entity::find()
+            .filter(task_dependency::Column::TaskId.eq(task_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|d| d.depends_on_id)
+            .collect();
+        if deps.is_empty() {
+            return Ok(deps);
+        }
+        let mut open: Vec<i64> = task::Entity::find()
+            .filter(task::Column::Id.is_in(deps))
+            .filter(task::Column::Status.ne(status::COMPLETED))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        open.sort_unstable();
+        Ok(open)
+    }
+
+    /// Fills `depends_on` and `blocked_by` of many views (two queries).
+    pub(crate) async fn decorate<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        views: &mut [TaskView],
+    ) -> Result<()> {
+        if views.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+        let edges = task_dependency::Entity::find()
+            .filter(task_dependency::Column::TaskId.is_in(ids))
+            .order_by_asc(task_dependency::Column::DependsOnId)
+            .all(db)
+            .await?;
+        if edges.is_empty() {
+            return Ok(());
+        }
+        let blocker_ids: Vec<i64> = edges.iter().map(|e| e.depends_on_id).collect();
+        let done: HashSet<i64> = task::Entity::find()
+            .filter(task::Column::Id.is_in(blocker_ids))
+            .filter(task::Column::Status.eq(status::COMPLETED))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        let mut by_task: HashMap<i64, Vec<i64>> = HashMap::new();
+        for e in edges {
+            by_task.entry(e.task_id).or_default().push(e.depends_on_id);
+        }
+        for v in views.iter_mut() {
+            if let Some(deps) = by_task.remove(&v.id) {
+                v.blocked_by = deps.iter().copied().filter(|d| !done.contains(d)).collect();
+                v.depends_on = deps;
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a change the workflow forbids: claiming a blocked task, or
+    /// completing a parent whose subtasks are unfinished.
+    pub(crate) async fn guard<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        before: &task::Model,
+        after: &task::Model,
+    ) -> Result<()> {
+        let claimed = after.status == status::IN_PROGRESS && after.claimed_at != before.claimed_at;
+        if claimed {
+            let blockers = self.blockers(db, after.id).await?;
+            if !blockers.is_empty() {
+                let list: Vec<String> = blockers.iter().map(|b| format!("task {b}")).collect();
+                return Err(Error::conflict(format!(
+                    "cannot claim task {}: it is blocked by unfinished {}",
+                    after.id,
+                    list.join(", ")
+                )));
+            }
+        }
+        if after.status == status::COMPLETED && before.status != status::COMPLETED {
+            let open: Vec<i64> = task::Entity::find()
+                .filter(task::Column::ParentId.eq(after.id))
+                .filter(task::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+                .order_by_asc(task::Column::Id)
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            if !open.is_empty() {
+                let list: Vec<String> = open.iter().map(|s| s.to_string()).collect();
+                return Err(Error::conflict(format!(
+                    "cannot complete task {}: its subtasks {} are unfinished",
+                    after.id,
+                    list.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Events a change causes on other tasks: `task.unblocked` for dependents
+    /// whose last blocker just completed, and `task.updated` with
+    /// `subtasks_done` on a parent whose last subtask just finished.
+    pub(crate) async fn follow_ups<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        before: &task::Model,
+        after: &task::Model,
+    ) -> Result<Vec<FollowUp>> {
+        let mut out = Vec::new();
+        if after.status == status::COMPLETED && before.status != status::COMPLETED {
+            let dependents = task_dependency::Entity::find()
+                .filter(task_dependency::Column::DependsOnId.eq(after.id))
+                .all(db)
+                .await?;
+            for d in dependents {
+                if self.blockers(db, d.task_id).await?.is_empty()
+                    && let Some(t) = task::Entity::find_by_id(d.task_id).one(db).await?
+                {
+                    let loc = self
+                        .locations(db, vec![t.project_id])
+                        .await?
+                        .remove(&t.project_id);
+                    if let Some(loc) = loc {
+                        let mut view = TaskView::new(t, &loc);
+                        self.decorate(db, std::slice::from_mut(&mut view)).await?;
+                        out.push(FollowUp {
+                            event_type: "task.unblocked",
+                            task: view,
+                            loc,
+                            extra: Some(("unblocked_by", json!(after.id))),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(parent_id) = after.parent_id
+            && !unfinished(&after.status)
+            && unfinished(&before.status)
+        {
+            let open = task::Entity::find()
+                .filter(task::Column::ParentId.eq(parent_id))
+                .filter(task::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+                .count(db)
+                .await?;
+            if open == 0
+                && let Some(p) = task::Entity::find_by_id(parent_id).one(db).await?
+            {
+                let loc = self
+                    .locations(db, vec![p.project_id])
+                    .await?
+                    .remove(&p.project_id);
+                if let Some(loc) = loc {
+                    let mut view = TaskView::new(p, &loc);
+                    self.decorate(db, std::slice::from_mut(&mut view)).await?;
+                    out.push(FollowUp {
+                        event_type: "task.updated",
+                        task: view,
+                        loc,
+                        extra: Some(("subtasks_done", json!(true))),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records `follow_ups` (in the caller's transaction), acted by `actor`.
+    pub(crate) async fn record_follow_ups<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        follow: Vec<FollowUp>,
+    ) -> Result<()> {
+        let events: Vec<NewEvent> = follow
+            .iter()
+            .map(|f| NewEvent {
+                event_type: f.event_type,
+                actor,
+                task: &f.task,
+                loc: &f.loc,
+                extra: f.extra.clone(),
+            })
+            .collect();
+        record(db, &events).await
+    }
+
+    /// Subtasks of a task.
+    pub async fn list_subtasks(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+    ) -> Result<Vec<TaskView>> {
+        let (_, loc) = self.find_task(actor, scope, id).await?;
+        let rows = task::Entity::find()
+            .filter(task::Column::ParentId.eq(id))
+            .order_by_asc(task::Column::Id)
+            .all(self.store.conn())
+            .await?;
+        let mut views: Vec<TaskView> = rows.into_iter().map(|t| TaskView::new(t, &loc)).collect();
+        self.decorate(self.store.conn(), &mut views).await?;
+        Ok(views)
+    }
+
+    /// Creates a subtask in the parent's project.
+    pub async fn create_subtask(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        parent_id: i64,
+        mut input: super::NewTask,
+    ) -> Result<TaskView> {
+        let (_, loc) = self.find_task(actor, scope, parent_id).await?;
+        input.parent_id = Some(parent_id);
+        let scope = Scope::Project {
+            org: loc.org,
+            project: loc.project,
+        };
+        self.create_task(actor, &scope, input).await
+    }
+
+    /// Posts a handoff on a task (`task.handoff`).
+    pub async fn add_handoff(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+        input: NewHandoff,
+    ) -> Result<HandoffView> {
+        let summary = input
+            .summary
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        if summary.is_empty() || summary.len() > validate::MAX_DESCRIPTION {
+            return Err(Error::validation(format!(
+                "summary must be 1 to {} bytes",
+                validate::MAX_DESCRIPTION
+            )));
+        }
+        let steps = input.next_steps.unwrap_or_default();
+        if steps.len() > 100 || steps.iter().any(|s| s.trim().is_empty() || s.len() > 2000) {
+            return Err(Error::validation(
+                "next_steps must be at most 100 non-empty strings of at most 2000 bytes",
+            ));
+        }
+        let w = self.store.begin_write().await?;
+        let (t, loc, _) = self
+            .find_task_in(&w.txn, actor, scope, id, Access::Write)
+            .await?;
+        let h = handoff::ActiveModel {
+            task_id: Set(id),
+            actor_type: Set(actor.actor_type.as_str().to_owned()),
+            actor_id: Set(actor.id.clone()),
+            actor_name: Set(actor.name.clone()),
+            summary: Set(summary),
+            next_steps: Set(json!(steps)),
+            created_at: Set(time::now()),
+            ..Default::default()
+        }
+        .insert(&w.txn)
+        .await?;
+        let view = HandoffView::from(h);
+        let mut task = TaskView::new(t, &loc);
+        self.decorate(&w.txn, std::slice::from_mut(&mut task))
+            .await?;
+        record(
+            &w.txn,
+            &[NewEvent {
+                event_type: "task.handoff",
+                actor,
+                task: &task,
+                loc: &loc,
+                extra: Some((
+                    "handoff",
+                    serde_json::to_value(&view).unwrap_or(Value::Null),
+                )),
+            }],
+        )
+        .await?;
+        w.commit().await?;
+        self.bus.wake();
+        Ok(view)
+    }
+
+    /// A task's handoffs, oldest first.
+    pub async fn list_handoffs(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+    ) -> Result<Vec<HandoffView>> {
+        self.find_task(actor, scope, id).await?;
+        Ok(handoff::Entity::find()
+            .filter(handoff::Column::TaskId.eq(id))
+            .order_by_asc(handoff::Column::Id)
+            .all(self.store.conn())
+            .await?
+            .into_iter()
+            .map(HandoffView::from)
+            .collect())
+    }
+
+    /// Handoffs of many tasks (for GraphQL).
+    pub async fn handoffs_of_tasks(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<HandoffView>>> {
+        let mut out: HashMap<i64, Vec<HandoffView>> = HashMap::new();
+        for h in handoff::Entity::find()
+            .filter(handoff::Column::TaskId.is_in(ids.iter().copied()))
+            .order_by_asc(handoff::Column::Id)
+            .all(self.store.conn())
+            .await?
+        {
+            out.entry(h.task_id).or_default().push(h.into());
+        }
+        Ok(out)
+    }
+}
