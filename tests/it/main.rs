@@ -12,4 +12,5 @@ mod parity;
 mod rest_orgs;
 mod rest_tasks;
 mod smoke;
+mod workflow;
 mod ws;
