@@ -219,6 +219,15 @@ async fn filters_narrow(app: TestApp) {
     )
     .await
     .expect(201);
+    // The history reads act as human:anonymous and the socket as human:ws-tester: let both read acme.
+    for reader in ["anonymous", "ws-tester"] {
+        c.post(
+            "/orgs/acme/permissions",
+            json!({ "actor_type": "human", "actor_id": reader, "namespace": "*", "access": "r" }),
+        )
+        .await
+        .expect(201);
+    }
     let in_acme = "/orgs/acme/projects/web/tasks";
     let target = c
         .post(
