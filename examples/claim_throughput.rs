@@ -31,8 +31,16 @@ async fn start(url: String) -> (String, tokio::sync::oneshot::Sender<()>) {
 async fn run(base: &str, workers: usize, tasks: usize, channel: &str) -> f64 {
     let http = reqwest::Client::new();
     for chunk in (0..tasks).collect::<Vec<_>>().chunks(1000) {
-        let items: Vec<Value> = chunk.iter().map(|i| json!({ "title": format!("b{i}"), "channel": channel })).collect();
-        let r = http.post(format!("{base}/tasks/bulk")).json(&json!({ "tasks": items })).send().await.unwrap();
+        let items: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({ "title": format!("b{i}"), "channel": channel }))
+            .collect();
+        let r = http
+            .post(format!("{base}/tasks/bulk"))
+            .json(&json!({ "tasks": items }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
     }
     let started = Instant::now();
@@ -82,14 +90,19 @@ async fn bench(name: &str, url: String, tasks: usize) {
     let (base, stop) = start(url).await;
     for workers in [1, 4, 16] {
         let rate = run(&base, workers, tasks, &format!("bench-{workers}")).await;
-        println!("{name:<10} workers={workers:<3} tasks={tasks:<5} {rate:>8.0} tasks/s (claim-next + complete)");
+        println!(
+            "{name:<10} workers={workers:<3} tasks={tasks:<5} {rate:>8.0} tasks/s (claim-next + complete)"
+        );
     }
     let _ = stop.send(());
 }
 
 #[tokio::main]
 async fn main() {
-    let tasks: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let tasks: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2000);
     let file = std::env::temp_dir().join(format!("ats_bench_{}.db", std::process::id()));
     bench("sqlite", format!("sqlite://{}", file.display()), tasks).await;
     for suffix in ["", "-wal", "-shm"] {
@@ -99,12 +112,21 @@ async fn main() {
         Ok(admin) => {
             let name = format!("ats_bench_{}", std::process::id());
             let conn = Database::connect(&admin).await.unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_owned();
             bench("postgres", format!("{base}/{name}"), tasks).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
         }
-        Err(_) => println!("postgres   skipped: set ATS_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"),
+        Err(_) => println!(
+            "postgres   skipped: set ATS_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"
+        ),
     }
 }
