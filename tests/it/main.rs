@@ -8,6 +8,7 @@ mod auth_logs;
 mod auth_matrix;
 mod crash;
 mod lifecycle;
+mod lifecycle_table;
 mod parity;
 mod rest_orgs;
 mod rest_tasks;
