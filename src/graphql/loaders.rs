@@ -8,12 +8,29 @@ use async_graphql::dataloader::Loader;
 use crate::service::Ats;
 use crate::service::views::{EventView, MessageView, TaskView};
 
+/// A per-request DataLoader with its cache.
+pub type Cached<T> =
+    async_graphql::dataloader::DataLoader<T, async_graphql::dataloader::HashMapCache>;
+
+/// Marks the data of a long-lived subscription socket, whose loader cache
+/// must not answer "the task as it is now".
+pub struct LiveConnection;
+
 /// Messages by task id.
 pub struct MessagesLoader(pub Ats);
 /// Events by task id.
 pub struct EventsLoader(pub Ats);
 /// Tasks by id (parents).
 pub struct TaskLoader(pub Ats);
+
+/// `found` with an empty list for every key that has no rows, so that the
+/// request's cache answers for those keys too (rather than loading them again).
+fn every_key<V>(keys: &[i64], mut found: HashMap<i64, Vec<V>>) -> HashMap<i64, Vec<V>> {
+    for k in keys {
+        found.entry(*k).or_default();
+    }
+    found
+}
 
 /// A loader failure, shared by every waiting field.
 pub type LoadError = Arc<async_graphql::Error>;
@@ -23,10 +40,12 @@ impl Loader<i64> for MessagesLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        self.0
+        let found = self
+            .0
             .messages_of_tasks(keys)
             .await
-            .map_err(|e| Arc::new(super::error::to_gql(e)))
+            .map_err(|e| Arc::new(super::error::to_gql(e)))?;
+        Ok(every_key(keys, found))
     }
 }
 
@@ -35,10 +54,12 @@ impl Loader<i64> for EventsLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        self.0
+        let found = self
+            .0
             .events_of_tasks(keys)
             .await
-            .map_err(|e| Arc::new(super::error::to_gql(e)))
+            .map_err(|e| Arc::new(super::error::to_gql(e)))?;
+        Ok(every_key(keys, found))
     }
 }
 
@@ -64,10 +85,12 @@ impl Loader<i64> for SubtasksLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        self.0
+        let found = self
+            .0
             .subtasks_of_tasks(keys)
             .await
-            .map_err(|e| Arc::new(super::error::to_gql(e)))
+            .map_err(|e| Arc::new(super::error::to_gql(e)))?;
+        Ok(every_key(keys, found))
     }
 }
 
@@ -76,9 +99,11 @@ impl Loader<i64> for HandoffsLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        self.0
+        let found = self
+            .0
             .handoffs_of_tasks(keys)
             .await
-            .map_err(|e| Arc::new(super::error::to_gql(e)))
+            .map_err(|e| Arc::new(super::error::to_gql(e)))?;
+        Ok(every_key(keys, found))
     }
 }

@@ -32,8 +32,15 @@ pub struct Mutation(mutation::MutationRoot, access::AccessMutation);
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
-/// The most complex query accepted (each field costs 1; lists multiply by `first`).
-pub const MAX_COMPLEXITY: usize = 5_000;
+/// The most complex query accepted: each field costs 1, and a page of tasks
+/// costs its fields once per task it may hold (`first`/`last`, default 50).
+pub const MAX_COMPLEXITY: usize = 20_000;
+
+/// The complexity of a page of tasks.
+pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.or(last).map_or(50, |n| n.clamp(0, 500) as usize);
+    1 + size.max(1) * child_complexity
+}
 
 /// Builds the schema over `ats`.
 pub fn schema(ats: Ats) -> AtsSchema {

@@ -3,6 +3,8 @@
 use async_graphql::connection::{self, Connection, EmptyFields};
 use async_graphql::{Context, ID, Object, SimpleObject};
 
+use super::loaders::{Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader};
+
 use super::error::bad_request;
 use super::inputs::{TaskEventFilter, TaskFilter, TaskOrder, numeric_id};
 use super::types::{Health, Organization, Project, Task, TaskEvent, TaskStats};
@@ -51,68 +53,114 @@ pub async fn task_connection(
             )));
         }
     }
-    connection::query(
-        after,
-        before,
-        first,
-        last,
-        |after: Option<usize>, before: Option<usize>, first: Option<usize>, last: Option<usize>| async move {
-            let mut start = after.map_or(0, |a| a + 1);
-            let mut end = before;
-            if let Some(first) = first {
-                end = Some(end.map_or(start + first, |e| e.min(start + first)));
-            }
-            let mut total = None;
-            if let Some(last) = last {
-                let e = match end {
-                    Some(e) => e,
-                    None => {
-                        let mut q = base.clone();
-                        q.limit = 1;
-                        let n = ats.list_tasks(&who, &scope, q).await.gql()?.count as usize;
-                        total = Some(n);
-                        n
-                    }
+    let conn =
+        connection::query(
+            after,
+            before,
+            first,
+            last,
+            |after: Option<usize>,
+             before: Option<usize>,
+             first: Option<usize>,
+             last: Option<usize>| async move {
+                let mut start = after.map_or(0, |a| a + 1);
+                let mut end = before;
+                if let Some(first) = first {
+                    end = Some(end.map_or(start + first, |e| e.min(start + first)));
+                }
+                let mut total = None;
+                if let Some(last) = last {
+                    let e = match end {
+                        Some(e) => e,
+                        None => {
+                            let mut q = base.clone();
+                            q.limit = 1;
+                            let n = ats.list_tasks(&who, &scope, q).await.gql()?.count as usize;
+                            total = Some(n);
+                            n
+                        }
+                    };
+                    start = start.max(e.saturating_sub(last));
+                    end = Some(e);
+                }
+                let end = end.unwrap_or(start + DEFAULT_PAGE);
+                let mut q = base;
+                q.offset = start as u64;
+                q.limit = end.saturating_sub(start).min(MAX_LIMIT as usize) as u64;
+                let page = if q.limit == 0 {
+                    let mut probe = q.clone();
+                    probe.limit = 1;
+                    let mut p = ats.list_tasks(&who, &scope, probe).await.gql()?;
+                    p.tasks.clear();
+                    p
+                } else {
+                    ats.list_tasks(&who, &scope, q).await.gql()?
                 };
-                start = start.max(e.saturating_sub(last));
-                end = Some(e);
-            }
-            let end = end.unwrap_or(start + DEFAULT_PAGE);
-            let mut q = base;
-            q.offset = start as u64;
-            q.limit = end.saturating_sub(start).min(MAX_LIMIT as usize) as u64;
-            let page = if q.limit == 0 {
-                let mut probe = q.clone();
-                probe.limit = 1;
-                let mut p = ats.list_tasks(&who, &scope, probe).await.gql()?;
-                p.tasks.clear();
-                p
+                let count = total.unwrap_or(page.count as usize);
+                let shown = page.tasks.len();
+                let mut conn = Connection::with_additional_fields(
+                    start > 0,
+                    start + shown < count,
+                    TotalCount {
+                        total_count: page.count,
+                    },
+                );
+                conn.edges.extend(
+                    page.tasks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, t)| connection::Edge::new(start + i, Task(t))),
+                );
+                Ok::<_, async_graphql::Error>(conn)
+            },
+        )
+        .await
+        .map_err(|e| {
+            let message = e.message.clone();
+            if e.extensions.is_some() {
+                e
             } else {
-                ats.list_tasks(&who, &scope, q).await.gql()?
-            };
-            let count = total.unwrap_or(page.count as usize);
-            let shown = page.tasks.len();
-            let mut conn = Connection::with_additional_fields(
-                start > 0,
-                start + shown < count,
-                TotalCount {
-                    total_count: page.count,
-                },
-            );
-            conn.edges.extend(
-                page.tasks
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, t)| connection::Edge::new(start + i, Task(t))),
-            );
-            Ok::<_, async_graphql::Error>(conn)
-        },
-    )
-    .await
-    .map_err(|e| {
-        let message = e.message.clone();
-        if e.extensions.is_some() { e } else { bad_request(message) }
-    })
+                bad_request(message)
+            }
+        })?;
+    let ids: Vec<i64> = conn.edges.iter().map(|e| e.node.0.id).collect();
+    prime(ctx, &ids).await?;
+    Ok(conn)
+}
+
+/// Loads, in one batch each, the per-task lists the query selects, so that
+/// resolving them task by task only reads the request's loader cache.
+async fn prime(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<()> {
+    let look = ctx.look_ahead();
+    let wants = |f: &str| {
+        look.field("nodes").field(f).exists() || look.field("edges").field("node").field(f).exists()
+    };
+    let keys = || ids.iter().copied();
+    if wants("messages") {
+        ctx.data_unchecked::<Cached<MessagesLoader>>()
+            .load_many(keys())
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
+    if wants("events") {
+        ctx.data_unchecked::<Cached<EventsLoader>>()
+            .load_many(keys())
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
+    if wants("subtasks") {
+        ctx.data_unchecked::<Cached<SubtasksLoader>>()
+            .load_many(keys())
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
+    if wants("handoffs") {
+        ctx.data_unchecked::<Cached<HandoffsLoader>>()
+            .load_many(keys())
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
+    Ok(())
 }
 
 /// Read operations.
@@ -144,6 +192,7 @@ impl QueryRoot {
 
     /// Tasks matching `filter`, as a Relay connection with `totalCount`.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

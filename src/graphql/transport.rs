@@ -1,6 +1,6 @@
 //! HTTP and WebSocket endpoints: `/graphql`, `/graphql/ws`, `/graphiql`.
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{Data, Request};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
@@ -24,27 +24,68 @@ pub fn routes() -> Router<AppState> {
         .route("/graphiql", get(graphiql))
 }
 
-/// Per-request data: the actor and fresh DataLoaders (so batching and caching
-/// never cross requests).
+/// Per-connection data of a subscription socket: the actor and DataLoaders,
+/// marked live so that `TaskEvent.task` always reads the task afresh.
 fn request_data(ats: &Ats, actor: Actor) -> Data {
     let mut data = Data::default();
     data.insert(actor);
-    data.insert(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn));
-    data.insert(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn));
-    data.insert(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn));
-    data.insert(DataLoader::new(SubtasksLoader(ats.clone()), tokio::spawn));
-    data.insert(DataLoader::new(HandoffsLoader(ats.clone()), tokio::spawn));
+    data.insert(DataLoader::with_cache(
+        MessagesLoader(ats.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    ));
+    data.insert(DataLoader::with_cache(
+        EventsLoader(ats.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    ));
+    data.insert(DataLoader::with_cache(
+        TaskLoader(ats.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    ));
+    data.insert(DataLoader::with_cache(
+        SubtasksLoader(ats.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    ));
+    data.insert(DataLoader::with_cache(
+        HandoffsLoader(ats.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    ));
     data.insert(super::types::ReadableProjects::default());
+    data.insert(super::loaders::LiveConnection);
     data
 }
 
 fn with_request_data(req: Request, ats: &Ats, actor: Actor) -> Request {
     req.data(actor)
-        .data(DataLoader::new(MessagesLoader(ats.clone()), tokio::spawn))
-        .data(DataLoader::new(EventsLoader(ats.clone()), tokio::spawn))
-        .data(DataLoader::new(TaskLoader(ats.clone()), tokio::spawn))
-        .data(DataLoader::new(SubtasksLoader(ats.clone()), tokio::spawn))
-        .data(DataLoader::new(HandoffsLoader(ats.clone()), tokio::spawn))
+        .data(DataLoader::with_cache(
+            MessagesLoader(ats.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            EventsLoader(ats.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            TaskLoader(ats.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            SubtasksLoader(ats.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            HandoffsLoader(ats.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
         .data(super::types::ReadableProjects::default())
 }
 

@@ -1,12 +1,13 @@
 //! GraphQL output types over the service views.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::GqlResult;
-use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
+use super::loaders::{
+    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader,
+};
 use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
 use crate::service::{StatsScope, TaskStats as StatsView, status};
 
@@ -159,7 +160,7 @@ impl Task {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+        let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
         Ok(loader
             .load_one(parent)
             .await
@@ -186,7 +187,7 @@ impl Task {
                 .map_err(|_| super::error::bad_request("after must be a message id"))?,
             None => 0,
         };
-        let loader = ctx.data_unchecked::<DataLoader<MessagesLoader>>();
+        let loader = ctx.data_unchecked::<Cached<MessagesLoader>>();
         let all = loader
             .load_one(self.0.id)
             .await
@@ -201,7 +202,7 @@ impl Task {
     }
     /// Its subtasks, oldest first.
     async fn subtasks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
-        let loader = ctx.data_unchecked::<DataLoader<SubtasksLoader>>();
+        let loader = ctx.data_unchecked::<Cached<SubtasksLoader>>();
         let all = loader
             .load_one(self.0.id)
             .await
@@ -219,7 +220,7 @@ impl Task {
     }
     /// Context passed between worker sessions, oldest first.
     async fn handoffs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Handoff>> {
-        let loader = ctx.data_unchecked::<DataLoader<HandoffsLoader>>();
+        let loader = ctx.data_unchecked::<Cached<HandoffsLoader>>();
         let all = loader
             .load_one(self.0.id)
             .await
@@ -229,7 +230,7 @@ impl Task {
     }
     /// The task's history, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskEvent>> {
-        let loader = ctx.data_unchecked::<DataLoader<EventsLoader>>();
+        let loader = ctx.data_unchecked::<Cached<EventsLoader>>();
         let all = loader
             .load_one(self.0.id)
             .await
@@ -297,7 +298,15 @@ impl TaskEvent {
     }
     /// The task as it is now (null once deleted); `data.task` holds it as it was after this change.
     async fn task(&self, ctx: &Context<'_>) -> GqlResult<Option<Task>> {
-        let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+        if ctx.data_opt::<super::loaders::LiveConnection>().is_some() {
+            use super::OrGql;
+            let mut found = super::ats(ctx)
+                .tasks_by_ids(&[self.0.task_id])
+                .await
+                .gql()?;
+            return Ok(found.remove(&self.0.task_id).map(Task));
+        }
+        let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
         Ok(loader
             .load_one(self.0.task_id)
             .await
@@ -421,6 +430,7 @@ impl Project {
     }
     /// This project's tasks (a Relay connection).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::page_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -540,7 +550,7 @@ async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
                 .gql()
         })
         .await?;
-    let loader = ctx.data_unchecked::<DataLoader<TaskLoader>>();
+    let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
     let found = loader
         .load_many(ids.iter().copied())
         .await

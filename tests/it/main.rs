@@ -7,6 +7,7 @@ mod auth_flows;
 mod auth_logs;
 mod auth_matrix;
 mod crash;
+mod graphql_api;
 mod lifecycle;
 mod lifecycle_table;
 mod parity;
