@@ -569,3 +569,40 @@ crate::on_both_backends!(
     subscriptions_transport_ws,
     subscriptions_legacy_graphql_ws,
 );
+
+/// The npm `graphql-ws` client (tests/graphql-ws-client) subscribes and receives an event.
+async fn npm_graphql_ws_client(app: TestApp) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/graphql-ws-client");
+    let has_node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_node
+        || !std::path::Path::new(dir)
+            .join("node_modules/graphql-ws")
+            .exists()
+    {
+        eprintln!("SKIPPED: node or {dir}/node_modules is missing (run `npm ci` there)");
+        return;
+    }
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("subscribe.mjs")
+            .arg(&base)
+            .current_dir(dir)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "graphql-ws client failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("received task.created"));
+}
+
+crate::on_both_backends!(npm_graphql_ws_client);
