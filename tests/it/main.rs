@@ -12,6 +12,7 @@ mod lifecycle;
 mod lifecycle_table;
 mod parity;
 mod rest_orgs;
+mod rest_shapes;
 mod rest_tasks;
 mod smoke;
 mod workflow;
