@@ -134,6 +134,37 @@ pub struct Plan {
     pub events: Vec<(&'static str, Option<(&'static str, Value)>)>,
 }
 
+/// The status `t` counts as at `now`: `pending` once an `in_progress` lease has run out.
+pub fn effective_status(t: &task::Model, now: DateTime<Utc>) -> &str {
+    if lease_lapsed(t, now) {
+        status::PENDING
+    } else {
+        &t.status
+    }
+}
+
+fn lease_lapsed(t: &task::Model, now: DateTime<Utc>) -> bool {
+    t.status == status::IN_PROGRESS && t.lease_expires.is_some_and(|l| l <= now)
+}
+
+/// When `t`'s lease has run out by `now`, returns it to `pending` and adds
+/// `task.lease_expired` to `events`; true if it did.
+pub(crate) fn lapse(
+    t: &mut task::Model,
+    events: &mut Vec<(&'static str, Option<(&'static str, Value)>)>,
+    now: DateTime<Utc>,
+) -> bool {
+    if !lease_lapsed(t, now) {
+        return false;
+    }
+    events.push((
+        "task.lease_expired",
+        Some(("previous_assignee", previous_assignee(t))),
+    ));
+    expire_lease(t);
+    true
+}
+
 fn holder(t: &task::Model) -> String {
     format!(
         "{}:{}",
@@ -174,13 +205,7 @@ pub fn plan(
 ) -> Result<Plan> {
     let mut t = current.clone();
     let mut events = Vec::new();
-    if t.status == status::IN_PROGRESS && t.lease_expires.is_some_and(|l| l <= now) {
-        events.push((
-            "task.lease_expired",
-            Some(("previous_assignee", previous_assignee(&t))),
-        ));
-        expire_lease(&mut t);
-    }
+    lapse(&mut t, &mut events, now);
     t.updated_at = now;
     t.version += 1;
     match action {

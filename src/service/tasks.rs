@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::{Action, compare_and_set, plan, status};
+use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan, status};
 use super::views::{Location, MessageView, TaskView};
 use super::{Ats, validate};
 use crate::actor::Actor;
@@ -693,12 +693,21 @@ impl Ats {
                 t.version += 1;
                 events.push(("task.updated", Some(("changes", json!(changes)))));
             }
-            if let Some(target) = &patch.status
-                && let Some(action) = Action::for_status(target, &t.status)?
-            {
-                let planned = plan(&t, &action, actor, access >= Access::Admin, now)?;
-                t = planned.task;
-                events.extend(planned.events);
+            if let Some(target) = &patch.status {
+                // A lapsed lease counts as pending: `in_progress` claims it anew,
+                // `pending` makes the expiry real.
+                match Action::for_status(target, effective_status(&t, now))? {
+                    Some(action) => {
+                        let planned = plan(&t, &action, actor, access >= Access::Admin, now)?;
+                        t = planned.task;
+                        events.extend(planned.events);
+                    }
+                    None => {
+                        if lapse(&mut t, &mut events, now) {
+                            t.updated_at = now;
+                        }
+                    }
+                }
             }
             if let Some(deps) = &patch.depends_on {
                 self.set_dependencies(&w.txn, actor, &current, loc.org_id, deps)
