@@ -66,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            refuse_oversize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::metrics::track,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -86,6 +90,40 @@ async fn reset(
     }
     s.ats.reset_all().await?;
     Ok(axum::Json(serde_json::json!({ "reset": true })))
+}
+
+/// The most of an oversize body read (and dropped) before answering 413.
+const OVERSIZE_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Answers 413 to a body whose declared length is over the limit. A body of
+/// reasonable size is read to its end first: closing the connection while the
+/// client is still sending makes many clients (hyper, Node) report a broken
+/// pipe instead of the 413.
+async fn refuse_oversize(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let max = s.config.max_body_bytes as u64;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max => {
+            if len <= OVERSIZE_DRAIN_BYTES {
+                use futures_util::StreamExt;
+                let mut body = req.into_body().into_data_stream();
+                while let Some(Ok(_)) = body.next().await {}
+            }
+            Error::PayloadTooLarge(format!(
+                "request body is too large: {len} bytes, at most {max} accepted"
+            ))
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 async fn not_found(uri: Uri) -> Error {

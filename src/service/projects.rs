@@ -218,14 +218,15 @@ impl Ats {
         let (o, p, _) = self
             .visible_project(&w.txn, actor, org_slug, slug, Access::Read)
             .await?;
+        // Before the role check, as for the default org: no one may delete it.
+        if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
+            return Err(Error::conflict("the default project cannot be deleted"));
+        }
         self.require_org(
             &self.standing(&w.txn, actor, &o).await?,
             Access::Admin,
             "delete projects",
         )?;
-        if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
-            return Err(Error::conflict("the default project cannot be deleted"));
-        }
         event::Entity::delete_many()
             .filter(event::Column::ProjectId.eq(p.id))
             .exec(&w.txn)

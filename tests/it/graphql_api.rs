@@ -461,7 +461,7 @@ async fn subscriptions_transport_ws(app: TestApp) {
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let t = c
         .create_task(json!({ "title": "live", "channel": "ops" }))
         .await["id"]
@@ -579,7 +579,7 @@ async fn subscriptions_legacy_graphql_ws(app: TestApp) {
     ws.send(Message::Text(start.to_string().into()))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     c.create_task(json!({ "title": "skip me" })).await;
     c.create_task(json!({ "title": "old protocol", "type": "legacy" }))
         .await;

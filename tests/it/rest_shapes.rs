@@ -418,7 +418,7 @@ async fn bad_input_writes_nothing(app: TestApp) {
         ("POST", "/orgs", br#"{"slug":"Bad Slug"}"#.to_vec(), 422),
         ("POST", "/orgs", br#"{"slug":"default"}"#.to_vec(), 409),
         ("DELETE", "/orgs/default", Vec::new(), 409),
-        ("DELETE", "/orgs/default/projects/main", Vec::new(), 403),
+        ("DELETE", "/orgs/default/projects/main", Vec::new(), 409),
     ];
     for (method, path, body, status) in cases {
         let path = path.replace("ID", &t.to_string());
