@@ -1,6 +1,12 @@
 //! Service errors as GraphQL errors with `extensions.code`.
 
-use async_graphql::ErrorExtensions;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
+use async_graphql::futures_util::stream::{BoxStream, StreamExt};
+use async_graphql::{ErrorExtensions, Response};
 
 use crate::error::Error;
 
@@ -35,4 +41,42 @@ pub fn to_gql(e: Error) -> async_graphql::Error {
 /// A BAD_REQUEST error.
 pub fn bad_request(msg: impl Into<String>) -> async_graphql::Error {
     to_gql(Error::bad_request(msg))
+}
+
+/// Gives `extensions.code` = `BAD_REQUEST` to every error that has no code:
+/// those async-graphql finds in the request itself (syntax, unknown fields,
+/// argument types and validators, variables, depth and complexity limits).
+/// The service's own errors always carry their code already.
+pub struct DefaultCode;
+
+impl ExtensionFactory for DefaultCode {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DefaultCode)
+    }
+}
+
+fn with_codes(mut resp: Response) -> Response {
+    for err in &mut resp.errors {
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_REQUEST");
+        }
+    }
+    resp
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DefaultCode {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        with_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(with_codes).boxed()
+    }
 }

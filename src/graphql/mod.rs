@@ -52,6 +52,7 @@ pub fn schema(ats: Ats) -> AtsSchema {
     .data(ats)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(error::DefaultCode)
     .finish()
 }
 

@@ -3,7 +3,9 @@
 use async_graphql::connection::{self, Connection, EmptyFields};
 use async_graphql::{Context, ID, Object, SimpleObject};
 
-use super::loaders::{Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader};
+use super::loaders::{
+    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader,
+};
 
 use super::error::bad_request;
 use super::inputs::{TaskEventFilter, TaskFilter, TaskOrder, numeric_id};
@@ -123,19 +125,41 @@ pub async fn task_connection(
                 bad_request(message)
             }
         })?;
-    let ids: Vec<i64> = conn.edges.iter().map(|e| e.node.0.id).collect();
-    prime(ctx, &ids).await?;
+    prime(ctx, &conn).await?;
     Ok(conn)
 }
 
-/// Loads, in one batch each, the per-task lists the query selects, so that
-/// resolving them task by task only reads the request's loader cache.
-async fn prime(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<()> {
+/// Loads, in one batch each, the per-task lists the query selects and the
+/// tasks behind `parent`, `dependsOn` and `blockedBy`, so that resolving them
+/// task by task only reads the request's loader cache (and the number of
+/// statements does not depend on how the resolvers' loads happen to interleave).
+async fn prime(ctx: &Context<'_>, conn: &TaskConnection) -> GqlResult<()> {
     let look = ctx.look_ahead();
     let wants = |f: &str| {
         look.field("nodes").field(f).exists() || look.field("edges").field("node").field(f).exists()
     };
+    let tasks = || conn.edges.iter().map(|e| &e.node.0);
+    let ids: Vec<i64> = tasks().map(|t| t.id).collect();
     let keys = || ids.iter().copied();
+    let mut related: Vec<i64> = Vec::new();
+    if wants("parent") {
+        related.extend(tasks().filter_map(|t| t.parent_id));
+    }
+    if wants("dependsOn") || wants("blockedBy") {
+        let before = related.len();
+        related.extend(tasks().flat_map(|t| t.depends_on.iter().copied()));
+        if related.len() > before {
+            super::types::readable_projects(ctx).await?;
+        }
+    }
+    if !related.is_empty() {
+        related.sort_unstable();
+        related.dedup();
+        ctx.data_unchecked::<Cached<TaskLoader>>()
+            .load_many(related)
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
     if wants("messages") {
         ctx.data_unchecked::<Cached<MessagesLoader>>()
             .load_many(keys())
@@ -215,14 +239,16 @@ impl QueryRoot {
         .await
     }
 
-    /// Stored events after the cursor `after` (an event id), oldest first.
+    /// Stored events after the cursor `after` (an event id), oldest first:
+    /// `first` of them (1–1000, default 100).
     async fn task_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<TaskEventFilter>,
         after: Option<ID>,
-        #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+        #[graphql(validator(minimum = 1, maximum = 1000))] first: Option<i32>,
     ) -> GqlResult<Vec<TaskEvent>> {
+        let first = first.unwrap_or(100);
         let ats = ats(ctx);
         let filter = filter.unwrap_or_default().resolve(ats, actor(ctx)).await?;
         let after = match after {

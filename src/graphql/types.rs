@@ -174,13 +174,15 @@ impl Task {
     async fn max_attempts(&self) -> Option<i32> {
         self.0.max_attempts
     }
-    /// The message thread, oldest first.
+    /// The message thread, oldest first: `first` messages (0–1000, default
+    /// 100) after the message id `after`.
     async fn messages(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100, validator(minimum = 0, maximum = 1000))] first: i32,
+        #[graphql(validator(minimum = 0, maximum = 1000))] first: Option<i32>,
         after: Option<ID>,
     ) -> GqlResult<Vec<Message>> {
+        let first = first.unwrap_or(100);
         let after: i64 = match after {
             Some(id) => id
                 .parse()
@@ -377,6 +379,33 @@ impl Organization {
             .gql()?;
         Ok(projects.into_iter().map(Project).collect())
     }
+    /// Its members (any reader of the org may list them).
+    async fn members(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Member>> {
+        use super::OrGql;
+        let m = super::ats(ctx)
+            .list_members(super::actor(ctx), &self.0.slug)
+            .await
+            .gql()?;
+        Ok(m.into_iter().map(Into::into).collect())
+    }
+    /// Its invitations (admins).
+    async fn invitations(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Invitation>> {
+        use super::OrGql;
+        let i = super::ats(ctx)
+            .list_invitations(super::actor(ctx), &self.0.slug)
+            .await
+            .gql()?;
+        Ok(i.into_iter().map(Into::into).collect())
+    }
+    /// Its namespace permissions (admins).
+    async fn permissions(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Permission>> {
+        use super::OrGql;
+        let p = super::ats(ctx)
+            .list_permissions(super::actor(ctx), &self.0.slug)
+            .await
+            .gql()?;
+        Ok(p.into_iter().map(Into::into).collect())
+    }
 }
 
 /// A project; tasks live in projects.
@@ -535,13 +564,12 @@ pub struct Health {
 #[derive(Default)]
 pub struct ReadableProjects(tokio::sync::OnceCell<std::collections::HashSet<i32>>);
 
-async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
+/// The projects the caller may read (read once per request).
+pub(crate) async fn readable_projects<'a>(
+    ctx: &Context<'a>,
+) -> GqlResult<&'a std::collections::HashSet<i32>> {
     use super::OrGql;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let readable = ctx
-        .data_unchecked::<ReadableProjects>()
+    ctx.data_unchecked::<ReadableProjects>()
         .0
         .get_or_try_init(|| async {
             super::ats(ctx)
@@ -549,7 +577,14 @@ async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
                 .await
                 .gql()
         })
-        .await?;
+        .await
+}
+
+async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let readable = readable_projects(ctx).await?;
     let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
     let found = loader
         .load_many(ids.iter().copied())

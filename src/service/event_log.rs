@@ -206,12 +206,15 @@ impl Ats {
     ) -> Result<mpsc::Receiver<SubscriptionItem>> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
-        let mut live = ats.bus.subscribe();
         // Without `after`, the cursor is "now": everything committed from here on.
         let mut last = match after {
             Some(a) => a,
             None => ats.max_event_id().await?,
         };
+        // Listen only once the cursor is fixed, so that an open subscription
+        // (`ats_open_subscriptions`) sees every later commit. What the bus sends
+        // before we listen is in the table, which the replay below reads.
+        let mut live = ats.bus.subscribe();
         tokio::spawn(async move {
             loop {
                 // Subscribed to the bus first, then read the table: whatever
