@@ -173,7 +173,7 @@ fn holder(t: &task::Model) -> String {
     )
 }
 
-fn is_assignee(t: &task::Model, actor: &Actor) -> bool {
+pub(crate) fn is_assignee(t: &task::Model, actor: &Actor) -> bool {
     match (&t.assignee_type, &t.assignee_id) {
         (Some(ty), Some(id)) => actor.is(ty, id),
         _ => false,

@@ -696,7 +696,17 @@ impl Ats {
             if let Some(target) = &patch.status {
                 // A lapsed lease counts as pending: `in_progress` claims it anew,
                 // `pending` makes the expiry real.
-                match Action::for_status(target, effective_status(&t, now))? {
+                let effective = effective_status(&t, now);
+                // Someone else's live claim: setting `in_progress` is a claim, and refused as one.
+                let others_claim = effective == status::IN_PROGRESS
+                    && target == status::IN_PROGRESS
+                    && !super::lifecycle::is_assignee(&t, actor);
+                let action = if others_claim {
+                    Some(Action::Claim { lease_ms: None })
+                } else {
+                    Action::for_status(target, effective)?
+                };
+                match action {
                     Some(action) => {
                         let planned = plan(&t, &action, actor, access >= Access::Admin, now)?;
                         t = planned.task;

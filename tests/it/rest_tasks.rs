@@ -318,6 +318,24 @@ async fn create_read_update_delete(app: TestApp) {
     );
     assert_time(&ct["lease_expires"], "lease_expires");
     assert_time(&ct["claimed_at"], "claimed_at");
+    // Setting `in_progress` on someone else's live claim is a claim, refused as one.
+    let refused = app
+        .actor("agent", "intruder")
+        .patch(&format!("/tasks/{tid}"), json!({ "status": "in_progress" }))
+        .await
+        .expect_error(409);
+    assert!(
+        refused["error"].as_str().unwrap().contains("claimed by"),
+        "{refused}"
+    );
+    let still = c.get(&format!("/tasks/{tid}")).await.expect(200);
+    assert_eq!(
+        (
+            &still["task"]["assignee_id"],
+            &still["task"]["lease_expires"]
+        ),
+        (&ct["assignee_id"], &ct["lease_expires"])
+    );
     let done = c
         .patch(&format!("/tasks/{tid}"), json!({ "status": "completed" }))
         .await
