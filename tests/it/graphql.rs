@@ -1530,17 +1530,7 @@ async fn stats_and_history(app: TestApp) {
 
 /// `ats_db_queries_total` from `/metrics`.
 async fn db_queries(app: &TestApp) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", app.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with("ats_db_queries_total"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no ats_db_queries_total in /metrics:\n{text}"))
+    app.metric("ats_db_queries_total").await as u64
 }
 
 /// SQL statements one GraphQL request costs, net of `/metrics`' own reads:

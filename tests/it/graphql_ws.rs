@@ -193,17 +193,7 @@ impl Session {
 
 /// `ats_open_subscriptions` from `/metrics`.
 async fn open_subscriptions(app: &TestApp) -> i64 {
-    let text = reqwest::get(format!("{}/metrics", app.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with("ats_open_subscriptions"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|n| n.parse().ok())
-        .expect("ats_open_subscriptions in /metrics")
+    app.metric("ats_open_subscriptions").await
 }
 
 /// Waits until the server holds exactly `n` live subscriptions, so that a
