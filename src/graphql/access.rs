@@ -1,8 +1,8 @@
 //! Identity and access over GraphQL: the same operations as `/auth…` and
 //! `/orgs/:org/{members,invitations,permissions}`.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::to_gql;
@@ -34,8 +34,8 @@ pub struct Identity {
     pub display_name: String,
     pub email: Option<String>,
     pub profile: Json<Value>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
 }
 
 impl From<IdentityView> for Identity {
@@ -47,8 +47,8 @@ impl From<IdentityView> for Identity {
             display_name: i.display_name,
             email: i.email,
             profile: Json(i.profile),
-            created_at: i.created_at,
-            updated_at: i.updated_at,
+            created_at: i.created_at.into(),
+            updated_at: i.updated_at.into(),
         }
     }
 }
@@ -59,7 +59,7 @@ pub struct PublicIdentity {
     pub actor_type: String,
     pub actor_id: String,
     pub display_name: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<PublicIdentityView> for PublicIdentity {
@@ -68,7 +68,7 @@ impl From<PublicIdentityView> for PublicIdentity {
             actor_type: i.actor_type,
             actor_id: i.actor_id,
             display_name: i.display_name,
-            created_at: i.created_at,
+            created_at: i.created_at.into(),
         }
     }
 }
@@ -79,9 +79,9 @@ pub struct ApiKey {
     pub id: ID,
     pub name: String,
     pub prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime,
+    pub last_used_at: Option<DateTime>,
+    pub expires_at: Option<DateTime>,
     pub key: Option<String>,
 }
 
@@ -91,9 +91,9 @@ impl From<ApiKeyView> for ApiKey {
             id: ID(k.id.to_string()),
             name: k.name,
             prefix: k.prefix,
-            created_at: k.created_at,
-            last_used_at: k.last_used_at,
-            expires_at: k.expires_at,
+            created_at: k.created_at.into(),
+            last_used_at: k.last_used_at.map(Into::into),
+            expires_at: k.expires_at.map(Into::into),
             key: k.key,
         }
     }
@@ -105,7 +105,7 @@ pub struct Guardianship {
     pub id: ID,
     pub guardian: PublicIdentity,
     pub agent: PublicIdentity,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<GuardianshipView> for Guardianship {
@@ -114,7 +114,7 @@ impl From<GuardianshipView> for Guardianship {
             id: ID(g.id.to_string()),
             guardian: g.guardian.into(),
             agent: g.agent.into(),
-            created_at: g.created_at,
+            created_at: g.created_at.into(),
         }
     }
 }
@@ -133,7 +133,7 @@ pub struct Member {
     pub actor_type: String,
     pub actor_id: String,
     pub role: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<MemberView> for Member {
@@ -143,7 +143,7 @@ impl From<MemberView> for Member {
             actor_type: m.actor_type,
             actor_id: m.actor_id,
             role: m.role,
-            created_at: m.created_at,
+            created_at: m.created_at.into(),
         }
     }
 }
@@ -158,8 +158,8 @@ pub struct Invitation {
     pub actor_id: Option<String>,
     pub role: String,
     pub status: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime,
+    pub expires_at: DateTime,
 }
 
 impl From<InvitationView> for Invitation {
@@ -172,8 +172,8 @@ impl From<InvitationView> for Invitation {
             actor_id: i.actor_id,
             role: i.role,
             status: i.status,
-            created_at: i.created_at,
-            expires_at: i.expires_at,
+            created_at: i.created_at.into(),
+            expires_at: i.expires_at.into(),
         }
     }
 }
@@ -187,7 +187,7 @@ pub struct Permission {
     pub actor_id: String,
     pub namespace: String,
     pub access: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<PermissionView> for Permission {
@@ -199,7 +199,7 @@ impl From<PermissionView> for Permission {
             actor_id: p.actor_id,
             namespace: p.namespace,
             access: p.access,
-            created_at: p.created_at,
+            created_at: p.created_at.into(),
         }
     }
 }
@@ -216,7 +216,7 @@ pub struct RegisterPayload {
 #[derive(SimpleObject)]
 pub struct LoginPayload {
     pub token: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
     pub identity: Identity,
 }
 
@@ -224,7 +224,7 @@ pub struct LoginPayload {
 #[derive(SimpleObject)]
 pub struct GuardianLinkPayload {
     pub token: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
 }
 
 /// A new invitation and its token (shown once).
@@ -374,7 +374,7 @@ impl AccessMutation {
             .gql()?;
         Ok(LoginPayload {
             token: l.token,
-            expires_at: l.expires_at,
+            expires_at: l.expires_at.into(),
             identity: l.identity.into(),
         })
     }
@@ -398,11 +398,11 @@ impl AccessMutation {
         &self,
         ctx: &Context<'_>,
         name: Option<String>,
-        expires_at: Option<DateTime<Utc>>,
+        expires_at: Option<DateTime>,
     ) -> GqlResult<ApiKey> {
         let input = NewApiKey {
             name,
-            expires_at: expires_at.map(|t| crate::time::format(&t)),
+            expires_at: expires_at.map(|t| crate::time::format(&t.0)),
         };
         Ok(ats(ctx)
             .create_api_key(principal(ctx)?, input)
@@ -423,7 +423,7 @@ impl AccessMutation {
         let l = ats(ctx).guardian_link(principal(ctx)?).await.gql()?;
         Ok(GuardianLinkPayload {
             token: l.token,
-            expires_at: l.expires_at,
+            expires_at: l.expires_at.into(),
         })
     }
 

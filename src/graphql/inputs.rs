@@ -1,7 +1,7 @@
 //! GraphQL input objects and their conversion to service inputs.
 
+use super::scalars::DateTime;
 use async_graphql::{Enum, ID, InputObject, Json, MaybeUndefined};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::GqlResult;
@@ -20,8 +20,8 @@ pub struct TaskFilter {
     pub max_priority: Option<i32>,
     /// Case-insensitive, over title and description.
     pub search: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub updated_after: Option<DateTime<Utc>>,
+    pub created_after: Option<DateTime>,
+    pub updated_after: Option<DateTime>,
     /// Org slug.
     pub org: Option<String>,
     /// Project slug (with `org`).
@@ -94,8 +94,8 @@ impl TaskFilter {
             min_priority: priority("minPriority", self.min_priority)?,
             max_priority: priority("maxPriority", self.max_priority)?,
             search: self.search.clone(),
-            created_after: self.created_after,
-            updated_after: self.updated_after,
+            created_after: self.created_after.map(|t| t.0),
+            updated_after: self.updated_after.map(|t| t.0),
             project_id: None,
             parent_id: self
                 .parent_id

@@ -7,6 +7,7 @@ mod inputs;
 mod loaders;
 mod mutation;
 mod query;
+mod scalars;
 mod subscription;
 mod transport;
 mod types;

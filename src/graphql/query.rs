@@ -200,7 +200,7 @@ impl QueryRoot {
             status: if ok { "ok" } else { "degraded" }.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database: if ok { "ok" } else { "unreachable" }.to_owned(),
-            timestamp: crate::time::now(),
+            timestamp: crate::time::now().into(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! GraphQL output types over the service views.
 
+use super::scalars::DateTime;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::GqlResult;
@@ -142,8 +142,8 @@ impl Task {
             _ => None,
         }
     }
-    async fn lease_expires(&self) -> Option<DateTime<Utc>> {
-        self.0.lease_expires
+    async fn lease_expires(&self) -> Option<DateTime> {
+        self.0.lease_expires.map(Into::into)
     }
     /// Text of the last fail, reject, cancel or reopen.
     async fn reason(&self) -> Option<&str> {
@@ -240,17 +240,17 @@ impl Task {
             .unwrap_or_default();
         Ok(all.into_iter().map(TaskEvent).collect())
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
-    async fn claimed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.claimed_at
+    async fn claimed_at(&self) -> Option<DateTime> {
+        self.0.claimed_at.map(Into::into)
     }
-    async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.completed_at
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.completed_at.map(Into::into)
     }
 }
 
@@ -276,8 +276,8 @@ impl Message {
     async fn parts(&self) -> Json<&Value> {
         Json(&self.0.parts)
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 
@@ -338,8 +338,8 @@ impl TaskEvent {
     async fn data(&self) -> Json<&Value> {
         Json(&self.0.data)
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 
@@ -364,11 +364,11 @@ impl Organization {
     async fn role(&self) -> Option<&str> {
         self.0.role.as_deref()
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
     /// Its projects, with task counts.
     async fn projects(&self, ctx: &Context<'_>) -> GqlResult<Vec<Project>> {
@@ -428,11 +428,11 @@ impl Project {
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
     async fn pending_count(&self) -> Option<u64> {
         self.0.counts.map(|c| c.pending_count)
@@ -557,7 +557,7 @@ pub struct Health {
     pub version: String,
     /// `ok` or `unreachable`.
     pub database: String,
-    pub timestamp: DateTime<Utc>,
+    pub timestamp: DateTime,
 }
 
 /// The projects the caller may read, computed once per request.
@@ -625,7 +625,7 @@ impl Handoff {
     async fn next_steps(&self) -> &[String] {
         &self.0.next_steps
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
