@@ -231,18 +231,29 @@ impl Connection {
                         .await;
                     return;
                 }
-                let events = match self.filter_for(&req).await {
-                    // Acknowledge only once the subscription's cursor is fixed.
-                    Ok(filter) => self.ats.subscribe_events(filter, req.after).await,
-                    Err(e) => Err(e),
-                };
+                // Acknowledge only once the subscription's cursor is fixed; the
+                // reply names it, so a client that reconnects before seeing any
+                // event can resume from there without a gap.
+                let events = async {
+                    let filter = self.filter_for(&req).await?;
+                    let after = match req.after {
+                        Some(after) => after,
+                        None => self.ats.max_event_id().await?,
+                    };
+                    let events = self.ats.subscribe_events(filter, Some(after)).await?;
+                    Ok::<_, Error>((after, events))
+                }
+                .await;
                 match events {
-                    Ok(events) => {
+                    Ok((after, events)) => {
                         let _ = self
                             .out
-                            .send(text(json!({ "type": "subscribed", "id": id })))
+                            .send(text(
+                                json!({ "type": "subscribed", "id": id, "after": after }),
+                            ))
                             .await;
-                        let task = spawn_forwarder(self.out.clone(), id.clone(), events, req.after);
+                        let task =
+                            spawn_forwarder(self.out.clone(), id.clone(), events, Some(after));
                         self.subscriptions.insert(id, task);
                     }
                     Err(e) => {

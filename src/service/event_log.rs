@@ -278,7 +278,9 @@ impl Ats {
         }
     }
 
-    async fn max_event_id(&self) -> Result<i64> {
+    /// The id of the newest stored event (0 when there is none): the cursor
+    /// "now" of a subscription that gives no `after`.
+    pub async fn max_event_id(&self) -> Result<i64> {
         Ok(event::Entity::find()
             .order_by_desc(event::Column::Id)
             .one(self.store.conn())

@@ -1,0 +1,588 @@
+//! The command line: global options and every command (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ats — the command-line client of the Agent Task Service.
+///
+/// Settings come from flags, then environment variables (ATS_URL, ATS_ORG,
+/// ATS_PROJECT, ATS_CHANNEL, ATS_ACTOR_TYPE, ATS_ACTOR_ID, ATS_ACTOR_NAME,
+/// ATS_API_KEY), then the project binding (.ats/project.json found walking up
+/// from the working directory), then ~/.ats/config, then defaults.
+///
+/// Exit codes: 0 success, 1 the server refused (its error on stderr),
+/// 2 usage or configuration error, 3 the server could not be reached.
+#[derive(Debug, Parser)]
+#[command(name = "ats", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Server URL [default: http://127.0.0.1:8080]
+    #[arg(short = 'u', long, global = true)]
+    pub url: Option<String>,
+    /// Organization (slug)
+    #[arg(long, global = true)]
+    pub org: Option<String>,
+    /// Project (slug)
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    /// Output format
+    #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Actor type when no credentials are sent: human, agent or system
+    #[arg(long, global = true)]
+    pub actor_type: Option<String>,
+    /// Actor id when no credentials are sent
+    #[arg(long, global = true)]
+    pub actor_id: Option<String>,
+    /// Actor display name when no credentials are sent
+    #[arg(long, global = true)]
+    pub actor_name: Option<String>,
+    /// API key or token sent as Authorization: Bearer (prefer ATS_API_KEY)
+    #[arg(long, global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Show HTTP requests on stderr
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable tables and lines
+    Table,
+    /// The server's JSON objects (for jq)
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the server's health
+    Health,
+    /// Task statistics: totals, by status, by channel
+    Stats,
+    /// Create a task
+    Create(CreateArgs),
+    /// Create many tasks at once from a JSON file (array of tasks, or - for stdin)
+    Bulk {
+        /// File holding a JSON array of tasks (or {"tasks": [...]}); - reads stdin
+        file: String,
+    },
+    /// Show a task with its messages
+    Get { id: i64 },
+    /// List tasks (pending ones unless --all or --status)
+    List(ListArgs),
+    /// Change a task's fields
+    Update(UpdateArgs),
+    /// Claim a task (start working on it under a lease)
+    Claim {
+        id: i64,
+        /// Lease duration in milliseconds [server default: 60000]
+        #[arg(long)]
+        lease: Option<i64>,
+    },
+    /// Claim the most urgent claimable pending task
+    ClaimNext {
+        /// Only tasks of this channel [default: ATS_CHANNEL]
+        #[arg(short, long)]
+        channel: Option<String>,
+        /// Only tasks of this type
+        #[arg(short = 't', long = "type")]
+        task_type: Option<String>,
+        /// Only tasks at least this urgent (1-10)
+        #[arg(long)]
+        min_priority: Option<i64>,
+        /// Lease duration in milliseconds
+        #[arg(long)]
+        lease: Option<i64>,
+    },
+    /// Complete a task you hold
+    Complete {
+        id: i64,
+        /// Outputs as JSON (an object or an array)
+        #[arg(long)]
+        outputs: Option<String>,
+    },
+    /// Cancel a task
+    Cancel(ReasonArgs),
+    /// Fail a task you hold
+    Fail(ReasonArgs),
+    /// Reject a task
+    Reject(ReasonArgs),
+    /// Reopen a finished task (back to pending)
+    Reopen(ReasonArgs),
+    /// Delete a task
+    Delete { id: i64 },
+    /// Messages on a task's thread
+    #[command(subcommand)]
+    Message(MessageCmd),
+    /// A task's event history
+    Events {
+        id: i64,
+        /// Only events with a larger id
+        #[arg(long)]
+        after: Option<i64>,
+        /// At most this many events
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Subtasks of a task
+    #[command(subcommand)]
+    Subtask(SubtaskCmd),
+    /// Handoffs: context passed from one worker session to the next
+    #[command(subcommand)]
+    Handoff(HandoffCmd),
+    /// Watch task events live (reconnects and resumes without losing events)
+    Watch(WatchArgs),
+    /// Projects and the local project binding
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Organizations
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Registration, login and your identity
+    #[command(subcommand)]
+    Auth(AuthCmd),
+    /// Your API keys
+    #[command(subcommand, name = "api-key", alias = "api-keys")]
+    ApiKey(ApiKeyCmd),
+    /// Guardians: humans who vouch for agents
+    #[command(subcommand)]
+    Guardian(GuardianCmd),
+    /// Members of the organization
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Invitations to an organization
+    #[command(subcommand, alias = "invite")]
+    Invitation(InvitationCmd),
+    /// Namespace permissions in the organization
+    #[command(subcommand)]
+    Permission(PermissionCmd),
+}
+
+/// Fields of a new task.
+#[derive(Debug, Args)]
+pub struct TaskFields {
+    /// Longer text
+    #[arg(short, long)]
+    pub description: Option<String>,
+    /// Task type [server default: task]
+    #[arg(short = 't', long = "type")]
+    pub task_type: Option<String>,
+    /// Channel [default: ATS_CHANNEL, else the server's: default]
+    #[arg(short, long)]
+    pub channel: Option<String>,
+    /// Priority 1-10, higher is more urgent [server default: 5]
+    #[arg(short, long)]
+    pub priority: Option<i64>,
+    /// Payload as a JSON object
+    #[arg(long)]
+    pub payload: Option<String>,
+    /// Ids of tasks that must complete first (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    pub depends_on: Vec<i64>,
+    /// Most times the task may be claimed
+    #[arg(long)]
+    pub max_attempts: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Title (1-500 characters)
+    pub title: String,
+    #[command(flatten)]
+    pub fields: TaskFields,
+    /// Make it a subtask of this task
+    #[arg(long)]
+    pub parent: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// All statuses (default: pending only)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Statuses (comma-separated): pending, in_progress, completed, cancelled, failed, rejected
+    #[arg(short, long)]
+    pub status: Option<String>,
+    /// Task types (comma-separated)
+    #[arg(short = 't', long = "type")]
+    pub task_type: Option<String>,
+    /// Channels (comma-separated) [default: ATS_CHANNEL]
+    #[arg(short, long)]
+    pub channel: Option<String>,
+    /// Only tasks held by this assignee id
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Created since: RFC 3339 time or a duration ago (90s, 30m, 1h, 2d, 1w)
+    #[arg(short = 'S', long)]
+    pub since: Option<String>,
+    /// Updated since: RFC 3339 time or a duration ago
+    #[arg(long)]
+    pub updated_since: Option<String>,
+    /// Priority: 8, 7+ (at least) or 5-8 (range)
+    #[arg(short, long)]
+    pub priority: Option<String>,
+    /// Text in title or description (case-insensitive)
+    #[arg(short = 'q', long)]
+    pub search: Option<String>,
+    /// Sort by created, updated, priority or title
+    #[arg(long, value_parser = ["created", "updated", "priority", "title"])]
+    pub sort: Option<String>,
+    /// Reverse the order (oldest / lowest first)
+    #[arg(short, long)]
+    pub reverse: bool,
+    /// Only tasks of this project id
+    #[arg(long)]
+    pub project_id: Option<i64>,
+    /// Only subtasks of this task
+    #[arg(long)]
+    pub parent: Option<i64>,
+    /// Page size (server default 50, at most 500)
+    #[arg(short, long)]
+    pub limit: Option<i64>,
+    /// Tasks to skip
+    #[arg(long)]
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: i64,
+    /// New title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New status (goes through the lifecycle rules)
+    #[arg(long)]
+    pub status: Option<String>,
+    #[command(flatten)]
+    pub fields: TaskFields,
+}
+
+#[derive(Debug, Args)]
+pub struct ReasonArgs {
+    pub id: i64,
+    /// Why
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessageCmd {
+    /// Post a message
+    Add {
+        id: i64,
+        /// The text (or JSON with --type data, a URL with --type url or file)
+        content: String,
+        /// Part type: text, data, url or file
+        #[arg(short = 't', long = "type", default_value = "text")]
+        part_type: String,
+        /// MIME type of a file part
+        #[arg(long)]
+        mime: Option<String>,
+    },
+    /// List a task's messages
+    List {
+        id: i64,
+        /// At most this many
+        #[arg(long)]
+        limit: Option<i64>,
+        /// Only messages with a larger id
+        #[arg(long)]
+        after: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubtaskCmd {
+    /// Create a subtask
+    Add {
+        parent: i64,
+        title: String,
+        #[command(flatten)]
+        fields: TaskFields,
+    },
+    /// List the subtasks
+    List { parent: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandoffCmd {
+    /// Record a handoff
+    Add {
+        id: i64,
+        /// What was done and where things stand
+        #[arg(long)]
+        summary: String,
+        /// A next step (repeat for several)
+        #[arg(long = "next-step")]
+        next_steps: Vec<String>,
+    },
+    /// List a task's handoffs
+    List { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only these channels (comma-separated) [default: ATS_CHANNEL]
+    #[arg(short, long)]
+    pub channel: Option<String>,
+    /// Only these task types (comma-separated)
+    #[arg(short = 't', long = "type")]
+    pub task_type: Option<String>,
+    /// Only these event types (comma-separated), e.g. task.created,task.completed
+    #[arg(short, long)]
+    pub events: Option<String>,
+    /// Replay stored events after this event id first
+    #[arg(long)]
+    pub after: Option<i64>,
+    /// Only events of this task
+    #[arg(long)]
+    pub task: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Bind the current directory to a project (.ats/project.json)
+    Init {
+        /// org/project (or use --org and --project)
+        path: Option<String>,
+        /// Overwrite an existing binding
+        #[arg(long)]
+        force: bool,
+        /// Do not check that the project exists on the server
+        #[arg(long)]
+        skip_existence_check: bool,
+    },
+    /// List projects of every organization, with task counts
+    List,
+    /// Create a project (and its organization when missing)
+    Create {
+        /// org/project
+        path: String,
+        /// Display name
+        #[arg(long)]
+        name: Option<String>,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Set the global default project (~/.ats/config)
+    Switch {
+        /// org/project
+        path: String,
+        /// Do not check that the project exists on the server
+        #[arg(long)]
+        skip_existence_check: bool,
+    },
+    /// Show the active project and where it comes from
+    Current,
+    /// Show global, local and effective configuration
+    Show,
+    /// Rename a project (and its organization)
+    Rename {
+        /// org/project to rename
+        from: String,
+        /// New org/project
+        to: Option<String>,
+        /// New project slug
+        #[arg(long)]
+        slug: Option<String>,
+        /// New display name
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete a project and its tasks
+    Delete {
+        /// org/project
+        path: String,
+        /// Confirm the deletion
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// List the organizations you can see
+    List,
+    /// Create an organization (you become its owner)
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Show an organization
+    Show { slug: String },
+    /// Change an organization's slug, name or description
+    Update {
+        slug: String,
+        #[arg(long = "slug")]
+        new_slug: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete an organization with all its projects and tasks (owner only)
+    Delete {
+        slug: String,
+        /// Confirm the deletion
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCmd {
+    /// Register an identity; prints its API key (shown once)
+    Register {
+        /// Actor id (unique per type)
+        #[arg(long)]
+        id: String,
+        /// human, agent or system
+        #[arg(long = "type", default_value = "human")]
+        actor_type: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Password (or ATS_PASSWORD)
+        #[arg(long, env = "ATS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Save the new API key in ~/.ats/config
+        #[arg(long)]
+        save: bool,
+    },
+    /// Log in and save the token in ~/.ats/config
+    Login {
+        /// Email address
+        #[arg(long, conflicts_with = "id")]
+        email: Option<String>,
+        /// Actor id
+        #[arg(long)]
+        id: Option<String>,
+        /// Actor type with --id
+        #[arg(long = "type")]
+        actor_type: Option<String>,
+        /// Password (or ATS_PASSWORD)
+        #[arg(long, env = "ATS_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Forget the saved token and API key
+    Logout,
+    /// Show (or with flags, change) your identity
+    Me {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Profile as a JSON object
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Look up an identity's public fields
+    Whois {
+        actor_id: String,
+        #[arg(long = "type")]
+        actor_type: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCmd {
+    /// Create an API key (the key is shown once)
+    Create {
+        name: String,
+        /// RFC 3339 expiry time
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List your API keys
+    List,
+    /// Revoke an API key
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardianCmd {
+    /// (agent) Create a link token for a human to confirm
+    Link,
+    /// (human) Confirm a guardianship link token
+    Confirm { token: String },
+    /// List your guardians and guarded agents
+    List,
+    /// Remove a guardianship
+    Remove { id: i64 },
+    /// (guardian) Issue an API key for one of your agents
+    IssueKey {
+        agent_id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCmd {
+    /// List the members
+    List,
+    /// Add a member (actor written type:id, e.g. agent:builder)
+    Add {
+        actor: String,
+        /// owner, admin, member or viewer
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Change a member's role
+    SetRole { actor: String, role: String },
+    /// Remove a member
+    Remove { actor: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitationCmd {
+    /// Invite an email address or an actor (type:id)
+    Create {
+        #[arg(long, conflicts_with = "actor", required_unless_present = "actor")]
+        email: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// owner, admin, member or viewer
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// List the organization's invitations
+    List,
+    /// List your own pending invitations
+    Mine,
+    /// Accept an invitation
+    Accept { token: String },
+    /// Decline an invitation
+    Decline { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionCmd {
+    /// Grant an actor (type:id) access to a project slug or *
+    Grant {
+        actor: String,
+        /// Project slug or *
+        #[arg(long, default_value = "*")]
+        namespace: String,
+        /// r or rw
+        #[arg(long, default_value = "r")]
+        access: String,
+    },
+    /// List the organization's permissions
+    List,
+    /// Revoke a permission
+    Revoke { id: i64 },
+}

@@ -1,0 +1,174 @@
+//! Printing: JSON for scripts, tables and lines for people; colour only on a
+//! terminal and never under `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+
+use crate::cli::Format;
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub format: Format,
+    color_out: bool,
+    color_err: bool,
+}
+
+fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// ANSI styles.
+#[derive(Clone, Copy)]
+pub enum Style {
+    Green,
+    Red,
+    Yellow,
+    Cyan,
+    Dim,
+    Bold,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Green => "32",
+            Self::Red => "31",
+            Self::Yellow => "33",
+            Self::Cyan => "36",
+            Self::Dim => "2",
+            Self::Bold => "1",
+        }
+    }
+}
+
+impl Output {
+    /// Output in `format`, colour decided from the environment and terminals.
+    pub fn new(format: Format) -> Self {
+        let allowed = color_allowed();
+        Self {
+            format,
+            color_out: allowed && std::io::stdout().is_terminal(),
+            color_err: allowed && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// `text` in `style` when stdout takes colour.
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        paint(self.color_out, text, style)
+    }
+
+    /// `text` in `style` when stderr takes colour.
+    pub fn paint_err(&self, text: &str, style: Style) -> String {
+        paint(self.color_err, text, style)
+    }
+
+    /// A status word, coloured by what it means.
+    pub fn status(&self, status: &str) -> String {
+        let style = match status {
+            "completed" => Style::Green,
+            "failed" | "rejected" => Style::Red,
+            "in_progress" => Style::Yellow,
+            "cancelled" => Style::Dim,
+            _ => Style::Cyan,
+        };
+        self.paint(status, style)
+    }
+
+    /// Prints a value as pretty JSON on stdout.
+    pub fn print_json(&self, v: &Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+        );
+    }
+
+    /// A confirmation: on stdout for tables, on stderr under `-f json` so
+    /// that stdout stays pure JSON.
+    pub fn confirm(&self, text: &str) {
+        let line = format!("✓ {text}");
+        if self.json() {
+            eprintln!("{}", self.paint_err(&line, Style::Green));
+        } else {
+            println!("{}", self.paint(&line, Style::Green));
+        }
+    }
+
+    /// Prints a table of `rows` under `headers`, fitted to the terminal width.
+    pub fn print_table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+            .set_header(headers.iter().copied());
+        if let Some(width) = terminal_width() {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width);
+        }
+        for row in rows {
+            table.add_row(row);
+        }
+        println!("{table}");
+    }
+}
+
+fn paint(on: bool, text: &str, style: Style) -> String {
+    if on {
+        format!("\x1b[{}m{text}\x1b[0m", style.code())
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The terminal's width: `COLUMNS`, else the size of the terminal on stdout.
+fn terminal_width() -> Option<u16> {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(cols);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0)
+}
+
+/// A JSON value as table text: strings bare, null empty.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A time shortened for tables: `2026-01-02 03:04:05`.
+pub fn short_time(v: &Value) -> String {
+    let t = text(v);
+    match chrono::DateTime::parse_from_rfc3339(&t) {
+        Ok(dt) => dt
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => t,
+    }
+}
+
+/// `type:id (name)` of an actor stored under `prefix_type`, `prefix_id`, `prefix_name`.
+pub fn actor(v: &Value, prefix: &str) -> String {
+    let id = text(&v[format!("{prefix}_id")]);
+    if id.is_empty() {
+        return String::new();
+    }
+    let t = text(&v[format!("{prefix}_type")]);
+    match v[format!("{prefix}_name")].as_str() {
+        Some(name) if !name.is_empty() => format!("{t}:{id} ({name})"),
+        _ => format!("{t}:{id}"),
+    }
+}
