@@ -105,7 +105,7 @@ impl Output {
     pub fn print_table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
         let mut table = Table::new();
         table
-            .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+            .load_preset(presets::NOTHING)
             .set_header(headers.iter().copied());
         if let Some(width) = terminal_width() {
             table

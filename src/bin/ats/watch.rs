@@ -258,23 +258,28 @@ async fn session(
 pub fn print_event(e: &Value, out: Output) {
     let task = &e["data"]["task"];
     if out.json() {
-        let line = json!({
-            "event": e["type"],
-            "task_id": e["task_id"],
-            "title": task["title"],
-            "status": task["status"],
-            "channel": e["channel"],
-            "timestamp": e["created_at"],
-            "id": e["id"],
-            "task_type": e["task_type"],
-            "org": e["org"],
-            "project": e["project"],
-            "actor_type": e["actor_type"],
-            "actor_id": e["actor_id"],
-            "actor_name": e["actor_name"],
-            "data": e["data"],
-        });
-        println!("{line}");
+        // Keys in the documented order (SPEC §9), then the rest.
+        let fields = [
+            ("event", &e["type"]),
+            ("task_id", &e["task_id"]),
+            ("title", &task["title"]),
+            ("status", &task["status"]),
+            ("channel", &e["channel"]),
+            ("timestamp", &e["created_at"]),
+            ("id", &e["id"]),
+            ("task_type", &e["task_type"]),
+            ("org", &e["org"]),
+            ("project", &e["project"]),
+            ("actor_type", &e["actor_type"]),
+            ("actor_id", &e["actor_id"]),
+            ("actor_name", &e["actor_name"]),
+            ("data", &e["data"]),
+        ];
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
+            .collect();
+        println!("{{{}}}", body.join(","));
         return;
     }
     println!(
