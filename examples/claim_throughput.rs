@@ -99,6 +99,8 @@ async fn bench(name: &str, url: String, tasks: usize) {
 
 #[tokio::main]
 async fn main() {
+    // reqwest is built without a default TLS provider (see Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let tasks: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -9,6 +9,8 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() {
+    // reqwest is built without a default TLS provider (see Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -67,6 +67,14 @@ macro_rules! on_both_backends {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Installs rustls' ring provider for the process. reqwest is built with
+/// `rustls-no-provider` (the `ats` CLI installs ring itself), so a
+/// `reqwest::Client` panics unless a provider is installed first; every test
+/// passes through [`TestDb::create`], which calls this.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A database made for one test and removed when the test ends.
 pub struct TestDb {
     /// The URL the server uses.
@@ -82,6 +90,7 @@ enum Cleanup {
 impl TestDb {
     /// A new, empty database; `None` for PostgreSQL when it is not configured.
     pub async fn create(backend: Backend) -> Option<Self> {
+        install_tls_provider();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{}_{:x}", std::process::id(), n, rand::random::<u32>());
         match backend {

@@ -6,6 +6,8 @@ mod common;
 mod auth_flows;
 mod auth_logs;
 mod auth_matrix;
+mod cli;
+mod cli_run;
 mod crash;
 mod graphql;
 mod graphql_ws;

@@ -1,0 +1,205 @@
+#![allow(dead_code)]
+
+//! Running the built `ats` binary in tests: a private HOME and working
+//! directory, no stray `ATS_*` settings from the environment, and shell
+//! scripts (with `jq`) that call it as `ats`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+/// The `ats` binary under test.
+pub const ATS: &str = env!("CARGO_BIN_EXE_ats");
+
+/// Settings the CLI reads from the environment; cleared so tests control them.
+const ATS_VARS: &[&str] = &[
+    "ATS_URL",
+    "ATS_ORG",
+    "ATS_PROJECT",
+    "ATS_CHANNEL",
+    "ATS_ACTOR_TYPE",
+    "ATS_ACTOR_ID",
+    "ATS_ACTOR_NAME",
+    "ATS_API_KEY",
+    "ATS_PASSWORD",
+    "COLUMNS",
+];
+
+static DIRS: AtomicU64 = AtomicU64::new(0);
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n = DIRS.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "ats_cli_{tag}_{}_{n}_{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a run of `ats` produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns itself.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "ats failed: {self:#?}");
+        self
+    }
+
+    /// Asserts this exit code and returns itself.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// An `ats` user: a HOME, a working directory and environment variables.
+pub struct Cli {
+    pub home: TempDir,
+    pub cwd: PathBuf,
+    work: TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// A user of the server at `base` (`ATS_URL`), with empty HOME and working directory.
+    pub fn new(base: &str) -> Self {
+        let home = TempDir::new("home");
+        let work = TempDir::new("work");
+        Self {
+            cwd: work.path().to_owned(),
+            home,
+            work,
+            env: vec![("ATS_URL".into(), base.to_owned())],
+        }
+    }
+
+    /// A user with no `ATS_URL`.
+    pub fn bare() -> Self {
+        let mut cli = Self::new("");
+        cli.env.clear();
+        cli
+    }
+
+    /// Sets an environment variable for every later run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.set_env(key, value);
+        self
+    }
+
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    pub fn unset_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
+    /// The scratch directory under which `cwd` may move.
+    pub fn work(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        for var in ATS_VARS {
+            cmd.env_remove(var);
+        }
+        let bin_dir = Path::new(ATS).parent().expect("binary dir");
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("HOME", self.home.path())
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `ats args…`.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command(ATS);
+        cmd.args(args);
+        output(cmd).await
+    }
+
+    /// Runs a bash script in which `ats` is the binary under test.
+    pub async fn sh(&self, script: &str) -> Run {
+        let mut cmd = self.command("bash");
+        cmd.arg("-euo").arg("pipefail").arg("-c").arg(script);
+        output(cmd).await
+    }
+
+    /// Starts `ats args…` in the background, stdout and stderr to files.
+    pub fn spawn(&self, args: &[&str], stdout: &Path, stderr: &Path) -> std::process::Child {
+        let mut cmd = self.command(ATS);
+        cmd.args(args)
+            .stdout(std::fs::File::create(stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(stderr).expect("stderr file"));
+        cmd.spawn().expect("start ats")
+    }
+}
+
+async fn output(mut cmd: Command) -> Run {
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run ats");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Fails clearly when `jq` is missing (the seed's pipelines need it).
+pub fn require_jq() {
+    let found = Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "jq is not installed: the CLI tests run the seed's jq pipelines (apt-get install jq)"
+    );
+}
