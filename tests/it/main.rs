@@ -8,6 +8,7 @@ mod auth_logs;
 mod auth_matrix;
 mod cli;
 mod cli_run;
+mod cli_watch;
 mod crash;
 mod graphql;
 mod graphql_ws;
