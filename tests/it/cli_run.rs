@@ -129,6 +129,15 @@ impl Cli {
         self.env.retain(|(k, _)| k != key);
     }
 
+    /// The value this user sets for `key` (empty when unset).
+    pub fn env_value(&self, key: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
     /// The scratch directory under which `cwd` may move.
     pub fn work(&self) -> &Path {
         self.work.path()

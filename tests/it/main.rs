@@ -7,6 +7,7 @@ mod auth_flows;
 mod auth_logs;
 mod auth_matrix;
 mod cli;
+mod cli_access;
 mod cli_config;
 mod cli_run;
 mod cli_watch;
