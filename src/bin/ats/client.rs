@@ -188,6 +188,13 @@ impl Client {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> CliError {
+        if e.is_builder() {
+            // e.g. an actor name that is not a valid header value.
+            return CliError::usage(format!(
+                "cannot build the request: {}",
+                std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+            ));
+        }
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
