@@ -10,6 +10,7 @@ mod cli;
 mod cli_access;
 mod cli_config;
 mod cli_run;
+mod cli_tasks;
 mod cli_watch;
 mod crash;
 mod graphql;

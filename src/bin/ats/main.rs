@@ -12,7 +12,7 @@ use clap::Parser;
 use serde_json::json;
 
 use cli::{Cli, Command};
-use commands::{Ctx, access, auth, projects, tasks};
+use commands::{Ctx, access, auth, orgs, projects, tasks, workflow};
 use error::CliResult;
 use output::{Output, Style};
 
@@ -65,7 +65,7 @@ async fn run(cli: Cli, out: Output) -> CliResult<()> {
             min_priority,
             lease,
         } => {
-            tasks::claim_next(
+            workflow::claim_next(
                 &ctx,
                 channel.as_deref(),
                 task_type.as_deref(),
@@ -86,13 +86,13 @@ async fn run(cli: Cli, out: Output) -> CliResult<()> {
         Command::Reject(a) => reason(&ctx, a, "reject", "rejected").await,
         Command::Reopen(a) => reason(&ctx, a, "reopen", "reopened").await,
         Command::Delete { id } => tasks::delete(&ctx, *id).await,
-        Command::Message(m) => tasks::message(&ctx, m).await,
-        Command::Events { id, after, limit } => tasks::events(&ctx, *id, *after, *limit).await,
-        Command::Subtask(c) => tasks::subtask(&ctx, c).await,
-        Command::Handoff(c) => tasks::handoff(&ctx, c).await,
-        Command::Watch(a) => tasks::watch(&ctx, a).await,
+        Command::Message(m) => workflow::message(&ctx, m).await,
+        Command::Events { id, after, limit } => workflow::events(&ctx, *id, *after, *limit).await,
+        Command::Subtask(c) => workflow::subtask(&ctx, c).await,
+        Command::Handoff(c) => workflow::handoff(&ctx, c).await,
+        Command::Watch(a) => workflow::watch(&ctx, a).await,
         Command::Project(c) => projects::project(&ctx, c).await,
-        Command::Org(c) => projects::org(&ctx, c).await,
+        Command::Org(c) => orgs::org(&ctx, c).await,
         Command::Auth(c) => auth::auth(&ctx, c).await,
         Command::ApiKey(c) => auth::api_key(&ctx, c).await,
         Command::Guardian(c) => auth::guardian(&ctx, c).await,

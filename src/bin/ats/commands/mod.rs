@@ -2,8 +2,11 @@
 
 pub mod access;
 pub mod auth;
+pub mod orgs;
 pub mod projects;
+pub mod task_view;
 pub mod tasks;
+pub mod workflow;
 
 use serde_json::Value;
 

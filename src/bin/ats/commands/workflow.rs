@@ -1,0 +1,253 @@
+//! Work around a task: its thread, history, subtasks, handoffs; claim-next;
+//! watch.
+
+use serde_json::{Map, Value, json};
+
+use super::task_view::{print_messages, print_task, print_tasks};
+use super::tasks::fields_body;
+use super::{Ctx, json_arg, unwrap_key};
+use crate::cli::{HandoffCmd, MessageCmd, SubtaskCmd, WatchArgs};
+use crate::error::{CliError, CliResult};
+use crate::output::{actor, short_time, text};
+use crate::watch;
+
+/// `ats claim-next`.
+pub async fn claim_next(
+    ctx: &Ctx,
+    channel: Option<&str>,
+    task_type: Option<&str>,
+    min_priority: Option<i64>,
+    lease: Option<i64>,
+) -> CliResult<()> {
+    let mut body = Map::new();
+    if let Some(c) = channel
+        .map(str::to_owned)
+        .or_else(|| ctx.settings.channel.clone())
+    {
+        body.insert("channel".into(), json!(c));
+    }
+    if let Some(t) = task_type {
+        body.insert("type".into(), json!(t));
+    }
+    if let Some(p) = min_priority {
+        body.insert("min_priority".into(), json!(p));
+    }
+    if let Some(l) = lease {
+        body.insert("lease_duration".into(), json!(l));
+    }
+    let task = unwrap_key(
+        ctx.client
+            .post(&ctx.client.task_path(&["claim-next"]), &Value::Object(body))
+            .await?,
+        "task",
+    );
+    ctx.out
+        .confirm(&format!("Claimed task {}", text(&task["id"])));
+    print_task(&ctx.out, &task);
+    Ok(())
+}
+
+/// `ats message add|list`.
+pub async fn message(ctx: &Ctx, cmd: &MessageCmd) -> CliResult<()> {
+    match cmd {
+        MessageCmd::Add {
+            id,
+            content,
+            part_type,
+            mime,
+        } => {
+            let mut part = match part_type.as_str() {
+                "text" => json!({ "type": "text", "content": content }),
+                "data" => {
+                    json!({ "type": "data", "content": json_arg("the data content", content)? })
+                }
+                "url" | "file" => json!({ "type": part_type, "url": content }),
+                other => {
+                    return Err(CliError::usage(format!(
+                        "unknown message type '{other}': use text, data, url or file"
+                    )));
+                }
+            };
+            if let Some(m) = mime {
+                part["mime"] = json!(m);
+            }
+            let msg = unwrap_key(
+                ctx.client
+                    .post(
+                        &ctx.client.task_path(&[&id.to_string(), "messages"]),
+                        &json!({ "parts": [part] }),
+                    )
+                    .await?,
+                "message",
+            );
+            ctx.out
+                .confirm(&format!("Message {} added to task {id}", text(&msg["id"])));
+            if ctx.out.json() {
+                ctx.out.print_json(&msg);
+            }
+        }
+        MessageCmd::List { id, limit, after } => {
+            let mut q = Vec::new();
+            if let Some(l) = limit {
+                q.push(("limit", l.to_string()));
+            }
+            if let Some(a) = after {
+                q.push(("after", a.to_string()));
+            }
+            let msgs = unwrap_key(
+                ctx.client
+                    .get(&ctx.client.task_path(&[&id.to_string(), "messages"]), &q)
+                    .await?,
+                "messages",
+            );
+            if ctx.out.json() {
+                ctx.out.print_json(&msgs);
+            } else {
+                print_messages(&ctx.out, &msgs);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ats events ID`.
+pub async fn events(ctx: &Ctx, id: i64, after: Option<i64>, limit: Option<i64>) -> CliResult<()> {
+    let mut q = Vec::new();
+    if let Some(a) = after {
+        q.push(("after", a.to_string()));
+    }
+    if let Some(l) = limit {
+        q.push(("limit", l.to_string()));
+    }
+    let events = unwrap_key(
+        ctx.client
+            .get(&ctx.client.task_path(&[&id.to_string(), "events"]), &q)
+            .await?,
+        "events",
+    );
+    if ctx.out.json() {
+        ctx.out.print_json(&events);
+        return Ok(());
+    }
+    let rows = events
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    vec![
+                        text(&e["id"]),
+                        short_time(&e["created_at"]),
+                        text(&e["type"]),
+                        actor(e, "actor"),
+                        text(&e["data"]["task"]["status"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ctx.out
+        .print_table(&["ID", "TIME", "EVENT", "BY", "STATUS"], rows);
+    Ok(())
+}
+
+/// `ats subtask add|list`.
+pub async fn subtask(ctx: &Ctx, cmd: &SubtaskCmd) -> CliResult<()> {
+    match cmd {
+        SubtaskCmd::Add {
+            parent,
+            title,
+            fields,
+        } => {
+            let mut body = fields_body(ctx, fields, true)?;
+            body.insert("title".into(), json!(title));
+            let task = unwrap_key(
+                ctx.client
+                    .post(
+                        &ctx.client.task_path(&[&parent.to_string(), "subtasks"]),
+                        &Value::Object(body),
+                    )
+                    .await?,
+                "task",
+            );
+            ctx.out.confirm(&format!(
+                "Subtask created with ID: {} (parent {parent})",
+                text(&task["id"])
+            ));
+            print_task(&ctx.out, &task);
+        }
+        SubtaskCmd::List { parent } => {
+            let tasks = unwrap_key(
+                ctx.client
+                    .get(
+                        &ctx.client.task_path(&[&parent.to_string(), "subtasks"]),
+                        &[],
+                    )
+                    .await?,
+                "tasks",
+            );
+            print_tasks(&ctx.out, &tasks, None);
+        }
+    }
+    Ok(())
+}
+
+/// `ats handoff add|list`.
+pub async fn handoff(ctx: &Ctx, cmd: &HandoffCmd) -> CliResult<()> {
+    match cmd {
+        HandoffCmd::Add {
+            id,
+            summary,
+            next_steps,
+        } => {
+            let h = unwrap_key(
+                ctx.client
+                    .post(
+                        &ctx.client.task_path(&[&id.to_string(), "handoffs"]),
+                        &json!({ "summary": summary, "next_steps": next_steps }),
+                    )
+                    .await?,
+                "handoff",
+            );
+            ctx.out
+                .confirm(&format!("Handoff {} recorded on task {id}", text(&h["id"])));
+            if ctx.out.json() {
+                ctx.out.print_json(&h);
+            }
+        }
+        HandoffCmd::List { id } => {
+            let list = unwrap_key(
+                ctx.client
+                    .get(&ctx.client.task_path(&[&id.to_string(), "handoffs"]), &[])
+                    .await?,
+                "handoffs",
+            );
+            if ctx.out.json() {
+                ctx.out.print_json(&list);
+                return Ok(());
+            }
+            for h in list.as_array().into_iter().flatten() {
+                println!(
+                    "[{}] {} — {}",
+                    short_time(&h["created_at"]),
+                    actor(h, "actor"),
+                    text(&h["summary"])
+                );
+                for step in h["next_steps"].as_array().into_iter().flatten() {
+                    println!("  - {}", text(step));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ats watch`.
+pub async fn watch(ctx: &Ctx, a: &WatchArgs) -> CliResult<()> {
+    let channel = a.channel.clone().or_else(|| ctx.settings.channel.clone());
+    let project = ctx.settings.scope().map(|(o, p)| format!("{o}/{p}"));
+    let filters = watch::Filters::new(a, channel.as_deref(), project);
+    if !ctx.out.json() {
+        eprintln!("Watching events on {} (Ctrl-C to stop)", ctx.client.base());
+    }
+    watch::run(&ctx.client, filters, a.after, ctx.out).await
+}
