@@ -381,6 +381,26 @@ async fn errors_and_exit_codes(app: TestApp) {
     }
     let version = cli.run(&["--version"]).await.ok();
     assert!(version.stdout.starts_with("ats "), "{version:?}");
+    // Colour only on a terminal, and never under NO_COLOR (`script` gives a pty).
+    let on_tty = cli
+        .sh("env -u NO_COLOR TERM=xterm script -qec 'ats get 424242' /dev/null")
+        .await
+        .code(1);
+    assert!(on_tty.stdout.contains("\x1b[31mError:"), "{on_tty:?}");
+    let no_color = cli
+        .sh("NO_COLOR=1 TERM=xterm script -qec 'ats get 424242' /dev/null")
+        .await
+        .code(1);
+    assert!(
+        no_color.stdout.contains("Error: task 424242"),
+        "{no_color:?}"
+    );
+    assert!(!no_color.stdout.contains('\x1b'), "{no_color:?}");
+    assert!(
+        !missing.stderr.contains('\x1b'),
+        "not a terminal: {missing:?}"
+    );
+
     // -v shows the HTTP requests on stderr.
     let verbose = cli.run(&["-v", "health"]).await.ok();
     assert!(

@@ -90,6 +90,8 @@ async fn greeting_ping_and_errors(app: TestApp) {
     ws.send(json!({ "type": "subscribe", "task_id": tid }))
         .await;
     let reply = ws.reply(|v| v["type"] == "subscribed").await;
+    // Without `after`, the reply names the cursor: the newest stored event.
+    assert_eq!(reply["after"], events.last().unwrap()["id"], "{reply}");
     let auto = reply["id"].as_str().expect("generated id").to_owned();
     assert!(!auto.is_empty() && auto != "good");
     app.client()
