@@ -79,7 +79,7 @@ function addToFeed(ev) {
   const li = document.createElement('li');
   li.dataset.eventId = ev.id;
   li.dataset.taskId = ev.taskId;
-  const who = ev.actor ? (ev.actor.name || `${ev.actor.type}:${ev.actor.id}`) : '';
+  const who = ev.actor ? (ev.actor.name || `${String(ev.actor.type).toLowerCase()}:${ev.actor.id}`) : '';
   const t = new Date(ev.createdAt);
   li.innerHTML = `<time datetime="${esc(ev.createdAt)}">${esc(t.toLocaleTimeString())}</time> <code>${esc(ev.type)}</code>
     <a href="?task=${esc(ev.taskId)}" data-open="${esc(ev.taskId)}">#${esc(ev.taskId)}${ev.task ? ` ${esc(ev.task.title)}` : ''}</a>

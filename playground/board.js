@@ -30,7 +30,8 @@ export function statusOf(t) {
 
 export function actorLabel(a) {
   if (!a) return '';
-  return a.name ? `${a.name} (${a.type}:${a.id})` : `${a.type}:${a.id}`;
+  const type = String(a.type).toLowerCase();
+  return a.name ? `${a.name} (${type}:${a.id})` : `${type}:${a.id}`;
 }
 
 /** Seconds left on a lease, as `1m 05s`; `expired` when past. */
@@ -239,7 +240,7 @@ export class Board {
     const status = statusOf(t);
     const href = `?${new URLSearchParams({ ...this.urlFilters(), task: t.id })}`;
     const lease = status === 'in_progress' && t.leaseExpires
-      ? `<span class="lease" data-expires="${esc(t.leaseExpires)}" title="lease expires ${esc(t.leaseExpires)}">⏱ <span class="left">${countdown(t.leaseExpires)}</span></span>`
+      ? `<span class="lease" data-expires="${esc(t.leaseExpires)}" title="lease expires ${esc(t.leaseExpires)}">lease <span class="left">${countdown(t.leaseExpires)}</span></span>`
       : '';
     return `<li class="card prio-${Math.min(10, Math.max(1, t.priority))}" data-task-id="${esc(t.id)}" data-status="${status}">
       <a class="card-link" href="${esc(href)}"><span class="card-id">#${esc(t.id)}</span> <span class="card-title">${esc(t.title)}</span></a>
@@ -247,7 +248,7 @@ export class Board {
         <span class="prio" title="priority">P${esc(t.priority)}</span>
         <span class="chan" title="channel">#${esc(t.channel)}</span>
         <span class="type" title="type">${esc(t.type)}</span>
-        ${t.assignee ? `<span class="who" title="assignee">👤 ${esc(t.assignee.name || t.assignee.id)}</span>` : ''}
+        ${t.assignee ? `<span class="who" title="assignee">@${esc(t.assignee.name || t.assignee.id)}</span>` : ''}
         ${lease}
       </div>
     </li>`;

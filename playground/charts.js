@@ -14,6 +14,7 @@ export function sparkline(values, { width = 120, height = 28, label = '' } = {})
   const title = el('title', {});
   title.textContent = label;
   svg.append(title);
+  if (values.length === 1) values = [values[0], values[0]];
   const max = Math.max(1, ...values);
   const n = values.length;
   if (n === 0) return svg;

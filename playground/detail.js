@@ -48,7 +48,7 @@ function part(p) {
     case 'text': return `<p class="part-text">${esc(p.content)}</p>`;
     case 'data': return `<pre class="json part-data">${json(p.content)}</pre>`;
     case 'url': return `<p><a href="${esc(p.url || p.content)}" rel="noopener noreferrer">${esc(p.url || p.content)}</a></p>`;
-    case 'file': return `<p>📎 <a href="${esc(p.url)}" rel="noopener noreferrer">${esc(p.name || p.url)}</a> <span class="muted">${esc(p.mime || '')}</span></p>`;
+    case 'file': return `<p>File: <a href="${esc(p.url)}" rel="noopener noreferrer">${esc(p.name || p.url)}</a> <span class="muted">${esc(p.mime || '')}</span></p>`;
     default: return `<pre class="json">${json(p)}</pre>`;
   }
 }
@@ -134,7 +134,7 @@ export class Detail {
     const acts = new Set(t.viewerActions);
     const life = Object.keys(MUTATIONS).filter((a) => acts.has(a));
     const lease = status === 'in_progress' && t.leaseExpires
-      ? `<span class="lease" data-expires="${esc(t.leaseExpires)}">⏱ lease <span class="left">${countdown(t.leaseExpires)}</span></span>` : '';
+      ? `<span class="lease" data-expires="${esc(t.leaseExpires)}">lease <span class="left">${countdown(t.leaseExpires)}</span></span>` : '';
     this.root.innerHTML = `
       <header class="detail-head">
         <h2 tabindex="-1">#${esc(t.id)} ${esc(t.title)}</h2>
