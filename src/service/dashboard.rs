@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::Ats;
 use super::access::Access;
 use super::lifecycle::{Action, plan};
 use super::tasks::Scope;
 use super::views::TaskView;
-use super::Ats;
 use crate::actor::Actor;
 use crate::entity::task_dependency;
 use crate::error::{Error, Result};

@@ -277,20 +277,24 @@ async function openMode(browser) {
   await pageA.click('#create button[type="submit"]');
   await pageA.waitForSelector('#detail h2:has-text("Created from the form")');
 
-  // Socket cut: SIGKILL the server, restart it on the same database and port,
-  // write three events while the page reconnects; each shows exactly once.
+  // Socket cut: SIGKILL the server while the page is connected. The three
+  // events are written through a second server on the same database but
+  // another port, so they surely land while the page is cut off; then the
+  // server comes back on the page's port and the page resumes with `after`.
   const seenBefore = await pageA.$$eval('#feed [data-event-id]', (els) => els.map((e) => e.dataset.eventId));
   await kill(server);
   await pageA.waitForSelector('#conn:not([data-state="live"])', { timeout: 10000 });
-  await sleep(1500);
-  server = await startServer({ db: DB_OPEN, port, tag: 'open2' });
-  const writer = client(server.base, { actor: ['agent', 'planner'] });
+  const side = await startServer({ db: DB_OPEN, port: await freePort(), tag: 'side' });
+  const sideWriter = client(side.base, { actor: ['agent', 'planner'] });
   const three = [];
   for (const title of ['After the cut 1', 'After the cut 2', 'After the cut 3']) {
-    three.push((await ok(writer('POST', '/tasks', { title, channel: 'ops', priority: 6 }), 201, 'create')).task);
+    three.push((await ok(sideWriter('POST', '/tasks', { title, channel: 'ops', priority: 6 }), 201, 'create')).task);
   }
   const stateAtWrite = await pageA.getAttribute('#conn', 'data-state');
-  log(`connection state when the three events were written: ${stateAtWrite}`);
+  check(stateAtWrite !== 'live', `the page was cut off while the events were written (${stateAtWrite})`);
+  await kill(side, 'SIGTERM');
+  server = await startServer({ db: DB_OPEN, port, tag: 'open2' });
+  const writer = client(server.base, { actor: ['agent', 'planner'] });
   await pageA.waitForSelector('#conn[data-state="live"]', { timeout: 15000 });
   const eventIds = [];
   for (const t of three) {

@@ -106,7 +106,11 @@ async fn dashboard_in_chromium(dbs: Dbs) {
         let file = shots.join(format!("{name}.png"));
         assert!(file.is_file(), "no screenshot {}", file.display());
     }
-    for figure in ["card_appear_ms", "big_cards_rendered_ms", "big_interactive_ms"] {
+    for figure in [
+        "card_appear_ms",
+        "big_cards_rendered_ms",
+        "big_interactive_ms",
+    ] {
         assert!(
             stdout.contains(&format!("FIGURE {backend} {figure} ")),
             "the figure {figure} is printed"

@@ -16,14 +16,22 @@ on_both_backends!(
 
 async fn dependents_on_both_apis(app: TestApp) {
     let c = app.actor("human", "dana");
-    let a = c.create_task(json!({"title": "a"})).await["id"].as_i64().unwrap();
-    let b = c.create_task(json!({"title": "b", "depends_on": [a]})).await["id"]
+    let a = c.create_task(json!({"title": "a"})).await["id"]
         .as_i64()
         .unwrap();
-    let d = c.create_task(json!({"title": "d", "depends_on": [a]})).await["id"]
+    let b = c
+        .create_task(json!({"title": "b", "depends_on": [a]}))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let lone = c.create_task(json!({"title": "lone"})).await["id"].as_i64().unwrap();
+    let d = c
+        .create_task(json!({"title": "d", "depends_on": [a]}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let lone = c.create_task(json!({"title": "lone"})).await["id"]
+        .as_i64()
+        .unwrap();
 
     let rest = c.get(&format!("/tasks/{a}/dependents")).await.expect(200);
     let ids: Vec<i64> = rest["tasks"]
@@ -40,7 +48,9 @@ async fn dependents_on_both_apis(app: TestApp) {
         .expect(200);
     assert_eq!(scoped["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(
-        c.get(&format!("/tasks/{lone}/dependents")).await.expect(200)["tasks"],
+        c.get(&format!("/tasks/{lone}/dependents"))
+            .await
+            .expect(200)["tasks"],
         json!([])
     );
     c.get("/tasks/987654321/dependents").await.expect_error(404);
@@ -56,8 +66,12 @@ async fn dependents_on_both_apis(app: TestApp) {
     assert_eq!(data["task"]["blockedBy"], json!([{"id": a.to_string()}]));
 
     // Completing the blocker: the dependents no longer wait, but still list it.
-    c.post(&format!("/tasks/{a}/claim"), json!({})).await.expect(200);
-    c.post(&format!("/tasks/{a}/complete"), json!({})).await.expect(200);
+    c.post(&format!("/tasks/{a}/claim"), json!({}))
+        .await
+        .expect(200);
+    c.post(&format!("/tasks/{a}/complete"), json!({}))
+        .await
+        .expect(200);
     let rest = c.get(&format!("/tasks/{a}/dependents")).await.expect(200);
     assert_eq!(rest["tasks"][0]["blocked_by"], json!([]));
     assert_eq!(rest["tasks"].as_array().unwrap().len(), 2);
@@ -110,7 +124,16 @@ async fn actions_shape_and_visibility(app: TestApp) {
     .await;
     assert_eq!(
         data["task"]["viewerActions"],
-        json!(["CLAIM", "REJECT", "CANCEL", "UPDATE", "DELETE", "ADD_MESSAGE", "ADD_HANDOFF", "CREATE_SUBTASK"])
+        json!([
+            "CLAIM",
+            "REJECT",
+            "CANCEL",
+            "UPDATE",
+            "DELETE",
+            "ADD_MESSAGE",
+            "ADD_HANDOFF",
+            "CREATE_SUBTASK"
+        ])
     );
     // The list of a task held by its claimer: complete, fail, reject, cancel, and renew.
     owner
@@ -120,7 +143,9 @@ async fn actions_shape_and_visibility(app: TestApp) {
     let actions = owner.get(&format!("/tasks/{id}/actions")).await.expect(200);
     assert_eq!(
         actions["actions"].as_array().unwrap()[..5],
-        json!(["claim", "complete", "fail", "reject", "cancel"]).as_array().unwrap()[..]
+        json!(["claim", "complete", "fail", "reject", "cancel"])
+            .as_array()
+            .unwrap()[..]
     );
 }
 

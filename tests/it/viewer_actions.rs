@@ -104,7 +104,11 @@ async fn scenario(app: &TestApp, state: &str) -> i64 {
                 }
                 "completed" | "failed" => {
                     worker.post(&act(id, "claim"), json!({})).await.expect(200);
-                    let verb = if state == "completed" { "complete" } else { "fail" };
+                    let verb = if state == "completed" {
+                        "complete"
+                    } else {
+                        "fail"
+                    };
                     worker.post(&act(id, verb), json!({})).await.expect(200);
                 }
                 "rejected" => {
@@ -127,10 +131,7 @@ async fn scenario(app: &TestApp, state: &str) -> i64 {
 }
 
 async fn listed(c: &Client, id: i64) -> Vec<String> {
-    let rest: Vec<String> = c
-        .get(&format!("{BASE}/{id}/actions"))
-        .await
-        .expect(200)["actions"]
+    let rest: Vec<String> = c.get(&format!("{BASE}/{id}/actions")).await.expect(200)["actions"]
         .as_array()
         .expect("actions")
         .iter()
@@ -194,7 +195,12 @@ async fn listed_actions_are_exactly_the_allowed_ones(app: TestApp) {
             let res = caller
                 .patch(&format!("{BASE}/{probe}"), json!({"priority": 9}))
                 .await;
-            assert_eq!(res.status == 200, who != "viewer", "update by {who}: {}", res.body);
+            assert_eq!(
+                res.status == 200,
+                who != "viewer",
+                "update by {who}: {}",
+                res.body
+            );
         }
     }
     println!("viewer actions by state × caller:\n{}", table.join("\n"));
