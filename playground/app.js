@@ -48,7 +48,7 @@ function writeUrl({ push = false } = {}) {
 function setConn(s, detail = '') {
   const el = $('#conn');
   el.dataset.state = s;
-  const text = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', denied: 'Not connected', error: 'Error' }[s] || s;
+  const text = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', denied: 'Not connected', error: 'Error', offline: 'Signed out' }[s] || s;
   el.querySelector('.conn-text').textContent = detail ? `${text} (${detail})` : text;
   if (s === 'denied') startSignin(detail);
 }
@@ -309,6 +309,7 @@ function startSignin(message = '') {
   if (!$('#signin').hidden && !message) return;
   $('#app').hidden = true;
   $('#new-task').hidden = true;
+  $('#where').hidden = true;
   $('#identity').innerHTML = '';
   setConn('offline');
   const box = $('#signin');
@@ -339,6 +340,7 @@ async function start() {
   $('#signin').innerHTML = '';
   $('#app').hidden = false;
   $('#new-task').hidden = false;
+  $('#where').hidden = false;
   renderIdentity();
   fillFilterForm();
   try { await loadOrgs(); } catch (e) { setConn('error', e.message); }

@@ -108,6 +108,7 @@ async function ready(page) {
 const card = (status, id) => `ol.cards[data-status="${status}"] [data-task-id="${id}"]`;
 
 async function shot(page, name, opts = {}) {
+  if (await page.locator('#app:not([hidden])').count()) await page.waitForSelector('#counters .counter');
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: false, ...opts });
   log(`screenshot ${file}`);
