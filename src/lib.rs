@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod metrics;
+pub mod playground;
 pub mod rest;
 pub mod service;
 pub mod time;

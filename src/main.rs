@@ -41,7 +41,7 @@ async fn run(config: Config) -> ats::error::Result<()> {
                 .map_err(|e| ats::error::Error::Internal(e.to_string()))?;
             tracing::info!(
                 database = %redact_url(&config.database_url),
-                "ATS listening on http://{addr} — API http://{addr}/tasks, events ws://{addr}/ws, health http://{addr}/health"
+                "ATS listening on http://{addr} — dashboard http://{addr}/, GraphiQL http://{addr}/graphiql, API http://{addr}/tasks, events ws://{addr}/ws, health http://{addr}/health"
             );
             ats::serve(listener, config, shutdown_signal()).await
         }

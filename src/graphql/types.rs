@@ -53,6 +53,52 @@ impl TaskStatus {
     }
 }
 
+/// Something a caller may do to a task (`Task.viewerActions`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskAction {
+    /// `claimTask` (renews the lease when the caller holds it).
+    Claim,
+    /// `completeTask`.
+    Complete,
+    /// `failTask`.
+    Fail,
+    /// `rejectTask`.
+    Reject,
+    /// `cancelTask`.
+    Cancel,
+    /// `reopenTask`.
+    Reopen,
+    /// `updateTask`.
+    Update,
+    /// `deleteTask`.
+    Delete,
+    /// `addMessage`.
+    AddMessage,
+    /// `addHandoff`.
+    AddHandoff,
+    /// `createSubtask`.
+    CreateSubtask,
+}
+
+impl From<crate::service::TaskAction> for TaskAction {
+    fn from(a: crate::service::TaskAction) -> Self {
+        use crate::service::TaskAction as S;
+        match a {
+            S::Claim => Self::Claim,
+            S::Complete => Self::Complete,
+            S::Fail => Self::Fail,
+            S::Reject => Self::Reject,
+            S::Cancel => Self::Cancel,
+            S::Reopen => Self::Reopen,
+            S::Update => Self::Update,
+            S::Delete => Self::Delete,
+            S::AddMessage => Self::AddMessage,
+            S::AddHandoff => Self::AddHandoff,
+            S::CreateSubtask => Self::CreateSubtask,
+        }
+    }
+}
+
 /// Kinds of actor.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ActorType {
@@ -219,6 +265,29 @@ impl Task {
     /// Blockers not yet completed: while any remain the task cannot be claimed.
     async fn blocked_by(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         visible_tasks(ctx, &self.0.blocked_by).await
+    }
+    /// The tasks that depend on this one: it blocks them until it completes
+    /// (those the caller may read), oldest first.
+    async fn blocks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
+        use super::OrGql;
+        let ids = super::ats(ctx)
+            .dependents_of_tasks(&[self.0.id])
+            .await
+            .gql()?
+            .remove(&self.0.id)
+            .unwrap_or_default();
+        visible_tasks(ctx, &ids).await
+    }
+    /// What the caller may do to this task now, by the rules the actions
+    /// themselves apply (access, status, assignee, blockers, subtasks). Empty
+    /// for a caller who may only read.
+    async fn viewer_actions(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskAction>> {
+        use super::OrGql;
+        let actions = super::ats(ctx)
+            .viewer_actions(super::actor(ctx), &crate::service::Scope::Any, self.0.id)
+            .await
+            .gql()?;
+        Ok(actions.into_iter().map(TaskAction::from).collect())
     }
     /// Context passed between worker sessions, oldest first.
     async fn handoffs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Handoff>> {

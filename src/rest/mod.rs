@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_test/reset", axum::routing::post(reset))
         .merge(openapi::routes())
         .merge(crate::graphql::routes())
+        .merge(crate::playground::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -48,6 +48,8 @@ use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
         task_workflow::create_subtask,
         task_workflow::list_handoffs,
         task_workflow::add_handoff,
+        task_workflow::actions,
+        task_workflow::dependents,
         stats::scoped,
         stats::project,
         orgs::list_orgs,

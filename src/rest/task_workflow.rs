@@ -188,3 +188,57 @@ pub(super) async fn add_handoff(
         .await?;
     Ok((StatusCode::CREATED, Reply(HandoffBody { handoff })))
 }
+
+/// `{"actions": […]}`: what the caller may do to the task now.
+#[derive(Serialize, ToSchema)]
+pub struct ActionList {
+    /// Among `claim`, `complete`, `fail`, `reject`, `cancel`, `reopen`,
+    /// `update`, `delete`, `add_message`, `add_handoff`, `create_subtask`.
+    pub actions: Vec<String>,
+}
+
+/// The actions the caller may take on the task now, by the same rules the
+/// actions apply (access, status, assignee, blockers, subtasks). Empty for a
+/// caller who may only read.
+#[utoipa::path(
+    get, path = "/tasks/{id}/actions", tag = "lifecycle", operation_id = "task_actions",
+    params(TaskRef, CurrentActor),
+    responses(
+        (status = 200, description = "The allowed actions", body = ActionList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn actions(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+) -> Result<Reply<ActionList>> {
+    let actions = s
+        .ats
+        .viewer_actions(&actor, &task.scope, task.id)
+        .await?
+        .into_iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    Ok(Reply(ActionList { actions }))
+}
+
+/// The tasks that depend on this one (that it blocks until it completes), oldest first.
+#[utoipa::path(
+    get, path = "/tasks/{id}/dependents", tag = "tasks", operation_id = "list_dependents",
+    params(TaskRef, CurrentActor),
+    responses(
+        (status = 200, description = "The dependent tasks", body = TaskList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
+pub(super) async fn dependents(
+    State(s): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    task: TaskRef,
+) -> Result<Reply<TaskList>> {
+    let tasks = s.ats.dependents(&actor, &task.scope, task.id).await?;
+    Ok(Reply(TaskList { tasks }))
+}

@@ -37,6 +37,8 @@ pub fn router() -> Router<AppState> {
             "/{id}/handoffs",
             get(super::task_workflow::list_handoffs).post(super::task_workflow::add_handoff),
         )
+        .route("/{id}/actions", get(super::task_workflow::actions))
+        .route("/{id}/dependents", get(super::task_workflow::dependents))
         .route("/{id}", get(read).patch(update).delete(remove))
         .route("/{id}/claim", post(claim))
         .route("/{id}/complete", post(complete))

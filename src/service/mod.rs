@@ -4,6 +4,7 @@
 mod access;
 mod batch;
 mod claim_next;
+mod dashboard;
 mod event_log;
 mod guardians;
 mod identities;
@@ -26,6 +27,7 @@ use crate::events::EventBus;
 
 pub use access::{Access, role};
 pub use claim_next::{ClaimNext, NO_CLAIMABLE_TASK};
+pub use dashboard::TaskAction;
 pub use event_log::{EventFilter, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};
 pub use identities::{

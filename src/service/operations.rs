@@ -113,4 +113,6 @@ pub const OPERATIONS: &[Operation] = &[
     op("create_subtask", "POST", "/tasks/{id}/subtasks", "Mutation.createSubtask"),
     op("list_handoffs", "GET", "/tasks/{id}/handoffs", "Task.handoffs"),
     op("add_handoff", "POST", "/tasks/{id}/handoffs", "Mutation.addHandoff"),
+    op("task_actions", "GET", "/tasks/{id}/actions", "Task.viewerActions"),
+    op("list_dependents", "GET", "/tasks/{id}/dependents", "Task.blocks"),
 ];
