@@ -6,6 +6,7 @@ use async_graphql::{Data, Request};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, Method};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
 use crate::actor::Actor;
+use crate::error::Error;
 use crate::rest::{AppState, caller};
 use crate::service::{Ats, Principal};
 
@@ -99,6 +101,27 @@ fn is_mutation(req: &Request) -> bool {
     }
 }
 
+/// Whether `req` only signs in or registers (`login`, `register`), which need
+/// no credentials even when the server requires them.
+fn is_public(req: &Request) -> bool {
+    use async_graphql::parser::types::{OperationType, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+        return false;
+    };
+    let op = doc.operations.iter().find(|(name, _)| {
+        req.operation_name.is_none() || name.map(|n| n.as_str()) == req.operation_name.as_deref()
+    });
+    let Some((_, op)) = op else { return false };
+    if doc.operations.iter().count() > 1 && req.operation_name.is_none() {
+        return false;
+    }
+    op.node.ty == OperationType::Mutation
+        && op.node.selection_set.node.items.iter().all(|sel| {
+            matches!(&sel.node, Selection::Field(f)
+                if matches!(f.node.name.node.as_str(), "login" | "register" | "__typename"))
+        })
+}
+
 fn error_response(err: async_graphql::Error) -> Response {
     let resp =
         async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
@@ -119,6 +142,11 @@ async fn execute(
     }
     let (actor, principal) = match caller(&headers, &state).await {
         Ok(c) => c,
+        Err(Error::Unauthenticated(_))
+            if !headers.contains_key(AUTHORIZATION) && is_public(&req) =>
+        {
+            (Actor::anonymous(), None)
+        }
         Err(e) => {
             let mut resp = error_response(super::error::to_gql(e));
             *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;

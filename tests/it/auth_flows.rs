@@ -52,6 +52,58 @@ async fn required_mode_needs_credentials(app: TestApp) {
     assert_eq!(owner.get("/tasks").await.expect(200)["count"], 0);
 }
 
+/// GraphQL `register` and `login` need no credentials in required mode, as
+/// their REST twins don't; anything else sent with them still answers 401.
+async fn graphql_sign_in_needs_no_credentials(app: TestApp) {
+    let anon = app.client();
+    let reg = anon
+        .post(
+            "/graphql",
+            json!({ "query": r#"mutation { register(input: { actorType: "human", actorId: "gq",
+                email: "gq@example.com", password: "correct horse 1" }) { token identity { actorId } } }"# }),
+        )
+        .await;
+    assert_eq!(reg.status, 200, "{}", reg.body);
+    assert_eq!(reg.body["data"]["register"]["identity"]["actorId"], "gq");
+    let login = |password: &str| {
+        json!({
+            "query": "mutation L($p: String!) { login(input: { email: \"gq@example.com\", password: $p }) { token } }",
+            "variables": { "p": password },
+        })
+    };
+    let ok = anon.post("/graphql", login("correct horse 1")).await;
+    let token = ok.body["data"]["login"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let me = app
+        .bearer(&token)
+        .post("/graphql", json!({ "query": "{ me { actorId } }" }))
+        .await;
+    assert_eq!(me.body["data"]["me"]["actorId"], "gq", "{}", me.body);
+    let wrong = anon.post("/graphql", login("wrong")).await;
+    assert_eq!(
+        wrong.body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{}",
+        wrong.body
+    );
+    for query in [
+        r#"mutation { login(input: { email: "gq@example.com", password: "x" }) { token } createTask(input: { title: "t" }) { id } }"#,
+        "{ tasks { totalCount } }",
+        r#"mutation A { login(input: { email: "e", password: "x" }) { token } } mutation B { createTask(input: { title: "t" }) { id } }"#,
+    ] {
+        let res = anon.post("/graphql", json!({ "query": query })).await;
+        assert_eq!(res.status, 401, "{query}: {}", res.body);
+    }
+    let res = anon
+        .post(
+            "/graphql",
+            json!({ "query": r#"mutation A { login(input: { email: "e", password: "x" }) { token } } mutation B { createTask(input: { title: "t" }) { id } }"#, "operationName": "B" }),
+        )
+        .await;
+    assert_eq!(res.status, 401, "{}", res.body);
+}
+
 /// API keys and JWTs: valid ones work; revoked, expired, tampered and forged ones are refused.
 async fn credentials_are_checked(app: TestApp) {
     let reg = app
@@ -512,6 +564,7 @@ async fn subscribers_see_only_their_orgs(app: TestApp) {
 crate::on_both_backends!(
     start = crate::auth_matrix::required_app;
     required_mode_needs_credentials,
+    graphql_sign_in_needs_no_credentials,
     credentials_are_checked,
     guardian_flow,
     invitation_flow,
