@@ -87,6 +87,17 @@ async fn precedence_levels() {
     let current = cli.run(&["project", "current"]).await.ok();
     assert!(current.stdout.starts_with("p-org/p-proj\n"), "{current:?}");
     assert!(current.stdout.contains("project.json"), "{current:?}");
+    // A binding that names its own server gets no secret from the global file.
+    let elsewhere = cli.work().join("elsewhere");
+    write(
+        &elsewhere.join(".ats/project.json"),
+        &json!({ "url": "http://attacker.example:9", "organization": "p-org", "project": "p-proj" }),
+    );
+    cli.cwd = elsewhere.clone();
+    let e = effective(&cli, &[]).await;
+    assert_eq!(e["url"]["value"], "http://attacker.example:9");
+    assert!(e["credential"].is_null(), "{e}");
+    cli.cwd = deep.clone();
 
     // The nearest binding wins; an older CLI's .ats/config is read too.
     let sub = repo.join("src");

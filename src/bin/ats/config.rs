@@ -290,11 +290,22 @@ impl Settings {
             f.actor("name")
         });
         // Secrets come from flags, the environment or the global file only:
-        // a project binding is often committed to a repository.
+        // a project binding is often committed to a repository. For the same
+        // reason the global file's secret never goes to a URL a project
+        // binding chose.
+        let url_from_project = matches!(url.source, Source::Project(_));
         let credential = flag(&args.api_key)
             .or_else(|| env("ATS_API_KEY"))
-            .or_else(|| from_file(g, global.get("api_key"), false))
-            .or_else(|| from_file(g, global.get("token"), false));
+            .or_else(|| {
+                (!url_from_project)
+                    .then(|| from_file(g, global.get("api_key"), false))
+                    .flatten()
+            })
+            .or_else(|| {
+                (!url_from_project)
+                    .then(|| from_file(g, global.get("token"), false))
+                    .flatten()
+            });
         Ok(Self {
             url,
             org,

@@ -186,7 +186,9 @@ pub fn parse_since(flag: &str, s: &str) -> CliResult<String> {
     };
     let delta =
         chrono::Duration::try_seconds(n.checked_mul(secs).ok_or_else(bad)?).ok_or_else(bad)?;
-    let t = chrono::Utc::now() - delta;
+    let t = chrono::Utc::now()
+        .checked_sub_signed(delta)
+        .ok_or_else(bad)?;
     Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
