@@ -55,6 +55,7 @@ impl TaskStatus {
 
 /// Something a caller may do to a task (`Task.viewerActions`).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::service::TaskAction")]
 pub enum TaskAction {
     /// `claimTask` (renews the lease when the caller holds it).
     Claim,
@@ -78,25 +79,6 @@ pub enum TaskAction {
     AddHandoff,
     /// `createSubtask`.
     CreateSubtask,
-}
-
-impl From<crate::service::TaskAction> for TaskAction {
-    fn from(a: crate::service::TaskAction) -> Self {
-        use crate::service::TaskAction as S;
-        match a {
-            S::Claim => Self::Claim,
-            S::Complete => Self::Complete,
-            S::Fail => Self::Fail,
-            S::Reject => Self::Reject,
-            S::Cancel => Self::Cancel,
-            S::Reopen => Self::Reopen,
-            S::Update => Self::Update,
-            S::Delete => Self::Delete,
-            S::AddMessage => Self::AddMessage,
-            S::AddHandoff => Self::AddHandoff,
-            S::CreateSubtask => Self::CreateSubtask,
-        }
-    }
 }
 
 /// Kinds of actor.
