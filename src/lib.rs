@@ -3,8 +3,15 @@
 //!
 //! [`serve`] runs the whole server on a listener until a shutdown future
 //! resolves; tests call it with a listener bound to port 0.
+//!
+//! Layers, from the bottom: `entity` (the tables), `service` (every rule; all
+//! tenant data is read and written through a `service::Viewer`), the adapters
+//! `rest`, `graphql`, `ws`, `metrics` and `playground` (each knows only the
+//! service and `app::AppState`), and `app`, the composition root that wires
+//! them together.
 
 pub mod actor;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -19,107 +26,4 @@ pub mod service;
 pub mod time;
 pub mod ws;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-use crate::auth::{AuthMode, AuthSettings};
-use crate::config::Config;
-use crate::db::Store;
-use crate::error::{Error, Result};
-use crate::events::EventBus;
-use crate::metrics::Metrics;
-use crate::rest::AppState;
-use crate::service::{Ats, LeaseReaper};
-
-/// How often subscribers' fanout re-reads the event table without being woken
-/// (the safety net under in-process wakes and PostgreSQL `NOTIFY`).
-const FANOUT_POLL: Duration = Duration::from_millis(500);
-
-/// Connects to the configured store and applies migrations.
-pub async fn open_store(config: &Config) -> Result<Store> {
-    let store = Store::connect(&config.database_url).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-async fn open_counted_store(config: &Config, metrics: &Metrics) -> Result<Store> {
-    let store =
-        Store::connect_counted(&config.database_url, Some(metrics.db_query_counter())).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// The auth mode in force and the JWT keys, from configuration.
-pub fn auth_settings(config: &Config, addr: std::net::SocketAddr) -> Result<AuthSettings> {
-    let mode = config.auth.resolve(addr);
-    let throwaway = config.is_test_env() || config.database_url.contains(":memory:");
-    let secret = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) if s.len() < 32 => {
-            return Err(Error::Internal(
-                "ATS_JWT_SECRET must be at least 32 characters".to_owned(),
-            ));
-        }
-        Some(s) => s.as_bytes().to_vec(),
-        None if mode == AuthMode::Required && !throwaway => {
-            return Err(Error::Internal(
-                "ATS_JWT_SECRET is required when authentication is required (set it, or ATS_AUTH=open on loopback)".to_owned(),
-            ));
-        }
-        None => {
-            tracing::warn!(
-                "ATS_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
-            );
-            auth::token::generate("").into_bytes()
-        }
-    };
-    Ok(AuthSettings {
-        mode,
-        jwt: auth::jwt::JwtKeys::new(&secret),
-    })
-}
-
-/// Serves the API on `listener` until `shutdown` resolves, then drains
-/// in-flight requests and closes WebSockets with a close frame.
-pub async fn serve(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let metrics = Arc::new(Metrics::new());
-    let store = open_counted_store(&config, &metrics).await?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let bus = EventBus::new();
-    bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone())
-        .await;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Internal(format!("listener has no address: {e}")))?;
-    let auth = auth_settings(&config, addr)?;
-    tracing::info!(auth = auth.mode.as_str(), "authentication mode");
-    let ats = Ats::new(store, bus, auth);
-    LeaseReaper::spawn(
-        ats.clone(),
-        Duration::from_millis(config.reaper_interval_ms.max(10)),
-        stop_rx.clone(),
-        metrics.clone(),
-    );
-    let schema = graphql::schema(ats.clone());
-    let app = rest::router(AppState {
-        schema,
-        metrics,
-        ats,
-        config: Arc::new(config),
-        shutdown: stop_rx,
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("server error: {e}")))
-}
+pub use app::{auth_settings, open_store, serve};

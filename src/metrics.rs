@@ -15,8 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::rest::AppState;
-use crate::service::StatsScope;
+use crate::app::AppState;
+use crate::service::ReaperCounters;
 
 /// Labels of HTTP metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -100,6 +100,14 @@ impl Metrics {
         }
     }
 
+    /// The counters the lease reaper moves.
+    pub fn reaper_counters(&self) -> ReaperCounters {
+        ReaperCounters {
+            runs: self.reaper_runs.clone(),
+            expired: self.reaper_expired.clone(),
+        }
+    }
+
     /// The counter the store increments for each SQL statement.
     pub fn db_query_counter(&self) -> Counter {
         self.db_queries.clone()
@@ -132,7 +140,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 /// `GET /metrics`.
 pub async fn render(State(state): State<AppState>) -> Response {
     let metrics: &Arc<Metrics> = &state.metrics;
-    if let Ok(stats) = state.ats.stats(None, &StatsScope::default()).await {
+    if let Ok(stats) = state.ats.system_stats().await {
         for (status, n) in &stats.by_status {
             metrics
                 .tasks

@@ -15,8 +15,8 @@ use axum::routing::get;
 use include_dir::{Dir, include_dir};
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
 use crate::error::Error;
-use crate::rest::AppState;
 
 static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/playground");
 

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::actor::Actor;
+use crate::app::{ApiQuery, AppState};
+use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::{Error, Result};
-use crate::rest::{ApiQuery, AppState};
 use crate::service::views::EventView;
-use crate::service::{Ats, EventFilter, SubscriptionItem};
+use crate::service::{Ats, EventQuery, SubscriptionItem, Viewer};
 
 /// How often the server pings; a peer silent for three intervals is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -26,53 +26,21 @@ const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Most subscriptions one connection may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
 
-/// Query string of `GET /ws`.
-#[derive(Debug, Deserialize)]
-pub struct WsParams {
-    actor_type: Option<String>,
-    actor_id: Option<String>,
-    actor_name: Option<String>,
-    token: Option<String>,
-}
-
-/// Upgrades `GET /ws` to the event protocol.
+/// Upgrades `GET /ws` to the event protocol. The caller comes from the
+/// `Authorization` header, `?token=`, or (open mode) the actor parameters;
+/// the socket is closed, with a reason, as soon as that credential stops
+/// holding.
 pub async fn upgrade(
     State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<WsParams>,
+    ApiQuery(params): ApiQuery<SocketQuery>,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
-    let header_token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_owned);
-    if let Some(token) = params.token.clone().or(header_token) {
-        let actor = state.ats.authenticate(&token).await?.actor;
-        return Ok(ws
-            .max_message_size(MAX_CLIENT_MESSAGE)
-            .on_upgrade(move |socket| Connection::run(state, actor, socket)));
-    }
-    if state.ats.auth_mode() == crate::auth::AuthMode::Required {
-        return Err(Error::Unauthenticated(
-            "credentials required: pass ?token=<api key or token>".to_owned(),
-        ));
-    }
-    let actor = match (&params.actor_type, &params.actor_id) {
-        (None, None) => Actor::anonymous(),
-        (t, Some(id)) => Actor::new(
-            t.as_deref().unwrap_or("human"),
-            id,
-            params.actor_name.as_deref(),
-        )?,
-        (Some(_), None) => return Err(Error::bad_request("actor_id is required with actor_type")),
-    };
+    let caller = Caller::from_socket(&headers, &params)?;
+    let viewer = state.ats.viewer(&caller).await?;
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| Connection::run(state, actor, socket)))
+        .on_upgrade(move |socket| Connection::run(state, viewer, socket)))
 }
 
 /// A client message.
@@ -102,7 +70,7 @@ struct SubscribeRequest {
 
 struct Connection {
     ats: Ats,
-    actor: Actor,
+    viewer: Viewer,
     out: mpsc::Sender<Message>,
     subscriptions: HashMap<String, JoinHandle<()>>,
     next_sub: u64,
@@ -117,7 +85,7 @@ fn error_message(code: &str, message: &str, id: Option<&str>) -> Message {
 }
 
 impl Connection {
-    async fn run(state: AppState, actor: Actor, socket: WebSocket) {
+    async fn run(state: AppState, viewer: Viewer, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(256);
         let mut shutdown = state.shutdown.clone();
@@ -130,9 +98,12 @@ impl Connection {
             }
             let _ = sink.close().await;
         });
+        let watched = viewer.clone();
+        let revoked = state.ats.credential_revoked(&watched);
+        futures_util::pin_mut!(revoked);
         let mut conn = Connection {
             ats: state.ats.clone(),
-            actor,
+            viewer,
             out,
             subscriptions: HashMap::new(),
             next_sub: 0,
@@ -168,6 +139,14 @@ impl Connection {
                         break;
                     }
                     let _ = conn.out.try_send(Message::Ping(Default::default()));
+                }
+                err = &mut revoked => {
+                    let reason = format!("credentials no longer valid: {}", err.public_message());
+                    let _ = conn.out.send(Message::Close(Some(CloseFrame {
+                        code: axum::extract::ws::close_code::POLICY,
+                        reason: Utf8Bytes::from(truncate(&reason, 120)),
+                    }))).await;
+                    break;
                 }
                 _ = shutdown.changed() => {
                     let _ = conn.out.send(Message::Close(Some(CloseFrame {
@@ -235,12 +214,16 @@ impl Connection {
                 // reply names it, so a client that reconnects before seeing any
                 // event can resume from there without a gap.
                 let events = async {
-                    let filter = self.filter_for(&req).await?;
-                    let after = match req.after {
+                    let q = req.to_query();
+                    let filter = self.ats.event_filter(&self.viewer, &q).await?;
+                    let after = match q.after {
                         Some(after) => after,
                         None => self.ats.max_event_id().await?,
                     };
-                    let events = self.ats.subscribe_events(filter, Some(after)).await?;
+                    let events = self
+                        .ats
+                        .subscribe_events(&self.viewer, filter, Some(after))
+                        .await?;
                     Ok::<_, Error>((after, events))
                 }
                 .await;
@@ -267,32 +250,29 @@ impl Connection {
             }
         }
     }
+}
 
-    async fn filter_for(&self, req: &SubscribeRequest) -> Result<EventFilter> {
-        let project_ids = if req.projects.is_empty() {
-            None
-        } else {
-            let mut ids = Vec::new();
-            for p in &req.projects {
-                let (org, project) = p.split_once('/').ok_or_else(|| {
-                    Error::bad_request(format!("project '{p}' must be written org/project"))
-                })?;
-                ids.push(self.ats.project_id(&self.actor, org, project).await?);
-            }
-            Some(ids)
-        };
-        if req.after.is_some_and(|a| a < 0) {
-            return Err(Error::bad_request("after must not be negative"));
+impl SubscribeRequest {
+    fn to_query(&self) -> EventQuery {
+        EventQuery {
+            projects: self.projects.clone(),
+            channels: self.channels.clone(),
+            task_types: self.task_types.clone(),
+            event_types: self.event_types.clone(),
+            task_id: self.task_id,
+            after: self.after,
         }
-        let filter = EventFilter {
-            project_ids,
-            channels: req.channels.clone(),
-            task_types: req.task_types.clone(),
-            event_types: req.event_types.clone(),
-            task_id: req.task_id,
-        };
-        self.ats.visible_filter(&self.actor, filter).await
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary (close reasons
+/// are limited to 123 bytes).
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 /// Forwards one subscription's events to the connection's outbox.

@@ -1,5 +1,6 @@
 //! Credentials: password hashing, API keys and one-time tokens, JWTs, and the auth mode.
 
+pub mod caller;
 pub mod jwt;
 pub mod password;
 pub mod token;

@@ -17,6 +17,9 @@ use crate::entity::event;
 
 /// The PostgreSQL channel that carries "new events" notifications between replicas.
 pub const NOTIFY_CHANNEL: &str = "ats_events";
+/// The PostgreSQL channel that carries "access changed" notifications
+/// (memberships, grants, projects, keys, guardianships) between replicas.
+pub const ACCESS_CHANNEL: &str = "ats_access";
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
@@ -32,6 +35,9 @@ pub struct EventBus {
 struct Inner {
     sender: broadcast::Sender<Arc<event::Model>>,
     wake: Notify,
+    /// Bumped on every access change seen by this process (its own, or
+    /// another replica's by `NOTIFY`): cached rights older than it are stale.
+    access: watch::Sender<u64>,
 }
 
 impl Default for EventBus {
@@ -48,6 +54,7 @@ impl EventBus {
             inner: Arc::new(Inner {
                 sender,
                 wake: Notify::new(),
+                access: watch::Sender::new(0),
             }),
         }
     }
@@ -65,6 +72,21 @@ impl EventBus {
     /// Tells the fanout that new events were committed.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// The current access epoch.
+    pub fn access_epoch(&self) -> u64 {
+        *self.inner.access.borrow()
+    }
+
+    /// A receiver woken at every access change.
+    pub fn access_changes(&self) -> watch::Receiver<u64> {
+        self.inner.access.subscribe()
+    }
+
+    /// Records an access change in this process (every cached right is stale).
+    pub fn bump_access(&self) {
+        self.inner.access.send_modify(|e| *e += 1);
     }
 
     /// Starts the fanout (and, on PostgreSQL, the `LISTEN` task) until `shutdown` flips.
@@ -133,7 +155,7 @@ impl EventBus {
                 let pool = store.conn().get_postgres_connection_pool().clone();
                 let listener = async {
                     let mut l = PgListener::connect_with(&pool).await?;
-                    l.listen(NOTIFY_CHANNEL).await?;
+                    l.listen_all([NOTIFY_CHANNEL, ACCESS_CHANNEL]).await?;
                     Ok::<_, sea_orm::sqlx::Error>(l)
                 };
                 let mut listener = match listener.await {
@@ -146,9 +168,14 @@ impl EventBus {
                         }
                     }
                 };
+                // Whatever changed while no one listened is unknown: treat
+                // every cached right as stale, and look for new events.
+                bus.bump_access();
+                bus.wake();
                 loop {
                     tokio::select! {
                         msg = listener.recv() => match msg {
+                            Ok(n) if n.channel() == ACCESS_CHANNEL => bus.bump_access(),
                             Ok(_) => bus.wake(),
                             Err(err) => {
                                 tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");

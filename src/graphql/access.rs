@@ -7,23 +7,13 @@ use serde_json::Value;
 
 use super::error::to_gql;
 use super::inputs::numeric_id;
-use super::{GqlResult, OrGql, actor, ats};
+use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
 use crate::service::{
     ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, Login, MemberView,
-    NewApiKey, NewInvitation, NewMember, NewPermission, PermissionView, Principal,
-    PublicIdentityView, Registration,
+    NewApiKey, NewInvitation, NewMember, NewPermission, PermissionView, PublicIdentityView,
+    Registration, Viewer,
 };
-
-fn principal<'a>(ctx: &Context<'a>) -> GqlResult<&'a Principal> {
-    ctx.data_opt::<Option<Principal>>()
-        .and_then(Option::as_ref)
-        .ok_or_else(|| {
-            to_gql(Error::Unauthenticated(
-                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
-            ))
-        })
-}
 
 /// A registered actor, as its owner sees it.
 #[derive(SimpleObject)]
@@ -269,8 +259,8 @@ pub struct AccessQuery;
 impl AccessQuery {
     /// The caller's identity (null without credentials).
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Option<Identity>> {
-        match ctx.data_opt::<Option<Principal>>().and_then(Option::as_ref) {
-            Some(p) => Ok(Some(ats(ctx).me(p).await.gql()?.into())),
+        match ctx.data_opt::<Viewer>().filter(|v| v.principal().is_some()) {
+            Some(v) => Ok(Some(ats(ctx).me(v).await.gql()?.into())),
             None => Ok(None),
         }
     }
@@ -294,13 +284,13 @@ impl AccessQuery {
 
     /// The caller's API keys (prefixes only).
     async fn api_keys(&self, ctx: &Context<'_>) -> GqlResult<Vec<ApiKey>> {
-        let keys = ats(ctx).list_api_keys(principal(ctx)?).await.gql()?;
+        let keys = ats(ctx).list_api_keys(viewer(ctx)?).await.gql()?;
         Ok(keys.into_iter().map(ApiKey::from).collect())
     }
 
     /// The caller's guardians and guarded agents.
     async fn guardians(&self, ctx: &Context<'_>) -> GqlResult<Guardians> {
-        let (g, a) = ats(ctx).list_guardians(principal(ctx)?).await.gql()?;
+        let (g, a) = ats(ctx).list_guardians(viewer(ctx)?).await.gql()?;
         Ok(Guardians {
             guardians: g.into_iter().map(Guardianship::from).collect(),
             guarded_agents: a.into_iter().map(Guardianship::from).collect(),
@@ -309,25 +299,25 @@ impl AccessQuery {
 
     /// The caller's pending invitations.
     async fn my_invitations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Invitation>> {
-        let inv = ats(ctx).my_invitations(principal(ctx)?).await.gql()?;
+        let inv = ats(ctx).my_invitations(viewer(ctx)?).await.gql()?;
         Ok(inv.into_iter().map(Invitation::from).collect())
     }
 
     /// Members of an org.
     async fn members(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Member>> {
-        let m = ats(ctx).list_members(actor(ctx), &org).await.gql()?;
+        let m = ats(ctx).list_members(viewer(ctx)?, &org).await.gql()?;
         Ok(m.into_iter().map(Member::from).collect())
     }
 
     /// Invitations of an org (admins).
     async fn invitations(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Invitation>> {
-        let i = ats(ctx).list_invitations(actor(ctx), &org).await.gql()?;
+        let i = ats(ctx).list_invitations(viewer(ctx)?, &org).await.gql()?;
         Ok(i.into_iter().map(Invitation::from).collect())
     }
 
     /// Namespace permissions of an org (admins).
     async fn permissions(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Permission>> {
-        let p = ats(ctx).list_permissions(actor(ctx), &org).await.gql()?;
+        let p = ats(ctx).list_permissions(viewer(ctx)?, &org).await.gql()?;
         Ok(p.into_iter().map(Permission::from).collect())
     }
 }
@@ -386,11 +376,7 @@ impl AccessMutation {
             email: input.email,
             profile: input.profile.map(|p| p.0),
         };
-        Ok(ats(ctx)
-            .update_me(principal(ctx)?, patch)
-            .await
-            .gql()?
-            .into())
+        Ok(ats(ctx).update_me(viewer(ctx)?, patch).await.gql()?.into())
     }
 
     /// Creates an API key for the caller (the key is in this response only).
@@ -405,7 +391,7 @@ impl AccessMutation {
             expires_at: expires_at.map(|t| crate::time::format(&t.0)),
         };
         Ok(ats(ctx)
-            .create_api_key(principal(ctx)?, input)
+            .create_api_key(viewer(ctx)?, input)
             .await
             .gql()?
             .into())
@@ -414,13 +400,13 @@ impl AccessMutation {
     /// Revokes one of the caller's API keys.
     async fn delete_api_key(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
         let n = numeric_id("id", &id)?;
-        ats(ctx).delete_api_key(principal(ctx)?, n).await.gql()?;
+        ats(ctx).delete_api_key(viewer(ctx)?, n).await.gql()?;
         Ok(true)
     }
 
     /// An agent creates a guardian link token for a human.
     async fn create_guardian_link(&self, ctx: &Context<'_>) -> GqlResult<GuardianLinkPayload> {
-        let l = ats(ctx).guardian_link(principal(ctx)?).await.gql()?;
+        let l = ats(ctx).guardian_link(viewer(ctx)?).await.gql()?;
         Ok(GuardianLinkPayload {
             token: l.token,
             expires_at: l.expires_at.into(),
@@ -430,7 +416,7 @@ impl AccessMutation {
     /// A human confirms a guardian link token.
     async fn confirm_guardian(&self, ctx: &Context<'_>, token: String) -> GqlResult<Guardianship> {
         Ok(ats(ctx)
-            .confirm_guardian(principal(ctx)?, &token)
+            .confirm_guardian(viewer(ctx)?, &token)
             .await
             .gql()?
             .into())
@@ -439,7 +425,7 @@ impl AccessMutation {
     /// Either side ends a guardian relation.
     async fn remove_guardian(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
         let n = numeric_id("id", &id)?;
-        ats(ctx).remove_guardian(principal(ctx)?, n).await.gql()?;
+        ats(ctx).remove_guardian(viewer(ctx)?, n).await.gql()?;
         Ok(true)
     }
 
@@ -455,7 +441,7 @@ impl AccessMutation {
             expires_at: None,
         };
         Ok(ats(ctx)
-            .guardian_issue_key(principal(ctx)?, &agent_id, input)
+            .guardian_issue_key(viewer(ctx)?, &agent_id, input)
             .await
             .gql()?
             .into())
@@ -476,7 +462,7 @@ impl AccessMutation {
             role: Some(role),
         };
         Ok(ats(ctx)
-            .add_member(actor(ctx), &org, input)
+            .add_member(viewer(ctx)?, &org, input)
             .await
             .gql()?
             .into())
@@ -492,7 +478,7 @@ impl AccessMutation {
         role: String,
     ) -> GqlResult<Member> {
         Ok(ats(ctx)
-            .update_member(actor(ctx), &org, &actor_type, &actor_id, Some(&role))
+            .update_member(viewer(ctx)?, &org, &actor_type, &actor_id, Some(&role))
             .await
             .gql()?
             .into())
@@ -507,7 +493,7 @@ impl AccessMutation {
         actor_id: String,
     ) -> GqlResult<bool> {
         ats(ctx)
-            .remove_member(actor(ctx), &org, &actor_type, &actor_id)
+            .remove_member(viewer(ctx)?, &org, &actor_type, &actor_id)
             .await
             .gql()?;
         Ok(true)
@@ -530,7 +516,7 @@ impl AccessMutation {
             role: Some(role),
         };
         let (inv, token) = ats(ctx)
-            .create_invitation(actor(ctx), &org, input)
+            .create_invitation(viewer(ctx)?, &org, input)
             .await
             .gql()?;
         Ok(InvitationPayload {
@@ -542,7 +528,7 @@ impl AccessMutation {
     /// Accepts an invitation addressed to the caller.
     async fn accept_invitation(&self, ctx: &Context<'_>, token: String) -> GqlResult<Invitation> {
         Ok(ats(ctx)
-            .respond_invitation(principal(ctx)?, &token, true)
+            .respond_invitation(viewer(ctx)?, &token, true)
             .await
             .gql()?
             .into())
@@ -551,7 +537,7 @@ impl AccessMutation {
     /// Declines an invitation addressed to the caller.
     async fn decline_invitation(&self, ctx: &Context<'_>, token: String) -> GqlResult<Invitation> {
         Ok(ats(ctx)
-            .respond_invitation(principal(ctx)?, &token, false)
+            .respond_invitation(viewer(ctx)?, &token, false)
             .await
             .gql()?
             .into())
@@ -574,7 +560,7 @@ impl AccessMutation {
             access: Some(access),
         };
         Ok(ats(ctx)
-            .grant_permission(actor(ctx), &org, input)
+            .grant_permission(viewer(ctx)?, &org, input)
             .await
             .gql()?
             .into())
@@ -584,7 +570,7 @@ impl AccessMutation {
     async fn revoke_permission(&self, ctx: &Context<'_>, org: String, id: ID) -> GqlResult<bool> {
         let n = numeric_id("id", &id)?;
         ats(ctx)
-            .revoke_permission(actor(ctx), &org, n)
+            .revoke_permission(viewer(ctx)?, &org, n)
             .await
             .gql()?;
         Ok(true)

@@ -5,9 +5,10 @@ use async_graphql::{Enum, ID, InputObject, Json, MaybeUndefined};
 use serde_json::Value;
 
 use super::GqlResult;
+use super::OrGql;
 use super::error::bad_request;
 use super::types::TaskStatus;
-use crate::service::{EventFilter, NewTask, SortBy, TaskPatch, TaskQuery};
+use crate::service::{EventQuery, NewTask, SortBy, TaskPatch, TaskQuery, validate};
 
 /// Which tasks a list returns.
 #[derive(InputObject, Default, Clone, Debug)]
@@ -54,15 +55,6 @@ pub struct TaskOrder {
     pub direction: OrderDirection,
 }
 
-fn priority(name: &str, p: Option<i32>) -> GqlResult<Option<i32>> {
-    match p {
-        Some(p) if !(1..=10).contains(&p) => Err(bad_request(format!(
-            "{name} must be between 1 and 10, got {p}"
-        ))),
-        other => Ok(other),
-    }
-}
-
 /// Parses a GraphQL ID as a numeric id.
 pub fn numeric_id(field: &str, id: &ID) -> GqlResult<i64> {
     id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -91,8 +83,16 @@ impl TaskFilter {
             channels: self.channels.clone().unwrap_or_default(),
             assignee_id: self.assignee_id.clone(),
             priority: None,
-            min_priority: priority("minPriority", self.min_priority)?,
-            max_priority: priority("maxPriority", self.max_priority)?,
+            min_priority: validate::priority_filter(
+                "minPriority",
+                self.min_priority.map(i64::from),
+            )
+            .gql()?,
+            max_priority: validate::priority_filter(
+                "maxPriority",
+                self.max_priority.map(i64::from),
+            )
+            .gql()?,
             search: self.search.clone(),
             created_after: self.created_after.map(|t| t.0),
             updated_after: self.updated_after.map(|t| t.0),
@@ -129,28 +129,10 @@ pub struct TaskEventFilter {
 }
 
 impl TaskEventFilter {
-    /// The service filter, resolving project paths.
-    pub async fn resolve(
-        &self,
-        ats: &crate::service::Ats,
-        actor: &crate::actor::Actor,
-    ) -> GqlResult<EventFilter> {
-        use super::OrGql;
-        let project_ids = match &self.projects {
-            Some(paths) if !paths.is_empty() => {
-                let mut ids = Vec::new();
-                for p in paths {
-                    let (org, project) = p.split_once('/').ok_or_else(|| {
-                        bad_request(format!("project '{p}' must be written org/project"))
-                    })?;
-                    ids.push(ats.project_id(actor, org, project).await.gql()?);
-                }
-                Some(ids)
-            }
-            _ => None,
-        };
-        let filter = EventFilter {
-            project_ids,
+    /// What the reader asks, in the service's terms.
+    pub fn to_query(&self, after: Option<&ID>) -> GqlResult<EventQuery> {
+        Ok(EventQuery {
+            projects: self.projects.clone().unwrap_or_default(),
             channels: self.channels.clone().unwrap_or_default(),
             task_types: self.task_types.clone().unwrap_or_default(),
             event_types: self.event_types.clone().unwrap_or_default(),
@@ -159,8 +141,13 @@ impl TaskEventFilter {
                 .as_ref()
                 .map(|t| numeric_id("taskId", t))
                 .transpose()?,
-        };
-        ats.visible_filter(actor, filter).await.gql()
+            after: after
+                .map(|a| {
+                    a.parse::<i64>()
+                        .map_err(|_| bad_request("after must be an event id"))
+                })
+                .transpose()?,
+        })
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
-use crate::service::Ats;
 use crate::service::views::{EventView, MessageView, TaskView};
+use crate::service::{Ats, Viewer};
 
 /// A per-request DataLoader with its cache.
 pub type Cached<T> =
@@ -17,11 +17,11 @@ pub type Cached<T> =
 pub struct LiveConnection;
 
 /// Messages by task id.
-pub struct MessagesLoader(pub Ats);
+pub struct MessagesLoader(pub Ats, pub Viewer);
 /// Events by task id.
-pub struct EventsLoader(pub Ats);
+pub struct EventsLoader(pub Ats, pub Viewer);
 /// Tasks by id (parents).
-pub struct TaskLoader(pub Ats);
+pub struct TaskLoader(pub Ats, pub Viewer);
 
 /// `found` with an empty list for every key that has no rows, so that the
 /// request's cache answers for those keys too (rather than loading them again).
@@ -42,7 +42,7 @@ impl Loader<i64> for MessagesLoader {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let found = self
             .0
-            .messages_of_tasks(keys)
+            .messages_of_tasks(&self.1, keys)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))?;
         Ok(every_key(keys, found))
@@ -56,7 +56,7 @@ impl Loader<i64> for EventsLoader {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let found = self
             .0
-            .events_of_tasks(keys)
+            .events_of_tasks(&self.1, keys)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))?;
         Ok(every_key(keys, found))
@@ -69,16 +69,16 @@ impl Loader<i64> for TaskLoader {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         self.0
-            .tasks_by_ids(keys)
+            .tasks_by_ids(&self.1, keys)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))
     }
 }
 
 /// Subtasks by parent id.
-pub struct SubtasksLoader(pub Ats);
+pub struct SubtasksLoader(pub Ats, pub Viewer);
 /// Handoffs by task id.
-pub struct HandoffsLoader(pub Ats);
+pub struct HandoffsLoader(pub Ats, pub Viewer);
 
 impl Loader<i64> for SubtasksLoader {
     type Value = Vec<TaskView>;
@@ -87,7 +87,7 @@ impl Loader<i64> for SubtasksLoader {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let found = self
             .0
-            .subtasks_of_tasks(keys)
+            .subtasks_of_tasks(&self.1, keys)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))?;
         Ok(every_key(keys, found))
@@ -101,7 +101,7 @@ impl Loader<i64> for HandoffsLoader {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let found = self
             .0
-            .handoffs_of_tasks(keys)
+            .handoffs_of_tasks(&self.1, keys)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))?;
         Ok(every_key(keys, found))

@@ -17,8 +17,7 @@ use async_graphql::{Context, Schema};
 pub use error::{GqlResult, OrGql};
 pub use transport::routes;
 
-use crate::actor::Actor;
-use crate::service::Ats;
+use crate::service::{Ats, Viewer};
 
 /// The schema type.
 pub type AtsSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
@@ -72,6 +71,11 @@ fn ats<'a>(ctx: &Context<'a>) -> &'a Ats {
     ctx.data_unchecked::<Ats>()
 }
 
-fn actor<'a>(ctx: &Context<'a>) -> &'a Actor {
-    ctx.data_unchecked::<Actor>()
+/// The caller; 401 when the request was let in without one (sign-in only).
+fn viewer<'a>(ctx: &Context<'a>) -> GqlResult<&'a Viewer> {
+    ctx.data_opt::<Viewer>().ok_or_else(|| {
+        error::to_gql(crate::error::Error::Unauthenticated(
+            "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+        ))
+    })
 }

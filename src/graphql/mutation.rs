@@ -9,7 +9,7 @@ use super::inputs::{
     UpdateOrganizationInput, UpdateProjectInput, UpdateTaskInput, numeric_id,
 };
 use super::types::{Handoff, Message, Organization, Project, Task};
-use super::{GqlResult, OrGql, actor, ats};
+use super::{GqlResult, OrGql, ats, viewer};
 use crate::service::{
     Action, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch, ProjectPatch, Scope,
 };
@@ -59,14 +59,7 @@ pub struct HandoffInput {
 }
 
 fn scope_of(org: &Option<String>, project: &Option<String>) -> GqlResult<Scope> {
-    match (org, project) {
-        (Some(org), Some(project)) => Ok(Scope::Project {
-            org: org.clone(),
-            project: project.clone(),
-        }),
-        (None, None) => Ok(Scope::Any),
-        _ => Err(bad_request("org and project go together")),
-    }
+    Scope::from_slugs(org.clone(), project.clone()).gql()
 }
 
 /// The message a mutation posted.
@@ -97,7 +90,7 @@ pub struct ProjectPayload {
 async fn transition(ctx: &Context<'_>, id: &ID, action: Action) -> GqlResult<TaskPayload> {
     let id = numeric_id("id", id)?;
     let task = ats(ctx)
-        .transition(actor(ctx), &Scope::Any, id, action)
+        .transition(viewer(ctx)?, &Scope::Any, id, action)
         .await
         .gql()?;
     Ok(TaskPayload { task: Task(task) })
@@ -115,16 +108,9 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: CreateTaskInput,
     ) -> GqlResult<TaskPayload> {
-        let scope = match (&input.org, &input.project) {
-            (Some(org), Some(project)) => Scope::Project {
-                org: org.clone(),
-                project: project.clone(),
-            },
-            (None, None) => Scope::Any,
-            _ => return Err(bad_request("org and project go together")),
-        };
+        let scope = scope_of(&input.org, &input.project)?;
         let task = ats(ctx)
-            .create_task(actor(ctx), &scope, input.to_new_task()?)
+            .create_task(viewer(ctx)?, &scope, input.to_new_task()?)
             .await
             .gql()?;
         Ok(TaskPayload { task: Task(task) })
@@ -150,7 +136,7 @@ impl MutationRoot {
             items.push(input.to_new_task()?);
         }
         let tasks = ats(ctx)
-            .create_tasks(actor(ctx), &scope, items)
+            .create_tasks(viewer(ctx)?, &scope, items)
             .await
             .gql()?;
         Ok(TasksPayload {
@@ -168,7 +154,7 @@ impl MutationRoot {
     ) -> GqlResult<TaskPayload> {
         let parent = numeric_id("parentId", &parent_id)?;
         let task = ats(ctx)
-            .create_subtask(actor(ctx), &Scope::Any, parent, input.to_new_task()?)
+            .create_subtask(viewer(ctx)?, &Scope::Any, parent, input.to_new_task()?)
             .await
             .gql()?;
         Ok(TaskPayload { task: Task(task) })
@@ -192,15 +178,10 @@ impl MutationRoot {
             min_priority: f.min_priority.map(i64::from),
             lease_duration: lease_ms.map(i64::from),
         };
-        match ats(ctx).claim_next(actor(ctx), &scope, req).await {
-            Ok(t) => Ok(ClaimNextPayload {
-                task: Some(Task(t)),
-            }),
-            Err(crate::error::Error::NotFound(m)) if m == crate::service::NO_CLAIMABLE_TASK => {
-                Ok(ClaimNextPayload { task: None })
-            }
-            Err(e) => Err(super::error::to_gql(e)),
-        }
+        let task = ats(ctx).claim_next(viewer(ctx)?, &scope, req).await.gql()?;
+        Ok(ClaimNextPayload {
+            task: task.map(Task),
+        })
     }
 
     /// Posts a handoff on a task.
@@ -213,7 +194,7 @@ impl MutationRoot {
         let id = numeric_id("taskId", &task_id)?;
         let h = ats(ctx)
             .add_handoff(
-                actor(ctx),
+                viewer(ctx)?,
                 &Scope::Any,
                 id,
                 NewHandoff {
@@ -237,7 +218,7 @@ impl MutationRoot {
     ) -> GqlResult<TaskPayload> {
         let id = numeric_id("id", &id)?;
         let task = ats(ctx)
-            .update_task(actor(ctx), &Scope::Any, id, input.to_patch()?)
+            .update_task(viewer(ctx)?, &Scope::Any, id, input.to_patch()?)
             .await
             .gql()?;
         Ok(TaskPayload { task: Task(task) })
@@ -247,7 +228,7 @@ impl MutationRoot {
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DeletePayload> {
         let n = numeric_id("id", &id)?;
         ats(ctx)
-            .delete_task(actor(ctx), &Scope::Any, n)
+            .delete_task(viewer(ctx)?, &Scope::Any, n)
             .await
             .gql()?;
         Ok(DeletePayload { deleted: true, id })
@@ -339,7 +320,7 @@ impl MutationRoot {
             parts: Some(parts.iter().map(MessagePartInput::to_json).collect()),
         };
         let message = ats(ctx)
-            .add_message(actor(ctx), &Scope::Any, task_id, input)
+            .add_message(viewer(ctx)?, &Scope::Any, task_id, input)
             .await
             .gql()?;
         Ok(MessagePayload {
@@ -355,7 +336,7 @@ impl MutationRoot {
     ) -> GqlResult<OrganizationPayload> {
         let org = ats(ctx)
             .create_org(
-                actor(ctx),
+                viewer(ctx)?,
                 NewOrg {
                     slug: Some(input.slug),
                     name: input.name,
@@ -381,7 +362,10 @@ impl MutationRoot {
             name: input.name,
             description: input.description,
         };
-        let org = ats(ctx).update_org(actor(ctx), &slug, patch).await.gql()?;
+        let org = ats(ctx)
+            .update_org(viewer(ctx)?, &slug, patch)
+            .await
+            .gql()?;
         Ok(OrganizationPayload {
             organization: Organization(org),
         })
@@ -393,7 +377,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         slug: String,
     ) -> GqlResult<DeletePayload> {
-        ats(ctx).delete_org(actor(ctx), &slug).await.gql()?;
+        ats(ctx).delete_org(viewer(ctx)?, &slug).await.gql()?;
         Ok(DeletePayload {
             deleted: true,
             id: ID(slug),
@@ -409,7 +393,7 @@ impl MutationRoot {
     ) -> GqlResult<ProjectPayload> {
         let project = ats(ctx)
             .create_project(
-                actor(ctx),
+                viewer(ctx)?,
                 &org,
                 NewProject {
                     slug: Some(input.slug),
@@ -438,7 +422,7 @@ impl MutationRoot {
             description: input.description,
         };
         let project = ats(ctx)
-            .update_project(actor(ctx), &org, &slug, patch)
+            .update_project(viewer(ctx)?, &org, &slug, patch)
             .await
             .gql()?;
         Ok(ProjectPayload {
@@ -454,7 +438,7 @@ impl MutationRoot {
         slug: String,
     ) -> GqlResult<DeletePayload> {
         ats(ctx)
-            .delete_project(actor(ctx), &org, &slug)
+            .delete_project(viewer(ctx)?, &org, &slug)
             .await
             .gql()?;
         Ok(DeletePayload {

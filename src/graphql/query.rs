@@ -10,9 +10,11 @@ use super::loaders::{
 use super::error::bad_request;
 use super::inputs::{TaskEventFilter, TaskFilter, TaskOrder, numeric_id};
 use super::types::{Health, Organization, Project, Task, TaskEvent, TaskStats};
-use super::{GqlResult, OrGql, actor, ats};
+use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
-use crate::service::{MAX_LIMIT, Scope, StatsScope};
+use crate::service::paging::Overflow;
+use crate::service::paging::{HISTORY_PAGE, TASK_PAGE};
+use crate::service::{Scope, StatsScope};
 
 /// `totalCount` on task connections.
 #[derive(SimpleObject)]
@@ -38,20 +40,20 @@ pub async fn task_connection(
     before: Option<String>,
 ) -> GqlResult<TaskConnection> {
     let ats = ats(ctx).clone();
-    let who = actor(ctx).clone();
+    let who = viewer(ctx)?.clone();
     let base = filter.to_query(order)?;
     let scope = match (&filter.org, &filter.project) {
-        (Some(org), Some(project)) => Scope::Project {
-            org: org.clone(),
-            project: project.clone(),
-        },
+        (Some(_), Some(_)) => {
+            Scope::from_slugs(filter.org.clone(), filter.project.clone()).gql()?
+        }
         (None, Some(_)) => return Err(bad_request("filter.project needs filter.org")),
         _ => Scope::Any,
     };
     for n in [first, last].into_iter().flatten() {
-        if n as u64 > MAX_LIMIT {
+        if n as u64 > TASK_PAGE.max {
             return Err(bad_request(format!(
-                "first and last may be at most {MAX_LIMIT}"
+                "first and last may be at most {}",
+                TASK_PAGE.max
             )));
         }
     }
@@ -88,7 +90,7 @@ pub async fn task_connection(
                 let end = end.unwrap_or(start + DEFAULT_PAGE);
                 let mut q = base;
                 q.offset = start as u64;
-                q.limit = end.saturating_sub(start).min(MAX_LIMIT as usize) as u64;
+                q.limit = end.saturating_sub(start).min(TASK_PAGE.max as usize) as u64;
                 let page = if q.limit == 0 {
                     let mut probe = q.clone();
                     probe.limit = 1;
@@ -146,11 +148,8 @@ async fn prime(ctx: &Context<'_>, conn: &TaskConnection) -> GqlResult<()> {
         related.extend(tasks().filter_map(|t| t.parent_id));
     }
     if wants("dependsOn") || wants("blockedBy") {
-        let before = related.len();
+        let _before = related.len();
         related.extend(tasks().flat_map(|t| t.depends_on.iter().copied()));
-        if related.len() > before {
-            super::types::readable_projects(ctx).await?;
-        }
     }
     if !related.is_empty() {
         related.sort_unstable();
@@ -207,7 +206,7 @@ impl QueryRoot {
     /// One task, with its thread and history available as fields.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
-        match ats(ctx).get_task(actor(ctx), &Scope::Any, id).await {
+        match ats(ctx).get_task(viewer(ctx)?, &Scope::Any, id).await {
             Ok(t) => Ok(Some(Task(t))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
@@ -246,18 +245,19 @@ impl QueryRoot {
         ctx: &Context<'_>,
         filter: Option<TaskEventFilter>,
         after: Option<ID>,
-        #[graphql(validator(minimum = 1, maximum = 1000))] first: Option<i32>,
+        first: Option<i32>,
     ) -> GqlResult<Vec<TaskEvent>> {
-        let first = first.unwrap_or(100);
+        let first = HISTORY_PAGE
+            .size("first", first.map(i64::from), Overflow::Refuse)
+            .gql()?;
         let ats = ats(ctx);
-        let filter = filter.unwrap_or_default().resolve(ats, actor(ctx)).await?;
-        let after = match after {
-            Some(a) => a
-                .parse::<i64>()
-                .map_err(|_| bad_request("after must be an event id"))?,
-            None => 0,
-        };
-        let rows = ats.events_after(&filter, after, first as u64).await.gql()?;
+        let viewer = viewer(ctx)?;
+        let q = filter.unwrap_or_default().to_query(after.as_ref())?;
+        let filter = ats.event_filter(viewer, &q).await.gql()?;
+        let rows = ats
+            .read_events(viewer, &filter, q.after.unwrap_or(0), first)
+            .await
+            .gql()?;
         Ok(rows
             .iter()
             .map(|e| TaskEvent(crate::service::views::EventView::from(e)))
@@ -266,7 +266,7 @@ impl QueryRoot {
 
     /// Every organization.
     async fn organizations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Organization>> {
-        let orgs = ats(ctx).list_orgs(actor(ctx)).await.gql()?;
+        let orgs = ats(ctx).list_orgs(viewer(ctx)?).await.gql()?;
         Ok(orgs.into_iter().map(Organization).collect())
     }
 
@@ -276,7 +276,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         slug: String,
     ) -> GqlResult<Option<Organization>> {
-        match ats(ctx).get_org(actor(ctx), &slug).await {
+        match ats(ctx).get_org(viewer(ctx)?, &slug).await {
             Ok(o) => Ok(Some(Organization(o))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
@@ -285,7 +285,10 @@ impl QueryRoot {
 
     /// The projects of an organization, with task counts.
     async fn projects(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Project>> {
-        let projects = ats(ctx).list_projects(actor(ctx), &org, true).await.gql()?;
+        let projects = ats(ctx)
+            .list_projects(viewer(ctx)?, &org, true)
+            .await
+            .gql()?;
         Ok(projects.into_iter().map(Project).collect())
     }
 
@@ -296,7 +299,7 @@ impl QueryRoot {
         org: String,
         slug: String,
     ) -> GqlResult<Option<Project>> {
-        match ats(ctx).list_projects(actor(ctx), &org, true).await {
+        match ats(ctx).list_projects(viewer(ctx)?, &org, true).await {
             Ok(projects) => Ok(projects.into_iter().find(|p| p.slug == slug).map(Project)),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
@@ -311,7 +314,7 @@ impl QueryRoot {
         project: Option<String>,
     ) -> GqlResult<TaskStats> {
         let stats = ats(ctx)
-            .stats(Some(actor(ctx)), &StatsScope { org, project })
+            .stats(viewer(ctx)?, &StatsScope { org, project })
             .await
             .gql()?;
         Ok(TaskStats(stats))

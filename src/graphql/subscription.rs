@@ -3,10 +3,9 @@
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::Stream;
 
-use super::error::bad_request;
 use super::inputs::TaskEventFilter;
 use super::types::TaskEvent;
-use super::{GqlResult, ats};
+use super::{GqlResult, OrGql, ats};
 use crate::service::SubscriptionItem;
 use crate::service::views::EventView;
 
@@ -25,17 +24,10 @@ impl SubscriptionRoot {
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = GqlResult<TaskEvent>>> {
         let ats = ats(ctx).clone();
-        let filter = filter
-            .unwrap_or_default()
-            .resolve(&ats, super::actor(ctx))
-            .await?;
-        let after = after
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| bad_request("after must be an event id"))
-            })
-            .transpose()?;
-        let rx = ats.subscribe_events(filter, after).await?;
+        let viewer = super::viewer(ctx)?;
+        let q = filter.unwrap_or_default().to_query(after.as_ref())?;
+        let filter = ats.event_filter(viewer, &q).await.gql()?;
+        let rx = ats.subscribe_events(viewer, filter, q.after).await.gql()?;
         Ok(futures_util::stream::unfold(
             (rx, false),
             |(mut rx, ended)| async move {

@@ -1,22 +1,25 @@
 //! HTTP and WebSocket endpoints: `/graphql`, `/graphql/ws`, `/graphiql`.
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use std::str::FromStr;
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Request};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, Method};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
+use futures_util::{SinkExt, StreamExt};
 
 use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
-use crate::actor::Actor;
+use crate::app::AppState;
+use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::Error;
-use crate::rest::{AppState, caller};
-use crate::service::{Ats, Principal};
+use crate::service::{Ats, Viewer};
 
 /// The GraphQL routes.
 pub fn routes() -> Router<AppState> {
@@ -26,69 +29,27 @@ pub fn routes() -> Router<AppState> {
         .route("/graphiql", get(graphiql))
 }
 
-/// Per-connection data of a subscription socket: the actor and DataLoaders,
-/// marked live so that `TaskEvent.task` always reads the task afresh.
-fn request_data(ats: &Ats, actor: Actor) -> Data {
+/// Per-request data: the viewer and DataLoaders over its rights.
+fn request_data(ats: &Ats, viewer: Viewer) -> Data {
     let mut data = Data::default();
-    data.insert(actor);
-    data.insert(DataLoader::with_cache(
-        MessagesLoader(ats.clone()),
-        tokio::spawn,
-        HashMapCache::default(),
-    ));
-    data.insert(DataLoader::with_cache(
-        EventsLoader(ats.clone()),
-        tokio::spawn,
-        HashMapCache::default(),
-    ));
-    data.insert(DataLoader::with_cache(
-        TaskLoader(ats.clone()),
-        tokio::spawn,
-        HashMapCache::default(),
-    ));
-    data.insert(DataLoader::with_cache(
-        SubtasksLoader(ats.clone()),
-        tokio::spawn,
-        HashMapCache::default(),
-    ));
-    data.insert(DataLoader::with_cache(
-        HandoffsLoader(ats.clone()),
-        tokio::spawn,
-        HashMapCache::default(),
-    ));
-    data.insert(super::types::ReadableProjects::default());
-    data.insert(super::loaders::LiveConnection);
+    macro_rules! loaders {
+        ($($loader:ident),*) => {$(
+            data.insert(DataLoader::with_cache(
+                $loader(ats.clone(), viewer.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ));
+        )*};
+    }
+    loaders!(
+        MessagesLoader,
+        EventsLoader,
+        TaskLoader,
+        SubtasksLoader,
+        HandoffsLoader
+    );
+    data.insert(viewer);
     data
-}
-
-fn with_request_data(req: Request, ats: &Ats, actor: Actor) -> Request {
-    req.data(actor)
-        .data(DataLoader::with_cache(
-            MessagesLoader(ats.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            EventsLoader(ats.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            TaskLoader(ats.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            SubtasksLoader(ats.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            HandoffsLoader(ats.clone()),
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(super::types::ReadableProjects::default())
 }
 
 fn is_mutation(req: &Request) -> bool {
@@ -134,115 +95,133 @@ async fn execute(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
-    let req = req.into_inner();
+    let mut req = req.into_inner();
     if method == Method::GET && is_mutation(&req) {
         return error_response(super::error::bad_request(
             "mutations must be sent with POST",
         ));
     }
-    let (actor, principal) = match caller(&headers, &state).await {
-        Ok(c) => c,
+    let viewer = match Caller::from_headers(&headers) {
+        Ok(caller) => state.ats.viewer(&caller).await,
+        Err(e) => Err(e),
+    };
+    match viewer {
+        Ok(viewer) => req.data = request_data(&state.ats, viewer),
+        // Signing in needs no credentials; its resolvers take no viewer.
         Err(Error::Unauthenticated(_))
-            if !headers.contains_key(AUTHORIZATION) && is_public(&req) =>
-        {
-            (Actor::anonymous(), None)
-        }
+            if !headers.contains_key(AUTHORIZATION) && is_public(&req) => {}
         Err(e) => {
+            let status = e.status();
             let mut resp = error_response(super::error::to_gql(e));
-            *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            *resp.status_mut() = status;
             return resp;
         }
-    };
-    let req = with_request_data(req, &state.ats, actor).data(principal);
+    }
     GraphQLResponse::from(state.schema.execute(req).await).into_response()
 }
 
-/// The actor of a subscription connection: credentials in the `connection_init`
-/// payload (`{"Authorization": "Bearer …"}`) or the `?token=` query parameter;
-/// in open mode without credentials, the payload's `X-Actor-*` (or
-/// `actor_type`/`actor_id`/`actor_name`) fields.
-async fn caller_from_init(
-    ats: &Ats,
-    payload: &Value,
-    query_token: Option<String>,
-) -> async_graphql::Result<(Actor, Option<Principal>)> {
-    let auth = ["Authorization", "authorization"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(Value::as_str))
-        .map(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .unwrap_or(v)
-                .to_owned()
-        });
-    if let Some(token) = auth.or(query_token) {
-        return ats
-            .authenticate(&token)
-            .await
-            .map(|p| (p.actor.clone(), Some(p)))
-            .map_err(|e| async_graphql::Error::new(e.public_message()));
-    }
-    if ats.auth_mode() == crate::auth::AuthMode::Required {
-        return Err(async_graphql::Error::new(
-            "credentials required: send Authorization in connection_init",
-        ));
-    }
-    let field = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| payload.get(*k).and_then(Value::as_str))
-            .map(str::to_owned)
-    };
-    let actor_type = field(&["X-Actor-Type", "x-actor-type", "actor_type", "actorType"]);
-    let actor_id = field(&[
-        "X-Actor-ID",
-        "X-Actor-Id",
-        "x-actor-id",
-        "actor_id",
-        "actorId",
-    ]);
-    let actor_name = field(&["X-Actor-Name", "x-actor-name", "actor_name", "actorName"]);
-    let actor = match (actor_type, actor_id) {
-        (None, None) => Actor::anonymous(),
-        (t, Some(id)) => Actor::new(t.as_deref().unwrap_or("human"), &id, actor_name.as_deref())
-            .map_err(|e| async_graphql::Error::new(e.public_message()))?,
-        (Some(_), None) => {
-            return Err(async_graphql::Error::new(
-                "actor id is required with actor type",
-            ));
-        }
-    };
-    Ok((actor, None))
-}
-
-/// Query of `GET /graphql/ws`.
-#[derive(Debug, serde::Deserialize)]
-struct WsQuery {
-    token: Option<String>,
-}
-
+/// `GET /graphql/ws`: both subscription subprotocols. The caller comes from
+/// the `connection_init` payload or the upgrade request; once known, the
+/// socket is closed with 4403 as soon as its credential stops holding (a
+/// revoked key, a removed identity, an expired token), and with 1001 when
+/// the server shuts down.
 async fn subscribe(
     State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    axum::extract::Query(q): axum::extract::Query<WsQuery>,
+    headers: HeaderMap,
+    Query(query): Query<SocketQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
-    let ats = state.ats.clone();
-    let query_token = q.token;
+    let Some(protocol) = subprotocol(&headers) else {
+        return Error::bad_request(
+            "Sec-WebSocket-Protocol must name graphql-transport-ws or graphql-ws",
+        )
+        .into_response();
+    };
+    // A malformed credential on the upgrade itself is refused at init.
+    let upgrade_caller = Caller::from_socket(&headers, &query).ok();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let query_token = query_token;
-                    let (actor, principal) = caller_from_init(&ats, &payload, query_token).await?;
-                    let mut data = request_data(&ats, actor);
-                    data.insert(principal);
-                    Ok(data)
-                })
-                .serve()
-        })
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller))
         .into_response()
+}
+
+/// The first subscription subprotocol the client offers that we speak.
+fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        })
+}
+
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    upgrade_caller: Option<Caller>,
+) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|res| futures_util::future::ready(res.is_ok()))
+        .filter_map(|msg| {
+            futures_util::future::ready(match msg {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+    let (viewer_tx, mut viewer_rx) = tokio::sync::watch::channel::<Option<Viewer>>(None);
+    let ats = state.ats.clone();
+    let output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
+            let caller = Caller::from_init_payload(&payload, upgrade_caller)
+                .map_err(|e| async_graphql::Error::new(e.public_message()))?;
+            let viewer = ats
+                .viewer(&caller)
+                .await
+                .map_err(|e| async_graphql::Error::new(e.public_message()))?;
+            let _ = viewer_tx.send(Some(viewer.clone()));
+            let mut data = request_data(&ats, viewer);
+            data.insert(super::loaders::LiveConnection);
+            Ok(data)
+        });
+    futures_util::pin_mut!(output);
+    let revoked = async {
+        let viewer = loop {
+            if let Some(v) = viewer_rx.borrow_and_update().clone() {
+                break v;
+            }
+            if viewer_rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        };
+        state.ats.credential_revoked(&viewer).await
+    };
+    futures_util::pin_mut!(revoked);
+    let mut shutdown = state.shutdown.clone();
+    let close = loop {
+        tokio::select! {
+            item = output.next() => match item {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => break (code, reason),
+                None => return,
+            },
+            err = &mut revoked => break (4403, err.public_message()),
+            _ = shutdown.changed() => break (1001, "server shutting down".to_owned()),
+        }
+    };
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: close.0,
+            reason: close.1.into(),
+        })))
+        .await;
+    let _ = sink.close().await;
 }
 
 async fn graphiql() -> Html<String> {

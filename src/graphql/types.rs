@@ -8,6 +8,8 @@ use super::GqlResult;
 use super::loaders::{
     Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader,
 };
+use crate::service::paging::HISTORY_PAGE;
+use crate::service::paging::Overflow;
 use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
 use crate::service::{StatsScope, TaskStats as StatsView, status};
 
@@ -202,21 +204,26 @@ impl Task {
     async fn max_attempts(&self) -> Option<i32> {
         self.0.max_attempts
     }
-    /// The message thread, oldest first: `first` messages (0–1000, default
+    /// The message thread, oldest first: `first` messages (1–1000, default
     /// 100) after the message id `after`.
     async fn messages(
         &self,
         ctx: &Context<'_>,
-        #[graphql(validator(minimum = 0, maximum = 1000))] first: Option<i32>,
+        first: Option<i32>,
         after: Option<ID>,
     ) -> GqlResult<Vec<Message>> {
-        let first = first.unwrap_or(100);
-        let after: i64 = match after {
-            Some(id) => id
-                .parse()
-                .map_err(|_| super::error::bad_request("after must be a message id"))?,
-            None => 0,
+        use super::OrGql;
+        let first = HISTORY_PAGE
+            .size("first", first.map(i64::from), Overflow::Refuse)
+            .gql()?;
+        let after = match after {
+            Some(id) => Some(
+                id.parse()
+                    .map_err(|_| super::error::bad_request("after must be a message id"))?,
+            ),
+            None => None,
         };
+        let after = crate::service::paging::cursor(after).gql()?;
         let loader = ctx.data_unchecked::<Cached<MessagesLoader>>();
         let all = loader
             .load_one(self.0.id)
@@ -253,7 +260,7 @@ impl Task {
     async fn blocks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         use super::OrGql;
         let ids = super::ats(ctx)
-            .dependents_of_tasks(&[self.0.id])
+            .dependents_of_tasks(super::viewer(ctx)?, &[self.0.id])
             .await
             .gql()?
             .remove(&self.0.id)
@@ -266,7 +273,7 @@ impl Task {
     async fn viewer_actions(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskAction>> {
         use super::OrGql;
         let actions = super::ats(ctx)
-            .viewer_actions(super::actor(ctx), &crate::service::Scope::Any, self.0.id)
+            .viewer_actions(super::viewer(ctx)?, &crate::service::Scope::Any, self.0.id)
             .await
             .gql()?;
         Ok(actions.into_iter().map(TaskAction::from).collect())
@@ -354,7 +361,7 @@ impl TaskEvent {
         if ctx.data_opt::<super::loaders::LiveConnection>().is_some() {
             use super::OrGql;
             let mut found = super::ats(ctx)
-                .tasks_by_ids(&[self.0.task_id])
+                .tasks_by_ids(super::viewer(ctx)?, &[self.0.task_id])
                 .await
                 .gql()?;
             return Ok(found.remove(&self.0.task_id).map(Task));
@@ -425,7 +432,7 @@ impl Organization {
     async fn projects(&self, ctx: &Context<'_>) -> GqlResult<Vec<Project>> {
         use super::OrGql;
         let projects = super::ats(ctx)
-            .list_projects(super::actor(ctx), &self.0.slug, true)
+            .list_projects(super::viewer(ctx)?, &self.0.slug, true)
             .await
             .gql()?;
         Ok(projects.into_iter().map(Project).collect())
@@ -434,7 +441,7 @@ impl Organization {
     async fn members(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Member>> {
         use super::OrGql;
         let m = super::ats(ctx)
-            .list_members(super::actor(ctx), &self.0.slug)
+            .list_members(super::viewer(ctx)?, &self.0.slug)
             .await
             .gql()?;
         Ok(m.into_iter().map(Into::into).collect())
@@ -443,7 +450,7 @@ impl Organization {
     async fn invitations(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Invitation>> {
         use super::OrGql;
         let i = super::ats(ctx)
-            .list_invitations(super::actor(ctx), &self.0.slug)
+            .list_invitations(super::viewer(ctx)?, &self.0.slug)
             .await
             .gql()?;
         Ok(i.into_iter().map(Into::into).collect())
@@ -452,7 +459,7 @@ impl Organization {
     async fn permissions(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Permission>> {
         use super::OrGql;
         let p = super::ats(ctx)
-            .list_permissions(super::actor(ctx), &self.0.slug)
+            .list_permissions(super::viewer(ctx)?, &self.0.slug)
             .await
             .gql()?;
         Ok(p.into_iter().map(Into::into).collect())
@@ -503,7 +510,7 @@ impl Project {
         };
         Ok(TaskStats(
             super::ats(ctx)
-                .stats(Some(super::actor(ctx)), &scope)
+                .stats(super::viewer(ctx)?, &scope)
                 .await
                 .gql()?,
         ))
@@ -611,31 +618,10 @@ pub struct Health {
     pub timestamp: DateTime,
 }
 
-/// The projects the caller may read, computed once per request.
-#[derive(Default)]
-pub struct ReadableProjects(tokio::sync::OnceCell<std::collections::HashSet<i32>>);
-
-/// The projects the caller may read (read once per request).
-pub(crate) async fn readable_projects<'a>(
-    ctx: &Context<'a>,
-) -> GqlResult<&'a std::collections::HashSet<i32>> {
-    use super::OrGql;
-    ctx.data_unchecked::<ReadableProjects>()
-        .0
-        .get_or_try_init(|| async {
-            super::ats(ctx)
-                .readable_projects(super::actor(ctx))
-                .await
-                .gql()
-        })
-        .await
-}
-
 async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let readable = readable_projects(ctx).await?;
     let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
     let found = loader
         .load_many(ids.iter().copied())
@@ -644,7 +630,6 @@ async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
     Ok(ids
         .iter()
         .filter_map(|id| found.get(id))
-        .filter(|t| readable.contains(&t.project_id))
         .cloned()
         .map(Task)
         .collect())

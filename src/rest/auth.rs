@@ -8,7 +8,6 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
 use super::access_bodies::{
     ApiKeyBody, ApiKeyList, Deleted, GuardianList, GuardianshipBody, IdentityBody, InvitationBody,
     InvitationList, PublicIdentityBody,
@@ -16,7 +15,9 @@ use super::access_bodies::{
 use super::bodies::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Reply, Unauthorized, Unprocessable,
 };
-use super::extract::{ApiJson, ApiQuery, Authenticated, CurrentActor, Slugs};
+use super::extract::Slugs;
+use crate::app::AppState;
+use crate::app::{ApiJson, ApiQuery, CurrentViewer};
 use crate::error::{Error, Result};
 use crate::service::GuardianLink;
 use crate::service::{IdentityPatch, LoggedIn, Login, NewApiKey, Registered, Registration};
@@ -91,10 +92,10 @@ pub(super) async fn login(
 )]
 pub(super) async fn me(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<Reply<IdentityBody>> {
     Ok(Reply(IdentityBody {
-        identity: s.ats.me(&p).await?,
+        identity: s.ats.me(&viewer).await?,
     }))
 }
 
@@ -113,11 +114,11 @@ pub(super) async fn me(
 )]
 pub(super) async fn update_me(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     ApiJson(patch): ApiJson<IdentityPatch>,
 ) -> Result<Reply<IdentityBody>> {
     Ok(Reply(IdentityBody {
-        identity: s.ats.update_me(&p, patch).await?,
+        identity: s.ats.update_me(&viewer, patch).await?,
     }))
 }
 
@@ -132,7 +133,7 @@ pub(super) struct IdentityQuery {
 /// Public fields of an identity.
 #[utoipa::path(
     get, path = "/auth/identities/{actor_id}", tag = "auth", operation_id = "get_identity",
-    params(("actor_id" = String, Path, description = "Actor id"), IdentityQuery, CurrentActor),
+    params(("actor_id" = String, Path, description = "Actor id"), IdentityQuery, CurrentViewer),
     responses(
         (status = 200, description = "Public fields", body = PublicIdentityBody),
         (status = 401, response = Unauthorized),
@@ -141,7 +142,7 @@ pub(super) struct IdentityQuery {
 )]
 pub(super) async fn public_identity(
     State(s): State<AppState>,
-    _caller: CurrentActor,
+    _caller: CurrentViewer,
     slugs: Slugs,
     ApiQuery(q): ApiQuery<IdentityQuery>,
 ) -> Result<Reply<PublicIdentityBody>> {
@@ -159,10 +160,10 @@ pub(super) async fn public_identity(
 )]
 pub(super) async fn list_keys(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<Reply<ApiKeyList>> {
     Ok(Reply(ApiKeyList {
-        api_keys: s.ats.list_api_keys(&p).await?,
+        api_keys: s.ats.list_api_keys(&viewer).await?,
     }))
 }
 
@@ -180,10 +181,10 @@ pub(super) async fn list_keys(
 )]
 pub(super) async fn create_key(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     ApiJson(input): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Reply<ApiKeyBody>)> {
-    let api_key = s.ats.create_api_key(&p, input).await?;
+    let api_key = s.ats.create_api_key(&viewer, input).await?;
     Ok((StatusCode::CREATED, Reply(ApiKeyBody { api_key })))
 }
 
@@ -199,11 +200,11 @@ pub(super) async fn create_key(
 )]
 pub(super) async fn delete_key(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<Deleted>> {
     let id = numeric(&slugs, "id")?;
-    s.ats.delete_api_key(&p, id).await?;
+    s.ats.delete_api_key(&viewer, id).await?;
     Ok(Reply(Deleted { deleted: true, id }))
 }
 
@@ -218,9 +219,12 @@ pub(super) async fn delete_key(
 )]
 pub(super) async fn guardian_link(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<(StatusCode, Reply<GuardianLink>)> {
-    Ok((StatusCode::CREATED, Reply(s.ats.guardian_link(&p).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Reply(s.ats.guardian_link(&viewer).await?),
+    ))
 }
 
 /// A human confirms a guardian link token.
@@ -237,10 +241,10 @@ pub(super) async fn guardian_link(
 )]
 pub(super) async fn guardian_confirm(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<(StatusCode, Reply<GuardianshipBody>)> {
-    let guardianship = s.ats.confirm_guardian(&p, slugs.get("token")).await?;
+    let guardianship = s.ats.confirm_guardian(&viewer, slugs.get("token")).await?;
     Ok((
         StatusCode::CREATED,
         Reply(GuardianshipBody { guardianship }),
@@ -254,9 +258,9 @@ pub(super) async fn guardian_confirm(
 )]
 pub(super) async fn guardians(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<Reply<GuardianList>> {
-    let (guardians, guarded_agents) = s.ats.list_guardians(&p).await?;
+    let (guardians, guarded_agents) = s.ats.list_guardians(&viewer).await?;
     Ok(Reply(GuardianList {
         guardians,
         guarded_agents,
@@ -275,11 +279,11 @@ pub(super) async fn guardians(
 )]
 pub(super) async fn remove_guardian(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<Deleted>> {
     let id = numeric(&slugs, "id")?;
-    s.ats.remove_guardian(&p, id).await?;
+    s.ats.remove_guardian(&viewer, id).await?;
     Ok(Reply(Deleted { deleted: true, id }))
 }
 
@@ -299,13 +303,13 @@ pub(super) async fn remove_guardian(
 )]
 pub(super) async fn guardian_key(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Reply<ApiKeyBody>)> {
     let api_key = s
         .ats
-        .guardian_issue_key(&p, slugs.get("agent_id"), input)
+        .guardian_issue_key(&viewer, slugs.get("agent_id"), input)
         .await?;
     Ok((StatusCode::CREATED, Reply(ApiKeyBody { api_key })))
 }
@@ -317,10 +321,10 @@ pub(super) async fn guardian_key(
 )]
 pub(super) async fn my_invitations(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<Reply<InvitationList>> {
     Ok(Reply(InvitationList {
-        invitations: s.ats.my_invitations(&p).await?,
+        invitations: s.ats.my_invitations(&viewer).await?,
     }))
 }
 
@@ -337,12 +341,12 @@ pub(super) async fn my_invitations(
 )]
 pub(super) async fn accept(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<InvitationBody>> {
     let invitation = s
         .ats
-        .respond_invitation(&p, slugs.get("token"), true)
+        .respond_invitation(&viewer, slugs.get("token"), true)
         .await?;
     Ok(Reply(InvitationBody { invitation }))
 }
@@ -360,12 +364,12 @@ pub(super) async fn accept(
 )]
 pub(super) async fn decline(
     State(s): State<AppState>,
-    Authenticated(p): Authenticated,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<InvitationBody>> {
     let invitation = s
         .ats
-        .respond_invitation(&p, slugs.get("token"), false)
+        .respond_invitation(&viewer, slugs.get("token"), false)
         .await?;
     Ok(Reply(InvitationBody { invitation }))
 }

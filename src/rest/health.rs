@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::bodies::{HealthBody, Reply};
+use crate::app::AppState;
 use crate::time;
 
 /// `200 {"status":"ok",…}`, or `503 {"status":"degraded",…}` when the store does not answer.

@@ -7,7 +7,6 @@ use axum::routing::{delete, get, patch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::access_bodies::{
     Deleted, InvitationCreated, InvitationList, MemberBody, MemberList, PermissionBody,
     PermissionList, Removed,
@@ -15,7 +14,9 @@ use super::access_bodies::{
 use super::bodies::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Reply, Unauthorized, Unprocessable,
 };
-use super::extract::{ApiJson, CurrentActor, Slugs};
+use super::extract::Slugs;
+use crate::app::AppState;
+use crate::app::{ApiJson, CurrentViewer};
 use crate::error::{Error, Result};
 use crate::service::{NewInvitation, NewMember, NewPermission};
 
@@ -38,7 +39,7 @@ pub fn router() -> Router<AppState> {
 /// Members of an org (any reader of the org).
 #[utoipa::path(
     get, path = "/orgs/{org}/members", tag = "members", operation_id = "list_members",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     responses(
         (status = 200, description = "The members", body = MemberList),
         (status = 401, response = Unauthorized),
@@ -47,18 +48,18 @@ pub fn router() -> Router<AppState> {
 )]
 pub(super) async fn list_members(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<MemberList>> {
     Ok(Reply(MemberList {
-        members: s.ats.list_members(&a, slugs.get("org")).await?,
+        members: s.ats.list_members(&viewer, slugs.get("org")).await?,
     }))
 }
 
 /// Adds a member (admins; only owners grant owner).
 #[utoipa::path(
     post, path = "/orgs/{org}/members", tag = "members", operation_id = "add_member",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     request_body = NewMember,
     responses(
         (status = 201, description = "The member", body = MemberBody),
@@ -73,11 +74,11 @@ pub(super) async fn list_members(
 )]
 pub(super) async fn add_member(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewMember>,
 ) -> Result<(StatusCode, Reply<MemberBody>)> {
-    let member = s.ats.add_member(&a, slugs.get("org"), input).await?;
+    let member = s.ats.add_member(&viewer, slugs.get("org"), input).await?;
     Ok((StatusCode::CREATED, Reply(MemberBody { member })))
 }
 
@@ -95,7 +96,7 @@ pub(super) struct RoleBody {
         ("org" = String, Path, description = "Organization slug"),
         ("actor_type" = String, Path, description = "human, agent or system"),
         ("actor_id" = String, Path, description = "Actor id"),
-        CurrentActor,
+        CurrentViewer,
     ),
     request_body = RoleBody,
     responses(
@@ -111,14 +112,14 @@ pub(super) struct RoleBody {
 )]
 pub(super) async fn update_member(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Reply<MemberBody>> {
     let member = s
         .ats
         .update_member(
-            &a,
+            &viewer,
             slugs.get("org"),
             slugs.get("actor_type"),
             slugs.get("actor_id"),
@@ -135,7 +136,7 @@ pub(super) async fn update_member(
         ("org" = String, Path, description = "Organization slug"),
         ("actor_type" = String, Path, description = "human, agent or system"),
         ("actor_id" = String, Path, description = "Actor id"),
-        CurrentActor,
+        CurrentViewer,
     ),
     responses(
         (status = 200, description = "Removed", body = Removed),
@@ -147,12 +148,12 @@ pub(super) async fn update_member(
 )]
 pub(super) async fn remove_member(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<Removed>> {
     s.ats
         .remove_member(
-            &a,
+            &viewer,
             slugs.get("org"),
             slugs.get("actor_type"),
             slugs.get("actor_id"),
@@ -164,7 +165,7 @@ pub(super) async fn remove_member(
 /// Invitations of an org (admins).
 #[utoipa::path(
     get, path = "/orgs/{org}/invitations", tag = "invitations", operation_id = "list_invitations",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     responses(
         (status = 200, description = "The invitations", body = InvitationList),
         (status = 401, response = Unauthorized),
@@ -174,18 +175,18 @@ pub(super) async fn remove_member(
 )]
 pub(super) async fn list_invitations(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<InvitationList>> {
     Ok(Reply(InvitationList {
-        invitations: s.ats.list_invitations(&a, slugs.get("org")).await?,
+        invitations: s.ats.list_invitations(&viewer, slugs.get("org")).await?,
     }))
 }
 
 /// Invites an email or an actor with a role (the token is in this response only; it expires in 7 days).
 #[utoipa::path(
     post, path = "/orgs/{org}/invitations", tag = "invitations", operation_id = "create_invitation",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     request_body = NewInvitation,
     responses(
         (status = 201, description = "The invitation and its token", body = InvitationCreated),
@@ -199,11 +200,14 @@ pub(super) async fn list_invitations(
 )]
 pub(super) async fn invite(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, Reply<InvitationCreated>)> {
-    let (invitation, token) = s.ats.create_invitation(&a, slugs.get("org"), input).await?;
+    let (invitation, token) = s
+        .ats
+        .create_invitation(&viewer, slugs.get("org"), input)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Reply(InvitationCreated { invitation, token }),
@@ -213,7 +217,7 @@ pub(super) async fn invite(
 /// Namespace permissions of an org (admins).
 #[utoipa::path(
     get, path = "/orgs/{org}/permissions", tag = "permissions", operation_id = "list_permissions",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     responses(
         (status = 200, description = "The permissions", body = PermissionList),
         (status = 401, response = Unauthorized),
@@ -223,18 +227,18 @@ pub(super) async fn invite(
 )]
 pub(super) async fn list_permissions(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<PermissionList>> {
     Ok(Reply(PermissionList {
-        permissions: s.ats.list_permissions(&a, slugs.get("org")).await?,
+        permissions: s.ats.list_permissions(&viewer, slugs.get("org")).await?,
     }))
 }
 
 /// Grants `r` or `rw` on a project slug (or `*`) to an actor (admins).
 #[utoipa::path(
     post, path = "/orgs/{org}/permissions", tag = "permissions", operation_id = "grant_permission",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     request_body = NewPermission,
     responses(
         (status = 201, description = "The permission", body = PermissionBody),
@@ -248,11 +252,14 @@ pub(super) async fn list_permissions(
 )]
 pub(super) async fn grant(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewPermission>,
 ) -> Result<(StatusCode, Reply<PermissionBody>)> {
-    let permission = s.ats.grant_permission(&a, slugs.get("org"), input).await?;
+    let permission = s
+        .ats
+        .grant_permission(&viewer, slugs.get("org"), input)
+        .await?;
     Ok((StatusCode::CREATED, Reply(PermissionBody { permission })))
 }
 
@@ -262,7 +269,7 @@ pub(super) async fn grant(
     params(
         ("org" = String, Path, description = "Organization slug"),
         ("id" = i64, Path, description = "Permission id"),
-        CurrentActor,
+        CurrentViewer,
     ),
     responses(
         (status = 200, description = "Revoked", body = Deleted),
@@ -273,13 +280,15 @@ pub(super) async fn grant(
 )]
 pub(super) async fn revoke(
     State(s): State<AppState>,
-    CurrentActor(a): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<Deleted>> {
     let raw = slugs.get("id");
     let id: i64 = raw
         .parse()
         .map_err(|_| Error::bad_request(format!("invalid permission id '{raw}'")))?;
-    s.ats.revoke_permission(&a, slugs.get("org"), id).await?;
+    s.ats
+        .revoke_permission(&viewer, slugs.get("org"), id)
+        .await?;
     Ok(Reply(Deleted { deleted: true, id }))
 }

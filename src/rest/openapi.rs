@@ -8,13 +8,14 @@ use utoipa::openapi::{OpenApi as Document, RefOr, Required};
 use utoipa::{IntoParams, OpenApi, PartialSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::AppState;
 use super::bodies::{
     BadRequest, Conflict, ErrorBody, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unprocessable,
 };
-use super::extract::{CurrentActor, TaskRef};
+use super::extract::TaskRef;
 use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
+use crate::app::AppState;
+use crate::app::CurrentViewer;
 use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
 
 #[derive(OpenApi)]
@@ -188,7 +189,7 @@ impl IntoParams for TaskRef {
     }
 }
 
-impl IntoParams for CurrentActor {
+impl IntoParams for CurrentViewer {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
             header_param("X-Actor-Type", "Who acts: human (default), agent or system"),

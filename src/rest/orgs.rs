@@ -7,12 +7,13 @@ use axum::routing::get;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
 use super::bodies::{
     BadRequest, Conflict, NotFound, OrgBody, OrgDeleted, OrgList, PayloadTooLarge, ProjectBody,
     ProjectDeleted, ProjectList, Reply, Unprocessable,
 };
-use super::extract::{ApiJson, ApiQuery, CurrentActor, Slugs};
+use super::extract::Slugs;
+use crate::app::AppState;
+use crate::app::{ApiJson, ApiQuery, CurrentViewer};
 use crate::error::Result;
 use crate::service::{NewOrg, NewProject, OrgPatch, ProjectPatch};
 
@@ -43,21 +44,21 @@ pub fn router() -> Router<AppState> {
 /// Every organization, with the caller's role in each.
 #[utoipa::path(
     get, path = "/orgs", tag = "organizations", operation_id = "list_orgs",
-    params(CurrentActor),
+    params(CurrentViewer),
     responses((status = 200, description = "The organizations", body = OrgList))
 )]
 pub(super) async fn list_orgs(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
 ) -> Result<Reply<OrgList>> {
-    let organizations = s.ats.list_orgs(&actor).await?;
+    let organizations = s.ats.list_orgs(&viewer).await?;
     Ok(Reply(OrgList { organizations }))
 }
 
 /// Creates an organization; the caller becomes its owner.
 #[utoipa::path(
     post, path = "/orgs", tag = "organizations", operation_id = "create_org",
-    params(CurrentActor),
+    params(CurrentViewer),
     request_body = NewOrg,
     responses(
         (status = 201, description = "The new organization", body = OrgBody),
@@ -69,17 +70,17 @@ pub(super) async fn list_orgs(
 )]
 pub(super) async fn create_org(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     ApiJson(input): ApiJson<NewOrg>,
 ) -> Result<(StatusCode, Reply<OrgBody>)> {
-    let organization = s.ats.create_org(&actor, input).await?;
+    let organization = s.ats.create_org(&viewer, input).await?;
     Ok((StatusCode::CREATED, Reply(OrgBody { organization })))
 }
 
 /// One organization.
 #[utoipa::path(
     get, path = "/orgs/{org}", tag = "organizations", operation_id = "get_org",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     responses(
         (status = 200, description = "The organization", body = OrgBody),
         (status = 404, response = NotFound),
@@ -87,17 +88,17 @@ pub(super) async fn create_org(
 )]
 pub(super) async fn read_org(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<OrgBody>> {
-    let organization = s.ats.get_org(&actor, slugs.get("org")).await?;
+    let organization = s.ats.get_org(&viewer, slugs.get("org")).await?;
     Ok(Reply(OrgBody { organization }))
 }
 
 /// Renames or redescribes an organization.
 #[utoipa::path(
     patch, path = "/orgs/{org}", tag = "organizations", operation_id = "update_org",
-    params(("org" = String, Path, description = "Organization slug"), CurrentActor),
+    params(("org" = String, Path, description = "Organization slug"), CurrentViewer),
     request_body = OrgPatch,
     responses(
         (status = 200, description = "The changed organization", body = OrgBody),
@@ -110,11 +111,11 @@ pub(super) async fn read_org(
 )]
 pub(super) async fn update_org(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(patch): ApiJson<OrgPatch>,
 ) -> Result<Reply<OrgBody>> {
-    let organization = s.ats.update_org(&actor, slugs.get("org"), patch).await?;
+    let organization = s.ats.update_org(&viewer, slugs.get("org"), patch).await?;
     Ok(Reply(OrgBody { organization }))
 }
 
@@ -130,10 +131,10 @@ pub(super) async fn update_org(
 )]
 pub(super) async fn delete_org(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<OrgDeleted>> {
-    s.ats.delete_org(&actor, slugs.get("org")).await?;
+    s.ats.delete_org(&viewer, slugs.get("org")).await?;
     Ok(Reply(OrgDeleted {
         deleted: true,
         slug: slugs.get("org").to_owned(),
@@ -160,13 +161,13 @@ pub(super) struct ProjectListParams {
 )]
 pub(super) async fn list_projects(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiQuery(params): ApiQuery<ProjectListParams>,
 ) -> Result<Reply<ProjectList>> {
     let projects = s
         .ats
-        .list_projects(&actor, slugs.get("org"), params.counts.unwrap_or(false))
+        .list_projects(&viewer, slugs.get("org"), params.counts.unwrap_or(false))
         .await?;
     Ok(Reply(ProjectList { projects }))
 }
@@ -187,13 +188,13 @@ pub(super) async fn list_projects(
 )]
 pub(super) async fn create_project(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(input): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Reply<ProjectBody>)> {
     let project = s
         .ats
-        .create_project(&actor, slugs.get("org"), input)
+        .create_project(&viewer, slugs.get("org"), input)
         .await?;
     Ok((StatusCode::CREATED, Reply(ProjectBody { project })))
 }
@@ -212,12 +213,12 @@ pub(super) async fn create_project(
 )]
 pub(super) async fn read_project(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<ProjectBody>> {
     let project = s
         .ats
-        .get_project(&actor, slugs.get("org"), slugs.get("project"))
+        .get_project(&viewer, slugs.get("org"), slugs.get("project"))
         .await?;
     Ok(Reply(ProjectBody { project }))
 }
@@ -242,13 +243,13 @@ pub(super) async fn read_project(
 )]
 pub(super) async fn update_project(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
     ApiJson(patch): ApiJson<ProjectPatch>,
 ) -> Result<Reply<ProjectBody>> {
     let project = s
         .ats
-        .update_project(&actor, slugs.get("org"), slugs.get("project"), patch)
+        .update_project(&viewer, slugs.get("org"), slugs.get("project"), patch)
         .await?;
     Ok(Reply(ProjectBody { project }))
 }
@@ -269,11 +270,11 @@ pub(super) async fn update_project(
 )]
 pub(super) async fn delete_project(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<ProjectDeleted>> {
     s.ats
-        .delete_project(&actor, slugs.get("org"), slugs.get("project"))
+        .delete_project(&viewer, slugs.get("org"), slugs.get("project"))
         .await?;
     Ok(Reply(ProjectDeleted {
         deleted: true,

@@ -4,9 +4,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
 use super::bodies::{BadRequest, NotFound, Reply, StatsBody};
-use super::extract::{ApiQuery, CurrentActor, Slugs, TaskScope};
+use super::extract::{Slugs, TaskScope};
+use crate::app::AppState;
+use crate::app::{ApiQuery, CurrentViewer};
 use crate::error::Result;
 use crate::service::{Scope, StatsScope};
 
@@ -33,7 +34,7 @@ pub(super) struct StatsParams {
 )]
 pub(super) async fn scoped(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> Result<Reply<StatsBody>> {
@@ -47,7 +48,7 @@ pub(super) async fn scoped(
             project: params.project,
         },
     };
-    let stats = s.ats.stats(Some(&actor), &scope).await?;
+    let stats = s.ats.stats(&viewer, &scope).await?;
     Ok(Reply(StatsBody { stats }))
 }
 
@@ -66,13 +67,13 @@ pub(super) async fn scoped(
 )]
 pub(super) async fn project(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     slugs: Slugs,
 ) -> Result<Reply<StatsBody>> {
     let scope = StatsScope {
         org: Some(slugs.get("org").to_owned()),
         project: Some(slugs.get("project").to_owned()),
     };
-    let stats = s.ats.stats(Some(&actor), &scope).await?;
+    let stats = s.ats.stats(&viewer, &scope).await?;
     Ok(Reply(StatsBody { stats }))
 }

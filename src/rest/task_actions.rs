@@ -7,15 +7,16 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::bodies::{
     BadRequest, Conflict, EventList, MessageBody, MessageList, NotFound, PayloadTooLarge, Reply,
     TaskBody, Unprocessable,
 };
-use super::extract::{ApiJson, ApiQuery, CurrentActor, TaskRef};
-use crate::actor::Actor;
-use crate::error::{Error, Result};
-use crate::service::{Action, NewMessage};
+use super::extract::TaskRef;
+use crate::app::AppState;
+use crate::app::{ApiJson, ApiQuery, CurrentViewer};
+use crate::error::Result;
+use crate::service::Viewer;
+use crate::service::{Action, NewMessage, paging};
 
 /// Body of `claim`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -40,13 +41,13 @@ pub(super) struct ReasonBody {
 
 async fn act(
     s: &AppState,
-    actor: &Actor,
+    viewer: &Viewer,
     task: &TaskRef,
     action: Action,
 ) -> Result<Reply<TaskBody>> {
     let task = s
         .ats
-        .transition(actor, &task.scope, task.id, action)
+        .transition(viewer, &task.scope, task.id, action)
         .await?;
     Ok(Reply(TaskBody { task }))
 }
@@ -54,7 +55,7 @@ async fn act(
 /// Claims a pending task under a lease, or renews the caller's own lease.
 #[utoipa::path(
     post, path = "/tasks/{id}/claim", tag = "lifecycle", operation_id = "claim_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = ClaimBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The claimed task", body = TaskBody),
@@ -67,18 +68,18 @@ async fn act(
 )]
 pub(super) async fn claim(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<ClaimBody>,
 ) -> Result<Reply<TaskBody>> {
     let lease_ms = body.lease_duration;
-    act(&s, &actor, &task, Action::Claim { lease_ms }).await
+    act(&s, &viewer, &task, Action::Claim { lease_ms }).await
 }
 
 /// Completes the caller's claimed task, appending `outputs`.
 #[utoipa::path(
     post, path = "/tasks/{id}/complete", tag = "lifecycle", operation_id = "complete_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = CompleteBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The completed task", body = TaskBody),
@@ -91,18 +92,18 @@ pub(super) async fn claim(
 )]
 pub(super) async fn complete(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<CompleteBody>,
 ) -> Result<Reply<TaskBody>> {
     let outputs = body.outputs;
-    act(&s, &actor, &task, Action::Complete { outputs }).await
+    act(&s, &viewer, &task, Action::Complete { outputs }).await
 }
 
 /// Fails the caller's claimed task.
 #[utoipa::path(
     post, path = "/tasks/{id}/fail", tag = "lifecycle", operation_id = "fail_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The failed task", body = TaskBody),
@@ -115,18 +116,18 @@ pub(super) async fn complete(
 )]
 pub(super) async fn fail(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &actor, &task, Action::Fail { reason }).await
+    act(&s, &viewer, &task, Action::Fail { reason }).await
 }
 
 /// Rejects a pending or claimed task.
 #[utoipa::path(
     post, path = "/tasks/{id}/reject", tag = "lifecycle", operation_id = "reject_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The rejected task", body = TaskBody),
@@ -139,18 +140,18 @@ pub(super) async fn fail(
 )]
 pub(super) async fn reject(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &actor, &task, Action::Reject { reason }).await
+    act(&s, &viewer, &task, Action::Reject { reason }).await
 }
 
 /// Cancels a pending or claimed task.
 #[utoipa::path(
     post, path = "/tasks/{id}/cancel", tag = "lifecycle", operation_id = "cancel_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The cancelled task", body = TaskBody),
@@ -163,18 +164,18 @@ pub(super) async fn reject(
 )]
 pub(super) async fn cancel(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &actor, &task, Action::Cancel { reason }).await
+    act(&s, &viewer, &task, Action::Cancel { reason }).await
 }
 
 /// Returns a finished task to `pending`.
 #[utoipa::path(
     post, path = "/tasks/{id}/reopen", tag = "lifecycle", operation_id = "reopen_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The reopened task", body = TaskBody),
@@ -187,18 +188,18 @@ pub(super) async fn cancel(
 )]
 pub(super) async fn reopen(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &actor, &task, Action::Reopen { reason }).await
+    act(&s, &viewer, &task, Action::Reopen { reason }).await
 }
 
 /// Posts a message on a task's thread.
 #[utoipa::path(
     post, path = "/tasks/{id}/messages", tag = "messages", operation_id = "add_message",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body = NewMessage,
     responses(
         (status = 201, description = "The new message", body = MessageBody),
@@ -210,13 +211,13 @@ pub(super) async fn reopen(
 )]
 pub(super) async fn add_message(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Reply<MessageBody>)> {
     let message = s
         .ats
-        .add_message(&actor, &task.scope, task.id, body)
+        .add_message(&viewer, &task.scope, task.id, body)
         .await?;
     Ok((StatusCode::CREATED, Reply(MessageBody { message })))
 }
@@ -234,16 +235,8 @@ pub(super) struct CursorParams {
 
 impl CursorParams {
     fn resolve(&self) -> Result<(i64, u64)> {
-        let limit = match self.limit {
-            None => 100,
-            Some(l) if l < 1 => {
-                return Err(Error::bad_request(format!(
-                    "limit must be at least 1, got {l}"
-                )));
-            }
-            Some(l) => (l as u64).min(1000),
-        };
-        Ok((self.after.unwrap_or(0).max(0), limit))
+        let limit = paging::HISTORY_PAGE.size("limit", self.limit, paging::Overflow::Clamp)?;
+        Ok((paging::cursor(self.after)?, limit))
     }
 }
 
@@ -259,14 +252,14 @@ impl CursorParams {
 )]
 pub(super) async fn list_messages(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Reply<MessageList>> {
     let (after, limit) = params.resolve()?;
     let messages = s
         .ats
-        .list_messages(&actor, &task.scope, task.id, after, limit)
+        .list_messages(&viewer, &task.scope, task.id, after, limit)
         .await?;
     Ok(Reply(MessageList { messages }))
 }
@@ -283,14 +276,14 @@ pub(super) async fn list_messages(
 )]
 pub(super) async fn events(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Reply<EventList>> {
     let (after, limit) = params.resolve()?;
     let events = s
         .ats
-        .task_events(&actor, &task.scope, task.id, after, limit)
+        .task_events(&viewer, &task.scope, task.id, after, limit)
         .await?;
     Ok(Reply(EventList { events }))
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
-use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, SortBy, TaskQuery};
+use crate::service::{SortBy, TaskQuery, paging, validate};
 use crate::time;
 
 /// Query string of `GET /tasks`. List values (`status`, `type`, `channel`) are comma-separated.
@@ -68,19 +68,6 @@ fn list_of(v: Option<&str>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn priority_param(name: &str, p: Option<i64>) -> Result<Option<i32>> {
-    p.map(|p| {
-        if (1..=10).contains(&p) {
-            Ok(p as i32)
-        } else {
-            Err(Error::bad_request(format!(
-                "{name} must be between 1 and 10, got {p}"
-            )))
-        }
-    })
-    .transpose()
-}
-
 fn time_param(name: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     v.map(|s| {
         time::parse(s).ok_or_else(|| {
@@ -117,32 +104,16 @@ impl ListParams {
                 )));
             }
         };
-        let limit = match self.limit {
-            None => DEFAULT_LIMIT,
-            Some(l) if l < 1 => {
-                return Err(Error::bad_request(format!(
-                    "limit must be at least 1, got {l}"
-                )));
-            }
-            Some(l) => (l as u64).min(MAX_LIMIT),
-        };
-        let offset = match self.offset {
-            None => 0,
-            Some(o) if o < 0 => {
-                return Err(Error::bad_request(format!(
-                    "offset must not be negative, got {o}"
-                )));
-            }
-            Some(o) => o as u64,
-        };
+        let limit = paging::TASK_PAGE.size("limit", self.limit, paging::Overflow::Clamp)?;
+        let offset = paging::offset(self.offset)?;
         Ok(TaskQuery {
             statuses,
             types: list_of(self.task_type.as_deref()),
             channels: list_of(self.channel.as_deref()),
             assignee_id: self.assignee_id.filter(|a| !a.is_empty()),
-            priority: priority_param("priority", self.priority)?,
-            min_priority: priority_param("min_priority", self.min_priority)?,
-            max_priority: priority_param("max_priority", self.max_priority)?,
+            priority: validate::priority_filter("priority", self.priority)?,
+            min_priority: validate::priority_filter("min_priority", self.min_priority)?,
+            max_priority: validate::priority_filter("max_priority", self.max_priority)?,
             search: self.search,
             created_after: time_param("created_after", self.created_after.as_deref())?,
             updated_after: time_param("updated_after", self.updated_after.as_deref())?,

@@ -6,14 +6,15 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::bodies::{
     BadRequest, Conflict, NotFound, PayloadTooLarge, Reply, TaskBody, Unprocessable,
 };
-use super::extract::{ApiJson, CurrentActor, TaskRef, TaskScope};
-use crate::error::Result;
+use super::extract::{TaskRef, TaskScope};
+use crate::app::AppState;
+use crate::app::{ApiJson, CurrentViewer};
+use crate::error::{Error, Result};
 use crate::service::views::TaskView;
-use crate::service::{ClaimNext, HandoffView, NewHandoff, NewTask};
+use crate::service::{ClaimNext, HandoffView, NO_CLAIMABLE_TASK, NewHandoff, NewTask};
 
 /// Body of `POST /tasks/bulk`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,7 +52,7 @@ pub struct HandoffList {
 /// Creates up to 1 000 tasks at once: all or nothing; an error names the bad item's index.
 #[utoipa::path(
     post, path = "/tasks/bulk", tag = "tasks", operation_id = "create_tasks",
-    params(CurrentActor),
+    params(CurrentViewer),
     request_body = BulkBody,
     responses(
         (status = 201, description = "The new tasks", body = BulkCreated),
@@ -63,13 +64,13 @@ pub struct HandoffList {
 )]
 pub(super) async fn bulk(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiJson(body): ApiJson<BulkBody>,
 ) -> Result<(StatusCode, Reply<BulkCreated>)> {
     let tasks = s
         .ats
-        .create_tasks(&actor, &scope, body.tasks.unwrap_or_default())
+        .create_tasks(&viewer, &scope, body.tasks.unwrap_or_default())
         .await?;
     let count = tasks.len();
     Ok((StatusCode::CREATED, Reply(BulkCreated { tasks, count })))
@@ -78,7 +79,7 @@ pub(super) async fn bulk(
 /// Claims the most urgent claimable task matching the filter (highest priority, then oldest).
 #[utoipa::path(
     post, path = "/tasks/claim-next", tag = "lifecycle", operation_id = "claim_next_task",
-    params(CurrentActor),
+    params(CurrentViewer),
     request_body(content = ClaimNext, description = "May be empty: no body reads as `{}`"),
     responses(
         (status = 200, description = "The claimed task", body = TaskBody),
@@ -91,18 +92,22 @@ pub(super) async fn bulk(
 )]
 pub(super) async fn claim_next(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiJson(body): ApiJson<ClaimNext>,
 ) -> Result<Reply<TaskBody>> {
-    let task = s.ats.claim_next(&actor, &scope, body).await?;
+    let task = s
+        .ats
+        .claim_next(&viewer, &scope, body)
+        .await?
+        .ok_or_else(|| Error::not_found(NO_CLAIMABLE_TASK))?;
     Ok(Reply(TaskBody { task }))
 }
 
 /// A task's subtasks.
 #[utoipa::path(
     get, path = "/tasks/{id}/subtasks", tag = "tasks", operation_id = "list_subtasks",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     responses(
         (status = 200, description = "The subtasks", body = TaskList),
         (status = 400, response = BadRequest),
@@ -111,17 +116,17 @@ pub(super) async fn claim_next(
 )]
 pub(super) async fn list_subtasks(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<TaskList>> {
-    let tasks = s.ats.list_subtasks(&actor, &task.scope, task.id).await?;
+    let tasks = s.ats.list_subtasks(&viewer, &task.scope, task.id).await?;
     Ok(Reply(TaskList { tasks }))
 }
 
 /// Creates a subtask in the parent's project.
 #[utoipa::path(
     post, path = "/tasks/{id}/subtasks", tag = "tasks", operation_id = "create_subtask",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body = NewTask,
     responses(
         (status = 201, description = "The new subtask", body = TaskBody),
@@ -133,13 +138,13 @@ pub(super) async fn list_subtasks(
 )]
 pub(super) async fn create_subtask(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(input): ApiJson<NewTask>,
 ) -> Result<(StatusCode, Reply<TaskBody>)> {
     let created = s
         .ats
-        .create_subtask(&actor, &task.scope, task.id, input)
+        .create_subtask(&viewer, &task.scope, task.id, input)
         .await?;
     Ok((StatusCode::CREATED, Reply(TaskBody { task: created })))
 }
@@ -147,7 +152,7 @@ pub(super) async fn create_subtask(
 /// A task's handoffs, oldest first.
 #[utoipa::path(
     get, path = "/tasks/{id}/handoffs", tag = "tasks", operation_id = "list_handoffs",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     responses(
         (status = 200, description = "The handoffs", body = HandoffList),
         (status = 400, response = BadRequest),
@@ -156,17 +161,17 @@ pub(super) async fn create_subtask(
 )]
 pub(super) async fn list_handoffs(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<HandoffList>> {
-    let handoffs = s.ats.list_handoffs(&actor, &task.scope, task.id).await?;
+    let handoffs = s.ats.list_handoffs(&viewer, &task.scope, task.id).await?;
     Ok(Reply(HandoffList { handoffs }))
 }
 
 /// Posts a handoff: what was done and what the next session should do.
 #[utoipa::path(
     post, path = "/tasks/{id}/handoffs", tag = "tasks", operation_id = "add_handoff",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body = NewHandoff,
     responses(
         (status = 201, description = "The handoff", body = HandoffBody),
@@ -178,13 +183,13 @@ pub(super) async fn list_handoffs(
 )]
 pub(super) async fn add_handoff(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(input): ApiJson<NewHandoff>,
 ) -> Result<(StatusCode, Reply<HandoffBody>)> {
     let handoff = s
         .ats
-        .add_handoff(&actor, &task.scope, task.id, input)
+        .add_handoff(&viewer, &task.scope, task.id, input)
         .await?;
     Ok((StatusCode::CREATED, Reply(HandoffBody { handoff })))
 }
@@ -202,7 +207,7 @@ pub struct ActionList {
 /// caller who may only read.
 #[utoipa::path(
     get, path = "/tasks/{id}/actions", tag = "lifecycle", operation_id = "task_actions",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     responses(
         (status = 200, description = "The allowed actions", body = ActionList),
         (status = 400, response = BadRequest),
@@ -211,12 +216,12 @@ pub struct ActionList {
 )]
 pub(super) async fn actions(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<ActionList>> {
     let actions = s
         .ats
-        .viewer_actions(&actor, &task.scope, task.id)
+        .viewer_actions(&viewer, &task.scope, task.id)
         .await?
         .into_iter()
         .map(|a| a.as_str().to_owned())
@@ -227,7 +232,7 @@ pub(super) async fn actions(
 /// The tasks that depend on this one (that it blocks until it completes), oldest first.
 #[utoipa::path(
     get, path = "/tasks/{id}/dependents", tag = "tasks", operation_id = "list_dependents",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     responses(
         (status = 200, description = "The dependent tasks", body = TaskList),
         (status = 400, response = BadRequest),
@@ -236,9 +241,9 @@ pub(super) async fn actions(
 )]
 pub(super) async fn dependents(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<TaskList>> {
-    let tasks = s.ats.dependents(&actor, &task.scope, task.id).await?;
+    let tasks = s.ats.dependents(&viewer, &task.scope, task.id).await?;
     Ok(Reply(TaskList { tasks }))
 }

@@ -9,16 +9,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-use super::AppState;
 use super::bodies::{
     BadRequest, Conflict, NotFound, PayloadTooLarge, Reply, TaskBody, TaskDeleted, TaskPage,
     Unprocessable,
 };
-use super::extract::{ApiJson, ApiQuery, CurrentActor, TaskRef, TaskScope};
+use super::extract::{TaskRef, TaskScope};
 use super::task_actions::{
     add_message, cancel, claim, complete, events, fail, list_messages, reject, reopen,
 };
 use super::task_query::ListParams;
+use crate::app::AppState;
+use crate::app::{ApiJson, ApiQuery, CurrentViewer};
 use crate::error::Result;
 use crate::service::{NewTask, TaskPatch};
 
@@ -53,7 +54,7 @@ pub fn router() -> Router<AppState> {
 /// Creates a task (on `/tasks`: in `default/main`) with status `pending`.
 #[utoipa::path(
     post, path = "/tasks", tag = "tasks", operation_id = "create_task",
-    params(CurrentActor),
+    params(CurrentViewer),
     request_body = NewTask,
     responses(
         (status = 201, description = "The new task", body = TaskBody),
@@ -65,11 +66,11 @@ pub fn router() -> Router<AppState> {
 )]
 pub(super) async fn create(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiJson(input): ApiJson<NewTask>,
 ) -> Result<(StatusCode, Reply<TaskBody>)> {
-    let task = s.ats.create_task(&actor, &scope, input).await?;
+    let task = s.ats.create_task(&viewer, &scope, input).await?;
     Ok((StatusCode::CREATED, Reply(TaskBody { task })))
 }
 
@@ -85,13 +86,13 @@ pub(super) async fn create(
 )]
 pub(super) async fn list(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Reply<TaskPage>> {
     let page = s
         .ats
-        .list_tasks(&actor, &scope, params.into_query()?)
+        .list_tasks(&viewer, &scope, params.into_query()?)
         .await?;
     Ok(Reply(TaskPage {
         tasks: page.tasks,
@@ -113,17 +114,17 @@ pub(super) async fn list(
 )]
 pub(super) async fn read(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<TaskBody>> {
-    let task = s.ats.get_task(&actor, &task.scope, task.id).await?;
+    let task = s.ats.get_task(&viewer, &task.scope, task.id).await?;
     Ok(Reply(TaskBody { task }))
 }
 
 /// Changes a task's fields; a new `status` goes through the lifecycle rules.
 #[utoipa::path(
     patch, path = "/tasks/{id}", tag = "tasks", operation_id = "update_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     request_body = TaskPatch,
     responses(
         (status = 200, description = "The changed task", body = TaskBody),
@@ -136,13 +137,13 @@ pub(super) async fn read(
 )]
 pub(super) async fn update(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(patch): ApiJson<TaskPatch>,
 ) -> Result<Reply<TaskBody>> {
     let task = s
         .ats
-        .update_task(&actor, &task.scope, task.id, patch)
+        .update_task(&viewer, &task.scope, task.id, patch)
         .await?;
     Ok(Reply(TaskBody { task }))
 }
@@ -150,7 +151,7 @@ pub(super) async fn update(
 /// Deletes a task and its thread; its history stays.
 #[utoipa::path(
     delete, path = "/tasks/{id}", tag = "tasks", operation_id = "delete_task",
-    params(TaskRef, CurrentActor),
+    params(TaskRef, CurrentViewer),
     responses(
         (status = 200, description = "The task is gone", body = TaskDeleted),
         (status = 400, response = BadRequest),
@@ -160,10 +161,10 @@ pub(super) async fn update(
 )]
 pub(super) async fn remove(
     State(s): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
 ) -> Result<Reply<TaskDeleted>> {
-    s.ats.delete_task(&actor, &task.scope, task.id).await?;
+    s.ats.delete_task(&viewer, &task.scope, task.id).await?;
     Ok(Reply(TaskDeleted {
         deleted: true,
         id: task.id,

@@ -1,22 +1,37 @@
-//! Batched reads for GraphQL DataLoaders: one query for many tasks.
+//! Batched reads for GraphQL DataLoaders: one query for many tasks, limited
+//! in the query itself to the projects the viewer may read.
 
 use std::collections::HashMap;
 
+use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::Ats;
+use super::viewer::Rights;
 use super::views::{EventView, MessageView, TaskView};
+use super::{Ats, Viewer};
 use crate::entity::{event, message, task};
 use crate::error::Result;
+
+/// `SELECT id FROM tasks WHERE id IN (ids) AND project_id IN (readable)`.
+pub(crate) fn readable_task_ids(rights: &Rights, ids: &[i64]) -> SelectStatement {
+    Query::select()
+        .column(task::Column::Id)
+        .from(task::Entity)
+        .and_where(task::Column::Id.is_in(ids.iter().copied()))
+        .and_where(task::Column::ProjectId.is_in(rights.readable()))
+        .to_owned()
+}
 
 impl Ats {
     /// The threads of many tasks, oldest message first.
     pub async fn messages_of_tasks(
         &self,
+        viewer: &Viewer,
         task_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<MessageView>>> {
+        let rights = self.rights(viewer).await?;
         let rows = message::Entity::find()
-            .filter(message::Column::TaskId.is_in(task_ids.iter().copied()))
+            .filter(message::Column::TaskId.in_subquery(readable_task_ids(&rights, task_ids)))
             .order_by_asc(message::Column::Id)
             .all(self.store.conn())
             .await?;
@@ -28,9 +43,15 @@ impl Ats {
     }
 
     /// The histories of many tasks, oldest event first.
-    pub async fn events_of_tasks(&self, task_ids: &[i64]) -> Result<HashMap<i64, Vec<EventView>>> {
+    pub async fn events_of_tasks(
+        &self,
+        viewer: &Viewer,
+        task_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<EventView>>> {
+        let rights = self.rights(viewer).await?;
         let rows = event::Entity::find()
             .filter(event::Column::TaskId.is_in(task_ids.iter().copied()))
+            .filter(event::Column::ProjectId.is_in(rights.readable()))
             .order_by_asc(event::Column::Id)
             .all(self.store.conn())
             .await?;
@@ -42,9 +63,15 @@ impl Ats {
     }
 
     /// Many tasks by id (missing ones are absent from the map).
-    pub async fn tasks_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, TaskView>> {
+    pub async fn tasks_by_ids(
+        &self,
+        viewer: &Viewer,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, TaskView>> {
+        let rights = self.rights(viewer).await?;
         let rows = task::Entity::find()
             .filter(task::Column::Id.is_in(ids.iter().copied()))
+            .filter(task::Column::ProjectId.is_in(rights.readable()))
             .all(self.store.conn())
             .await?;
         let mut project_ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
@@ -64,11 +91,14 @@ impl Ats {
     /// Subtasks of many parents, oldest first.
     pub async fn subtasks_of_tasks(
         &self,
+        viewer: &Viewer,
         parent_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<TaskView>>> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
         let rows = task::Entity::find()
             .filter(task::Column::ParentId.is_in(parent_ids.iter().copied()))
+            .filter(task::Column::ProjectId.is_in(rights.readable()))
             .order_by_asc(task::Column::Id)
             .all(db)
             .await?;

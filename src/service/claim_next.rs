@@ -10,9 +10,9 @@ use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::lifecycle::{Action, compare_and_set, plan};
 use super::tasks::{Scope, claimable_condition};
+use super::viewer::Viewer;
 use super::views::TaskView;
 use super::{Ats, validate};
-use crate::actor::Actor;
 use crate::entity::task;
 use crate::error::{Error, Result};
 use crate::time;
@@ -31,7 +31,7 @@ pub struct ClaimNext {
     pub lease_duration: Option<i64>,
 }
 
-/// The 404 sentence when nothing is claimable.
+/// What REST answers (404) when nothing is claimable.
 pub const NO_CLAIMABLE_TASK: &str = "no claimable task matches";
 
 /// How many times claim-next retries after another caller won its candidate.
@@ -39,14 +39,16 @@ const RETRIES: usize = 16;
 
 impl Ats {
     /// Claims the most urgent claimable task (highest priority, then oldest)
-    /// in the projects the caller may write. No two callers get the same task:
+    /// in the projects the caller may write; `None` when nothing matches. No two callers get the same task:
     /// PostgreSQL skips rows another transaction has locked; SQLite has one writer.
     pub async fn claim_next(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         req: ClaimNext,
-    ) -> Result<TaskView> {
+    ) -> Result<Option<TaskView>> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let min_priority = req.min_priority.map(validate::priority).transpose()?;
         validate::lease_ms(req.lease_duration)?;
         let action = Action::Claim {
@@ -54,10 +56,10 @@ impl Ats {
         };
         for _ in 0..RETRIES {
             let w = self.store.begin_write().await?;
-            let mut projects = self.project_ids_with(&w.txn, actor, Access::Write).await?;
+            let mut projects = rights.projects_with(Access::Write);
             if let Scope::Project { org, project } = scope {
                 let (_, p, _) = self
-                    .visible_project(&w.txn, actor, org, project, Access::Write)
+                    .visible_project(&w.txn, &rights, org, project, Access::Write)
                     .await?;
                 projects.retain(|id| *id == p.id);
             }
@@ -83,7 +85,7 @@ impl Ats {
                 query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
             }
             let Some(current) = query.one(&w.txn).await? else {
-                return Err(Error::not_found(NO_CLAIMABLE_TASK));
+                return Ok(None);
             };
             let loc = self
                 .locations(&w.txn, vec![current.project_id])
@@ -111,7 +113,7 @@ impl Ats {
             record(&w.txn, &events).await?;
             w.commit().await?;
             self.bus.wake();
-            return Ok(view);
+            return Ok(Some(view));
         }
         Err(Error::conflict(
             "every matching task was just claimed by others; retry",

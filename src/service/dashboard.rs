@@ -11,9 +11,9 @@ use super::Ats;
 use super::access::Access;
 use super::lifecycle::{Action, plan};
 use super::tasks::Scope;
+use super::viewer::Viewer;
 use super::views::TaskView;
-use crate::actor::Actor;
-use crate::entity::task_dependency;
+use crate::entity::{task, task_dependency};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -98,13 +98,15 @@ impl Ats {
     /// action runs), plus the edits any writer may make.
     pub async fn viewer_actions(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
     ) -> Result<Vec<TaskAction>> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let db = self.store.conn();
         let (t, _, access) = self
-            .find_task_in(db, actor, scope, id, Access::Read)
+            .find_task_in(db, &rights, scope, id, Access::Read)
             .await?;
         if access < Access::Write {
             return Ok(Vec::new());
@@ -131,10 +133,21 @@ impl Ats {
         Ok(out)
     }
 
-    /// Ids of the tasks that depend on each of `ids` (whatever the caller may see).
-    pub async fn dependents_of_tasks(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>> {
+    /// Ids of the tasks the viewer may read that depend on each of `ids`.
+    pub async fn dependents_of_tasks(
+        &self,
+        viewer: &Viewer,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<i64>>> {
+        let rights = self.rights(viewer).await?;
+        let readable_dependents = sea_orm::sea_query::Query::select()
+            .column(task::Column::Id)
+            .from(task::Entity)
+            .and_where(task::Column::ProjectId.is_in(rights.readable()))
+            .to_owned();
         let edges = task_dependency::Entity::find()
             .filter(task_dependency::Column::DependsOnId.is_in(ids.iter().copied()))
+            .filter(task_dependency::Column::TaskId.in_subquery(readable_dependents))
             .order_by_asc(task_dependency::Column::TaskId)
             .all(self.store.conn())
             .await?;
@@ -146,22 +159,22 @@ impl Ats {
     }
 
     /// The tasks that depend on task `id` (those the caller may read), oldest first.
-    pub async fn dependents(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<Vec<TaskView>> {
-        self.find_task(actor, scope, id).await?;
+    pub async fn dependents(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        id: i64,
+    ) -> Result<Vec<TaskView>> {
+        self.find_task(viewer, scope, id).await?;
         let ids = self
-            .dependents_of_tasks(&[id])
+            .dependents_of_tasks(viewer, &[id])
             .await?
             .remove(&id)
             .unwrap_or_default();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let readable = self.readable_project_ids(self.store.conn(), actor).await?;
-        let mut found = self.tasks_by_ids(&ids).await?;
-        Ok(ids
-            .iter()
-            .filter_map(|i| found.remove(i))
-            .filter(|t| readable.contains(&t.project_id))
-            .collect())
+        let mut found = self.tasks_by_ids(viewer, &ids).await?;
+        Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
     }
 }

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use super::Ats;
+use super::viewer::{Rights, Viewer};
 use super::views::{EventView, Location, TaskView};
 use crate::actor::Actor;
 use crate::entity::event;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::NOTIFY_CHANNEL;
 use crate::time;
 
@@ -54,6 +55,21 @@ impl EventFilter {
             && self.task_id.is_none_or(|id| id == e.task_id)
     }
 
+    /// This filter limited to the projects `rights` may read.
+    fn narrowed(&self, rights: &Rights) -> Self {
+        let readable = rights.readable();
+        let mut f = self.clone();
+        f.project_ids = Some(match &self.project_ids {
+            Some(ids) => ids
+                .iter()
+                .copied()
+                .filter(|id| readable.contains(id))
+                .collect(),
+            None => readable,
+        });
+        f
+    }
+
     fn condition(&self) -> Condition {
         let mut cond = Condition::all();
         if let Some(ids) = &self.project_ids {
@@ -73,6 +89,24 @@ impl EventFilter {
         }
         cond
     }
+}
+
+/// What a reader asks of the event log, as every adapter receives it
+/// (`/ws` subscribe messages, GraphQL `TaskEventFilter`). Empty lists mean all.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    /// `org/project` paths.
+    pub projects: Vec<String>,
+    /// Channels.
+    pub channels: Vec<String>,
+    /// Task types.
+    pub task_types: Vec<String>,
+    /// Event types (`task.created`, …).
+    pub event_types: Vec<String>,
+    /// One task.
+    pub task_id: Option<i64>,
+    /// The cursor: only events with a larger id.
+    pub after: Option<i64>,
 }
 
 /// What a live subscription yields.
@@ -146,8 +180,9 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
 }
 
 impl Ats {
-    /// Stored events matching `filter` with id > `after`, oldest first.
-    pub async fn events_after(
+    /// Stored events matching `filter` with id > `after`, oldest first,
+    /// whatever the reader may see (callers narrow `filter` first).
+    async fn stored_events(
         &self,
         filter: &EventFilter,
         after: i64,
@@ -162,35 +197,62 @@ impl Ats {
             .await?)
     }
 
-    /// `filter` narrowed to the projects `actor` may read.
-    pub async fn visible_filter(
+    /// The service filter for what a reader asks: project paths resolved
+    /// (404 for one the viewer may not read), a negative cursor refused.
+    pub async fn event_filter(&self, viewer: &Viewer, q: &EventQuery) -> Result<EventFilter> {
+        if q.after.is_some_and(|a| a < 0) {
+            return Err(Error::bad_request("after must not be negative"));
+        }
+        let project_ids = if q.projects.is_empty() {
+            None
+        } else {
+            let mut ids = Vec::with_capacity(q.projects.len());
+            for p in &q.projects {
+                let (org, project) = p.split_once('/').ok_or_else(|| {
+                    Error::bad_request(format!("project '{p}' must be written org/project"))
+                })?;
+                ids.push(self.project_id(viewer, org, project).await?);
+            }
+            Some(ids)
+        };
+        Ok(EventFilter {
+            project_ids,
+            channels: q.channels.clone(),
+            task_types: q.task_types.clone(),
+            event_types: q.event_types.clone(),
+            task_id: q.task_id,
+        })
+    }
+
+    /// Stored events after `after` that match `filter` and that the viewer
+    /// may read, oldest first.
+    pub async fn read_events(
         &self,
-        actor: &Actor,
-        mut filter: EventFilter,
-    ) -> Result<EventFilter> {
-        let readable = self.readable_project_ids(self.store.conn(), actor).await?;
-        filter.project_ids = Some(match filter.project_ids {
-            Some(ids) => ids.into_iter().filter(|id| readable.contains(id)).collect(),
-            None => readable.into_iter().collect(),
-        });
-        Ok(filter)
+        viewer: &Viewer,
+        filter: &EventFilter,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<event::Model>> {
+        let rights = self.rights(viewer).await?;
+        self.stored_events(&filter.narrowed(&rights), after, limit)
+            .await
     }
 
     /// A task's history (`GET /tasks/:id/events`).
     pub async fn task_events(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &super::Scope,
         task_id: i64,
         after: i64,
         limit: u64,
     ) -> Result<Vec<EventView>> {
-        self.find_task(actor, scope, task_id).await?;
+        self.find_task(viewer, scope, task_id).await?;
         let filter = EventFilter {
             task_id: Some(task_id),
             ..Default::default()
         };
-        let rows = self.events_after(&filter, after, limit).await?;
+        let rows = self.stored_events(&filter, after, limit).await?;
         Ok(rows.iter().map(EventView::from).collect())
     }
 
@@ -199,11 +261,18 @@ impl Ats {
     ///
     /// The cursor is fixed before this returns, so every event committed
     /// after it returns is delivered (callers acknowledge only then).
+    ///
+    /// The viewer's rights are checked at each event, not once: after an
+    /// access change (a removed member, a revoked grant), events of projects
+    /// the viewer can no longer read stop.
     pub async fn subscribe_events(
         &self,
+        viewer: &Viewer,
         filter: EventFilter,
         after: Option<i64>,
     ) -> Result<mpsc::Receiver<SubscriptionItem>> {
+        let viewer = viewer.clone();
+        self.rights(&viewer).await?;
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
         // Without `after`, the cursor is "now": everything committed from here on.
@@ -219,7 +288,7 @@ impl Ats {
             loop {
                 // Subscribed to the bus first, then read the table: whatever
                 // the bus sent before we listened is already in the table.
-                match ats.replay(&filter, last, &tx).await {
+                match ats.replay(&viewer, &filter, last, &tx).await {
                     Ok(Some(new_last)) => last = new_last,
                     Ok(None) => return,
                     Err(err) => {
@@ -234,6 +303,14 @@ impl Ats {
                             Ok(e) => {
                                 if e.id <= last || !filter.matches(&e) {
                                     continue;
+                                }
+                                match ats.rights(&viewer).await {
+                                    Ok(r) if r.can_read(e.project_id) => {}
+                                    Ok(_) => continue,
+                                    Err(err) => {
+                                        tracing::warn!(error = %err, "subscription: reading rights failed");
+                                        return;
+                                    }
                                 }
                                 let id = e.id;
                                 if !deliver(&tx, SubscriptionItem::Event(e), last).await {
@@ -258,12 +335,15 @@ impl Ats {
     /// Sends stored events after `cursor`; returns the new cursor, or None when the consumer is gone.
     async fn replay(
         &self,
+        viewer: &Viewer,
         filter: &EventFilter,
         mut cursor: i64,
         tx: &mpsc::Sender<SubscriptionItem>,
     ) -> Result<Option<i64>> {
         loop {
-            let rows = self.events_after(filter, cursor, REPLAY_PAGE).await?;
+            let rows = self
+                .read_events(viewer, filter, cursor, REPLAY_PAGE)
+                .await?;
             let done = (rows.len() as u64) < REPLAY_PAGE;
             for row in rows {
                 let id = row.id;

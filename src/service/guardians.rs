@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Ats;
-use super::identities::{ApiKeyView, NewApiKey, Principal, PublicIdentityView};
+use super::Viewer;
+use super::identities::{ApiKeyView, NewApiKey, PublicIdentityView};
 use crate::actor::ActorType;
 use crate::auth::token;
 use crate::entity::{guardian_link, guardianship, identity};
@@ -58,15 +59,16 @@ impl Ats {
     }
 
     /// An agent asks for a link token to hand to a human (valid 24 h).
-    pub async fn guardian_link(&self, p: &Principal) -> Result<GuardianLink> {
-        if p.actor.actor_type != ActorType::Agent {
+    pub async fn guardian_link(&self, viewer: &Viewer) -> Result<GuardianLink> {
+        let p = viewer.identity()?;
+        if p.actor().actor_type != ActorType::Agent {
             return Err(Error::forbidden("only agents create guardian links"));
         }
         let secret = token::generate("atsg_");
         let now = time::now();
         let expires_at = now + LINK_TTL;
         guardian_link::ActiveModel {
-            agent_identity_id: Set(p.identity_id),
+            agent_identity_id: Set(p.identity_id()),
             token_hash: Set(token::digest(&secret)),
             created_at: Set(now),
             expires_at: Set(expires_at),
@@ -82,8 +84,13 @@ impl Ats {
     }
 
     /// A human confirms a link token and becomes the agent's guardian.
-    pub async fn confirm_guardian(&self, p: &Principal, secret: &str) -> Result<GuardianshipView> {
-        if p.actor.actor_type != ActorType::Human {
+    pub async fn confirm_guardian(
+        &self,
+        viewer: &Viewer,
+        secret: &str,
+    ) -> Result<GuardianshipView> {
+        let p = viewer.identity()?;
+        if p.actor().actor_type != ActorType::Human {
             return Err(Error::forbidden("only humans can become guardians"));
         }
         let w = self.store.begin_write().await?;
@@ -107,7 +114,7 @@ impl Ats {
             return Err(Error::conflict("this guardian link was just used"));
         }
         let exists = guardianship::Entity::find()
-            .filter(guardianship::Column::GuardianIdentityId.eq(p.identity_id))
+            .filter(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
             .filter(guardianship::Column::AgentIdentityId.eq(link.agent_identity_id))
             .one(&w.txn)
             .await?;
@@ -115,7 +122,7 @@ impl Ats {
             return Err(Error::conflict("you are already this agent's guardian"));
         }
         let g = guardianship::ActiveModel {
-            guardian_identity_id: Set(p.identity_id),
+            guardian_identity_id: Set(p.identity_id()),
             agent_identity_id: Set(link.agent_identity_id),
             created_at: Set(now),
             ..Default::default()
@@ -129,19 +136,20 @@ impl Ats {
     /// The caller's guardians and the agents it guards.
     pub async fn list_guardians(
         &self,
-        p: &Principal,
+        viewer: &Viewer,
     ) -> Result<(Vec<GuardianshipView>, Vec<GuardianshipView>)> {
+        let p = viewer.identity()?;
         let rows = guardianship::Entity::find()
             .filter(
                 Condition::any()
-                    .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id))
-                    .add(guardianship::Column::AgentIdentityId.eq(p.identity_id)),
+                    .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
+                    .add(guardianship::Column::AgentIdentityId.eq(p.identity_id())),
             )
             .all(self.store.conn())
             .await?;
         let (mut guardians, mut guarded) = (Vec::new(), Vec::new());
         for g in rows {
-            let mine_as_agent = g.agent_identity_id == p.identity_id;
+            let mine_as_agent = g.agent_identity_id == p.identity_id();
             let view = self.view_of(g).await?;
             if mine_as_agent {
                 guardians.push(view);
@@ -153,29 +161,32 @@ impl Ats {
     }
 
     /// Either side ends a guardian relation.
-    pub async fn remove_guardian(&self, p: &Principal, id: i64) -> Result<()> {
+    pub async fn remove_guardian(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        let p = viewer.identity()?;
         let res = guardianship::Entity::delete_many()
             .filter(guardianship::Column::Id.eq(id))
             .filter(
                 Condition::any()
-                    .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id))
-                    .add(guardianship::Column::AgentIdentityId.eq(p.identity_id)),
+                    .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
+                    .add(guardianship::Column::AgentIdentityId.eq(p.identity_id())),
             )
             .exec(self.store.conn())
             .await?;
         if res.rows_affected == 0 {
             return Err(Error::not_found(format!("guardianship {id} not found")));
         }
+        self.access_changed().await;
         Ok(())
     }
 
     /// A guardian issues an API key for one of its agents.
     pub async fn guardian_issue_key(
         &self,
-        p: &Principal,
+        viewer: &Viewer,
         agent_actor_id: &str,
         input: NewApiKey,
     ) -> Result<ApiKeyView> {
+        let p = viewer.identity()?;
         let db = self.store.conn();
         let missing = || {
             Error::not_found(format!(
@@ -189,15 +200,11 @@ impl Ats {
             .await?
             .ok_or_else(missing)?;
         guardianship::Entity::find()
-            .filter(guardianship::Column::GuardianIdentityId.eq(p.identity_id))
+            .filter(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
             .filter(guardianship::Column::AgentIdentityId.eq(agent.id))
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        let agent_principal = Principal {
-            identity_id: agent.id,
-            actor: crate::actor::Actor::new("agent", &agent.actor_id, Some(&agent.display_name))?,
-        };
-        self.create_api_key(&agent_principal, input).await
+        self.issue_api_key(agent.id, input).await
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::viewer::{Credential, Viewer};
 use super::{Ats, validate};
 use crate::actor::{Actor, ActorType};
 use crate::auth::{AuthMode, jwt, password, token};
@@ -15,13 +16,24 @@ use crate::entity::{api_key, identity};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
 
-/// An authenticated caller: an identity and the actor it acts as.
+/// An authenticated caller: an identity and the actor it acts as. Made only
+/// by checking credentials.
 #[derive(Clone, Debug)]
 pub struct Principal {
+    identity_id: i64,
+    actor: Actor,
+}
+
+impl Principal {
     /// The identity's id.
-    pub identity_id: i64,
-    /// Its actor.
-    pub actor: Actor,
+    pub fn identity_id(&self) -> i64 {
+        self.identity_id
+    }
+
+    /// The actor the identity acts as.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
 }
 
 /// An identity as its owner sees it.
@@ -199,8 +211,11 @@ impl Ats {
         self.auth.mode
     }
 
-    /// Checks a bearer token (JWT or API key) and returns who it is.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
+    /// Checks a bearer token (JWT or API key): who it is, and what proved it.
+    pub(crate) async fn authenticate_credential(
+        &self,
+        bearer: &str,
+    ) -> Result<(Principal, Credential)> {
         let db = self.store.conn();
         let refused =
             || Error::Unauthenticated("invalid, expired or revoked credentials".to_owned());
@@ -211,7 +226,8 @@ impl Ats {
                 .one(db)
                 .await?
                 .ok_or_else(refused)?;
-            return Self::principal(&i);
+            let expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+            return Ok((Self::principal(&i)?, Credential::Jwt { expires }));
         }
         let key = api_key::Entity::find()
             .filter(api_key::Column::KeyHash.eq(token::digest(bearer)))
@@ -239,7 +255,7 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(refused)?;
-        Self::principal(&i)
+        Ok((Self::principal(&i)?, Credential::ApiKey { id: key.id }))
     }
 
     async fn issue_key(
@@ -378,19 +394,21 @@ impl Ats {
     }
 
     pub(crate) async fn identity_of(&self, p: &Principal) -> Result<identity::Model> {
-        identity::Entity::find_by_id(p.identity_id)
+        identity::Entity::find_by_id(p.identity_id())
             .one(self.store.conn())
             .await?
             .ok_or_else(|| Error::Unauthenticated("this identity no longer exists".to_owned()))
     }
 
     /// The caller's identity.
-    pub async fn me(&self, p: &Principal) -> Result<IdentityView> {
+    pub async fn me(&self, viewer: &Viewer) -> Result<IdentityView> {
+        let p = viewer.identity()?;
         Ok(self.identity_of(p).await?.into())
     }
 
     /// Changes the caller's display name, email or profile.
-    pub async fn update_me(&self, p: &Principal, patch: IdentityPatch) -> Result<IdentityView> {
+    pub async fn update_me(&self, viewer: &Viewer, patch: IdentityPatch) -> Result<IdentityView> {
+        let p = viewer.identity()?;
         let display_name = patch
             .display_name
             .as_deref()
@@ -408,7 +426,7 @@ impl Ats {
             return Err(Error::validation("profile is too large"));
         }
         let w = self.store.begin_write().await?;
-        let i = identity::Entity::find_by_id(p.identity_id)
+        let i = identity::Entity::find_by_id(p.identity_id())
             .one(&w.txn)
             .await?
             .ok_or_else(|| Error::Unauthenticated("this identity no longer exists".to_owned()))?;
@@ -456,7 +474,18 @@ impl Ats {
     }
 
     /// Creates an API key for the caller; the key is in this response only.
-    pub async fn create_api_key(&self, p: &Principal, input: NewApiKey) -> Result<ApiKeyView> {
+    pub async fn create_api_key(&self, viewer: &Viewer, input: NewApiKey) -> Result<ApiKeyView> {
+        let p = viewer.identity()?;
+        self.identity_of(p).await?;
+        self.issue_api_key(p.identity_id(), input).await
+    }
+
+    /// Issues a key for the identity `identity_id`.
+    pub(crate) async fn issue_api_key(
+        &self,
+        identity_id: i64,
+        input: NewApiKey,
+    ) -> Result<ApiKeyView> {
         let name = validate::name("name", input.name.as_deref().unwrap_or("api key"))?;
         let expires_at = match input.expires_at.as_deref() {
             Some(s) => {
@@ -469,19 +498,19 @@ impl Ats {
             }
             None => None,
         };
-        self.identity_of(p).await?;
         let w = self.store.begin_write().await?;
         let key = self
-            .issue_key(&w.txn, p.identity_id, name, expires_at)
+            .issue_key(&w.txn, identity_id, name, expires_at)
             .await?;
         w.commit().await?;
         Ok(key)
     }
 
     /// The caller's API keys (prefixes only).
-    pub async fn list_api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyView>> {
+    pub async fn list_api_keys(&self, viewer: &Viewer) -> Result<Vec<ApiKeyView>> {
+        let p = viewer.identity()?;
         Ok(api_key::Entity::find()
-            .filter(api_key::Column::IdentityId.eq(p.identity_id))
+            .filter(api_key::Column::IdentityId.eq(p.identity_id()))
             .order_by_asc(api_key::Column::Id)
             .all(self.store.conn())
             .await?
@@ -491,15 +520,17 @@ impl Ats {
     }
 
     /// Revokes one of the caller's API keys.
-    pub async fn delete_api_key(&self, p: &Principal, id: i64) -> Result<()> {
+    pub async fn delete_api_key(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        let p = viewer.identity()?;
         let res = api_key::Entity::delete_many()
             .filter(api_key::Column::Id.eq(id))
-            .filter(api_key::Column::IdentityId.eq(p.identity_id))
+            .filter(api_key::Column::IdentityId.eq(p.identity_id()))
             .exec(self.store.conn())
             .await?;
         if res.rows_affected == 0 {
             return Err(Error::not_found(format!("api key {id} not found")));
         }
+        self.access_changed().await;
         Ok(())
     }
 }

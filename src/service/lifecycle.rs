@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::tasks::Scope;
+use super::viewer::Viewer;
 use super::views::TaskView;
 use super::{Ats, validate};
 use crate::actor::Actor;
@@ -391,15 +392,17 @@ impl Ats {
     /// Applies a lifecycle action as one conditional write plus its events.
     pub async fn transition(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
         action: Action,
     ) -> Result<TaskView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         for _ in 0..CAS_RETRIES {
             let w = self.store.begin_write().await?;
             let (current, loc, access) = self
-                .find_task_in(&w.txn, actor, scope, id, Access::Write)
+                .find_task_in(&w.txn, &rights, scope, id, Access::Write)
                 .await?;
             let plan = plan(
                 &current,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::Ats;
 use super::access::{Access, Standing, role, role_access};
-use super::identities::Principal;
+use super::viewer::{Rights, Viewer};
 use crate::actor::Actor;
 use crate::auth::token;
 use crate::entity::{identity, invitation, org, org_member, permission};
@@ -134,11 +134,11 @@ impl Ats {
     async fn admin_org<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        rights: &Rights,
         slug: &str,
         what: &str,
     ) -> Result<(org::Model, Standing)> {
-        let (o, standing) = self.visible_org(db, actor, slug).await?;
+        let (o, standing) = self.visible_org(db, rights, slug).await?;
         self.require_org(&standing, Access::Admin, what)?;
         Ok((o, standing))
     }
@@ -152,9 +152,10 @@ impl Ats {
     }
 
     /// The members of an org (any reader of the org may list them).
-    pub async fn list_members(&self, actor: &Actor, slug: &str) -> Result<Vec<MemberView>> {
+    pub async fn list_members(&self, viewer: &Viewer, slug: &str) -> Result<Vec<MemberView>> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let (o, _) = self.visible_org(db, actor, slug).await?;
+        let (o, _) = self.visible_org(db, &rights, slug).await?;
         Ok(org_member::Entity::find()
             .filter(org_member::Column::OrgId.eq(o.id))
             .order_by_asc(org_member::Column::Id)
@@ -168,15 +169,16 @@ impl Ats {
     /// Adds a member (admins; only owners may add owners).
     pub async fn add_member(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         slug: &str,
         input: NewMember,
     ) -> Result<MemberView> {
+        let rights = self.rights(viewer).await?;
         let target = target_actor(input.actor_type.as_deref(), input.actor_id.as_deref())?;
         let new_role = parse_role(input.role.as_deref())?;
         let w = self.store.begin_write().await?;
         let (o, standing) = self
-            .admin_org(&w.txn, actor, slug, "manage members")
+            .admin_org(&w.txn, &rights, slug, "manage members")
             .await?;
         if role_access(&new_role) > standing.base {
             return Err(Error::forbidden(format!(
@@ -206,6 +208,7 @@ impl Ats {
         .insert(&w.txn)
         .await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(member_view(&o.slug, m))
     }
 
@@ -228,18 +231,19 @@ impl Ats {
     /// Changes a member's role; the org always keeps an owner.
     pub async fn update_member(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         slug: &str,
         actor_type: &str,
         actor_id: &str,
         new_role: Option<&str>,
     ) -> Result<MemberView> {
+        let rights = self.rights(viewer).await?;
         let new_role = parse_role(Some(
             new_role.ok_or_else(|| Error::validation("role is required"))?,
         ))?;
         let w = self.store.begin_write().await?;
         let (o, standing) = self
-            .admin_org(&w.txn, actor, slug, "manage members")
+            .admin_org(&w.txn, &rights, slug, "manage members")
             .await?;
         let m = self.find_member(&w.txn, o.id, actor_type, actor_id).await?;
         let touches_owner = m.role == role::OWNER || new_role == role::OWNER;
@@ -258,19 +262,22 @@ impl Ats {
         active.role = Set(new_role);
         let m = active.update(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(member_view(&o.slug, m))
     }
 
     /// Removes a member; the org always keeps an owner. Members may remove themselves.
     pub async fn remove_member(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         slug: &str,
         actor_type: &str,
         actor_id: &str,
     ) -> Result<()> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let w = self.store.begin_write().await?;
-        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, &rights, slug).await?;
         let leaving_self = actor.is(actor_type, actor_id);
         if !leaving_self {
             self.require_org(&standing, Access::Admin, "manage members")?;
@@ -288,16 +295,19 @@ impl Ats {
         }
         org_member::Entity::delete_by_id(m.id).exec(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(())
     }
 
     /// Invites an email or an actor with a role; the token is in this response only.
     pub async fn create_invitation(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         slug: &str,
         input: NewInvitation,
     ) -> Result<(InvitationView, String)> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let new_role = parse_role(input.role.as_deref())?;
         let (email, target) = match (&input.email, &input.actor_id) {
             (Some(e), None) => (Some(e.trim().to_lowercase()), None),
@@ -319,7 +329,7 @@ impl Ats {
         }
         let w = self.store.begin_write().await?;
         let (o, standing) = self
-            .admin_org(&w.txn, actor, slug, "invite members")
+            .admin_org(&w.txn, &rights, slug, "invite members")
             .await?;
         if role_access(&new_role) > standing.base {
             return Err(Error::forbidden(format!(
@@ -350,9 +360,14 @@ impl Ats {
     }
 
     /// An org's invitations (admins).
-    pub async fn list_invitations(&self, actor: &Actor, slug: &str) -> Result<Vec<InvitationView>> {
+    pub async fn list_invitations(
+        &self,
+        viewer: &Viewer,
+        slug: &str,
+    ) -> Result<Vec<InvitationView>> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let (o, _) = self.admin_org(db, actor, slug, "see invitations").await?;
+        let (o, _) = self.admin_org(db, &rights, slug, "see invitations").await?;
         Ok(invitation::Entity::find()
             .filter(invitation::Column::OrgId.eq(o.id))
             .order_by_asc(invitation::Column::Id)
@@ -371,7 +386,8 @@ impl Ats {
     }
 
     /// The caller's pending, unexpired invitations.
-    pub async fn my_invitations(&self, p: &Principal) -> Result<Vec<InvitationView>> {
+    pub async fn my_invitations(&self, viewer: &Viewer) -> Result<Vec<InvitationView>> {
+        let p = viewer.identity()?;
         let me = self.identity_of(p).await?;
         let db = self.store.conn();
         let now = time::now();
@@ -399,10 +415,11 @@ impl Ats {
     /// Accepts (joining the org) or declines an invitation addressed to the caller.
     pub async fn respond_invitation(
         &self,
-        p: &Principal,
+        viewer: &Viewer,
         secret: &str,
         accept: bool,
     ) -> Result<InvitationView> {
+        let p = viewer.identity()?;
         let me = self.identity_of(p).await?;
         let w = self.store.begin_write().await?;
         let now = time::now();
@@ -459,13 +476,19 @@ impl Ats {
         active.responded_at = Set(Some(now));
         let inv = active.update(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(invitation_view(&o.slug, inv))
     }
 
     /// An org's namespace permissions (admins).
-    pub async fn list_permissions(&self, actor: &Actor, slug: &str) -> Result<Vec<PermissionView>> {
+    pub async fn list_permissions(
+        &self,
+        viewer: &Viewer,
+        slug: &str,
+    ) -> Result<Vec<PermissionView>> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let (o, _) = self.admin_org(db, actor, slug, "see permissions").await?;
+        let (o, _) = self.admin_org(db, &rights, slug, "see permissions").await?;
         Ok(permission::Entity::find()
             .filter(permission::Column::OrgId.eq(o.id))
             .order_by_asc(permission::Column::Id)
@@ -479,10 +502,11 @@ impl Ats {
     /// Grants `r` or `rw` on a project slug (or `*`) to an actor (admins).
     pub async fn grant_permission(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         slug: &str,
         input: NewPermission,
     ) -> Result<PermissionView> {
+        let rights = self.rights(viewer).await?;
         let target = target_actor(input.actor_type.as_deref(), input.actor_id.as_deref())?;
         let namespace = input
             .namespace
@@ -497,7 +521,7 @@ impl Ats {
         };
         let w = self.store.begin_write().await?;
         let (o, _) = self
-            .admin_org(&w.txn, actor, slug, "grant permissions")
+            .admin_org(&w.txn, &rights, slug, "grant permissions")
             .await?;
         let existing = permission::Entity::find()
             .filter(permission::Column::OrgId.eq(o.id))
@@ -527,14 +551,16 @@ impl Ats {
             }
         };
         w.commit().await?;
+        self.access_changed().await;
         Ok(permission_view(&o.slug, row))
     }
 
     /// Revokes a permission (admins).
-    pub async fn revoke_permission(&self, actor: &Actor, slug: &str, id: i64) -> Result<()> {
+    pub async fn revoke_permission(&self, viewer: &Viewer, slug: &str, id: i64) -> Result<()> {
+        let rights = self.rights(viewer).await?;
         let w = self.store.begin_write().await?;
         let (o, _) = self
-            .admin_org(&w.txn, actor, slug, "revoke permissions")
+            .admin_org(&w.txn, &rights, slug, "revoke permissions")
             .await?;
         let res = permission::Entity::delete_many()
             .filter(permission::Column::Id.eq(id))
@@ -545,6 +571,7 @@ impl Ats {
             return Err(Error::not_found(format!("permission {id} not found")));
         }
         w.commit().await?;
+        self.access_changed().await;
         Ok(())
     }
 }

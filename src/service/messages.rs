@@ -10,8 +10,8 @@ use super::Ats;
 use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::tasks::Scope;
+use super::viewer::Viewer;
 use super::views::{MessageView, TaskView};
-use crate::actor::Actor;
 use crate::entity::message;
 use crate::error::{Error, Result};
 use crate::time;
@@ -109,15 +109,17 @@ impl Ats {
     /// Posts a message on a task's thread (`task.message`).
     pub async fn add_message(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         task_id: i64,
         input: NewMessage,
     ) -> Result<MessageView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let parts = parts(input.parts)?;
         let w = self.store.begin_write().await?;
         let (t, loc, _) = self
-            .find_task_in(&w.txn, actor, scope, task_id, Access::Write)
+            .find_task_in(&w.txn, &rights, scope, task_id, Access::Write)
             .await?;
         let m = message::ActiveModel {
             task_id: Set(task_id),
@@ -154,13 +156,13 @@ impl Ats {
     /// A task's messages with id > `after`, oldest first.
     pub async fn list_messages(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         task_id: i64,
         after: i64,
         limit: u64,
     ) -> Result<Vec<MessageView>> {
-        self.find_task(actor, scope, task_id).await?;
+        self.find_task(viewer, scope, task_id).await?;
         let rows = message::Entity::find()
             .filter(message::Column::TaskId.eq(task_id))
             .filter(message::Column::Id.gt(after))

@@ -13,11 +13,13 @@ mod members;
 mod messages;
 pub mod operations;
 mod orgs;
+pub mod paging;
 mod projects;
 mod reaper;
 mod stats;
 mod tasks;
-mod validate;
+pub mod validate;
+mod viewer;
 pub mod views;
 mod workflow;
 
@@ -28,7 +30,7 @@ use crate::events::EventBus;
 pub use access::{Access, role};
 pub use claim_next::{ClaimNext, NO_CLAIMABLE_TASK};
 pub use dashboard::TaskAction;
-pub use event_log::{EventFilter, SubscriptionItem};
+pub use event_log::{EventFilter, EventQuery, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};
 pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
@@ -42,11 +44,10 @@ pub use members::{
 pub use messages::NewMessage;
 pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
-pub use reaper::LeaseReaper;
+pub use reaper::{LeaseReaper, ReaperCounters};
 pub use stats::{StatsScope, TaskStats};
-pub use tasks::{
-    DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery,
-};
+pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
+pub use viewer::{Rights, Viewer};
 pub use workflow::{HandoffView, NewHandoff};
 
 /// The service handle: cheap to clone, shared by every adapter.

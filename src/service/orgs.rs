@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::access::Access;
 use super::tasks::DEFAULT_ORG;
+use super::viewer::Viewer;
 use super::views::OrgView;
 use super::{Ats, validate};
 use crate::actor::Actor;
@@ -56,7 +57,9 @@ impl Ats {
     }
 
     /// Every organization, with the caller's role in each.
-    pub async fn list_orgs(&self, actor: &Actor) -> Result<Vec<OrgView>> {
+    pub async fn list_orgs(&self, viewer: &Viewer) -> Result<Vec<OrgView>> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let db = self.store.conn();
         let orgs = org::Entity::find()
             .order_by_asc(org::Column::Slug)
@@ -91,14 +94,18 @@ impl Ats {
     }
 
     /// One organization.
-    pub async fn get_org(&self, actor: &Actor, slug: &str) -> Result<OrgView> {
-        let (o, _) = self.visible_org(self.store.conn(), actor, slug).await?;
+    pub async fn get_org(&self, viewer: &Viewer, slug: &str) -> Result<OrgView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
+        let (o, _) = self.visible_org(self.store.conn(), &rights, slug).await?;
         let role = self.role_in(o.id, actor).await?;
         Ok(OrgView::new(o, role))
     }
 
     /// Creates an organization; its creator becomes its owner.
-    pub async fn create_org(&self, actor: &Actor, input: NewOrg) -> Result<OrgView> {
+    pub async fn create_org(&self, viewer: &Viewer, input: NewOrg) -> Result<OrgView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let slug = validate::slug(
             "slug",
             input
@@ -141,11 +148,19 @@ impl Ats {
         .insert(&w.txn)
         .await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(OrgView::new(o, Some("owner".to_owned())))
     }
 
     /// Renames or redescribes an organization.
-    pub async fn update_org(&self, actor: &Actor, slug: &str, patch: OrgPatch) -> Result<OrgView> {
+    pub async fn update_org(
+        &self,
+        viewer: &Viewer,
+        slug: &str,
+        patch: OrgPatch,
+    ) -> Result<OrgView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let new_slug = patch
             .slug
             .as_deref()
@@ -158,7 +173,7 @@ impl Ats {
             .transpose()?;
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
-        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, &rights, slug).await?;
         self.require_org(&standing, Access::Admin, "change the organization")?;
         let mut active = o.clone().into_active_model();
         if let Some(new_slug) = new_slug.filter(|s| s != &o.slug) {
@@ -188,14 +203,16 @@ impl Ats {
         active.updated_at = Set(time::now());
         let o = active.update(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         let role = self.role_in(o.id, actor).await?;
         Ok(OrgView::new(o, role))
     }
 
     /// Deletes an organization with its projects, tasks and history.
-    pub async fn delete_org(&self, actor: &Actor, slug: &str) -> Result<()> {
+    pub async fn delete_org(&self, viewer: &Viewer, slug: &str) -> Result<()> {
+        let rights = self.rights(viewer).await?;
         let w = self.store.begin_write().await?;
-        let (o, standing) = self.visible_org(&w.txn, actor, slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, &rights, slug).await?;
         if o.slug == DEFAULT_ORG {
             return Err(Error::conflict(
                 "the default organization cannot be deleted",
@@ -212,6 +229,7 @@ impl Ats {
             .await?;
         org::Entity::delete_by_id(o.id).exec(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(())
     }
 }
@@ -243,6 +261,7 @@ impl Ats {
             .exec(&w.txn)
             .await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(())
     }
 }

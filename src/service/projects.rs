@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::access::Access;
 use super::lifecycle::status;
 use super::tasks::{DEFAULT_ORG, DEFAULT_PROJECT};
+use super::viewer::Viewer;
 use super::views::{ProjectCounts, ProjectView};
 use super::{Ats, validate};
-use crate::actor::Actor;
 use crate::entity::{event, project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -40,12 +40,13 @@ impl Ats {
     /// The projects of an org, optionally with task counts (one grouped query).
     pub async fn list_projects(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         org_slug: &str,
         counts: bool,
     ) -> Result<Vec<ProjectView>> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let (o, standing) = self.visible_org(db, actor, org_slug).await?;
+        let (o, standing) = self.visible_org(db, &rights, org_slug).await?;
         let projects: Vec<project::Model> = project::Entity::find()
             .filter(project::Column::OrgId.eq(o.id))
             .order_by_asc(project::Column::Slug)
@@ -94,12 +95,13 @@ impl Ats {
     /// One project.
     pub async fn get_project(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         org_slug: &str,
         slug: &str,
     ) -> Result<ProjectView> {
+        let rights = self.rights(viewer).await?;
         let (o, p, _) = self
-            .visible_project(self.store.conn(), actor, org_slug, slug, Access::Read)
+            .visible_project(self.store.conn(), &rights, org_slug, slug, Access::Read)
             .await?;
         Ok(ProjectView::new(p, &o.slug))
     }
@@ -107,10 +109,11 @@ impl Ats {
     /// Creates a project in an org.
     pub async fn create_project(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         org_slug: &str,
         input: NewProject,
     ) -> Result<ProjectView> {
+        let rights = self.rights(viewer).await?;
         let slug = validate::slug(
             "slug",
             input
@@ -121,7 +124,7 @@ impl Ats {
         let name = validate::name("name", input.name.as_deref().unwrap_or(&slug))?;
         let description = validate::description(input.description)?;
         let w = self.store.begin_write().await?;
-        let (o, standing) = self.visible_org(&w.txn, actor, org_slug).await?;
+        let (o, standing) = self.visible_org(&w.txn, &rights, org_slug).await?;
         // Anyone may add projects to the open default org; elsewhere it takes an admin.
         let need = if o.slug == DEFAULT_ORG {
             Access::Write
@@ -152,17 +155,19 @@ impl Ats {
         .insert(&w.txn)
         .await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(ProjectView::new(p, &o.slug))
     }
 
     /// Renames or redescribes a project.
     pub async fn update_project(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         org_slug: &str,
         slug: &str,
         patch: ProjectPatch,
     ) -> Result<ProjectView> {
+        let rights = self.rights(viewer).await?;
         let new_slug = patch
             .slug
             .as_deref()
@@ -176,13 +181,9 @@ impl Ats {
         let description = validate::description(patch.description)?;
         let w = self.store.begin_write().await?;
         let (o, p, _) = self
-            .visible_project(&w.txn, actor, org_slug, slug, Access::Read)
+            .visible_project(&w.txn, &rights, org_slug, slug, Access::Read)
             .await?;
-        self.require_org(
-            &self.standing(&w.txn, actor, &o).await?,
-            Access::Admin,
-            "change projects",
-        )?;
+        self.require_org(&rights.org(o.id), Access::Admin, "change projects")?;
         let mut active = p.clone().into_active_model();
         if let Some(new_slug) = new_slug.filter(|s| s != &p.slug) {
             if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
@@ -209,39 +210,39 @@ impl Ats {
         active.updated_at = Set(time::now());
         let p = active.update(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(ProjectView::new(p, &o.slug))
     }
 
     /// Deletes a project with its tasks and history.
-    pub async fn delete_project(&self, actor: &Actor, org_slug: &str, slug: &str) -> Result<()> {
+    pub async fn delete_project(&self, viewer: &Viewer, org_slug: &str, slug: &str) -> Result<()> {
+        let rights = self.rights(viewer).await?;
         let w = self.store.begin_write().await?;
         let (o, p, _) = self
-            .visible_project(&w.txn, actor, org_slug, slug, Access::Read)
+            .visible_project(&w.txn, &rights, org_slug, slug, Access::Read)
             .await?;
         // Before the role check, as for the default org: no one may delete it.
         if o.slug == DEFAULT_ORG && p.slug == DEFAULT_PROJECT {
             return Err(Error::conflict("the default project cannot be deleted"));
         }
-        self.require_org(
-            &self.standing(&w.txn, actor, &o).await?,
-            Access::Admin,
-            "delete projects",
-        )?;
+        self.require_org(&rights.org(o.id), Access::Admin, "delete projects")?;
         event::Entity::delete_many()
             .filter(event::Column::ProjectId.eq(p.id))
             .exec(&w.txn)
             .await?;
         project::Entity::delete_by_id(p.id).exec(&w.txn).await?;
         w.commit().await?;
+        self.access_changed().await;
         Ok(())
     }
 }
 
 impl Ats {
     /// The id of `org/project`, 404 when unknown.
-    pub async fn project_id(&self, actor: &Actor, org_slug: &str, slug: &str) -> Result<i32> {
+    pub async fn project_id(&self, viewer: &Viewer, org_slug: &str, slug: &str) -> Result<i32> {
+        let rights = self.rights(viewer).await?;
         Ok(self
-            .visible_project(self.store.conn(), actor, org_slug, slug, Access::Read)
+            .visible_project(self.store.conn(), &rights, org_slug, slug, Access::Read)
             .await?
             .1
             .id)

@@ -1,7 +1,8 @@
 //! The lease reaper: returns `in_progress` tasks whose lease ran out to `pending`.
 
-use std::sync::Arc;
 use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::watch;
@@ -13,7 +14,6 @@ use super::views::TaskView;
 use crate::actor::Actor;
 use crate::entity::task;
 use crate::error::Result;
-use crate::metrics::Metrics;
 use crate::time;
 
 /// Most tasks one reaper pass looks at.
@@ -22,6 +22,15 @@ const BATCH: u64 = 200;
 /// Runs the reaper every `interval` until shutdown.
 pub struct LeaseReaper;
 
+/// The counters a reaper moves.
+#[derive(Clone, Default)]
+pub struct ReaperCounters {
+    /// Reaper passes.
+    pub runs: Counter,
+    /// Leases returned to pending.
+    pub expired: Counter,
+}
+
 impl LeaseReaper {
     /// Spawns the loop. Safe with any number of replicas: each expiry is a
     /// compare-and-set, so only one replica's write (and event) lands.
@@ -29,7 +38,7 @@ impl LeaseReaper {
         ats: Ats,
         interval: Duration,
         mut shutdown: watch::Receiver<bool>,
-        metrics: Arc<Metrics>,
+        counters: ReaperCounters,
     ) {
         tokio::spawn(async move {
             loop {
@@ -37,11 +46,11 @@ impl LeaseReaper {
                     _ = tokio::time::sleep(interval) => {}
                     _ = shutdown.changed() => return,
                 }
-                metrics.reaper_runs.inc();
+                counters.runs.inc();
                 match ats.reap_expired_leases().await {
                     Ok(0) => {}
                     Ok(n) => {
-                        metrics.reaper_expired.inc_by(n as u64);
+                        counters.expired.inc_by(n as u64);
                         tracing::info!(expired = n, "lease reaper returned tasks to pending");
                     }
                     Err(err) => tracing::warn!(error = %err, "lease reaper pass failed"),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Ats;
 use super::lifecycle::status;
-use crate::actor::Actor;
+use super::viewer::Viewer;
 use crate::entity::{project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -48,32 +48,20 @@ pub struct TaskStats {
 }
 
 impl Ats {
-    /// Statistics over the tasks in `scope` that `actor` may read (all tasks
-    /// when `actor` is `None`: the service's own metrics).
-    pub async fn stats(&self, actor: Option<&Actor>, scope: &StatsScope) -> Result<TaskStats> {
+    /// Statistics over the tasks in `scope` that the viewer may read.
+    pub async fn stats(&self, viewer: &Viewer, scope: &StatsScope) -> Result<TaskStats> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let mut cond = Condition::all();
-        if let Some(actor) = actor {
-            cond = cond
-                .add(task::Column::ProjectId.is_in(self.readable_project_ids(db, actor).await?));
-        }
+        let mut cond = Condition::all().add(task::Column::ProjectId.is_in(rights.readable()));
         match (&scope.org, &scope.project) {
             (Some(org), Some(p)) => {
-                let p = match actor {
-                    Some(actor) => {
-                        self.visible_project(db, actor, org, p, super::Access::Read)
-                            .await?
-                            .1
-                    }
-                    None => self.project_by_slug(db, org, p).await?.1,
-                };
+                let (_, p, _) = self
+                    .visible_project(db, &rights, org, p, super::Access::Read)
+                    .await?;
                 cond = cond.add(task::Column::ProjectId.eq(p.id));
             }
             (Some(org), None) => {
-                let o = match actor {
-                    Some(actor) => self.visible_org(db, actor, org).await?.0,
-                    None => self.org_by_slug(db, org).await?,
-                };
+                let o = self.visible_org(db, &rights, org).await?.0;
                 let ids: Vec<i32> = project::Entity::find()
                     .filter(project::Column::OrgId.eq(o.id))
                     .all(db)
@@ -86,6 +74,17 @@ impl Ats {
             (None, Some(_)) => return Err(Error::bad_request("project needs org")),
             (None, None) => {}
         }
+        self.stats_where(cond).await
+    }
+
+    /// Statistics over every task of every tenant: the service's own
+    /// figures, for `/metrics` only (never shown to a caller).
+    pub async fn system_stats(&self) -> Result<TaskStats> {
+        self.stats_where(Condition::all()).await
+    }
+
+    async fn stats_where(&self, cond: Condition) -> Result<TaskStats> {
+        let db = self.store.conn();
         let grouped = |col: task::Column| {
             task::Entity::find()
                 .select_only()

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan, status};
+use super::viewer::{Rights, Viewer};
 use super::views::{Location, MessageView, TaskView};
 use super::{Ats, validate};
-use crate::actor::Actor;
 use crate::entity::{message, org, project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -32,6 +32,17 @@ pub enum Scope {
         /// Project slug.
         project: String,
     },
+}
+
+impl Scope {
+    /// The scope an `org` and `project` pair names: both or neither.
+    pub fn from_slugs(org: Option<String>, project: Option<String>) -> Result<Self> {
+        match (org, project) {
+            (Some(org), Some(project)) => Ok(Self::Project { org, project }),
+            (None, None) => Ok(Self::Any),
+            _ => Err(Error::bad_request("org and project go together")),
+        }
+    }
 }
 
 /// The org and project new unscoped tasks go to.
@@ -220,11 +231,6 @@ pub struct TaskQuery {
     pub offset: u64,
 }
 
-/// The most tasks one list returns.
-pub const MAX_LIMIT: u64 = 500;
-/// The page size when none is asked for.
-pub const DEFAULT_LIMIT: u64 = 50;
-
 /// One page of tasks and the total that matched.
 #[derive(Clone, Debug)]
 pub struct TaskList {
@@ -235,29 +241,6 @@ pub struct TaskList {
 }
 
 impl Ats {
-    /// Resolves an org and project slug, 404 when either is unknown.
-    pub(crate) async fn project_by_slug<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        org_slug: &str,
-        project_slug: &str,
-    ) -> Result<(org::Model, project::Model)> {
-        let org = org::Entity::find()
-            .filter(org::Column::Slug.eq(org_slug))
-            .one(db)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("organization '{org_slug}' not found")))?;
-        let project = project::Entity::find()
-            .filter(project::Column::OrgId.eq(org.id))
-            .filter(project::Column::Slug.eq(project_slug))
-            .one(db)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!("project '{org_slug}/{project_slug}' not found"))
-            })?;
-        Ok((org, project))
-    }
-
     async fn locate<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -303,12 +286,12 @@ impl Ats {
     pub(crate) async fn visible_project<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        rights: &Rights,
         org_slug: &str,
         project_slug: &str,
         need: Access,
     ) -> Result<(org::Model, project::Model, Access)> {
-        let (o, standing) = self.visible_org(db, actor, org_slug).await?;
+        let (o, standing) = self.visible_org(db, rights, org_slug).await?;
         let p = project::Entity::find()
             .filter(project::Column::OrgId.eq(o.id))
             .filter(project::Column::Slug.eq(project_slug))
@@ -335,7 +318,7 @@ impl Ats {
     pub(crate) async fn find_task_in<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        rights: &Rights,
         scope: &Scope,
         id: i64,
         need: Access,
@@ -352,7 +335,7 @@ impl Ats {
         {
             return Err(missing());
         }
-        let access = self.project_access(db, actor, &o, &p).await?;
+        let access = rights.project(p.id);
         if access < Access::Read {
             return Err(missing());
         }
@@ -368,19 +351,20 @@ impl Ats {
     /// The task `id` within `scope`, if `actor` may read it.
     pub async fn find_task(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
     ) -> Result<(task::Model, Location)> {
+        let rights = self.rights(viewer).await?;
         let (t, loc, _) = self
-            .find_task_in(self.store.conn(), actor, scope, id, Access::Read)
+            .find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
             .await?;
         Ok((t, loc))
     }
 
     /// One task with its message thread.
-    pub async fn get_task(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<TaskView> {
-        let (t, loc) = self.find_task(actor, scope, id).await?;
+    pub async fn get_task(&self, viewer: &Viewer, scope: &Scope, id: i64) -> Result<TaskView> {
+        let (t, loc) = self.find_task(viewer, scope, id).await?;
         let messages = message::Entity::find()
             .filter(message::Column::TaskId.eq(id))
             .order_by_asc(message::Column::Id)
@@ -396,18 +380,19 @@ impl Ats {
     /// Creates a task in `scope` (unscoped: `default/main`) with `task.created`.
     pub async fn create_task(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         input: NewTask,
     ) -> Result<TaskView> {
+        let rights = self.rights(viewer).await?;
         let fields = ValidTask::check(input)?;
         let (org_slug, project_slug) = scope_slugs(scope);
         let w = self.store.begin_write().await?;
         let (org, project, _) = self
-            .visible_project(&w.txn, actor, org_slug, project_slug, Access::Write)
+            .visible_project(&w.txn, &rights, org_slug, project_slug, Access::Write)
             .await?;
         let view = self
-            .insert_task(&w.txn, actor, &org, &project, fields)
+            .insert_task(&w.txn, &rights, &org, &project, fields)
             .await?;
         w.commit().await?;
         self.bus.wake();
@@ -418,10 +403,11 @@ impl Ats {
     /// `task.created` each. A bad item is named by its index.
     pub async fn create_tasks(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         inputs: Vec<NewTask>,
     ) -> Result<Vec<TaskView>> {
+        let rights = self.rights(viewer).await?;
         if inputs.is_empty() || inputs.len() > MAX_BULK {
             return Err(Error::validation(format!(
                 "tasks must hold 1 to {MAX_BULK} tasks"
@@ -435,12 +421,12 @@ impl Ats {
         let (org_slug, project_slug) = scope_slugs(scope);
         let w = self.store.begin_write().await?;
         let (org, project, _) = self
-            .visible_project(&w.txn, actor, org_slug, project_slug, Access::Write)
+            .visible_project(&w.txn, &rights, org_slug, project_slug, Access::Write)
             .await?;
         let mut views = Vec::with_capacity(fields.len());
         for (i, f) in fields.into_iter().enumerate() {
             views.push(
-                self.insert_task(&w.txn, actor, &org, &project, f)
+                self.insert_task(&w.txn, &rights, &org, &project, f)
                     .await
                     .map_err(|e| at_index(i, e))?,
             );
@@ -453,11 +439,12 @@ impl Ats {
     async fn insert_task<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        rights: &Rights,
         org: &org::Model,
         project: &project::Model,
         f: ValidTask,
     ) -> Result<TaskView> {
+        let actor = rights.actor();
         if let Some(parent) = f.parent_id {
             let p = task::Entity::find_by_id(parent).one(db).await?;
             if p.is_none_or(|p| p.project_id != project.id) {
@@ -499,7 +486,7 @@ impl Ats {
         .insert(db)
         .await?;
         if !f.depends_on.is_empty() {
-            self.set_dependencies(db, actor, &model, org.id, &f.depends_on)
+            self.set_dependencies(db, rights, &model, org.id, &f.depends_on)
                 .await?;
         }
         let loc = Location::of(org, project);
@@ -520,19 +507,25 @@ impl Ats {
     }
 
     /// A filtered, sorted page of tasks, with the total number that matched.
-    pub async fn list_tasks(&self, actor: &Actor, scope: &Scope, q: TaskQuery) -> Result<TaskList> {
+    pub async fn list_tasks(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        q: TaskQuery,
+    ) -> Result<TaskList> {
+        let rights = self.rights(viewer).await?;
         let db = self.store.conn();
         let mut cond = Condition::all();
         if let Scope::Project { org, project } = scope {
             let (_, p, _) = self
-                .visible_project(db, actor, org, project, Access::Read)
+                .visible_project(db, &rights, org, project, Access::Read)
                 .await?;
             cond = cond.add(task::Column::ProjectId.eq(p.id));
         }
-        let readable = self.readable_project_ids(db, actor).await?;
+        let readable = rights.readable();
         cond = cond.add(task::Column::ProjectId.is_in(readable));
         if let Some(org) = &q.org {
-            let (o, _) = self.visible_org(db, actor, org).await?;
+            let (o, _) = self.visible_org(db, &rights, org).await?;
             let ids: Vec<i32> = project::Entity::find()
                 .filter(project::Column::OrgId.eq(o.id))
                 .all(db)
@@ -635,11 +628,13 @@ impl Ats {
     /// Changes fields of a task (`task.updated`); a `status` goes through the lifecycle.
     pub async fn update_task(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
         patch: TaskPatch,
     ) -> Result<TaskView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let title = patch.title.as_deref().map(validate::title).transpose()?;
         let description = patch.description.map(validate::description).transpose()?;
         let priority = patch.priority.map(validate::priority).transpose()?;
@@ -665,7 +660,7 @@ impl Ats {
         for _ in 0..8 {
             let w = self.store.begin_write().await?;
             let (current, loc, access) = self
-                .find_task_in(&w.txn, actor, scope, id, Access::Write)
+                .find_task_in(&w.txn, &rights, scope, id, Access::Write)
                 .await?;
             let now = time::now();
             let mut t = current.clone();
@@ -720,7 +715,7 @@ impl Ats {
                 }
             }
             if let Some(deps) = &patch.depends_on {
-                self.set_dependencies(&w.txn, actor, &current, loc.org_id, deps)
+                self.set_dependencies(&w.txn, &rights, &current, loc.org_id, deps)
                     .await?;
                 if events.is_empty() {
                     t.updated_at = now;
@@ -767,10 +762,12 @@ impl Ats {
     }
 
     /// Deletes a task and its thread; its history stays, ending with `task.deleted`.
-    pub async fn delete_task(&self, actor: &Actor, scope: &Scope, id: i64) -> Result<()> {
+    pub async fn delete_task(&self, viewer: &Viewer, scope: &Scope, id: i64) -> Result<()> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let w = self.store.begin_write().await?;
         let (t, loc, _) = self
-            .find_task_in(&w.txn, actor, scope, id, Access::Write)
+            .find_task_in(&w.txn, &rights, scope, id, Access::Write)
             .await?;
         let res = task::Entity::delete_many()
             .filter(task::Column::Id.eq(id))

@@ -60,6 +60,16 @@ pub fn priority(p: i64) -> Result<i32> {
 }
 
 /// A type or channel name: 1–100 characters, trimmed.
+/// A priority filter (`min_priority`, …): absent, or 1–10.
+pub fn priority_filter(name: &str, p: Option<i64>) -> Result<Option<i32>> {
+    match p {
+        Some(p) if !(1..=10).contains(&p) => Err(Error::bad_request(format!(
+            "{name} must be between 1 and 10, got {p}"
+        ))),
+        other => Ok(other.map(|p| p as i32)),
+    }
+}
+
 pub fn label(field: &str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > MAX_LABEL {

@@ -14,10 +14,11 @@ use super::access::Access;
 use super::event_log::{NewEvent, record};
 use super::lifecycle::status;
 use super::tasks::Scope;
+use super::viewer::{Rights, Viewer};
 use super::views::{Location, TaskView};
 use super::{Ats, validate};
 use crate::actor::Actor;
-use crate::entity::{handoff, project, task, task_dependency};
+use crate::entity::{handoff, task, task_dependency};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
 
@@ -79,7 +80,7 @@ impl Ats {
     pub(crate) async fn set_dependencies<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        rights: &Rights,
         t: &task::Model,
         org_id: i32,
         deps: &[i64],
@@ -106,22 +107,11 @@ impl Ats {
             .map(|b| (b.id, b))
             .collect();
         for id in &wanted {
+            // A task the caller may not read, or one of another org, is "not
+            // found" alike: the answer must not tell whether it exists.
             let missing = || Error::validation(format!("depends_on: task {id} not found"));
             let b = found.get(id).ok_or_else(missing)?;
-            let p = project::Entity::find_by_id(b.project_id)
-                .one(db)
-                .await?
-                .ok_or_else(missing)?;
-            if p.org_id != org_id {
-                return Err(Error::validation(format!(
-                    "depends_on: task {id} belongs to another organization"
-                )));
-            }
-            let org = crate::entity::org::Entity::find_by_id(p.org_id)
-                .one(db)
-                .await?
-                .ok_or_else(missing)?;
-            if self.project_access(db, actor, &org, &p).await? < Access::Read {
+            if !rights.can_read(b.project_id) || rights.org_of(b.project_id) != Some(org_id) {
                 return Err(missing());
             }
         }
@@ -361,11 +351,11 @@ impl Ats {
     /// Subtasks of a task.
     pub async fn list_subtasks(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
     ) -> Result<Vec<TaskView>> {
-        let (_, loc) = self.find_task(actor, scope, id).await?;
+        let (_, loc) = self.find_task(viewer, scope, id).await?;
         let rows = task::Entity::find()
             .filter(task::Column::ParentId.eq(id))
             .order_by_asc(task::Column::Id)
@@ -379,28 +369,30 @@ impl Ats {
     /// Creates a subtask in the parent's project.
     pub async fn create_subtask(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         parent_id: i64,
         mut input: super::NewTask,
     ) -> Result<TaskView> {
-        let (_, loc) = self.find_task(actor, scope, parent_id).await?;
+        let (_, loc) = self.find_task(viewer, scope, parent_id).await?;
         input.parent_id = Some(parent_id);
         let scope = Scope::Project {
             org: loc.org,
             project: loc.project,
         };
-        self.create_task(actor, &scope, input).await
+        self.create_task(viewer, &scope, input).await
     }
 
     /// Posts a handoff on a task (`task.handoff`).
     pub async fn add_handoff(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
         input: NewHandoff,
     ) -> Result<HandoffView> {
+        let rights = self.rights(viewer).await?;
+        let actor = rights.actor();
         let summary = input
             .summary
             .as_deref()
@@ -421,7 +413,7 @@ impl Ats {
         }
         let w = self.store.begin_write().await?;
         let (t, loc, _) = self
-            .find_task_in(&w.txn, actor, scope, id, Access::Write)
+            .find_task_in(&w.txn, &rights, scope, id, Access::Write)
             .await?;
         let h = handoff::ActiveModel {
             task_id: Set(id),
@@ -461,11 +453,11 @@ impl Ats {
     /// A task's handoffs, oldest first.
     pub async fn list_handoffs(
         &self,
-        actor: &Actor,
+        viewer: &Viewer,
         scope: &Scope,
         id: i64,
     ) -> Result<Vec<HandoffView>> {
-        self.find_task(actor, scope, id).await?;
+        self.find_task(viewer, scope, id).await?;
         Ok(handoff::Entity::find()
             .filter(handoff::Column::TaskId.eq(id))
             .order_by_asc(handoff::Column::Id)
@@ -477,10 +469,17 @@ impl Ats {
     }
 
     /// Handoffs of many tasks (for GraphQL).
-    pub async fn handoffs_of_tasks(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<HandoffView>>> {
+    pub async fn handoffs_of_tasks(
+        &self,
+        viewer: &Viewer,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<HandoffView>>> {
+        let rights = self.rights(viewer).await?;
         let mut out: HashMap<i64, Vec<HandoffView>> = HashMap::new();
         for h in handoff::Entity::find()
-            .filter(handoff::Column::TaskId.is_in(ids.iter().copied()))
+            .filter(
+                handoff::Column::TaskId.in_subquery(super::batch::readable_task_ids(&rights, ids)),
+            )
             .order_by_asc(handoff::Column::Id)
             .all(self.store.conn())
             .await?

@@ -1,0 +1,71 @@
+//! Extractors shared by the adapters: JSON bodies and query strings that
+//! fail in the API's error shape, and the caller's [`Viewer`].
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::auth::caller::Caller;
+use crate::error::Error;
+use crate::service::Viewer;
+
+/// A JSON body. Unreadable JSON is 400, well-formed JSON of the wrong shape
+/// is 422, too large is 413. An empty body reads as `{}`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge("request body is too large".to_owned())
+            } else {
+                Error::bad_request(format!("cannot read request body: {rejection}"))
+            }
+        })?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        match serde_json::from_slice(body) {
+            Ok(v) => Ok(Self(v)),
+            Err(e) if e.is_data() => Err(Error::validation(format!("invalid request body: {e}"))),
+            Err(e) => Err(Error::bad_request(format!("malformed JSON: {e}"))),
+        }
+    }
+}
+
+/// Query parameters; a value of the wrong type is 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Self(v))
+            .map_err(|e| Error::bad_request(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// The caller of a request as the service sees it: credentials checked when
+/// sent; in open mode without them, the actor the `X-Actor-*` headers name;
+/// in required mode without them, 401.
+pub struct CurrentViewer(pub Viewer);
+
+impl FromRequestParts<AppState> for CurrentViewer {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_headers(&parts.headers)?;
+        Ok(Self(state.ats.viewer(&caller).await?))
+    }
+}

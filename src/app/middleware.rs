@@ -1,0 +1,58 @@
+//! Layers and fallbacks shared by every route.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::error::Error;
+
+/// The most of an oversize body read (and dropped) before answering 413.
+const OVERSIZE_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Answers 413 to a body whose declared length is over the limit. A body of
+/// reasonable size is read to its end first: closing the connection while the
+/// client is still sending makes many clients (hyper, Node) report a broken
+/// pipe instead of the 413.
+pub async fn refuse_oversize(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let max = s.config.max_body_bytes as u64;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max => {
+            if len <= OVERSIZE_DRAIN_BYTES {
+                use futures_util::StreamExt;
+                let mut body = req.into_body().into_data_stream();
+                while let Some(Ok(_)) = body.next().await {}
+            }
+            Error::PayloadTooLarge(format!(
+                "request body is too large: {len} bytes, at most {max} accepted"
+            ))
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
+/// 404 for a path no route serves.
+pub async fn not_found(uri: Uri) -> Error {
+    Error::not_found(format!("no route for {}", uri.path()))
+}
+
+/// 405 for a method a route does not serve.
+pub async fn method_not_allowed() -> Response {
+    let body = serde_json::json!({ "error": "method not allowed on this route", "code": "METHOD_NOT_ALLOWED" });
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// 500 in the API's error shape when a handler panics.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Error::Internal("handler panicked".to_owned()).into_response()
+}

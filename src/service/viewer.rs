@@ -1,0 +1,376 @@
+//! The caller as the service sees it: a [`Viewer`], handed out only by
+//! [`Ats::viewer`], and the [`Rights`] it carries.
+//!
+//! Every read and write of tenant data takes a `Viewer`, and a `Viewer` can
+//! only be made from a checked [`Caller`], so a query that forgets whose
+//! rights it runs under cannot be written:
+//!
+//! ```compile_fail
+//! // A Viewer has private fields and no public constructor.
+//! let v = ats::service::Viewer { actor: ats::actor::Actor::anonymous() };
+//! ```
+//!
+//! ```compile_fail
+//! // Task reads take a Viewer, not an actor.
+//! async fn read(ats: &ats::service::Ats) {
+//!     let _ = ats.get_task(&ats::actor::Actor::anonymous(), &ats::service::Scope::Any, 1).await;
+//! }
+//! ```
+//!
+//! The rights (which orgs and projects the caller may read, write or manage)
+//! are read from the access tables once, on first use, and kept until an
+//! access change anywhere (a member added or removed, a grant, a project, a
+//! revoked key — announced across replicas) makes them stale; then the next
+//! use reads them again. Long-lived subscriptions hold their `Viewer`, so a
+//! revocation reaches them too.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::Ats;
+use super::access::{Access, Standing, grant_access, role_access};
+use super::identities::Principal;
+use super::tasks::DEFAULT_ORG;
+use crate::actor::Actor;
+use crate::auth::AuthMode;
+use crate::auth::caller::Caller;
+use crate::entity::{api_key, identity, org, org_member, permission, project};
+use crate::error::{Error, Result};
+use crate::time;
+
+/// Who is calling, with the credential that proved it. Cheap to clone.
+#[derive(Clone)]
+pub struct Viewer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    actor: Actor,
+    principal: Option<Principal>,
+    credential: Credential,
+    rights: Mutex<Option<Arc<Rights>>>,
+}
+
+/// What proved the caller's identity, re-checked when access changes.
+#[derive(Clone, Debug)]
+pub(crate) enum Credential {
+    /// Open mode without credentials: the actor is whoever the request named.
+    None,
+    /// An API key (by row id).
+    ApiKey { id: i64 },
+    /// A login token, valid until `expires`.
+    Jwt { expires: DateTime<Utc> },
+}
+
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("actor", &self.inner.actor.label())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Viewer {
+    pub(crate) fn new(actor: Actor, principal: Option<Principal>, credential: Credential) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                actor,
+                principal,
+                credential,
+                rights: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The acting actor.
+    pub fn actor(&self) -> &Actor {
+        &self.inner.actor
+    }
+
+    /// The registered identity behind the request, if credentials were sent.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.inner.principal.as_ref()
+    }
+
+    /// The identity, or 401 for a caller without credentials.
+    pub(crate) fn identity(&self) -> Result<&Principal> {
+        self.principal().ok_or_else(|| {
+            Error::Unauthenticated(
+                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+            )
+        })
+    }
+
+    fn cached(&self, epoch: u64) -> Option<Arc<Rights>> {
+        let guard = self.inner.rights.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|r| r.epoch == epoch).cloned()
+    }
+
+    fn store(&self, rights: Arc<Rights>) {
+        *self.inner.rights.lock().unwrap_or_else(|p| p.into_inner()) = Some(rights);
+    }
+}
+
+/// What a viewer may do, read from the access tables at one moment.
+#[derive(Debug)]
+pub struct Rights {
+    epoch: u64,
+    actor: Actor,
+    orgs: HashMap<i32, Standing>,
+    /// Access by project id, with the project's org.
+    projects: HashMap<i32, (i32, Access)>,
+    /// Per-task rights granted outside the project roles (room for escalations).
+    tasks: HashMap<i64, Access>,
+}
+
+impl Rights {
+    /// The acting actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The viewer's standing in the org `org_id` (none when invisible).
+    pub(crate) fn org(&self, org_id: i32) -> Standing {
+        self.orgs.get(&org_id).cloned().unwrap_or_default()
+    }
+
+    /// The viewer's access to the project `project_id`.
+    pub fn project(&self, project_id: i32) -> Access {
+        self.projects
+            .get(&project_id)
+            .map_or(Access::None, |(_, a)| *a)
+    }
+
+    /// The org of a project the viewer may see.
+    pub fn org_of(&self, project_id: i32) -> Option<i32> {
+        self.projects.get(&project_id).map(|(org, _)| *org)
+    }
+
+    /// The viewer's access to one task of the project `project_id`.
+    pub fn task(&self, task_id: i64, project_id: i32) -> Access {
+        self.project(project_id)
+            .max(self.tasks.get(&task_id).copied().unwrap_or(Access::None))
+    }
+
+    /// Every project on which the viewer has at least `need`.
+    pub fn projects_with(&self, need: Access) -> Vec<i32> {
+        let mut ids: Vec<i32> = self
+            .projects
+            .iter()
+            .filter(|(_, (_, a))| *a >= need)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Every project the viewer may read.
+    pub fn readable(&self) -> Vec<i32> {
+        self.projects_with(Access::Read)
+    }
+
+    /// Whether the viewer may read the project `project_id`.
+    pub fn can_read(&self, project_id: i32) -> bool {
+        self.project(project_id) >= Access::Read
+    }
+}
+
+impl Ats {
+    /// The viewer of a request: its credentials checked, or in open mode the
+    /// actor it names; 401 in required mode without credentials.
+    pub async fn viewer(&self, caller: &Caller) -> Result<Viewer> {
+        match caller {
+            Caller::Bearer(token) => {
+                let (principal, credential) = self.authenticate_credential(token).await?;
+                Ok(Viewer::new(
+                    principal.actor().clone(),
+                    Some(principal),
+                    credential,
+                ))
+            }
+            Caller::Named(_) if self.auth_mode() == AuthMode::Required => {
+                Err(Error::Unauthenticated(
+                    "credentials required: send Authorization: Bearer <api key or token>"
+                        .to_owned(),
+                ))
+            }
+            Caller::Named(actor) => Ok(Viewer::new(actor.clone(), None, Credential::None)),
+        }
+    }
+
+    /// Announces, after the change has committed, that access changed: every
+    /// cached right in this process and (by `NOTIFY`) on every other replica
+    /// is read again before its next use, and open subscriptions re-check
+    /// their credentials.
+    pub(crate) async fn access_changed(&self) {
+        self.bus.bump_access();
+        if self.store.backend() == sea_orm::DbBackend::Postgres {
+            let notify = sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_notify($1, '')",
+                [crate::events::ACCESS_CHANNEL.into()],
+            );
+            if let Err(err) = sea_orm::ConnectionTrait::execute_raw(self.store.conn(), notify).await
+            {
+                tracing::warn!(error = %err, "could not announce an access change to other replicas");
+            }
+        }
+    }
+
+    /// The viewer's rights, read once and reused until an access change.
+    pub async fn rights(&self, viewer: &Viewer) -> Result<Arc<Rights>> {
+        let epoch = self.bus.access_epoch();
+        if let Some(r) = viewer.cached(epoch) {
+            return Ok(r);
+        }
+        let rights = Arc::new(self.read_rights(viewer.actor(), epoch).await?);
+        viewer.store(rights.clone());
+        Ok(rights)
+    }
+
+    /// Checks that the credential behind `viewer` still holds (the key exists
+    /// and has not expired, the token has not expired, the identity exists).
+    pub async fn revalidate(&self, viewer: &Viewer) -> Result<()> {
+        let revoked = |why: &str| Err(Error::Unauthenticated(why.to_owned()));
+        let Some(p) = viewer.principal() else {
+            return Ok(());
+        };
+        let db = self.store.conn();
+        match &viewer.inner.credential {
+            Credential::None => {}
+            Credential::ApiKey { id } => {
+                let key = api_key::Entity::find_by_id(*id).one(db).await?;
+                match key {
+                    None => return revoked("the API key was revoked"),
+                    Some(k) if k.expires_at.is_some_and(|e| e <= time::now()) => {
+                        return revoked("the API key expired");
+                    }
+                    Some(_) => {}
+                }
+            }
+            Credential::Jwt { expires } => {
+                if *expires <= time::now() {
+                    return revoked("the token expired");
+                }
+            }
+        }
+        if identity::Entity::find_by_id(p.identity_id())
+            .one(db)
+            .await?
+            .is_none()
+        {
+            return revoked("the identity no longer exists");
+        }
+        Ok(())
+    }
+
+    /// Resolves, with the reason, when the credential behind `viewer` stops
+    /// holding: its key revoked or expired, its token expired, its identity
+    /// gone. Checked at every access change announced by any replica and at
+    /// the token's expiry; never resolves for a viewer without credentials.
+    /// Long-lived sockets wait on this to close themselves.
+    pub async fn credential_revoked(&self, viewer: &Viewer) -> Error {
+        if viewer.principal().is_none() {
+            return std::future::pending().await;
+        }
+        let mut changes = self.bus.access_changes();
+        loop {
+            if let Err(e @ Error::Unauthenticated(_)) = self.revalidate(viewer).await {
+                return e;
+            }
+            let expiry = match &viewer.inner.credential {
+                Credential::Jwt { expires } => (*expires - time::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(std::time::Duration::from_millis(10)),
+                _ => std::time::Duration::MAX,
+            };
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+                _ = tokio::time::sleep(expiry.min(std::time::Duration::from_secs(86_400))) => {}
+            }
+        }
+    }
+
+    /// Reads an actor's rights: its memberships, its grants, the orgs they
+    /// name (and `default`), and those orgs' projects — one statement each.
+    async fn read_rights(&self, actor: &Actor, epoch: u64) -> Result<Rights> {
+        let db = self.store.conn();
+        let memberships = org_member::Entity::find()
+            .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(org_member::Column::ActorId.eq(actor.id.clone()))
+            .all(db)
+            .await?;
+        let grants = permission::Entity::find()
+            .filter(permission::Column::ActorType.eq(actor.actor_type.as_str()))
+            .filter(permission::Column::ActorId.eq(actor.id.clone()))
+            .all(db)
+            .await?;
+        let named: HashSet<i32> = memberships
+            .iter()
+            .map(|m| m.org_id)
+            .chain(grants.iter().map(|g| g.org_id))
+            .collect();
+        let orgs = org::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(org::Column::Slug.eq(DEFAULT_ORG))
+                    .add(org::Column::Id.is_in(named)),
+            )
+            .all(db)
+            .await?;
+        let mut standings: HashMap<i32, Standing> = orgs
+            .iter()
+            .map(|o| {
+                let base = if o.slug == DEFAULT_ORG {
+                    Access::Write
+                } else {
+                    Access::None
+                };
+                (
+                    o.id,
+                    Standing {
+                        base,
+                        grants: HashMap::new(),
+                    },
+                )
+            })
+            .collect();
+        for m in &memberships {
+            if let Some(s) = standings.get_mut(&m.org_id) {
+                s.base = s.base.max(role_access(&m.role));
+            }
+        }
+        for g in grants {
+            if let Some(s) = standings.get_mut(&g.org_id) {
+                let e = s.grants.entry(g.namespace).or_insert(Access::None);
+                *e = (*e).max(grant_access(&g.access));
+            }
+        }
+        standings.retain(|_, s| s.sees_org());
+        let projects = project::Entity::find()
+            .filter(project::Column::OrgId.is_in(standings.keys().copied().collect::<Vec<_>>()))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|p| {
+                let access = standings.get(&p.org_id)?.project(&p.slug);
+                (access > Access::None).then_some((p.id, (p.org_id, access)))
+            })
+            .collect();
+        Ok(Rights {
+            epoch,
+            actor: actor.clone(),
+            orgs: standings,
+            projects,
+            tasks: HashMap::new(),
+        })
+    }
+}
