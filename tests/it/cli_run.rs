@@ -3,15 +3,60 @@
 //! Running the built `ats` binary in tests: a private HOME and working
 //! directory, no stray `ATS_*` settings from the environment, and shell
 //! scripts (with `jq`) that call it as `ats`.
+//!
+//! The CLI is its own package (`cli/`, `ats-cli`), so cargo gives these tests
+//! no `CARGO_BIN_EXE_ats`: [`ats_bin`] builds it once per test process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-/// The `ats` binary under test.
-pub const ATS: &str = env!("CARGO_BIN_EXE_ats");
+/// The `ats` binary under test: `ATS_CLI_BIN` when set, else the one
+/// `cargo build -p ats-cli --bin ats` produces (run once per test process, with
+/// the `cargo` that runs the tests, so `CARGO_TARGET_DIR` and cargo's config
+/// apply; up to date, it only checks).
+pub fn ats_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("ATS_CLI_BIN").filter(|b| !b.is_empty()) {
+            return PathBuf::from(bin);
+        }
+        build_ats()
+    })
+}
+
+fn build_ats() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "ats-cli",
+            "--bin",
+            "ats",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the ats CLI: {e}"));
+    assert!(
+        out.status.success(),
+        "`cargo build -p ats-cli --bin ats` failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // cargo names the executable it built (or found up to date) in its JSON messages.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ats")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no `ats` executable")
+}
 
 /// Settings the CLI reads from the environment; cleared so tests control them.
 const ATS_VARS: &[&str] = &[
@@ -143,12 +188,12 @@ impl Cli {
         self.work.path()
     }
 
-    fn command(&self, program: &str) -> Command {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         for var in ATS_VARS {
             cmd.env_remove(var);
         }
-        let bin_dir = Path::new(ATS).parent().expect("binary dir");
+        let bin_dir = ats_bin().parent().expect("binary dir");
         let path = format!(
             "{}:{}",
             bin_dir.display(),
@@ -167,7 +212,7 @@ impl Cli {
 
     /// Runs `ats args…`.
     pub async fn run(&self, args: &[&str]) -> Run {
-        let mut cmd = self.command(ATS);
+        let mut cmd = self.command(ats_bin());
         cmd.args(args);
         output(cmd).await
     }
@@ -181,7 +226,7 @@ impl Cli {
 
     /// Starts `ats args…` in the background, stdout and stderr to files.
     pub fn spawn(&self, args: &[&str], stdout: &Path, stderr: &Path) -> std::process::Child {
-        let mut cmd = self.command(ATS);
+        let mut cmd = self.command(ats_bin());
         cmd.args(args)
             .stdout(std::fs::File::create(stdout).expect("stdout file"))
             .stderr(std::fs::File::create(stderr).expect("stderr file"));
