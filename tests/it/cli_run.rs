@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 /// The `ats` binary under test: `ATS_CLI_BIN` when set, else the one
-/// `cargo build -p ats-cli --bin ats` produces (run once per test process, with
-/// the `cargo` that runs the tests, so `CARGO_TARGET_DIR` and cargo's config
-/// apply; up to date, it only checks).
+/// `cargo build --workspace --bin ats` produces (run once per test process,
+/// with the `cargo` that runs the tests, so `CARGO_TARGET_DIR` and cargo's
+/// config apply). Building the whole workspace's feature set, as a plain
+/// `cargo build` at the root does, lets it reuse what that built: when the
+/// binary is up to date this only checks.
 pub fn ats_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -34,8 +36,7 @@ fn build_ats() -> PathBuf {
         .args([
             "build",
             "--quiet",
-            "--package",
-            "ats-cli",
+            "--workspace",
             "--bin",
             "ats",
             "--message-format=json-render-diagnostics",
@@ -46,7 +47,7 @@ fn build_ats() -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the ats CLI: {e}"));
     assert!(
         out.status.success(),
-        "`cargo build -p ats-cli --bin ats` failed:\n{}",
+        "`cargo build --workspace --bin ats` failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // cargo names the executable it built (or found up to date) in its JSON messages.
