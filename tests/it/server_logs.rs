@@ -71,7 +71,11 @@ async fn run_server(env: &[(&str, &str)]) -> Logs {
     }
     assert!(up, "ats-server did not answer on {base}");
     let _ = http.get(format!("{base}/tasks")).send().await.unwrap();
-    let _ = http.get(format!("{base}/no-such-page")).send().await.unwrap();
+    let _ = http
+        .get(format!("{base}/no-such-page"))
+        .send()
+        .await
+        .unwrap();
     let _ = http
         .post(format!("{base}/auth/login"))
         .json(&serde_json::json!({ "email": "nobody@example.com", "password": "wrong password" }))
@@ -96,7 +100,10 @@ async fn piped_logs_are_plain_text() {
         all.contains("ATS listening on"),
         "the start was logged:\n{all}"
     );
-    assert!(all.contains("/no-such-page"), "requests were logged:\n{all}");
+    assert!(
+        all.contains("/no-such-page"),
+        "requests were logged:\n{all}"
+    );
     assert!(
         !all.contains("\x1b["),
         "piped logs contain ANSI escape codes:\n{all:?}"
@@ -107,7 +114,10 @@ async fn piped_logs_are_plain_text() {
 async fn json_logs_are_one_object_per_line() {
     let logs = run_server(&[("ATS_LOG_FORMAT", "json")]).await;
     let all = format!("{}{}", logs.stdout, logs.stderr);
-    assert!(!all.contains("\x1b["), "JSON logs contain ANSI escape codes");
+    assert!(
+        !all.contains("\x1b["),
+        "JSON logs contain ANSI escape codes"
+    );
     let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 3, "too few log lines:\n{all}");
     let mut messages = Vec::new();
