@@ -32,17 +32,28 @@ pub fn ats_bin() -> &'static Path {
 
 fn build_ats() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(&cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--workspace",
-            "--bin",
-            "ats",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--bin",
+        "ats",
+        "--message-format=json-render-diagnostics",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"))
+    .stdin(Stdio::null());
+    // Drop what cargo set for this test process (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, …): build scripts watch some of them (ring's
+    // `rerun-if-env-changed`), so with them the nested build would rebuild
+    // ring and its dependents, and the next `cargo test` would rebuild them back.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if is_set_by_cargo_for_tests(key) {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the ats CLI: {e}"));
     assert!(
@@ -57,6 +68,24 @@ fn build_ats() -> PathBuf {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ats")
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .expect("cargo reported no `ats` executable")
+}
+
+/// The variables cargo sets when it runs a test binary (besides `CARGO`).
+fn is_set_by_cargo_for_tests(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// Settings the CLI reads from the environment; cleared so tests control them.
