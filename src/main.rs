@@ -1,5 +1,7 @@
 //! `ats-server`: runs the Agent Task Service, or its migrations.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -7,16 +9,39 @@ use ats::config::{Command, Config, redact_url};
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    if let Err(err) = init_logging() {
+        eprintln!("ats-server: {err}");
+        std::process::exit(2);
+    }
     let config = Config::parse();
     if let Err(err) = run(config).await {
         tracing::error!(error = %err, "ats-server stopped");
         std::process::exit(1);
     }
+}
+
+/// Logs go to stdout, filtered by `RUST_LOG` (default `info`). `ATS_LOG_FORMAT`
+/// picks the format: `text` (the default: human-readable lines, coloured only
+/// when stdout is a terminal and `NO_COLOR` is not set) or `json` (one JSON
+/// object per line, for log collectors).
+fn init_logging() -> Result<(), String> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    let format = std::env::var("ATS_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            logs.with_ansi(std::io::stdout().is_terminal() && !no_color)
+                .init();
+        }
+        "json" => logs.json().flatten_event(true).with_ansi(false).init(),
+        _ => {
+            return Err(format!(
+                "ATS_LOG_FORMAT must be `text` or `json`, not `{format}`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn run(config: Config) -> ats::error::Result<()> {

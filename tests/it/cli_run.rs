@@ -3,15 +3,90 @@
 //! Running the built `ats` binary in tests: a private HOME and working
 //! directory, no stray `ATS_*` settings from the environment, and shell
 //! scripts (with `jq`) that call it as `ats`.
+//!
+//! The CLI is its own package (`cli/`, `ats-cli`), so cargo gives these tests
+//! no `CARGO_BIN_EXE_ats`: [`ats_bin`] builds it once per test process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-/// The `ats` binary under test.
-pub const ATS: &str = env!("CARGO_BIN_EXE_ats");
+/// The `ats` binary under test: `ATS_CLI_BIN` when set, else the one
+/// `cargo build --workspace --bin ats` produces (run once per test process,
+/// with the `cargo` that runs the tests, so `CARGO_TARGET_DIR` and cargo's
+/// config apply). Building the whole workspace's feature set, as a plain
+/// `cargo build` at the root does, lets it reuse what that built: when the
+/// binary is up to date this only checks.
+pub fn ats_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("ATS_CLI_BIN").filter(|b| !b.is_empty()) {
+            return PathBuf::from(bin);
+        }
+        build_ats()
+    })
+}
+
+fn build_ats() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--bin",
+        "ats",
+        "--message-format=json-render-diagnostics",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"))
+    .stdin(Stdio::null());
+    // Drop what cargo set for this test process (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, …): build scripts watch some of them (ring's
+    // `rerun-if-env-changed`), so with them the nested build would rebuild
+    // ring and its dependents, and the next `cargo test` would rebuild them back.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if is_set_by_cargo_for_tests(key) {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the ats CLI: {e}"));
+    assert!(
+        out.status.success(),
+        "`cargo build --workspace --bin ats` failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // cargo names the executable it built (or found up to date) in its JSON messages.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ats")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no `ats` executable")
+}
+
+/// The variables cargo sets when it runs a test binary (besides `CARGO`).
+fn is_set_by_cargo_for_tests(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
 
 /// Settings the CLI reads from the environment; cleared so tests control them.
 const ATS_VARS: &[&str] = &[
@@ -143,12 +218,12 @@ impl Cli {
         self.work.path()
     }
 
-    fn command(&self, program: &str) -> Command {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         for var in ATS_VARS {
             cmd.env_remove(var);
         }
-        let bin_dir = Path::new(ATS).parent().expect("binary dir");
+        let bin_dir = ats_bin().parent().expect("binary dir");
         let path = format!(
             "{}:{}",
             bin_dir.display(),
@@ -167,7 +242,7 @@ impl Cli {
 
     /// Runs `ats args…`.
     pub async fn run(&self, args: &[&str]) -> Run {
-        let mut cmd = self.command(ATS);
+        let mut cmd = self.command(ats_bin());
         cmd.args(args);
         output(cmd).await
     }
@@ -181,7 +256,7 @@ impl Cli {
 
     /// Starts `ats args…` in the background, stdout and stderr to files.
     pub fn spawn(&self, args: &[&str], stdout: &Path, stderr: &Path) -> std::process::Child {
-        let mut cmd = self.command(ATS);
+        let mut cmd = self.command(ats_bin());
         cmd.args(args)
             .stdout(std::fs::File::create(stdout).expect("stdout file"))
             .stderr(std::fs::File::create(stderr).expect("stderr file"));
