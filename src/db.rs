@@ -14,6 +14,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
 
+/// Called with the SQL of each statement the store runs.
+pub type StatementObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Shared handle to the database.
 #[derive(Clone)]
 pub struct Store {
@@ -45,6 +48,17 @@ impl Store {
 
     /// Connects, counting every SQL statement on `queries` (for `/metrics`).
     pub async fn connect_counted(url: &str, queries: Option<Counter>) -> Result<Self> {
+        let observer = queries.map(|q| -> StatementObserver {
+            Arc::new(move |_: &str| {
+                q.inc();
+            })
+        });
+        Self::connect_observed(url, observer).await
+    }
+
+    /// Connects, calling `observer` with the SQL of every statement run
+    /// (tests use it to hold each operation to a statement budget).
+    pub async fn connect_observed(url: &str, observer: Option<StatementObserver>) -> Result<Self> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -63,10 +77,8 @@ impl Store {
             opts.max_connections(20).min_connections(1);
         }
         let mut db = Database::connect(opts).await?;
-        if let Some(queries) = queries {
-            db.set_metric_callback(move |_| {
-                queries.inc();
-            });
+        if let Some(observer) = observer {
+            db.set_metric_callback(move |info| observer(&info.statement.sql));
         }
         Ok(Self {
             db,

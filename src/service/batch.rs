@@ -74,13 +74,12 @@ impl Ats {
             .filter(task::Column::ProjectId.is_in(rights.readable()))
             .all(self.store.conn())
             .await?;
-        let mut project_ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
-        project_ids.sort_unstable();
-        project_ids.dedup();
-        let locs = self.locations(self.store.conn(), project_ids).await?;
         let mut views: Vec<TaskView> = rows
             .into_iter()
-            .filter_map(|t| locs.get(&t.project_id).map(|l| TaskView::new(t, l)))
+            .filter_map(|t| {
+                let loc = rights.location(t.project_id)?.clone();
+                Some(TaskView::new(t, &loc))
+            })
             .collect();
         self.decorate(self.store.conn(), &mut views).await?;
         Ok(views.into_iter().map(|v| (v.id, v)).collect())
@@ -102,13 +101,12 @@ impl Ats {
             .order_by_asc(task::Column::Id)
             .all(db)
             .await?;
-        let mut project_ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
-        project_ids.sort_unstable();
-        project_ids.dedup();
-        let locs = self.locations(db, project_ids).await?;
         let mut views: Vec<TaskView> = rows
             .into_iter()
-            .filter_map(|t| locs.get(&t.project_id).map(|l| TaskView::new(t, l)))
+            .filter_map(|t| {
+                let loc = rights.location(t.project_id)?.clone();
+                Some(TaskView::new(t, &loc))
+            })
             .collect();
         self.decorate(db, &mut views).await?;
         let mut out: HashMap<i64, Vec<TaskView>> = HashMap::new();

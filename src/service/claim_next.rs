@@ -87,10 +87,9 @@ impl Ats {
             let Some(current) = query.one(&w.txn).await? else {
                 return Ok(None);
             };
-            let loc = self
-                .locations(&w.txn, vec![current.project_id])
-                .await?
-                .remove(&current.project_id)
+            let loc = rights
+                .location(current.project_id)
+                .cloned()
                 .ok_or_else(|| Error::Internal(format!("task {} lost its project", current.id)))?;
             let planned = plan(&current, &action, actor, false, time::now())?;
             if !compare_and_set(&w.txn, current.version, &planned.task).await? {

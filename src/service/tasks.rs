@@ -328,15 +328,20 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        let (o, p) = self.locate(db, t.project_id).await?;
-        let loc = Location::of(&o, &p);
+        let access = rights.task(t.id, t.project_id);
+        if access < Access::Read {
+            return Err(missing());
+        }
+        let loc = match rights.location(t.project_id) {
+            Some(loc) => loc.clone(),
+            None => {
+                let (o, p) = self.locate(db, t.project_id).await?;
+                Location::of(&o, &p)
+            }
+        };
         if let Scope::Project { org, project } = scope
             && (&loc.org != org || &loc.project != project)
         {
-            return Err(missing());
-        }
-        let access = rights.project(p.id);
-        if access < Access::Read {
             return Err(missing());
         }
         if access < need {
@@ -608,13 +613,12 @@ impl Ats {
             .offset(q.offset)
             .all(db)
             .await?;
-        let mut ids: Vec<i32> = rows.iter().map(|t| t.project_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let locs = self.locations(db, ids).await?;
         let mut tasks: Vec<TaskView> = rows
             .into_iter()
-            .filter_map(|t| locs.get(&t.project_id).map(|loc| TaskView::new(t, loc)))
+            .filter_map(|t| {
+                let loc = rights.location(t.project_id)?.clone();
+                Some(TaskView::new(t, &loc))
+            })
             .collect();
         self.decorate(db, &mut tasks).await?;
         Ok(TaskList {

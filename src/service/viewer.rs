@@ -34,6 +34,7 @@ use super::Ats;
 use super::access::{Access, Standing, grant_access, role_access};
 use super::identities::Principal;
 use super::tasks::DEFAULT_ORG;
+use super::views::Location;
 use crate::actor::Actor;
 use crate::auth::AuthMode;
 use crate::auth::caller::Caller;
@@ -120,8 +121,8 @@ pub struct Rights {
     epoch: u64,
     actor: Actor,
     orgs: HashMap<i32, Standing>,
-    /// Access by project id, with the project's org.
-    projects: HashMap<i32, (i32, Access)>,
+    /// Access by project id, with where the project is.
+    projects: HashMap<i32, (Location, Access)>,
     /// Per-task rights granted outside the project roles (room for escalations).
     tasks: HashMap<i64, Access>,
 }
@@ -146,7 +147,12 @@ impl Rights {
 
     /// The org of a project the viewer may see.
     pub fn org_of(&self, project_id: i32) -> Option<i32> {
-        self.projects.get(&project_id).map(|(org, _)| *org)
+        self.projects.get(&project_id).map(|(loc, _)| loc.org_id)
+    }
+
+    /// Where a project the viewer may see is (org and project slugs).
+    pub fn location(&self, project_id: i32) -> Option<&Location> {
+        self.projects.get(&project_id).map(|(loc, _)| loc)
     }
 
     /// The viewer's access to one task of the project `project_id`.
@@ -355,6 +361,7 @@ impl Ats {
             }
         }
         standings.retain(|_, s| s.sees_org());
+        let org_rows: HashMap<i32, org::Model> = orgs.into_iter().map(|o| (o.id, o)).collect();
         let projects = project::Entity::find()
             .filter(project::Column::OrgId.is_in(standings.keys().copied().collect::<Vec<_>>()))
             .all(db)
@@ -362,7 +369,8 @@ impl Ats {
             .into_iter()
             .filter_map(|p| {
                 let access = standings.get(&p.org_id)?.project(&p.slug);
-                (access > Access::None).then_some((p.id, (p.org_id, access)))
+                let loc = Location::of(org_rows.get(&p.org_id)?, &p);
+                (access > Access::None).then_some((p.id, (loc, access)))
             })
             .collect();
         Ok(Rights {

@@ -30,6 +30,7 @@ mod rest_tasks_scoped;
 mod rest_tasks_thread;
 mod server_logs;
 mod smoke;
+mod statement_budget;
 mod viewer_actions;
 mod workflow;
 mod ws;

@@ -1,0 +1,121 @@
+//! Statement budgets: the caller's rights are read from the access tables
+//! (`org_members`, `permissions`, `orgs`, `projects`) at most once per
+//! request, by claim-next and by complete. The service runs over the test's
+//! database with an observer that records the SQL of each statement.
+
+use std::sync::{Arc, Mutex};
+
+use ats::actor::Actor;
+use ats::auth::caller::Caller;
+use ats::db::Store;
+use ats::events::EventBus;
+use ats::service::{Action, Ats, ClaimNext, Scope};
+use serde_json::json;
+
+use crate::common::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(claim_next_and_complete_read_access_once);
+
+/// The tables a viewer's rights come from.
+const ACCESS_TABLES: [&str; 4] = ["org_members", "permissions", "orgs", "projects"];
+
+/// A service over the test's database whose statements are recorded.
+async fn observed(app: &TestApp) -> (Ats, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let store = Store::connect_observed(
+        &app.db.url,
+        Some(Arc::new(move |sql: &str| {
+            sink.lock().unwrap().push(sql.to_owned())
+        })),
+    )
+    .await
+    .unwrap();
+    let config = ats::config::Config::for_database(app.db.url.clone());
+    let auth = ats::auth_settings(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+    (Ats::new(store, EventBus::new(), auth), log)
+}
+
+fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+/// How many of `statements` name `table`.
+fn reads_of(statements: &[String], table: &str) -> usize {
+    let quoted = format!("\"{table}\"");
+    statements.iter().filter(|s| s.contains(&quoted)).count()
+}
+
+#[track_caller]
+fn assert_access_read_once(op: &str, statements: &[String]) {
+    eprintln!("{op}: {} statements", statements.len());
+    for table in ACCESS_TABLES {
+        let n = reads_of(statements, table);
+        assert!(
+            n <= 1,
+            "{op} read {table} {n} times:\n{}",
+            statements.join("\n")
+        );
+    }
+}
+
+async fn claim_next_and_complete_read_access_once(app: TestApp) {
+    let worker = app.actor("agent", "w1");
+    worker
+        .post("/orgs", json!({ "slug": "acme" }))
+        .await
+        .expect(201);
+    worker
+        .post("/orgs/acme/projects", json!({ "slug": "web" }))
+        .await
+        .expect(201);
+    for title in ["a", "b"] {
+        worker
+            .post("/orgs/acme/projects/web/tasks", json!({ "title": title }))
+            .await
+            .expect(201);
+    }
+    let (ats, log) = observed(&app).await;
+    let caller = Caller::Named(Actor::new("agent", "w1", None).unwrap());
+
+    // A request: its viewer is made, then claim-next runs.
+    take(&log);
+    let viewer = ats.viewer(&caller).await.unwrap();
+    let task = ats
+        .claim_next(&viewer, &Scope::Any, ClaimNext::default())
+        .await
+        .unwrap()
+        .expect("a claimable task");
+    let claim = take(&log);
+    assert_access_read_once("claim-next", &claim);
+    assert!(
+        ACCESS_TABLES.iter().all(|t| reads_of(&claim, t) == 1),
+        "the rights were read: {claim:#?}"
+    );
+
+    // The next request, with a viewer of its own, completes it.
+    let viewer = ats.viewer(&caller).await.unwrap();
+    let done = ats
+        .transition(
+            &viewer,
+            &Scope::Any,
+            task.id,
+            Action::Complete { outputs: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, "completed");
+    assert_access_read_once("complete", &take(&log));
+
+    // Within one request the rights are read once, however many calls use them.
+    let viewer = ats.viewer(&caller).await.unwrap();
+    for _ in 0..3 {
+        ats.get_task(&viewer, &Scope::Any, task.id).await.unwrap();
+    }
+    let reads = take(&log);
+    assert!(
+        ACCESS_TABLES.iter().all(|t| reads_of(&reads, t) == 1),
+        "three reads under one viewer: {reads:#?}"
+    );
+}
