@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_core;
 mod m20261128_000002_create_access;
 mod m20261128_000003_create_workflow;
+mod m20261201_000004_api_key_issuer;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_core::Migration),
             Box::new(m20261128_000002_create_access::Migration),
             Box::new(m20261128_000003_create_workflow::Migration),
+            Box::new(m20261201_000004_api_key_issuer::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use super::Viewer;
 use super::identities::{ApiKeyView, NewApiKey, PublicIdentityView};
 use crate::actor::ActorType;
 use crate::auth::token;
-use crate::entity::{guardian_link, guardianship, identity};
+use crate::entity::{api_key, guardian_link, guardianship, identity};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
 
@@ -160,21 +160,28 @@ impl Ats {
         Ok((guardians, guarded))
     }
 
-    /// Either side ends a guardian relation.
+    /// Either side ends a guardian relation; the keys the guardian issued
+    /// for the agent are revoked with it (in the same transaction).
     pub async fn remove_guardian(&self, viewer: &Viewer, id: i64) -> Result<()> {
         let p = viewer.identity()?;
-        let res = guardianship::Entity::delete_many()
-            .filter(guardianship::Column::Id.eq(id))
-            .filter(
-                Condition::any()
-                    .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
-                    .add(guardianship::Column::AgentIdentityId.eq(p.identity_id())),
-            )
-            .exec(self.store.conn())
+        let mine = Condition::any()
+            .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
+            .add(guardianship::Column::AgentIdentityId.eq(p.identity_id()));
+        let w = self.store.begin_write().await?;
+        let g = guardianship::Entity::find_by_id(id)
+            .filter(mine)
+            .one(&w.txn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("guardianship {id} not found")))?;
+        api_key::Entity::delete_many()
+            .filter(api_key::Column::IdentityId.eq(g.agent_identity_id))
+            .filter(api_key::Column::IssuedByIdentityId.eq(g.guardian_identity_id))
+            .exec(&w.txn)
             .await?;
-        if res.rows_affected == 0 {
-            return Err(Error::not_found(format!("guardianship {id} not found")));
-        }
+        guardianship::Entity::delete_by_id(g.id)
+            .exec(&w.txn)
+            .await?;
+        w.commit().await?;
         self.access_changed().await;
         Ok(())
     }
@@ -205,6 +212,7 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        self.issue_api_key(agent.id, input).await
+        self.issue_api_key(agent.id, input, Some(p.identity_id()))
+            .await
     }
 }

@@ -264,6 +264,7 @@ impl Ats {
         identity_id: i64,
         name: String,
         expires_at: Option<DateTime<Utc>>,
+        issued_by: Option<i64>,
     ) -> Result<ApiKeyView> {
         let key = token::generate(token::API_KEY_PREFIX);
         let row = api_key::ActiveModel {
@@ -274,6 +275,7 @@ impl Ats {
             created_at: Set(time::now()),
             last_used_at: Set(None),
             expires_at: Set(expires_at),
+            issued_by_identity_id: Set(issued_by),
             ..Default::default()
         }
         .insert(txn)
@@ -341,7 +343,7 @@ impl Ats {
         .insert(&w.txn)
         .await?;
         let key = self
-            .issue_key(&w.txn, i.id, "default".to_owned(), None)
+            .issue_key(&w.txn, i.id, "default".to_owned(), None, None)
             .await?;
         w.commit().await?;
         let (token, _) = jwt::issue(&self.auth.jwt, i.id, &i.actor_type, &i.actor_id, now)?;
@@ -477,14 +479,16 @@ impl Ats {
     pub async fn create_api_key(&self, viewer: &Viewer, input: NewApiKey) -> Result<ApiKeyView> {
         let p = viewer.identity()?;
         self.identity_of(p).await?;
-        self.issue_api_key(p.identity_id(), input).await
+        self.issue_api_key(p.identity_id(), input, None).await
     }
 
-    /// Issues a key for the identity `identity_id`.
+    /// Issues a key for the identity `identity_id` (by the guardian
+    /// `issued_by`, when one issues it for its agent).
     pub(crate) async fn issue_api_key(
         &self,
         identity_id: i64,
         input: NewApiKey,
+        issued_by: Option<i64>,
     ) -> Result<ApiKeyView> {
         let name = validate::name("name", input.name.as_deref().unwrap_or("api key"))?;
         let expires_at = match input.expires_at.as_deref() {
@@ -500,7 +504,7 @@ impl Ats {
         };
         let w = self.store.begin_write().await?;
         let key = self
-            .issue_key(&w.txn, identity_id, name, expires_at)
+            .issue_key(&w.txn, identity_id, name, expires_at, issued_by)
             .await?;
         w.commit().await?;
         Ok(key)

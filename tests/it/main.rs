@@ -28,6 +28,7 @@ mod rest_tasks_bad;
 mod rest_tasks_list;
 mod rest_tasks_scoped;
 mod rest_tasks_thread;
+mod revocation;
 mod server_logs;
 mod smoke;
 mod statement_budget;
