@@ -15,7 +15,7 @@ pub struct Model {
     pub task_type: String,
     pub channel: String,
     pub priority: i32,
-    pub status: String,
+    pub status: TaskStatus,
     #[sea_orm(column_type = "JsonBinary")]
     pub payload: Json,
     #[sea_orm(column_type = "JsonBinary")]
@@ -43,3 +43,89 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a task is in its lifecycle (SPEC §3), stored as its lowercase name.
+/// A stored value outside this set is an error when the row is read, never
+/// a silent default.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Waiting for a worker.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Claimed under a lease.
+    #[sea_orm(string_value = "in_progress")]
+    InProgress,
+    /// Done.
+    #[sea_orm(string_value = "completed")]
+    Completed,
+    /// Withdrawn by its creator, assignee or an admin.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+    /// The worker gave up.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Declined.
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+}
+
+impl TaskStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::InProgress,
+        Self::Completed,
+        Self::Cancelled,
+        Self::Failed,
+        Self::Rejected,
+    ];
+
+    /// The lowercase name used in APIs and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The status named `s`, if it is one.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// True for the statuses `reopen` starts from.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Cancelled | Self::Failed | Self::Rejected
+        )
+    }
+
+    /// True while the task still waits for or holds a worker.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::InProgress)
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -77,7 +77,7 @@ impl TaskFilter {
                 .statuses
                 .iter()
                 .flatten()
-                .map(|s| s.as_str().to_owned())
+                .map(|s| (*s).into())
                 .collect(),
             types: self.types.clone().unwrap_or_default(),
             channels: self.channels.clone().unwrap_or_default(),
@@ -234,7 +234,9 @@ impl UpdateTaskInput {
             task_type: self.task_type.clone(),
             channel: self.channel.clone(),
             payload: self.payload.as_ref().map(|p| p.0.clone()),
-            status: self.status.map(|s| s.as_str().to_owned()),
+            status: self
+                .status
+                .map(|s| crate::service::TaskStatus::from(s).as_str().to_owned()),
             max_attempts: maybe(&self.max_attempts, i64::from),
             depends_on: self
                 .depends_on

@@ -194,12 +194,12 @@ pub struct QueryRoot;
 impl QueryRoot {
     /// Service health.
     async fn health(&self, ctx: &Context<'_>) -> Health {
-        let ok = ats(ctx).store().conn().ping().await.is_ok();
+        let h = ats(ctx).health().await;
         Health {
-            status: if ok { "ok" } else { "degraded" }.to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            database: if ok { "ok" } else { "unreachable" }.to_owned(),
-            timestamp: crate::time::now().into(),
+            status: h.status().to_owned(),
+            version: h.version().to_owned(),
+            database: h.database().to_owned(),
+            timestamp: h.checked_at.into(),
         }
     }
 

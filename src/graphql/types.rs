@@ -11,10 +11,11 @@ use super::loaders::{
 use crate::service::paging::HISTORY_PAGE;
 use crate::service::paging::Overflow;
 use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
-use crate::service::{StatsScope, TaskStats as StatsView, status};
+use crate::service::{StatsScope, TaskStats as StatsView};
 
 /// Where a task is in its lifecycle.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::service::TaskStatus")]
 pub enum TaskStatus {
     /// Waiting for a worker.
     Pending,
@@ -28,31 +29,6 @@ pub enum TaskStatus {
     Failed,
     /// Declined.
     Rejected,
-}
-
-impl TaskStatus {
-    /// The REST/storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => status::PENDING,
-            Self::InProgress => status::IN_PROGRESS,
-            Self::Completed => status::COMPLETED,
-            Self::Cancelled => status::CANCELLED,
-            Self::Failed => status::FAILED,
-            Self::Rejected => status::REJECTED,
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            status::IN_PROGRESS => Self::InProgress,
-            status::COMPLETED => Self::Completed,
-            status::CANCELLED => Self::Cancelled,
-            status::FAILED => Self::Failed,
-            status::REJECTED => Self::Rejected,
-            _ => Self::Pending,
-        }
-    }
 }
 
 /// Something a caller may do to a task (`Task.viewerActions`).
@@ -85,6 +61,7 @@ pub enum TaskAction {
 
 /// Kinds of actor.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::actor::ActorType")]
 pub enum ActorType {
     /// A person.
     Human,
@@ -107,17 +84,19 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn from_parts(t: &str, id: &str, name: Option<&String>) -> Self {
-        let actor_type = match t {
-            "agent" => ActorType::Agent,
-            "system" => ActorType::System,
-            _ => ActorType::Human,
-        };
-        Self {
-            actor_type,
+    /// The actor stored as `(type, id, name)`; a type outside the enum is
+    /// an internal error, never a silent default.
+    fn from_parts(t: &str, id: &str, name: Option<&String>) -> GqlResult<Self> {
+        let actor_type = crate::actor::ActorType::parse(t).map_err(|_| {
+            super::error::to_gql(crate::error::Error::Internal(format!(
+                "unknown actor type '{t}' in the store"
+            )))
+        })?;
+        Ok(Self {
+            actor_type: actor_type.into(),
             id: id.to_owned(),
             name: name.cloned(),
-        }
+        })
     }
 }
 
@@ -148,7 +127,7 @@ impl Task {
         self.0.priority
     }
     async fn status(&self) -> TaskStatus {
-        TaskStatus::parse(&self.0.status)
+        self.0.status.into()
     }
     async fn payload(&self) -> Json<&Value> {
         Json(&self.0.payload)
@@ -158,7 +137,7 @@ impl Task {
         Json(&self.0.outputs)
     }
     /// The creator.
-    async fn source(&self) -> Actor {
+    async fn source(&self) -> GqlResult<Actor> {
         Actor::from_parts(
             &self.0.source_type,
             &self.0.source_id,
@@ -166,10 +145,12 @@ impl Task {
         )
     }
     /// The current or last claimer.
-    async fn assignee(&self) -> Option<Actor> {
+    async fn assignee(&self) -> GqlResult<Option<Actor>> {
         match (&self.0.assignee_type, &self.0.assignee_id) {
-            (Some(t), Some(id)) => Some(Actor::from_parts(t, id, self.0.assignee_name.as_ref())),
-            _ => None,
+            (Some(t), Some(id)) => {
+                Actor::from_parts(t, id, self.0.assignee_name.as_ref()).map(Some)
+            }
+            _ => Ok(None),
         }
     }
     async fn lease_expires(&self) -> Option<DateTime> {
@@ -323,7 +304,7 @@ impl Message {
     async fn task_id(&self) -> ID {
         ID(self.0.task_id.to_string())
     }
-    async fn actor(&self) -> Actor {
+    async fn actor(&self) -> GqlResult<Actor> {
         Actor::from_parts(
             &self.0.actor_type,
             &self.0.actor_id,
@@ -373,7 +354,7 @@ impl TaskEvent {
             .map_err(|e| (*e).clone())?
             .map(Task))
     }
-    async fn actor(&self) -> Actor {
+    async fn actor(&self) -> GqlResult<Actor> {
         Actor::from_parts(
             &self.0.actor_type,
             &self.0.actor_id,
@@ -570,13 +551,20 @@ impl TaskStats {
     async fn total(&self) -> u64 {
         self.0.total
     }
-    async fn by_status(&self) -> Vec<StatusCount> {
+    async fn by_status(&self) -> GqlResult<Vec<StatusCount>> {
         self.0
             .by_status
             .iter()
-            .map(|(s, n)| StatusCount {
-                status: TaskStatus::parse(s),
-                count: *n,
+            .map(|(s, n)| {
+                let status = crate::service::TaskStatus::from_name(s).ok_or_else(|| {
+                    super::error::to_gql(crate::error::Error::Internal(format!(
+                        "unknown status '{s}' in the store"
+                    )))
+                })?;
+                Ok(StatusCount {
+                    status: status.into(),
+                    count: *n,
+                })
             })
             .collect()
     }
@@ -646,7 +634,7 @@ impl Handoff {
     async fn task_id(&self) -> ID {
         ID(self.0.task_id.to_string())
     }
-    async fn actor(&self) -> Actor {
+    async fn actor(&self) -> GqlResult<Actor> {
         Actor::from_parts(
             &self.0.actor_type,
             &self.0.actor_id,

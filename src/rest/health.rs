@@ -16,8 +16,8 @@ use crate::time;
     )
 )]
 pub async fn health(State(s): State<AppState>) -> (StatusCode, Reply<HealthBody>) {
-    let db_ok = s.ats.store().conn().ping().await.is_ok();
-    let status = if db_ok {
+    let h = s.ats.health().await;
+    let status = if h.database_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -25,10 +25,10 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Reply<HealthBody>
     (
         status,
         Reply(HealthBody {
-            status: if db_ok { "ok" } else { "degraded" },
-            timestamp: time::format(&time::now()),
-            version: env!("CARGO_PKG_VERSION"),
-            database: if db_ok { "ok" } else { "unreachable" },
+            status: h.status(),
+            timestamp: time::format(&h.checked_at),
+            version: h.version(),
+            database: h.database(),
         }),
     )
 }

@@ -80,10 +80,10 @@ fn time_param(name: &str, v: Option<&str>) -> Result<Option<chrono::DateTime<chr
 impl ListParams {
     /// The service query these parameters ask for; 400 on a bad value.
     pub(super) fn into_query(self) -> Result<TaskQuery> {
-        let statuses = list_of(self.status.as_deref());
-        for s in &statuses {
-            crate::service::parse_status(s)?;
-        }
+        let statuses = list_of(self.status.as_deref())
+            .iter()
+            .map(|s| crate::service::parse_status(s))
+            .collect::<Result<Vec<_>>>()?;
         let sort_by = match self.sort_by.as_deref().unwrap_or("created_at") {
             "created_at" => SortBy::CreatedAt,
             "updated_at" => SortBy::UpdatedAt,

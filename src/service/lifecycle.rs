@@ -13,32 +13,9 @@ use super::viewer::Viewer;
 use super::views::TaskView;
 use super::{Ats, validate};
 use crate::actor::Actor;
-use crate::entity::task;
+use crate::entity::task::{self, TaskStatus};
 use crate::error::{Error, Result};
 use crate::time;
-
-/// Task statuses.
-pub mod status {
-    /// Waiting for a worker.
-    pub const PENDING: &str = "pending";
-    /// Claimed under a lease.
-    pub const IN_PROGRESS: &str = "in_progress";
-    /// Done.
-    pub const COMPLETED: &str = "completed";
-    /// Cancelled by its creator, assignee or an admin.
-    pub const CANCELLED: &str = "cancelled";
-    /// The worker gave up.
-    pub const FAILED: &str = "failed";
-    /// Declined.
-    pub const REJECTED: &str = "rejected";
-    /// Every status, in lifecycle order.
-    pub const ALL: [&str; 6] = [PENDING, IN_PROGRESS, COMPLETED, CANCELLED, FAILED, REJECTED];
-
-    /// True for the statuses `reopen` starts from.
-    pub fn is_terminal(s: &str) -> bool {
-        matches!(s, COMPLETED | CANCELLED | FAILED | REJECTED)
-    }
-}
 
 /// A lifecycle action.
 #[derive(Clone, Debug)]
@@ -88,27 +65,21 @@ impl Action {
     }
 
     /// The action that an update's `status` field asks for, if any.
-    pub fn for_status(target: &str, current: &str) -> Result<Option<Self>> {
+    pub fn for_status(target: TaskStatus, current: TaskStatus) -> Result<Option<Self>> {
         if target == current {
             return Ok(None);
         }
         Ok(Some(match target {
-            status::IN_PROGRESS => Self::Claim { lease_ms: None },
-            status::COMPLETED => Self::Complete { outputs: None },
-            status::FAILED => Self::Fail { reason: None },
-            status::REJECTED => Self::Reject { reason: None },
-            status::CANCELLED => Self::Cancel { reason: None },
-            status::PENDING if status::is_terminal(current) => Self::Reopen { reason: None },
-            status::PENDING => {
+            TaskStatus::InProgress => Self::Claim { lease_ms: None },
+            TaskStatus::Completed => Self::Complete { outputs: None },
+            TaskStatus::Failed => Self::Fail { reason: None },
+            TaskStatus::Rejected => Self::Reject { reason: None },
+            TaskStatus::Cancelled => Self::Cancel { reason: None },
+            TaskStatus::Pending if current.is_terminal() => Self::Reopen { reason: None },
+            TaskStatus::Pending => {
                 return Err(Error::conflict(format!(
                     "cannot set status to pending: the task is {current}; possible actions: {}",
                     possible_actions(current)
-                )));
-            }
-            other => {
-                return Err(Error::validation(format!(
-                    "unknown status '{other}': expected one of {}",
-                    status::ALL.join(", ")
                 )));
             }
         }))
@@ -116,10 +87,10 @@ impl Action {
 }
 
 /// The actions possible from `status`, for conflict messages.
-pub fn possible_actions(s: &str) -> &'static str {
+pub fn possible_actions(s: TaskStatus) -> &'static str {
     match s {
-        status::PENDING => "claim, reject, cancel, update",
-        status::IN_PROGRESS => {
+        TaskStatus::Pending => "claim, reject, cancel, update",
+        TaskStatus::InProgress => {
             "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), cancel, update"
         }
         _ => "reopen, update",
@@ -136,16 +107,16 @@ pub struct Plan {
 }
 
 /// The status `t` counts as at `now`: `pending` once an `in_progress` lease has run out.
-pub fn effective_status(t: &task::Model, now: DateTime<Utc>) -> &str {
+pub fn effective_status(t: &task::Model, now: DateTime<Utc>) -> TaskStatus {
     if lease_lapsed(t, now) {
-        status::PENDING
+        TaskStatus::Pending
     } else {
-        &t.status
+        t.status
     }
 }
 
 fn lease_lapsed(t: &task::Model, now: DateTime<Utc>) -> bool {
-    t.status == status::IN_PROGRESS && t.lease_expires.is_some_and(|l| l <= now)
+    t.status == TaskStatus::InProgress && t.lease_expires.is_some_and(|l| l <= now)
 }
 
 /// When `t`'s lease has run out by `now`, returns it to `pending` and adds
@@ -187,7 +158,7 @@ fn refuse(action: &Action, t: &task::Model) -> Error {
         action.verb(),
         t.id,
         t.status,
-        possible_actions(&t.status)
+        possible_actions(t.status)
     ))
 }
 
@@ -212,15 +183,15 @@ pub fn plan(
     match action {
         Action::Claim { lease_ms } => {
             let lease = now + Duration::milliseconds(validate::lease_ms(*lease_ms)?);
-            match t.status.as_str() {
-                status::PENDING => {
+            match t.status {
+                TaskStatus::Pending => {
                     if let Some(max) = t.max_attempts.filter(|max| t.attempts >= *max) {
                         return Err(Error::conflict(format!(
                             "cannot claim task {}: it reached its limit of {max} attempts; possible actions: reject, cancel, update",
                             t.id
                         )));
                     }
-                    t.status = status::IN_PROGRESS.to_owned();
+                    t.status = TaskStatus::InProgress;
                     t.assignee_type = Some(actor.actor_type.as_str().to_owned());
                     t.assignee_id = Some(actor.id.clone());
                     t.assignee_name = actor.name.clone();
@@ -229,11 +200,11 @@ pub fn plan(
                     t.attempts += 1;
                     events.push(("task.claimed", None));
                 }
-                status::IN_PROGRESS if is_assignee(&t, actor) => {
+                TaskStatus::InProgress if is_assignee(&t, actor) => {
                     t.lease_expires = Some(lease);
                     events.push(("task.lease_renewed", None));
                 }
-                status::IN_PROGRESS => {
+                TaskStatus::InProgress => {
                     return Err(Error::conflict(format!(
                         "cannot claim task {}: it is in_progress, claimed by {} until {}; possible actions: wait for the lease to expire",
                         t.id,
@@ -262,35 +233,35 @@ pub fn plan(
                 )));
             }
             t.outputs = all;
-            finish(&mut t, status::COMPLETED, None, now);
+            finish(&mut t, TaskStatus::Completed, None, now);
             events.push(("task.completed", None));
         }
         Action::Fail { reason } => {
             require_held(action, &t, actor, admin)?;
             finish(
                 &mut t,
-                status::FAILED,
+                TaskStatus::Failed,
                 validate::reason(reason.clone())?,
                 now,
             );
             events.push(("task.failed", None));
         }
         Action::Reject { reason } => {
-            match t.status.as_str() {
-                status::PENDING => {}
-                status::IN_PROGRESS => require_held(action, &t, actor, admin)?,
+            match t.status {
+                TaskStatus::Pending => {}
+                TaskStatus::InProgress => require_held(action, &t, actor, admin)?,
                 _ => return Err(refuse(action, &t)),
             }
             finish(
                 &mut t,
-                status::REJECTED,
+                TaskStatus::Rejected,
                 validate::reason(reason.clone())?,
                 now,
             );
             events.push(("task.rejected", None));
         }
         Action::Cancel { reason } => {
-            if t.status != status::PENDING && t.status != status::IN_PROGRESS {
+            if t.status != TaskStatus::Pending && t.status != TaskStatus::InProgress {
                 return Err(refuse(action, &t));
             }
             let creator = actor.is(&t.source_type, &t.source_id);
@@ -302,17 +273,17 @@ pub fn plan(
             }
             finish(
                 &mut t,
-                status::CANCELLED,
+                TaskStatus::Cancelled,
                 validate::reason(reason.clone())?,
                 now,
             );
             events.push(("task.cancelled", None));
         }
         Action::Reopen { reason } => {
-            if !status::is_terminal(&t.status) {
+            if !t.status.is_terminal() {
                 return Err(refuse(action, &t));
             }
-            t.status = status::PENDING.to_owned();
+            t.status = TaskStatus::Pending;
             t.reason = validate::reason(reason.clone())?;
             t.assignee_type = None;
             t.assignee_id = None;
@@ -326,7 +297,7 @@ pub fn plan(
 }
 
 fn require_held(action: &Action, t: &task::Model, actor: &Actor, admin: bool) -> Result<()> {
-    if t.status != status::IN_PROGRESS {
+    if t.status != TaskStatus::InProgress {
         return Err(refuse(action, t));
     }
     if !admin && !is_assignee(t, actor) {
@@ -341,10 +312,10 @@ fn require_held(action: &Action, t: &task::Model, actor: &Actor, admin: bool) ->
     Ok(())
 }
 
-fn finish(t: &mut task::Model, to: &str, reason: Option<String>, now: DateTime<Utc>) {
-    t.status = to.to_owned();
+fn finish(t: &mut task::Model, to: TaskStatus, reason: Option<String>, now: DateTime<Utc>) {
+    t.status = to;
     t.lease_expires = None;
-    if to == status::COMPLETED {
+    if to == TaskStatus::Completed {
         t.completed_at = Some(now);
     } else {
         t.reason = reason;
@@ -362,7 +333,7 @@ fn previous_assignee(t: &task::Model) -> Value {
 
 /// Returns an expired task to `pending` and clears its assignee.
 pub(crate) fn expire_lease(t: &mut task::Model) {
-    t.status = status::PENDING.to_owned();
+    t.status = TaskStatus::Pending;
     t.assignee_type = None;
     t.assignee_id = None;
     t.assignee_name = None;
@@ -442,12 +413,17 @@ impl Ats {
     }
 }
 
-/// Statuses, for list filters: parses one, refusing unknown ones.
-pub fn parse_status(s: &str) -> Result<&'static str> {
-    status::ALL.into_iter().find(|x| *x == s).ok_or_else(|| {
+/// The status named `s`, refusing unknown names with 400 (list filters).
+pub fn parse_status(s: &str) -> Result<TaskStatus> {
+    TaskStatus::from_name(s).ok_or_else(|| {
         Error::bad_request(format!(
             "unknown status '{s}': expected one of {}",
-            status::ALL.join(", ")
+            status_names()
         ))
     })
+}
+
+/// `pending, in_progress, …`, for messages.
+pub fn status_names() -> String {
+    TaskStatus::ALL.map(TaskStatus::as_str).join(", ")
 }

@@ -7,6 +7,7 @@ mod claim_next;
 mod dashboard;
 mod event_log;
 mod guardians;
+mod health;
 mod identities;
 mod lifecycle;
 mod members;
@@ -27,17 +28,19 @@ use crate::auth::AuthSettings;
 use crate::db::Store;
 use crate::events::EventBus;
 
+pub use crate::entity::task::TaskStatus;
 pub use access::{Access, role};
 pub use claim_next::{ClaimNext, NO_CLAIMABLE_TASK};
 pub use dashboard::TaskAction;
 pub use event_log::{EventFilter, EventQuery, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};
+pub use health::Health;
 pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
     PublicIdentityView, Registered, Registration,
 };
 pub use lifecycle::Action;
-pub use lifecycle::{parse_status, status};
+pub use lifecycle::{parse_status, status_names};
 pub use members::{
     InvitationView, MemberView, NewInvitation, NewMember, NewPermission, PermissionView,
 };

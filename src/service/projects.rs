@@ -9,11 +9,11 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::access::Access;
-use super::lifecycle::status;
 use super::tasks::{DEFAULT_ORG, DEFAULT_PROJECT};
 use super::viewer::Viewer;
 use super::views::{ProjectCounts, ProjectView};
 use super::{Ats, validate};
+use crate::entity::task::TaskStatus;
 use crate::entity::{event, project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -57,7 +57,7 @@ impl Ats {
             .collect();
         let mut tallies = std::collections::HashMap::<i32, ProjectCounts>::new();
         if counts && !projects.is_empty() {
-            let rows: Vec<(i32, String, i64)> = task::Entity::find()
+            let rows: Vec<(i32, TaskStatus, i64)> = task::Entity::find()
                 .select_only()
                 .column(task::Column::ProjectId)
                 .column(task::Column::Status)
@@ -72,9 +72,9 @@ impl Ats {
                 let c = tallies.entry(project_id).or_default();
                 let n = u64::try_from(n).unwrap_or(0);
                 c.total_count += n;
-                match st.as_str() {
-                    status::PENDING => c.pending_count += n,
-                    status::IN_PROGRESS => c.in_progress_count += n,
+                match st {
+                    TaskStatus::Pending => c.pending_count += n,
+                    TaskStatus::InProgress => c.in_progress_count += n,
                     _ => {}
                 }
             }

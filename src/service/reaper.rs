@@ -9,10 +9,11 @@ use tokio::sync::watch;
 
 use super::Ats;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::{compare_and_set, expire_lease, status};
+use super::lifecycle::{compare_and_set, expire_lease};
 use super::views::TaskView;
 use crate::actor::Actor;
 use crate::entity::task;
+use crate::entity::task::TaskStatus;
 use crate::error::Result;
 use crate::time;
 
@@ -65,7 +66,7 @@ impl Ats {
     pub async fn reap_expired_leases(&self) -> Result<usize> {
         let now = time::now();
         let expired = task::Entity::find()
-            .filter(task::Column::Status.eq(status::IN_PROGRESS))
+            .filter(task::Column::Status.eq(TaskStatus::InProgress))
             .filter(task::Column::LeaseExpires.lte(now))
             .order_by_asc(task::Column::LeaseExpires)
             .limit(BATCH)
@@ -78,7 +79,7 @@ impl Ats {
             let Some(current) = task::Entity::find_by_id(stale.id).one(&w.txn).await? else {
                 continue;
             };
-            if current.status != status::IN_PROGRESS
+            if current.status != TaskStatus::InProgress
                 || current.lease_expires.is_none_or(|l| l > now)
             {
                 continue;

@@ -11,8 +11,8 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::Ats;
-use super::lifecycle::status;
 use super::viewer::Viewer;
+use crate::entity::task::TaskStatus;
 use crate::entity::{project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -96,17 +96,26 @@ impl Ats {
                 .all(db)
         };
         let mut stats = TaskStats::default();
-        for s in status::ALL {
-            stats.by_status.insert(s.to_owned(), 0);
+        for s in TaskStatus::ALL {
+            stats.by_status.insert(s.as_str().to_owned(), 0);
         }
-        for (s, n) in grouped(task::Column::Status).await? {
+        let by_status: Vec<(TaskStatus, i64)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Status)
+            .column_as(Expr::col(task::Column::Id).count(), "n")
+            .filter(cond.clone())
+            .group_by(task::Column::Status)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (s, n) in by_status {
             stats.total += n as u64;
-            stats.by_status.insert(s, n as u64);
+            stats.by_status.insert(s.as_str().to_owned(), n as u64);
         }
         for (c, n) in grouped(task::Column::Channel).await? {
             stats.by_channel.insert(c, n as u64);
         }
-        stats.completed_count = stats.by_status[status::COMPLETED];
+        stats.completed_count = stats.by_status[TaskStatus::Completed.as_str()];
 
         let seconds = match self.store.backend() {
             DbBackend::Postgres => {
@@ -118,7 +127,7 @@ impl Ats {
             .select_only()
             .column_as(Expr::cust(seconds), "avg")
             .filter(cond.clone())
-            .filter(task::Column::Status.eq(status::COMPLETED))
+            .filter(task::Column::Status.eq(TaskStatus::Completed))
             .filter(task::Column::CompletedAt.is_not_null())
             .into_tuple::<Option<f64>>()
             .one(db)

@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan, status};
+use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
 use super::viewer::{Rights, Viewer};
 use super::views::{Location, MessageView, TaskView};
 use super::{Ats, validate};
+use crate::entity::task::TaskStatus;
 use crate::entity::{message, org, project, task};
 use crate::error::{Error, Result};
 use crate::time;
@@ -92,15 +93,15 @@ pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Conditi
             ))
             .equals((task::Entity, task::Column::Id)),
         )
-        .and_where(Expr::col((blocker, task::Column::Status)).ne(status::COMPLETED))
+        .and_where(Expr::col((blocker, task::Column::Status)).ne(TaskStatus::Completed))
         .to_owned();
     Condition::all()
         .add(
             Condition::any()
-                .add(task::Column::Status.eq(status::PENDING))
+                .add(task::Column::Status.eq(TaskStatus::Pending))
                 .add(
                     Condition::all()
-                        .add(task::Column::Status.eq(status::IN_PROGRESS))
+                        .add(task::Column::Status.eq(TaskStatus::InProgress))
                         .add(task::Column::LeaseExpires.lte(now)),
                 ),
         )
@@ -208,7 +209,7 @@ pub enum SortBy {
 /// Filters, order and page of a task list.
 #[derive(Clone, Debug, Default)]
 pub struct TaskQuery {
-    pub statuses: Vec<String>,
+    pub statuses: Vec<TaskStatus>,
     pub types: Vec<String>,
     pub channels: Vec<String>,
     pub assignee_id: Option<String>,
@@ -467,7 +468,7 @@ impl Ats {
             task_type: Set(f.task_type),
             channel: Set(f.channel),
             priority: Set(f.priority),
-            status: Set(status::PENDING.to_owned()),
+            status: Set(TaskStatus::Pending),
             payload: Set(f.payload),
             outputs: Set(json!([])),
             source_type: Set(actor.actor_type.as_str().to_owned()),
@@ -657,9 +658,13 @@ impl Ats {
             .max_attempts
             .map(|m| m.map(validate::max_attempts).transpose())
             .transpose()?;
-        if let Some(s) = &patch.status {
-            super::lifecycle::parse_status(s).map_err(|e| Error::validation(e.to_string()))?;
-        }
+        let target_status = patch
+            .status
+            .as_deref()
+            .map(|s| {
+                super::lifecycle::parse_status(s).map_err(|e| Error::validation(e.to_string()))
+            })
+            .transpose()?;
 
         for _ in 0..8 {
             let w = self.store.begin_write().await?;
@@ -692,13 +697,13 @@ impl Ats {
                 t.version += 1;
                 events.push(("task.updated", Some(("changes", json!(changes)))));
             }
-            if let Some(target) = &patch.status {
+            if let Some(target) = target_status {
                 // A lapsed lease counts as pending: `in_progress` claims it anew,
                 // `pending` makes the expiry real.
                 let effective = effective_status(&t, now);
                 // Someone else's live claim: setting `in_progress` is a claim, and refused as one.
-                let others_claim = effective == status::IN_PROGRESS
-                    && target == status::IN_PROGRESS
+                let others_claim = effective == TaskStatus::InProgress
+                    && target == TaskStatus::InProgress
                     && !super::lifecycle::is_assignee(&t, actor);
                 let action = if others_claim {
                     Some(Action::Claim { lease_ms: None })

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::entity::task::TaskStatus;
 use crate::entity::{event, message, org, project, task};
 use crate::time::rfc3339;
 
@@ -21,7 +22,8 @@ pub struct TaskView {
     pub task_type: String,
     pub channel: String,
     pub priority: i32,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: TaskStatus,
     pub payload: Value,
     pub outputs: Value,
     pub source_type: String,

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::status;
 use super::tasks::Scope;
 use super::viewer::{Rights, Viewer};
 use super::views::{Location, TaskView};
 use super::{Ats, validate};
 use crate::actor::Actor;
+use crate::entity::task::TaskStatus;
 use crate::entity::{handoff, task, task_dependency};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
@@ -71,8 +71,8 @@ pub struct NewHandoff {
     pub next_steps: Option<Vec<String>>,
 }
 
-fn unfinished(s: &str) -> bool {
-    s == status::PENDING || s == status::IN_PROGRESS
+fn unfinished(s: &TaskStatus) -> bool {
+    s.is_open()
 }
 
 impl Ats {
@@ -169,7 +169,7 @@ impl Ats {
         }
         let mut open: Vec<i64> = task::Entity::find()
             .filter(task::Column::Id.is_in(deps))
-            .filter(task::Column::Status.ne(status::COMPLETED))
+            .filter(task::Column::Status.ne(TaskStatus::Completed))
             .all(db)
             .await?
             .into_iter()
@@ -200,7 +200,7 @@ impl Ats {
         let blocker_ids: Vec<i64> = edges.iter().map(|e| e.depends_on_id).collect();
         let done: HashSet<i64> = task::Entity::find()
             .filter(task::Column::Id.is_in(blocker_ids))
-            .filter(task::Column::Status.eq(status::COMPLETED))
+            .filter(task::Column::Status.eq(TaskStatus::Completed))
             .all(db)
             .await?
             .into_iter()
@@ -227,7 +227,8 @@ impl Ats {
         before: &task::Model,
         after: &task::Model,
     ) -> Result<()> {
-        let claimed = after.status == status::IN_PROGRESS && after.claimed_at != before.claimed_at;
+        let claimed =
+            after.status == TaskStatus::InProgress && after.claimed_at != before.claimed_at;
         if claimed {
             let blockers = self.blockers(db, after.id).await?;
             if !blockers.is_empty() {
@@ -239,10 +240,10 @@ impl Ats {
                 )));
             }
         }
-        if after.status == status::COMPLETED && before.status != status::COMPLETED {
+        if after.status == TaskStatus::Completed && before.status != TaskStatus::Completed {
             let open: Vec<i64> = task::Entity::find()
                 .filter(task::Column::ParentId.eq(after.id))
-                .filter(task::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+                .filter(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
                 .order_by_asc(task::Column::Id)
                 .all(db)
                 .await?
@@ -271,7 +272,7 @@ impl Ats {
         after: &task::Model,
     ) -> Result<Vec<FollowUp>> {
         let mut out = Vec::new();
-        if after.status == status::COMPLETED && before.status != status::COMPLETED {
+        if after.status == TaskStatus::Completed && before.status != TaskStatus::Completed {
             let dependents = task_dependency::Entity::find()
                 .filter(task_dependency::Column::DependsOnId.eq(after.id))
                 .all(db)
@@ -303,7 +304,7 @@ impl Ats {
         {
             let open = task::Entity::find()
                 .filter(task::Column::ParentId.eq(parent_id))
-                .filter(task::Column::Status.is_in([status::PENDING, status::IN_PROGRESS]))
+                .filter(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
                 .count(db)
                 .await?;
             if open == 0

@@ -105,7 +105,7 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
         )
         .await
         .unwrap();
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, ats::service::TaskStatus::Completed);
     assert_access_read_once("complete", &take(&log));
 
     // Within one request the rights are read once, however many calls use them.
