@@ -152,7 +152,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
     }
     metrics
         .subscriptions
-        .set(i64::try_from(state.ats.bus().receiver_count()).unwrap_or(i64::MAX));
+        .set(i64::try_from(state.ats.open_subscriptions()).unwrap_or(i64::MAX));
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &metrics.registry).is_err() {
         return crate::error::Error::Internal("metrics encoding failed".into()).into_response();

@@ -67,9 +67,9 @@ pub(crate) fn grant_access(a: &str) -> Access {
 #[derive(Clone, Debug, Default)]
 pub struct Standing {
     /// Access from the org role (or the open default org).
-    pub base: Access,
+    pub(crate) base: Access,
     /// Grants by project slug (`*` for all).
-    pub grants: HashMap<String, Access>,
+    pub(crate) grants: HashMap<String, Access>,
 }
 
 impl Standing {

@@ -74,6 +74,19 @@ impl Ats {
             .filter(task::Column::ProjectId.is_in(rights.readable()))
             .all(self.store.conn())
             .await?;
+        let views = self.readable_views(&rights, rows).await?;
+        Ok(views.into_iter().map(|v| (v.id, v)).collect())
+    }
+}
+
+impl Ats {
+    /// Views of task rows from projects `rights` may read, with their
+    /// dependencies filled in.
+    pub(crate) async fn readable_views(
+        &self,
+        rights: &Rights,
+        rows: Vec<task::Model>,
+    ) -> Result<Vec<TaskView>> {
         let mut views: Vec<TaskView> = rows
             .into_iter()
             .filter_map(|t| {
@@ -82,11 +95,9 @@ impl Ats {
             })
             .collect();
         self.decorate(self.store.conn(), &mut views).await?;
-        Ok(views.into_iter().map(|v| (v.id, v)).collect())
+        Ok(views)
     }
-}
 
-impl Ats {
     /// Subtasks of many parents, oldest first.
     pub async fn subtasks_of_tasks(
         &self,
@@ -94,21 +105,13 @@ impl Ats {
         parent_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<TaskView>>> {
         let rights = self.rights(viewer).await?;
-        let db = self.store.conn();
         let rows = task::Entity::find()
             .filter(task::Column::ParentId.is_in(parent_ids.iter().copied()))
             .filter(task::Column::ProjectId.is_in(rights.readable()))
             .order_by_asc(task::Column::Id)
-            .all(db)
+            .all(self.store.conn())
             .await?;
-        let mut views: Vec<TaskView> = rows
-            .into_iter()
-            .filter_map(|t| {
-                let loc = rights.location(t.project_id)?.clone();
-                Some(TaskView::new(t, &loc))
-            })
-            .collect();
-        self.decorate(db, &mut views).await?;
+        let views = self.readable_views(&rights, rows).await?;
         let mut out: HashMap<i64, Vec<TaskView>> = HashMap::new();
         for v in views {
             if let Some(p) = v.parent_id {

@@ -7,7 +7,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::access::Access;
-use super::event_log::{NewEvent, record};
+use super::event_log::record_change;
 use super::lifecycle::{Action, compare_and_set, plan};
 use super::tasks::{Scope, claimable_condition};
 use super::viewer::Viewer;
@@ -98,18 +98,7 @@ impl Ats {
             let mut view = TaskView::new(planned.task, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
                 .await?;
-            let events: Vec<NewEvent> = planned
-                .events
-                .into_iter()
-                .map(|(event_type, extra)| NewEvent {
-                    event_type,
-                    actor,
-                    task: &view,
-                    loc: &loc,
-                    extra,
-                })
-                .collect();
-            record(&w.txn, &events).await?;
+            record_change(&w.txn, actor, &view, &loc, planned.events).await?;
             w.commit().await?;
             self.bus.wake();
             return Ok(Some(view));

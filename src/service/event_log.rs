@@ -179,6 +179,30 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
     Ok(())
 }
 
+/// The events of one change, each carrying the task as it is after it.
+pub(crate) type ChangeEvents = Vec<(&'static str, Option<(&'static str, Value)>)>;
+
+/// Records the events one change of `task` produced, in order.
+pub(crate) async fn record_change<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    task: &TaskView,
+    loc: &Location,
+    events: ChangeEvents,
+) -> Result<()> {
+    let events: Vec<NewEvent> = events
+        .into_iter()
+        .map(|(event_type, extra)| NewEvent {
+            event_type,
+            actor,
+            task,
+            loc,
+            extra,
+        })
+        .collect();
+    record(txn, &events).await
+}
+
 impl Ats {
     /// Stored events matching `filter` with id > `after`, oldest first,
     /// whatever the reader may see (callers narrow `filter` first).

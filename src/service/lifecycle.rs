@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::{Value, json};
 
 use super::access::Access;
-use super::event_log::{NewEvent, record};
+use super::event_log::record_change;
 use super::tasks::Scope;
 use super::viewer::Viewer;
 use super::views::TaskView;
@@ -390,18 +390,7 @@ impl Ats {
             let mut view = TaskView::new(plan.task, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
                 .await?;
-            let events: Vec<NewEvent> = plan
-                .events
-                .into_iter()
-                .map(|(event_type, extra)| NewEvent {
-                    event_type,
-                    actor,
-                    task: &view,
-                    loc: &loc,
-                    extra,
-                })
-                .collect();
-            record(&w.txn, &events).await?;
+            record_change(&w.txn, actor, &view, &loc, plan.events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
             self.bus.wake();

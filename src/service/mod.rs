@@ -67,13 +67,8 @@ impl Ats {
         Self { store, bus, auth }
     }
 
-    /// The store, for health checks and tools.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The event bus that subscribers listen on.
-    pub fn bus(&self) -> &EventBus {
-        &self.bus
+    /// How many event subscriptions are open in this process (`/metrics`).
+    pub fn open_subscriptions(&self) -> usize {
+        self.bus.receiver_count()
     }
 }

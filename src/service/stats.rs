@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::Ats;
 use super::viewer::Viewer;
+use crate::entity::task;
 use crate::entity::task::TaskStatus;
-use crate::entity::{project, task};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -62,13 +62,7 @@ impl Ats {
             }
             (Some(org), None) => {
                 let o = self.visible_org(db, &rights, org).await?.0;
-                let ids: Vec<i32> = project::Entity::find()
-                    .filter(project::Column::OrgId.eq(o.id))
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|p| p.id)
-                    .collect();
+                let ids = rights.readable_in_org(o.id);
                 cond = cond.add(task::Column::ProjectId.is_in(ids));
             }
             (None, Some(_)) => return Err(Error::bad_request("project needs org")),

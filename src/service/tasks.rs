@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::Access;
-use super::event_log::{NewEvent, record};
+use super::event_log::{NewEvent, record, record_change};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
 use super::viewer::{Rights, Viewer};
 use super::views::{Location, MessageView, TaskView};
@@ -532,13 +532,7 @@ impl Ats {
         cond = cond.add(task::Column::ProjectId.is_in(readable));
         if let Some(org) = &q.org {
             let (o, _) = self.visible_org(db, &rights, org).await?;
-            let ids: Vec<i32> = project::Entity::find()
-                .filter(project::Column::OrgId.eq(o.id))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|p| p.id)
-                .collect();
+            let ids = rights.readable_in_org(o.id);
             cond = cond.add(task::Column::ProjectId.is_in(ids));
         }
         if !q.statuses.is_empty() {
@@ -614,14 +608,7 @@ impl Ats {
             .offset(q.offset)
             .all(db)
             .await?;
-        let mut tasks: Vec<TaskView> = rows
-            .into_iter()
-            .filter_map(|t| {
-                let loc = rights.location(t.project_id)?.clone();
-                Some(TaskView::new(t, &loc))
-            })
-            .collect();
-        self.decorate(db, &mut tasks).await?;
+        let tasks = self.readable_views(&rights, rows).await?;
         Ok(TaskList {
             tasks,
             count,
@@ -749,17 +736,7 @@ impl Ats {
             let mut view = TaskView::new(t, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
                 .await?;
-            let new_events: Vec<NewEvent> = events
-                .into_iter()
-                .map(|(event_type, extra)| NewEvent {
-                    event_type,
-                    actor,
-                    task: &view,
-                    loc: &loc,
-                    extra,
-                })
-                .collect();
-            record(&w.txn, &new_events).await?;
+            record_change(&w.txn, actor, &view, &loc, events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
             self.bus.wake();

@@ -173,6 +173,18 @@ impl Rights {
         ids
     }
 
+    /// Every project of the org `org_id` the viewer may read.
+    pub fn readable_in_org(&self, org_id: i32) -> Vec<i32> {
+        let mut ids: Vec<i32> = self
+            .projects
+            .iter()
+            .filter(|(_, (loc, a))| loc.org_id == org_id && *a >= Access::Read)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Every project the viewer may read.
     pub fn readable(&self) -> Vec<i32> {
         self.projects_with(Access::Read)
