@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use prometheus_client::metrics::counter::Counter;
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -13,6 +13,44 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
+
+/// Splits our own `synchronous=normal|full` parameter off an SQLite URL
+/// (`sqlite://ats.db?synchronous=full`). The default, NORMAL in WAL mode,
+/// survives a killed process; FULL also survives a power cut, at the cost of
+/// an fsync per commit.
+fn sqlite_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), SqliteSynchronous::Normal));
+    };
+    if !url.starts_with("sqlite:") {
+        return Ok((url.to_owned(), SqliteSynchronous::Normal));
+    }
+    let mut mode = SqliteSynchronous::Normal;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) => {
+                mode = match v.to_ascii_lowercase().as_str() {
+                    "normal" => SqliteSynchronous::Normal,
+                    "full" => SqliteSynchronous::Full,
+                    "extra" => SqliteSynchronous::Extra,
+                    other => {
+                        return Err(crate::error::Error::Internal(format!(
+                            "unknown synchronous={other} in DATABASE_URL: expected normal, full or extra"
+                        )));
+                    }
+                }
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, mode))
+}
 
 /// Called with the SQL of each statement the store runs.
 pub type StatementObserver = Arc<dyn Fn(&str) + Send + Sync>;
@@ -59,7 +97,8 @@ impl Store {
     /// Connects, calling `observer` with the SQL of every statement run
     /// (tests use it to hold each operation to a statement budget).
     pub async fn connect_observed(url: &str, observer: Option<StatementObserver>) -> Result<Self> {
-        let mut opts = ConnectOptions::new(url.to_owned());
+        let (url, synchronous) = sqlite_synchronous(url)?;
+        let mut opts = ConnectOptions::new(url.clone());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
@@ -67,9 +106,10 @@ impl Store {
         if is_sqlite {
             opts.max_connections(8)
                 .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
+                .map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(synchronous)
                         .busy_timeout(Duration::from_secs(10))
                         .foreign_keys(true)
                 });

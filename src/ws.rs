@@ -287,7 +287,7 @@ fn spawn_forwarder(
         loop {
             match events.recv().await {
                 Some(SubscriptionItem::Event(e)) => {
-                    last = e.id;
+                    last = e.position.unwrap_or(last);
                     let mut v =
                         serde_json::to_value(EventView::from(e.as_ref())).unwrap_or(Value::Null);
                     v["subscription_id"] = json!(id);

@@ -6,6 +6,7 @@ mod m20261128_000001_create_core;
 mod m20261128_000002_create_access;
 mod m20261128_000003_create_workflow;
 mod m20261201_000004_api_key_issuer;
+mod m20261201_000005_event_positions;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_access::Migration),
             Box::new(m20261128_000003_create_workflow::Migration),
             Box::new(m20261201_000004_api_key_issuer::Migration),
+            Box::new(m20261201_000005_event_positions::Migration),
         ]
     }
 }

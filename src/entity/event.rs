@@ -2,7 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A row of `events`. The id is monotonic in commit order and is the resume cursor.
+/// A row of `events`. `id` is handed out at insert; `position`, stamped once
+/// the event has committed, is its place in the log and the resume cursor
+/// (see `service::event_log`). Readers see stamped events only.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
@@ -22,6 +24,8 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub data: Json,
     pub created_at: DateTimeUtc,
+    /// The log position; `None` until stamped.
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

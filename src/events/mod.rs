@@ -1,15 +1,22 @@
 //! The event bus. The `events` table is the source of truth; the bus only
-//! tells subscribers, in id order, what has been committed.
+//! tells subscribers, in log order, what has been committed.
 //!
-//! One fanout task per process reads new rows (`id > cursor`) when woken —
-//! by a local commit, by PostgreSQL `NOTIFY` from another replica, or by a
-//! periodic tick — and broadcasts them. Event ids are assigned in commit
-//! order (see `service::event_log`), so reading `id > cursor` never skips.
+//! Writers insert events without any lock and wake the bus once they have
+//! committed. One fanout task per process then, when woken — by a local
+//! commit, by PostgreSQL `NOTIFY` from another replica, or by a periodic
+//! tick — first (PostgreSQL) stamps log positions on committed events (see
+//! [`sequencer`]), then reads new rows by position (`position > cursor`) and
+//! broadcasts them. A position is only ever handed out after every smaller
+//! one, so reading `position > cursor` never skips an event, however late its
+//! transaction committed.
+
+mod sequencer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::db::Store;
@@ -20,6 +27,9 @@ pub const NOTIFY_CHANNEL: &str = "ats_events";
 /// The PostgreSQL channel that carries "access changed" notifications
 /// (memberships, grants, projects, keys, guardianships) between replicas.
 pub const ACCESS_CHANNEL: &str = "ats_access";
+
+/// The longest a writer waits for the sequencer before answering.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
@@ -35,6 +45,11 @@ pub struct EventBus {
 struct Inner {
     sender: broadcast::Sender<Arc<event::Model>>,
     wake: Notify,
+    /// True once a sequencer runs in this process (PostgreSQL).
+    sequencing: AtomicBool,
+    /// Sequencer rounds started, and finished, in this process.
+    rounds_started: AtomicU64,
+    rounds_done: watch::Sender<u64>,
     /// Bumped on every access change seen by this process (its own, or
     /// another replica's by `NOTIFY`): cached rights older than it are stale.
     access: watch::Sender<u64>,
@@ -54,6 +69,9 @@ impl EventBus {
             inner: Arc::new(Inner {
                 sender,
                 wake: Notify::new(),
+                sequencing: AtomicBool::new(false),
+                rounds_started: AtomicU64::new(0),
+                rounds_done: watch::Sender::new(0),
                 access: watch::Sender::new(0),
             }),
         }
@@ -72,6 +90,25 @@ impl EventBus {
     /// Tells the fanout that new events were committed.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Called by a writer after its commit: wakes the fanout and, where a
+    /// sequencer stamps positions (PostgreSQL), waits until a round that
+    /// began after the commit has finished, so the writer's events are in
+    /// the log when its answer goes out (a client that reads its task's
+    /// history next sees them). Many writers share one round.
+    pub async fn settle(&self) {
+        if !self.inner.sequencing.load(Ordering::Acquire) {
+            self.wake();
+            return;
+        }
+        let after = self.inner.rounds_started.load(Ordering::Acquire);
+        let mut done = self.inner.rounds_done.subscribe();
+        self.wake();
+        let reached = done.wait_for(|d| *d > after);
+        if tokio::time::timeout(SETTLE_WAIT, reached).await.is_err() {
+            tracing::warn!("the sequencer did not finish a round in time; answering anyway");
+        }
     }
 
     /// The current access epoch.
@@ -97,11 +134,12 @@ impl EventBus {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut cursor = match event::Entity::find()
-            .order_by_desc(event::Column::Id)
+            .filter(event::Column::Position.is_not_null())
+            .order_by_desc(event::Column::Position)
             .one(store.conn())
             .await
         {
-            Ok(Some(e)) => e.id,
+            Ok(Some(e)) => e.position.unwrap_or(0),
             Ok(None) => 0,
             Err(err) => {
                 tracing::error!(error = %err, "fanout: cannot read the event cursor");
@@ -110,6 +148,7 @@ impl EventBus {
         };
         if store.backend() == DbBackend::Postgres {
             self.spawn_pg_listener(store.clone(), shutdown.clone());
+            self.inner.sequencing.store(true, Ordering::Release);
         }
         let bus = self.clone();
         tokio::spawn(async move {
@@ -119,10 +158,19 @@ impl EventBus {
                     _ = tokio::time::sleep(poll) => {}
                     _ = shutdown.changed() => return,
                 }
+                if store.backend() == DbBackend::Postgres {
+                    let round = bus.inner.rounds_started.fetch_add(1, Ordering::AcqRel) + 1;
+                    match sequencer::stamp(&store).await {
+                        Ok(0) => {}
+                        Ok(_) => sequencer::announce(&store).await,
+                        Err(err) => tracing::warn!(error = %err, "sequencer: stamping failed"),
+                    }
+                    bus.inner.rounds_done.send_replace(round);
+                }
                 loop {
                     let batch = event::Entity::find()
-                        .filter(sea_orm::ColumnTrait::gt(&event::Column::Id, cursor))
-                        .order_by_asc(event::Column::Id)
+                        .filter(event::Column::Position.gt(cursor))
+                        .order_by_asc(event::Column::Position)
                         .limit(FANOUT_BATCH)
                         .all(store.conn())
                         .await;
@@ -130,7 +178,7 @@ impl EventBus {
                         Ok(rows) => {
                             let full = rows.len() as u64 == FANOUT_BATCH;
                             for row in rows {
-                                cursor = row.id;
+                                cursor = row.position.unwrap_or(cursor);
                                 let _ = bus.inner.sender.send(Arc::new(row));
                             }
                             if !full {

@@ -52,7 +52,8 @@ impl Ats {
         let rows = event::Entity::find()
             .filter(event::Column::TaskId.is_in(task_ids.iter().copied()))
             .filter(event::Column::ProjectId.is_in(rights.readable()))
-            .order_by_asc(event::Column::Id)
+            .filter(event::Column::Position.is_not_null())
+            .order_by_asc(event::Column::Position)
             .all(self.store.conn())
             .await?;
         let mut out: HashMap<i64, Vec<EventView>> = HashMap::new();

@@ -100,7 +100,7 @@ impl Ats {
                 .await?;
             record_change(&w.txn, actor, &view, &loc, planned.events).await?;
             w.commit().await?;
-            self.bus.wake();
+            self.bus.settle().await;
             return Ok(Some(view));
         }
         Err(Error::conflict(

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -15,12 +14,7 @@ use super::views::{EventView, Location, TaskView};
 use crate::actor::Actor;
 use crate::entity::event;
 use crate::error::{Error, Result};
-use crate::events::NOTIFY_CHANNEL;
 use crate::time;
-
-/// Key of the advisory lock that serializes event inserts on PostgreSQL, so
-/// that ids are handed out in commit order and `id > cursor` never skips.
-const EVENT_ORDER_LOCK: i64 = 0x4154_535f_4556;
 
 /// Rows read per page when replaying.
 const REPLAY_PAGE: u64 = 500;
@@ -130,21 +124,16 @@ pub(crate) struct NewEvent<'a> {
     pub extra: Option<(&'static str, Value)>,
 }
 
-/// Inserts events in the caller's transaction (so change and event commit together).
+/// Inserts events in the caller's transaction (so change and event commit
+/// together), all in one statement. No lock and no `NOTIFY` here: the event
+/// gets its log position after commit (see [`crate::events`]), and the writer
+/// wakes the bus once it has committed.
 pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [EVENT_ORDER_LOCK.into()],
-        ))
-        .await?;
-    }
     let now = time::now();
-    for e in events {
+    let rows = events.iter().map(|e| {
         let mut data = json!({ "task": e.task });
         if let Some((key, value)) = &e.extra {
             data[*key] = value.clone();
@@ -165,17 +154,10 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(txn)
+    });
+    event::Entity::insert_many(rows)
+        .exec_without_returning(txn)
         .await?;
-    }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, '')",
-            [NOTIFY_CHANNEL.into()],
-        ))
-        .await?;
-    }
     Ok(())
 }
 
@@ -214,8 +196,8 @@ impl Ats {
     ) -> Result<Vec<event::Model>> {
         Ok(event::Entity::find()
             .filter(filter.condition())
-            .filter(event::Column::Id.gt(after))
-            .order_by_asc(event::Column::Id)
+            .filter(event::Column::Position.gt(after))
+            .order_by_asc(event::Column::Position)
             .limit(limit)
             .all(self.store.conn())
             .await?)
@@ -325,7 +307,8 @@ impl Ats {
                         _ = tx.closed() => return,
                         received = live.recv() => match received {
                             Ok(e) => {
-                                if e.id <= last || !filter.matches(&e) {
+                                let id = e.position.unwrap_or_default();
+                                if id <= last || !filter.matches(&e) {
                                     continue;
                                 }
                                 match ats.rights(&viewer).await {
@@ -336,7 +319,6 @@ impl Ats {
                                         return;
                                     }
                                 }
-                                let id = e.id;
                                 if !deliver(&tx, SubscriptionItem::Event(e), last).await {
                                     return;
                                 }
@@ -370,7 +352,7 @@ impl Ats {
                 .await?;
             let done = (rows.len() as u64) < REPLAY_PAGE;
             for row in rows {
-                let id = row.id;
+                let id = row.position.unwrap_or_default();
                 if !deliver(tx, SubscriptionItem::Event(Arc::new(row)), cursor).await {
                     return Ok(None);
                 }
@@ -386,10 +368,12 @@ impl Ats {
     /// "now" of a subscription that gives no `after`.
     pub async fn max_event_id(&self) -> Result<i64> {
         Ok(event::Entity::find()
-            .order_by_desc(event::Column::Id)
+            .filter(event::Column::Position.is_not_null())
+            .order_by_desc(event::Column::Position)
             .one(self.store.conn())
             .await?
-            .map_or(0, |e| e.id))
+            .and_then(|e| e.position)
+            .unwrap_or(0))
     }
 }
 

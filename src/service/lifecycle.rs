@@ -393,7 +393,7 @@ impl Ats {
             record_change(&w.txn, actor, &view, &loc, plan.events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
-            self.bus.wake();
+            self.bus.settle().await;
             return Ok(view);
         }
         Err(Error::conflict(format!(

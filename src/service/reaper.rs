@@ -118,7 +118,7 @@ impl Ats {
             reaped += 1;
         }
         if reaped > 0 {
-            self.bus.wake();
+            self.bus.settle().await;
         }
         Ok(reaped)
     }

@@ -401,7 +401,7 @@ impl Ats {
             .insert_task(&w.txn, &rights, &org, &project, fields)
             .await?;
         w.commit().await?;
-        self.bus.wake();
+        self.bus.settle().await;
         Ok(view)
     }
 
@@ -438,7 +438,7 @@ impl Ats {
             );
         }
         w.commit().await?;
-        self.bus.wake();
+        self.bus.settle().await;
         Ok(views)
     }
 
@@ -739,7 +739,7 @@ impl Ats {
             record_change(&w.txn, actor, &view, &loc, events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
-            self.bus.wake();
+            self.bus.settle().await;
             return Ok(view);
         }
         Err(Error::conflict(format!(
@@ -778,7 +778,7 @@ impl Ats {
         )
         .await?;
         w.commit().await?;
-        self.bus.wake();
+        self.bus.settle().await;
         Ok(())
     }
 }

@@ -160,9 +160,10 @@ pub struct EventView {
 }
 
 impl From<&event::Model> for EventView {
+    /// The view of a stamped event: its id is its log position.
     fn from(e: &event::Model) -> Self {
         Self {
-            id: e.id,
+            id: e.position.unwrap_or(e.id),
             event_type: e.event_type.clone(),
             task_id: e.task_id,
             org: e.org.clone(),

@@ -447,7 +447,7 @@ impl Ats {
         )
         .await?;
         w.commit().await?;
-        self.bus.wake();
+        self.bus.settle().await;
         Ok(view)
     }
 

@@ -15,6 +15,7 @@ mod cli_watch;
 mod crash;
 mod dashboard;
 mod dashboard_api;
+mod event_order;
 mod graphql;
 mod graphql_ws;
 mod lifecycle;

@@ -1,0 +1,164 @@
+//! The event log on PostgreSQL keeps its order when writers commit out of
+//! order: two transactions insert events, the later-inserted one commits
+//! first, and a live subscriber and a replaying subscriber each get both,
+//! once, in position order, with positions that never go back.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use serde_json::{Value, json};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{Backend, TestApp};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Inserts an event for `task` marked `writer` in `txn`, as a writer would.
+async fn insert_event(
+    txn: &impl ConnectionTrait,
+    task: &Value,
+    project_id: i32,
+    org_id: i32,
+    writer: &str,
+) {
+    let data = json!({ "task": task, "writer": writer })
+        .to_string()
+        .replace('\'', "''");
+    txn.execute_unprepared(&format!(
+        "INSERT INTO events (event_type, task_id, org_id, project_id, org, project, channel, \
+         task_type, actor_type, actor_id, data, created_at) VALUES ('task.updated', {}, {org_id}, \
+         {project_id}, 'default', 'main', 'default', 'task', 'agent', 'writer-{writer}', '{data}', now())",
+        task["id"]
+    ))
+    .await
+    .unwrap();
+}
+
+/// The next event a `/ws` socket delivers: (position, writer mark).
+async fn next_event(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> (i64, String) {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("no event in time")
+            .expect("socket closed")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "task.updated" {
+                return (
+                    v["id"].as_i64().unwrap(),
+                    v["data"]["writer"].as_str().unwrap_or_default().to_owned(),
+                );
+            }
+        }
+    }
+}
+
+async fn subscriber(
+    app: &TestApp,
+    after: i64,
+) -> impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
++ SinkExt<Message>
++ Unpin {
+    let (mut ws, _) = connect_async(app.ws_url("actor_type=human&actor_id=reader"))
+        .await
+        .unwrap();
+    let sub =
+        json!({ "type": "subscribe", "id": "s", "after": after, "event_types": ["task.updated"] });
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg
+            && serde_json::from_str::<Value>(&t).unwrap()["type"] == "subscribed"
+        {
+            return ws;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_committing_out_of_order_keep_the_log_order() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let c = app.actor("agent", "w");
+    let task = c.create_task(json!({ "title": "ordered" })).await;
+    let db = Database::connect(&app.db.url).await.unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT p.id AS project_id, p.org_id FROM projects p JOIN orgs o ON o.id = p.org_id \
+             WHERE o.slug = 'default' AND p.slug = 'main'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let project_id: i32 = row.try_get("", "project_id").unwrap();
+    let org_id: i32 = row.try_get("", "org_id").unwrap();
+    let start = c
+        .get(&format!("/tasks/{}/events", task["id"]))
+        .await
+        .expect(200)["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut live = subscriber(&app, start).await;
+
+    // A inserts first (the smaller id), B second; B commits, then A.
+    let a = db.begin().await.unwrap();
+    insert_event(&a, &task, project_id, org_id, "A").await;
+    let b = db.begin().await.unwrap();
+    insert_event(&b, &task, project_id, org_id, "B").await;
+    b.commit().await.unwrap();
+    let (first, who) = next_event(&mut live).await;
+    assert_eq!(
+        who, "B",
+        "the committed writer is delivered while the other is open"
+    );
+    a.commit().await.unwrap();
+    let (second, who) = next_event(&mut live).await;
+    assert_eq!(who, "A", "the late writer is delivered, not skipped");
+    assert!(
+        second > first,
+        "positions never go back: {first} then {second}"
+    );
+
+    // A subscriber replaying from before both gets both, once, in position order.
+    let mut replay = subscriber(&app, start).await;
+    assert_eq!(next_event(&mut replay).await, (first, "B".to_owned()));
+    assert_eq!(next_event(&mut replay).await, (second, "A".to_owned()));
+    let extra = tokio::time::timeout(Duration::from_millis(700), next_event(&mut replay)).await;
+    assert!(extra.is_err(), "an event was delivered twice: {extra:?}");
+
+    // The task's history reads the same order.
+    let history = c
+        .get(&format!("/tasks/{}/events?after={start}", task["id"]))
+        .await
+        .expect(200)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_i64().unwrap(),
+                e["data"]["writer"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        history,
+        vec![(first, "B".to_owned()), (second, "A".to_owned())]
+    );
+}
