@@ -1,4 +1,4 @@
-//! REST/GraphQL parity (SPEC §5): every operation of `ats::service::operations::OPERATIONS`
+//! REST/GraphQL parity (SPEC §5): every operation of `ats::rest::operations::OPERATIONS`
 //! has a REST route on both mounts, an entry in `/openapi.json` and a GraphQL
 //! field; and `/openapi.json` documents nothing the table does not list.
 
@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_graphql::parser::parse_schema;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-use ats::service::operations::OPERATIONS;
+use ats::rest::operations::OPERATIONS;
 use reqwest::Method;
 use serde_json::{Value, json};
 
