@@ -1,5 +1,6 @@
 //! `/auth…`: registration, login, identity, API keys, guardians, my invitations.
-//! Every route here but register and login needs credentials in every mode.
+//! Every route here but register, login and public identities needs
+//! credentials in every mode (`auth Credentials` in `operations.rs`).
 
 use axum::extract::State;
 use serde::Deserialize;

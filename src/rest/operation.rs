@@ -99,7 +99,7 @@ impl Operation {
                 Failure::Unprocessable,
             ]);
         }
-        if self.query.is_some() || self.path_params().any(|p| path_param_is_numeric(p)) {
+        if self.query.is_some() || self.path_params().any(path_param_is_numeric) {
             failures.insert(Failure::BadRequest);
         }
         failures

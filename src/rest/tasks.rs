@@ -1,8 +1,6 @@
 //! `/tasks…` and `/orgs/:org/projects/:project/tasks…`: task CRUD. The lifecycle
-//! actions, thread and history are in `task_actions`.
-//!
-//! The OpenAPI annotations name the unscoped paths; `openapi.rs` documents the
-//! project-scoped mount of the same handlers.
+//! actions, thread and history are in `task_actions`. Routes, statuses and
+//! documentation of every handler are declared in `operations.rs`.
 
 use axum::extract::State;
 
