@@ -1,4 +1,4 @@
-//! What a REST operation is, and the [`operations!`] macro that declares them.
+//! What a REST operation is, and the `operations!` macro that declares them.
 //!
 //! An [`Operation`] holds everything about one route: its name (the
 //! `operationId`), method and path, the handler, the GraphQL field that offers
@@ -11,15 +11,22 @@
 //! caller may get 401, a JSON body 400, 413 and 422, a query string or a
 //! numeric path segment 400. Those the service answers (403, 404, 409, and
 //! sometimes 400) are listed in the declaration.
+//!
+//! The compiler holds a declaration to its handler: the route sends the
+//! handler's `200` with the declared status, a declared body the handler does
+//! not answer with is an error ([`answers`]), and so are an unknown tag, auth
+//! or error status.
 
 use std::collections::BTreeSet;
 
+use axum::http::StatusCode;
 use axum::routing::MethodRouter;
 use utoipa::openapi::path::Parameter;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, ToSchema};
 
+use super::bodies::Reply;
 use crate::app::AppState;
 
 /// The prefix of the project-scoped mount of the task routes.
@@ -388,6 +395,53 @@ pub struct Answer {
     pub body: Component,
 }
 
+/// An async handler function, whatever its extractors (up to six), by what
+/// it resolves to.
+pub trait HandlerFn<Args> {
+    /// What the handler's future resolves to.
+    type Output;
+}
+
+macro_rules! handler_fn {
+    ($($arg:ident),*) => {
+        impl<H, Fut, $($arg,)*> HandlerFn<($($arg,)*)> for H
+        where
+            H: FnOnce($($arg),*) -> Fut,
+            Fut: Future,
+        {
+            type Output = Fut::Output;
+        }
+    };
+}
+
+handler_fn!();
+handler_fn!(T1);
+handler_fn!(T1, T2);
+handler_fn!(T1, T2, T3);
+handler_fn!(T1, T2, T3, T4);
+handler_fn!(T1, T2, T3, T4, T5);
+handler_fn!(T1, T2, T3, T4, T5, T6);
+
+/// A handler's answer that carries a `B` body on success.
+#[diagnostic::on_unimplemented(
+    message = "the handler answers `{Self}`, not the `{B}` body its declaration documents",
+    label = "this handler"
+)]
+pub trait Answers<B> {}
+
+impl<B> Answers<B> for crate::error::Result<Reply<B>> {}
+
+impl<B> Answers<B> for (StatusCode, Reply<B>) {}
+
+/// Compiles only when `handler` answers with the `B` body its declaration
+/// documents.
+pub const fn answers<B, Args, H>(_handler: &H)
+where
+    H: HandlerFn<Args>,
+    H::Output: Answers<B>,
+{
+}
+
 /// Declares the REST operations: one entry per operation, from which the
 /// route, its OpenAPI entry and its row of the operations table all come.
 ///
@@ -420,29 +474,40 @@ macro_rules! operations {
             $(, errors [$($error:literal),* $(,)?])?;
     )*) => {
         /// Every operation of the REST API, in the order the API is described.
-        pub const OPERATIONS: &[Operation] = &[$(Operation {
-            name: stringify!($name),
-            method: stringify!($method),
-            path: $path,
-            graphql: $graphql,
-            tag: Tag::$tag,
-            auth: operations!(@or Auth::Actor; $(Auth::$auth)?),
-            doc: &[$($doc),*],
-            handler: || axum::routing::on(axum::routing::MethodFilter::$method, $handler),
-            params: &[$((stringify!($param), $param_doc)),*],
-            query: operations!(@or None; $(Some(Params::of::<$query>()))?),
-            body: operations!(@or None; $(Some(Body {
-                schema: Component::of::<$body>(),
-                may_be_empty: operations!(@empty $($empty)?),
-            }))?),
-            ok: Answer { status: $status, description: $ok_doc, body: Component::of::<$ok>() },
-            also: &[$(Answer {
-                status: $also_status,
-                description: $also_doc,
-                body: Component::of::<$also>(),
-            }),*],
-            errors: &[$($(Failure::of($error)),*)?],
-        }),*];
+        pub const OPERATIONS: &[$crate::rest::operation::Operation] = &[$(
+            $crate::rest::operation::Operation {
+                name: stringify!($name),
+                method: stringify!($method),
+                path: $path,
+                graphql: $graphql,
+                tag: $crate::rest::operation::Tag::$tag,
+                auth: operations!(@or $crate::rest::operation::Auth::Actor;
+                    $($crate::rest::operation::Auth::$auth)?),
+                doc: &[$($doc),*],
+                handler: || axum::routing::on(axum::routing::MethodFilter::$method, $handler),
+                params: &[$((stringify!($param), $param_doc)),*],
+                query: operations!(@or None;
+                    $(Some($crate::rest::operation::Params::of::<$query>()))?),
+                body: operations!(@or None; $(Some($crate::rest::operation::Body {
+                    schema: $crate::rest::operation::Component::of::<$body>(),
+                    may_be_empty: operations!(@empty $($empty)?),
+                }))?),
+                ok: {
+                    $crate::rest::operation::answers::<$ok, _, _>(&$handler);
+                    $crate::rest::operation::Answer {
+                        status: $status,
+                        description: $ok_doc,
+                        body: $crate::rest::operation::Component::of::<$ok>(),
+                    }
+                },
+                also: &[$($crate::rest::operation::Answer {
+                    status: $also_status,
+                    description: $also_doc,
+                    body: $crate::rest::operation::Component::of::<$also>(),
+                }),*],
+                errors: &[$($($crate::rest::operation::Failure::of($error)),*)?],
+            }
+        ),*];
     };
 }
 

@@ -2,12 +2,13 @@
 //! its handler, the GraphQL field that offers the same service call, and what
 //! `/openapi.json` says about it; the router, the document and the table
 //! `tests/it/parity.rs` checks against GraphQL are all made from
-//! [`OPERATIONS`]. The vocabulary is explained at [`operations!`].
+//! [`OPERATIONS`]. The vocabulary is explained at `operation::operations!`.
 //!
 //! A `/tasks…` route is also served, and documented, under
-//! `/orgs/{org}/projects/{project}` (see [`Operation::rest_routes`]). The
+//! `/orgs/{org}/projects/{project}` (see [`Operation::rest_routes`](super::operation::Operation::rest_routes)). The
 //! errors the extractors answer (401, and 400/413/422 of a body, …) are added
-//! by rule ([`Operation::failures`]); `errors` lists the service's.
+//! by rule ([`Operation::failures`](super::operation::Operation::failures));
+//! `errors` lists the service's.
 //!
 //! Adding an operation: write the service function, its handler, one entry
 //! here and its GraphQL resolver; then regenerate `openapi.json` (see the
@@ -24,9 +25,7 @@ use super::bodies::{
     ProjectDeleted, ProjectList, StatsBody, TaskBody, TaskDeleted, TaskPage,
 };
 use super::members::RoleBody;
-use super::operation::{
-    Answer, Auth, Body, Component, Failure, Operation, Params, Tag, operations,
-};
+use super::operation::operations;
 use super::orgs::ProjectListParams;
 use super::stats::StatsParams;
 use super::task_actions::{ClaimBody, CompleteBody, CursorParams, ReasonBody};
