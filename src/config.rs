@@ -79,6 +79,8 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit; `schema.graphql` is its output.
     Schema,
+    /// Print the REST API's OpenAPI document (JSON) and exit; `openapi.json` is its output.
+    Openapi,
 }
 
 impl Config {

@@ -1,4 +1,5 @@
-//! `ats-server`: runs the Agent Task Service, or its migrations.
+//! `ats-server`: runs the Agent Task Service, or its migrations, or prints
+//! its GraphQL schema or OpenAPI document.
 
 use std::io::IsTerminal;
 
@@ -53,6 +54,10 @@ async fn run(config: Config) -> ats::error::Result<()> {
         }
         Some(Command::Schema) => {
             print!("{}", ats::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            print!("{}", ats::rest::openapi::json());
             Ok(())
         }
         Some(Command::Serve) | None => {

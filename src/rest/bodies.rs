@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::{ToResponse, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::Error;
 use crate::service::TaskStats;
@@ -23,6 +23,7 @@ impl<T: Serialize> IntoResponse for Reply<T> {
     }
 }
 
+// The body of every error response of the document (`operation::Failure`).
 /// Every error: a sentence for people and a code for programs.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -34,37 +35,6 @@ pub struct ErrorBody {
     #[schema(examples("NOT_FOUND"))]
     pub code: String,
 }
-
-// The error responses of the OpenAPI document. They are never built: errors
-// answer through `crate::error::Error`, whose body is an `ErrorBody`.
-
-/// 400: the request could not be read (malformed JSON, a bad path or query value).
-#[derive(ToResponse)]
-pub struct BadRequest(#[allow(dead_code)] ErrorBody);
-
-/// 401: no valid credentials (required mode, or invalid/expired/revoked ones sent).
-#[derive(ToResponse)]
-pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
-
-/// 403: visible to the caller, but this action needs more rights.
-#[derive(ToResponse)]
-pub struct Forbidden(#[allow(dead_code)] ErrorBody);
-
-/// 404: no such record, or not visible to the caller.
-#[derive(ToResponse)]
-pub struct NotFound(#[allow(dead_code)] ErrorBody);
-
-/// 409: the record's current state does not allow this.
-#[derive(ToResponse)]
-pub struct Conflict(#[allow(dead_code)] ErrorBody);
-
-/// 413: the request body is larger than the server accepts.
-#[derive(ToResponse)]
-pub struct PayloadTooLarge(#[allow(dead_code)] ErrorBody);
-
-/// 422: well-formed JSON whose values break a rule (wrong type, out of range, missing).
-#[derive(ToResponse)]
-pub struct Unprocessable(#[allow(dead_code)] ErrorBody);
 
 /// `{"task": …}`
 #[derive(Serialize, ToSchema)]

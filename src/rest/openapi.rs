@@ -1,204 +1,247 @@
-//! `GET /openapi.json` (OpenAPI 3.1, generated from the REST handlers'
-//! annotations and types) and the Swagger UI at `GET /docs`, whose assets are
-//! compiled into the binary.
+//! `GET /openapi.json` (OpenAPI 3.1), built from the declarations in
+//! `operations.rs`, and the Swagger UI at `GET /docs`, whose assets are
+//! compiled into the binary. `openapi.json` at the repository root is
+//! [`json`]'s output (`ats-server openapi`).
+
+use std::collections::BTreeMap;
 
 use axum::Router;
-use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::{OpenApi as Document, RefOr, Required};
-use utoipa::{IntoParams, OpenApi, PartialSchema};
+use utoipa::PartialSchema;
+use utoipa::openapi::path::{
+    HttpMethod, Operation as DocOperation, OperationBuilder, Parameter, ParameterBuilder,
+    ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi as Document,
+    OpenApiBuilder, Paths, Ref, RefOr, Required, Response, ResponseBuilder, Responses,
+};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::bodies::{
-    BadRequest, Conflict, ErrorBody, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
-    Unprocessable,
+use super::bodies::ErrorBody;
+use super::operation::{
+    Answer, Auth, Component, Failure, Operation, PROJECT_SCOPE, Schemas, Tag, path_param_doc,
+    path_param_is_numeric,
 };
-use super::extract::TaskRef;
-use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
+use super::operations::OPERATIONS;
 use crate::app::AppState;
-use crate::app::CurrentViewer;
-use crate::service::operations::{PROJECT_SCOPE, SCOPED_SUFFIX};
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "ATS REST API",
-        description = "Agent Task Service: tasks handed between AI agents and humans, with \
-            leases and live events. Every task route also exists under \
-            `/orgs/{org}/projects/{project}`, where a task of another project is 404. \
-            Errors are `{\"error\": \"<sentence>\", \"code\": \"<CODE>\"}`."
-    ),
-    paths(
-        health::health,
-        tasks::create,
-        tasks::list,
-        tasks::read,
-        tasks::update,
-        tasks::remove,
-        task_actions::claim,
-        task_actions::complete,
-        task_actions::fail,
-        task_actions::reject,
-        task_actions::cancel,
-        task_actions::reopen,
-        task_actions::add_message,
-        task_actions::list_messages,
-        task_actions::events,
-        task_workflow::bulk,
-        task_workflow::claim_next,
-        task_workflow::list_subtasks,
-        task_workflow::create_subtask,
-        task_workflow::list_handoffs,
-        task_workflow::add_handoff,
-        task_workflow::actions,
-        task_workflow::dependents,
-        stats::scoped,
-        stats::project,
-        orgs::list_orgs,
-        orgs::create_org,
-        orgs::read_org,
-        orgs::update_org,
-        orgs::delete_org,
-        orgs::list_projects,
-        orgs::create_project,
-        orgs::read_project,
-        orgs::update_project,
-        orgs::delete_project,
-        auth::register,
-        auth::login,
-        auth::me,
-        auth::update_me,
-        auth::public_identity,
-        auth::list_keys,
-        auth::create_key,
-        auth::delete_key,
-        auth::guardian_link,
-        auth::guardian_confirm,
-        auth::guardians,
-        auth::remove_guardian,
-        auth::guardian_key,
-        auth::my_invitations,
-        auth::accept,
-        auth::decline,
-        members::list_members,
-        members::add_member,
-        members::update_member,
-        members::remove_member,
-        members::list_invitations,
-        members::invite,
-        members::list_permissions,
-        members::grant,
-        members::revoke,
-    ),
-    components(
-        schemas(ErrorBody),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Unprocessable)
-    ),
-    tags(
-        (name = "tasks", description = "Task CRUD and lists"),
-        (name = "lifecycle", description = "Claim, complete, fail, reject, cancel, reopen"),
-        (name = "messages", description = "A task's message thread"),
-        (name = "events", description = "A task's history"),
-        (name = "stats", description = "Aggregate task statistics"),
-        (name = "organizations", description = "Organizations"),
-        (name = "projects", description = "Projects inside organizations"),
-        (name = "health", description = "Liveness and store reachability"),
-        (name = "auth", description = "Registration, login, identity and API keys"),
-        (name = "guardians", description = "Humans vouching for agents"),
-        (name = "members", description = "Organization members and roles"),
-        (name = "invitations", description = "Invitations to organizations"),
-        (name = "permissions", description = "Namespace permissions (r / rw on a project)"),
-    )
-)]
-struct ApiDoc;
+const DESCRIPTION: &str = "Agent Task Service: tasks handed between AI agents and humans, with \
+    leases and live events. Every task route also exists under \
+    `/orgs/{org}/projects/{project}`, where a task of another project is 404. \
+    Errors are `{\"error\": \"<sentence>\", \"code\": \"<CODE>\"}`.";
 
-/// The OpenAPI document of the REST API, with the project-scoped copy of
-/// every `/tasks…` path.
+/// The OpenAPI document of the REST API: every operation of
+/// [`OPERATIONS`], the task routes also under [`PROJECT_SCOPE`].
 pub fn document() -> Document {
-    let mut doc = ApiDoc::openapi();
-    let scoped: Vec<(String, PathItem)> = doc
-        .paths
-        .paths
-        .iter()
-        .filter(|(path, _)| path.starts_with("/tasks"))
-        .map(|(path, item)| (format!("{PROJECT_SCOPE}{path}"), scoped_item(item)))
-        .collect();
-    doc.paths.paths.extend(scoped);
-    doc
-}
-
-/// `item` as it reads under [`PROJECT_SCOPE`]: the org and project come from
-/// the path, so the query filters of the same names go away.
-fn scoped_item(item: &PathItem) -> PathItem {
-    let mut item = item.clone();
-    item.parameters = Some(vec![
-        RefOr::T(path_param::<String>("org", "Organization slug")),
-        RefOr::T(path_param::<String>("project", "Project slug")),
-    ]);
-    for op in operations_mut(&mut item) {
-        if let Some(id) = &mut op.operation_id {
-            id.push_str(SCOPED_SUFFIX);
-        }
-        if let Some(params) = &mut op.parameters {
-            params.retain(|p| {
-                !matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query
-                    && (p.name == "org" || p.name == "project"))
-            });
+    let mut schemas = Schemas::new();
+    let error_body = Component::of::<ErrorBody>().register(&mut schemas);
+    let mut paths = Paths::new();
+    for op in OPERATIONS {
+        for (path, operation_id) in op.rest_routes() {
+            let scoped = path != op.path;
+            let operation = operation(op, operation_id, scoped, &mut schemas);
+            let mut item = PathItem::new(http_method(op.method), operation);
+            if scoped {
+                item.parameters = Some(
+                    ["org", "project"]
+                        .map(|name| RefOr::T(path_param(op, PROJECT_SCOPE, name)))
+                        .into(),
+                );
+            }
+            match paths.paths.get_mut(&path) {
+                Some(existing) => existing.merge_operations(item),
+                None => {
+                    paths.paths.insert(path, item);
+                }
+            }
         }
     }
-    item
+    let schemas: BTreeMap<String, _> = schemas.into_iter().collect();
+    let mut components = ComponentsBuilder::new().schemas_from_iter(schemas);
+    for failure in Failure::ALL {
+        let content = ContentBuilder::new()
+            .schema(Some(error_body.clone()))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(failure.description())
+            .content("application/json", content)
+            .build();
+        components = components.response(failure.name(), response);
+    }
+    let license = LicenseBuilder::new()
+        .name(env!("CARGO_PKG_LICENSE"))
+        .identifier(Some(env!("CARGO_PKG_LICENSE")))
+        .build();
+    let info = InfoBuilder::new()
+        .title("ATS REST API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(DESCRIPTION))
+        .license(Some(license))
+        .build();
+    let tags = Tag::ALL.map(|tag| {
+        TagBuilder::new()
+            .name(tag.name())
+            .description(Some(tag.description()))
+            .build()
+    });
+    OpenApiBuilder::new()
+        .info(info)
+        .paths(paths)
+        .components(Some(components.build()))
+        .tags(Some(tags))
+        .build()
 }
 
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .flatten()
+/// [`document`] as the pretty-printed JSON of `openapi.json`, ending in a newline.
+pub fn json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
 }
 
-fn path_param<T: PartialSchema>(name: &str, description: &str) -> Parameter {
+/// The document's entry for `op` on one of its routes. On the project-scoped
+/// route the org and project come from the path, so query filters of the
+/// same names go away.
+fn operation(
+    op: &Operation,
+    operation_id: String,
+    scoped: bool,
+    schemas: &mut Schemas,
+) -> DocOperation {
+    let (summary, description) = summary_and_description(op.doc);
+    let mut parameters: Vec<Parameter> = op
+        .path_params()
+        .map(|name| path_param(op, op.path, name))
+        .collect();
+    if let Some(query) = op.query {
+        parameters.extend(
+            query
+                .parameters()
+                .into_iter()
+                .filter(|p| !(scoped && (p.name == "org" || p.name == "project"))),
+        );
+    }
+    if op.auth == Auth::Actor {
+        parameters.extend(actor_headers());
+    }
+    let request_body = op.body.map(|body| {
+        let content = ContentBuilder::new()
+            .schema(Some(body.schema.register(schemas)))
+            .build();
+        RequestBodyBuilder::new()
+            .content("application/json", content)
+            .required(Some(Required::True))
+            .description(
+                body.may_be_empty
+                    .then_some("May be empty: no body reads as `{}`"),
+            )
+            .build()
+    });
+    let mut responses = Responses::new();
+    for answer in std::iter::once(&op.ok).chain(op.also) {
+        responses.responses.insert(
+            answer.status.to_string(),
+            RefOr::T(response(answer, schemas)),
+        );
+    }
+    for failure in op.failures() {
+        responses.responses.insert(
+            failure.status().to_string(),
+            RefOr::Ref(Ref::from_response_name(failure.name())),
+        );
+    }
+    OperationBuilder::new()
+        .operation_id(Some(operation_id))
+        .tag(op.tag.name())
+        .summary(summary)
+        .description(description)
+        .parameters((!parameters.is_empty()).then_some(parameters))
+        .request_body(request_body)
+        .responses(responses)
+        .build()
+}
+
+fn response(answer: &Answer, schemas: &mut Schemas) -> Response {
+    let content = ContentBuilder::new()
+        .schema(Some(answer.body.register(schemas)))
+        .build();
+    ResponseBuilder::new()
+        .description(answer.description)
+        .content("application/json", content)
+        .build()
+}
+
+/// The first paragraph of a doc comment, and the rest.
+fn summary_and_description(doc: &[&str]) -> (Option<String>, Option<String>) {
+    let lines: Vec<&str> = doc
+        .iter()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect();
+    let text = lines.join("\n");
+    let text = text.trim();
+    let (summary, description) = text.split_once("\n\n").unwrap_or((text, ""));
+    let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    (some(summary), some(description))
+}
+
+/// The `{name}` segment of `path`, an operation of `op`.
+fn path_param(op: &Operation, path: &str, name: &str) -> Parameter {
+    let description = op
+        .params
+        .iter()
+        .find(|(param, _)| *param == name)
+        .map(|(_, doc)| *doc)
+        .or_else(|| path_param_doc(path, name));
+    let schema = if path_param_is_numeric(name) {
+        i64::schema()
+    } else {
+        String::schema()
+    };
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
-        .description(Some(description))
-        .schema(Some(T::schema()))
+        .description(description)
+        .schema(Some(schema))
         .build()
 }
 
-fn header_param(name: &str, description: &str) -> Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(String::schema()))
-        .build()
+/// The `X-Actor-*` headers that name the caller in open mode.
+fn actor_headers() -> [Parameter; 3] {
+    [
+        ("X-Actor-Type", "Who acts: human (default), agent or system"),
+        (
+            "X-Actor-ID",
+            "The actor's id; without actor headers the caller is human:anonymous",
+        ),
+        ("X-Actor-Name", "The actor's display name"),
+    ]
+    .map(|(name, description)| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(String::schema()))
+            .build()
+    })
 }
 
-impl IntoParams for TaskRef {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![path_param::<i64>("id", "Task id (a positive integer)")]
-    }
-}
-
-impl IntoParams for CurrentViewer {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            header_param("X-Actor-Type", "Who acts: human (default), agent or system"),
-            header_param(
-                "X-Actor-ID",
-                "The actor's id; without actor headers the caller is human:anonymous",
-            ),
-            header_param("X-Actor-Name", "The actor's display name"),
-        ]
+fn http_method(method: &str) -> HttpMethod {
+    match method {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        "HEAD" => HttpMethod::Head,
+        "OPTIONS" => HttpMethod::Options,
+        "TRACE" => HttpMethod::Trace,
+        other => unreachable!("no OpenAPI method {other}"),
     }
 }
 
@@ -209,4 +252,53 @@ pub fn routes() -> Router<AppState> {
         .url("/openapi.json", document())
         .config(Config::default().validator_url("none"))
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_segment_is_described() {
+        for op in OPERATIONS {
+            for name in op.path_params() {
+                let param = path_param(op, op.path, name);
+                assert!(
+                    param.description.is_some(),
+                    "{}: say what {{{name}}} is with `param {name} \"…\"`",
+                    op.name
+                );
+            }
+            for (name, _) in op.params {
+                assert!(
+                    op.path_params().any(|p| p == *name),
+                    "{}: `param {name}` is not a segment of {}",
+                    op.name,
+                    op.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn doc_comments_split_into_summary_and_description() {
+        assert_eq!(
+            summary_and_description(&[" One line,", " two lines.", "", " More."]),
+            (Some("One line,\ntwo lines.".into()), Some("More.".into()))
+        );
+        assert_eq!(summary_and_description(&[]), (None, None));
+    }
+
+    #[test]
+    fn every_operation_has_a_summary() {
+        let document = document();
+        for (path, item) in &document.paths.paths {
+            for op in [&item.get, &item.post, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                assert!(op.summary.is_some(), "{path}: no summary");
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::bodies::{BadRequest, NotFound, Reply, StatsBody};
+use super::bodies::{Reply, StatsBody};
 use super::extract::{Slugs, TaskScope};
 use crate::app::AppState;
 use crate::app::{ApiQuery, CurrentViewer};
@@ -21,17 +21,6 @@ pub(super) struct StatsParams {
     project: Option<String>,
 }
 
-/// Statistics over every task, or the `org`/`project` named in the query.
-/// Under a project's task routes, over that project.
-#[utoipa::path(
-    get, path = "/tasks/stats", tag = "stats", operation_id = "stats",
-    params(StatsParams),
-    responses(
-        (status = 200, description = "The statistics", body = StatsBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn scoped(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -52,19 +41,6 @@ pub(super) async fn scoped(
     Ok(Reply(StatsBody { stats }))
 }
 
-/// Statistics over one project's tasks.
-#[utoipa::path(
-    get, path = "/orgs/{org}/projects/{project}/stats", tag = "stats",
-    operation_id = "project_stats",
-    params(
-        ("org" = String, Path, description = "Organization slug"),
-        ("project" = String, Path, description = "Project slug"),
-    ),
-    responses(
-        (status = 200, description = "The statistics", body = StatsBody),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn project(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,

@@ -2,15 +2,11 @@
 //! message thread and the task's history, on both task mounts.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::bodies::{
-    BadRequest, Conflict, EventList, MessageBody, MessageList, NotFound, PayloadTooLarge, Reply,
-    TaskBody, Unprocessable,
-};
+use super::bodies::{EventList, MessageBody, MessageList, Reply, TaskBody};
 use super::extract::TaskRef;
 use crate::app::AppState;
 use crate::app::{ApiJson, ApiQuery, CurrentViewer};
@@ -52,20 +48,6 @@ async fn act(
     Ok(Reply(TaskBody { task }))
 }
 
-/// Claims a pending task under a lease, or renews the caller's own lease.
-#[utoipa::path(
-    post, path = "/tasks/{id}/claim", tag = "lifecycle", operation_id = "claim_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = ClaimBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The claimed task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn claim(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -76,20 +58,6 @@ pub(super) async fn claim(
     act(&s, &viewer, &task, Action::Claim { lease_ms }).await
 }
 
-/// Completes the caller's claimed task, appending `outputs`.
-#[utoipa::path(
-    post, path = "/tasks/{id}/complete", tag = "lifecycle", operation_id = "complete_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = CompleteBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The completed task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn complete(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -100,20 +68,6 @@ pub(super) async fn complete(
     act(&s, &viewer, &task, Action::Complete { outputs }).await
 }
 
-/// Fails the caller's claimed task.
-#[utoipa::path(
-    post, path = "/tasks/{id}/fail", tag = "lifecycle", operation_id = "fail_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The failed task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn fail(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -124,20 +78,6 @@ pub(super) async fn fail(
     act(&s, &viewer, &task, Action::Fail { reason }).await
 }
 
-/// Rejects a pending or claimed task.
-#[utoipa::path(
-    post, path = "/tasks/{id}/reject", tag = "lifecycle", operation_id = "reject_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The rejected task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn reject(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -148,20 +88,6 @@ pub(super) async fn reject(
     act(&s, &viewer, &task, Action::Reject { reason }).await
 }
 
-/// Cancels a pending or claimed task.
-#[utoipa::path(
-    post, path = "/tasks/{id}/cancel", tag = "lifecycle", operation_id = "cancel_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The cancelled task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn cancel(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -172,20 +98,6 @@ pub(super) async fn cancel(
     act(&s, &viewer, &task, Action::Cancel { reason }).await
 }
 
-/// Returns a finished task to `pending`.
-#[utoipa::path(
-    post, path = "/tasks/{id}/reopen", tag = "lifecycle", operation_id = "reopen_task",
-    params(TaskRef, CurrentViewer),
-    request_body(content = ReasonBody, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The reopened task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn reopen(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -196,30 +108,17 @@ pub(super) async fn reopen(
     act(&s, &viewer, &task, Action::Reopen { reason }).await
 }
 
-/// Posts a message on a task's thread.
-#[utoipa::path(
-    post, path = "/tasks/{id}/messages", tag = "messages", operation_id = "add_message",
-    params(TaskRef, CurrentViewer),
-    request_body = NewMessage,
-    responses(
-        (status = 201, description = "The new message", body = MessageBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn add_message(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(body): ApiJson<NewMessage>,
-) -> Result<(StatusCode, Reply<MessageBody>)> {
+) -> Result<Reply<MessageBody>> {
     let message = s
         .ats
         .add_message(&viewer, &task.scope, task.id, body)
         .await?;
-    Ok((StatusCode::CREATED, Reply(MessageBody { message })))
+    Ok(Reply(MessageBody { message }))
 }
 
 /// `after` / `limit` paging of threads and histories.
@@ -240,16 +139,6 @@ impl CursorParams {
     }
 }
 
-/// A task's message thread, oldest first.
-#[utoipa::path(
-    get, path = "/tasks/{id}/messages", tag = "messages", operation_id = "list_messages",
-    params(TaskRef, CursorParams),
-    responses(
-        (status = 200, description = "The messages", body = MessageList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn list_messages(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -264,16 +153,6 @@ pub(super) async fn list_messages(
     Ok(Reply(MessageList { messages }))
 }
 
-/// A task's history: its stored events, oldest first.
-#[utoipa::path(
-    get, path = "/tasks/{id}/events", tag = "events", operation_id = "task_events",
-    params(TaskRef, CursorParams),
-    responses(
-        (status = 200, description = "The events", body = EventList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn events(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,

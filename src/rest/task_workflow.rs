@@ -2,13 +2,10 @@
 //! create, claim-next, subtasks and handoffs.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bodies::{
-    BadRequest, Conflict, NotFound, PayloadTooLarge, Reply, TaskBody, Unprocessable,
-};
+use super::bodies::{Reply, TaskBody};
 use super::extract::{TaskRef, TaskScope};
 use crate::app::AppState;
 use crate::app::{ApiJson, CurrentViewer};
@@ -49,47 +46,20 @@ pub struct HandoffList {
     pub handoffs: Vec<HandoffView>,
 }
 
-/// Creates up to 1 000 tasks at once: all or nothing; an error names the bad item's index.
-#[utoipa::path(
-    post, path = "/tasks/bulk", tag = "tasks", operation_id = "create_tasks",
-    params(CurrentViewer),
-    request_body = BulkBody,
-    responses(
-        (status = 201, description = "The new tasks", body = BulkCreated),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn bulk(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
     ApiJson(body): ApiJson<BulkBody>,
-) -> Result<(StatusCode, Reply<BulkCreated>)> {
+) -> Result<Reply<BulkCreated>> {
     let tasks = s
         .ats
         .create_tasks(&viewer, &scope, body.tasks.unwrap_or_default())
         .await?;
     let count = tasks.len();
-    Ok((StatusCode::CREATED, Reply(BulkCreated { tasks, count })))
+    Ok(Reply(BulkCreated { tasks, count }))
 }
 
-/// Claims the most urgent claimable task matching the filter (highest priority, then oldest).
-#[utoipa::path(
-    post, path = "/tasks/claim-next", tag = "lifecycle", operation_id = "claim_next_task",
-    params(CurrentViewer),
-    request_body(content = ClaimNext, description = "May be empty: no body reads as `{}`"),
-    responses(
-        (status = 200, description = "The claimed task", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn claim_next(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -104,16 +74,6 @@ pub(super) async fn claim_next(
     Ok(Reply(TaskBody { task }))
 }
 
-/// A task's subtasks.
-#[utoipa::path(
-    get, path = "/tasks/{id}/subtasks", tag = "tasks", operation_id = "list_subtasks",
-    params(TaskRef, CurrentViewer),
-    responses(
-        (status = 200, description = "The subtasks", body = TaskList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn list_subtasks(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -123,42 +83,19 @@ pub(super) async fn list_subtasks(
     Ok(Reply(TaskList { tasks }))
 }
 
-/// Creates a subtask in the parent's project.
-#[utoipa::path(
-    post, path = "/tasks/{id}/subtasks", tag = "tasks", operation_id = "create_subtask",
-    params(TaskRef, CurrentViewer),
-    request_body = NewTask,
-    responses(
-        (status = 201, description = "The new subtask", body = TaskBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn create_subtask(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(input): ApiJson<NewTask>,
-) -> Result<(StatusCode, Reply<TaskBody>)> {
+) -> Result<Reply<TaskBody>> {
     let created = s
         .ats
         .create_subtask(&viewer, &task.scope, task.id, input)
         .await?;
-    Ok((StatusCode::CREATED, Reply(TaskBody { task: created })))
+    Ok(Reply(TaskBody { task: created }))
 }
 
-/// A task's handoffs, oldest first.
-#[utoipa::path(
-    get, path = "/tasks/{id}/handoffs", tag = "tasks", operation_id = "list_handoffs",
-    params(TaskRef, CurrentViewer),
-    responses(
-        (status = 200, description = "The handoffs", body = HandoffList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn list_handoffs(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -168,30 +105,17 @@ pub(super) async fn list_handoffs(
     Ok(Reply(HandoffList { handoffs }))
 }
 
-/// Posts a handoff: what was done and what the next session should do.
-#[utoipa::path(
-    post, path = "/tasks/{id}/handoffs", tag = "tasks", operation_id = "add_handoff",
-    params(TaskRef, CurrentViewer),
-    request_body = NewHandoff,
-    responses(
-        (status = 201, description = "The handoff", body = HandoffBody),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = Unprocessable),
-    )
-)]
 pub(super) async fn add_handoff(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
     ApiJson(input): ApiJson<NewHandoff>,
-) -> Result<(StatusCode, Reply<HandoffBody>)> {
+) -> Result<Reply<HandoffBody>> {
     let handoff = s
         .ats
         .add_handoff(&viewer, &task.scope, task.id, input)
         .await?;
-    Ok((StatusCode::CREATED, Reply(HandoffBody { handoff })))
+    Ok(Reply(HandoffBody { handoff }))
 }
 
 /// `{"actions": […]}`: what the caller may do to the task now.
@@ -202,18 +126,6 @@ pub struct ActionList {
     pub actions: Vec<String>,
 }
 
-/// The actions the caller may take on the task now, by the same rules the
-/// actions apply (access, status, assignee, blockers, subtasks). Empty for a
-/// caller who may only read.
-#[utoipa::path(
-    get, path = "/tasks/{id}/actions", tag = "lifecycle", operation_id = "task_actions",
-    params(TaskRef, CurrentViewer),
-    responses(
-        (status = 200, description = "The allowed actions", body = ActionList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn actions(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
@@ -229,16 +141,6 @@ pub(super) async fn actions(
     Ok(Reply(ActionList { actions }))
 }
 
-/// The tasks that depend on this one (that it blocks until it completes), oldest first.
-#[utoipa::path(
-    get, path = "/tasks/{id}/dependents", tag = "tasks", operation_id = "list_dependents",
-    params(TaskRef, CurrentViewer),
-    responses(
-        (status = 200, description = "The dependent tasks", body = TaskList),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-    )
-)]
 pub(super) async fn dependents(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,

@@ -12,7 +12,6 @@ mod identities;
 mod lifecycle;
 mod members;
 mod messages;
-pub mod operations;
 mod orgs;
 pub mod paging;
 mod projects;
