@@ -8,7 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -52,8 +52,8 @@ fn sqlite_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
     Ok((url, mode))
 }
 
-/// Called with the SQL of each statement the store runs.
-pub type StatementObserver = Arc<dyn Fn(&str) + Send + Sync>;
+/// Called with each statement the store runs.
+pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
 
 /// Shared handle to the database.
 #[derive(Clone)]
@@ -87,15 +87,15 @@ impl Store {
     /// Connects, counting every SQL statement on `queries` (for `/metrics`).
     pub async fn connect_counted(url: &str, queries: Option<Counter>) -> Result<Self> {
         let observer = queries.map(|q| -> StatementObserver {
-            Arc::new(move |_: &str| {
+            Arc::new(move |_: &Statement| {
                 q.inc();
             })
         });
         Self::connect_observed(url, observer).await
     }
 
-    /// Connects, calling `observer` with the SQL of every statement run
-    /// (tests use it to hold each operation to a statement budget).
+    /// Connects, calling `observer` with every statement run (tests use it
+    /// to hold each operation to a statement budget and to explain plans).
     pub async fn connect_observed(url: &str, observer: Option<StatementObserver>) -> Result<Self> {
         let (url, synchronous) = sqlite_synchronous(url)?;
         let mut opts = ConnectOptions::new(url.clone());
@@ -118,7 +118,7 @@ impl Store {
         }
         let mut db = Database::connect(opts).await?;
         if let Some(observer) = observer {
-            db.set_metric_callback(move |info| observer(&info.statement.sql));
+            db.set_metric_callback(move |info| observer(info.statement));
         }
         Ok(Self {
             db,

@@ -7,6 +7,11 @@ mod m20261128_000002_create_access;
 mod m20261128_000003_create_workflow;
 mod m20261201_000004_api_key_issuer;
 mod m20261201_000005_event_positions;
+mod m20261201_000006_ready_queue;
+
+/// The condition on a task row that puts it in the ready queue (the
+/// predicate of the `ix_tasks_ready*` partial indexes).
+pub use m20261201_000006_ready_queue::READY as READY_TASKS;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -20,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_workflow::Migration),
             Box::new(m20261201_000004_api_key_issuer::Migration),
             Box::new(m20261201_000005_event_positions::Migration),
+            Box::new(m20261201_000006_ready_queue::Migration),
         ]
     }
 }

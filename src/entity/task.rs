@@ -33,6 +33,9 @@ pub struct Model {
     pub attempts: i32,
     pub max_attempts: Option<i32>,
     pub version: i64,
+    /// How many of its dependencies are not completed (kept by the service
+    /// in the blocker's transaction; never written by a compare-and-set).
+    pub open_blockers: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

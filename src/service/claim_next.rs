@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::access::Access;
 use super::event_log::record_change;
 use super::lifecycle::{Action, compare_and_set, plan};
-use super::tasks::{Scope, claimable_condition};
+use super::tasks::{Scope, ready_condition};
 use super::viewer::Viewer;
 use super::views::TaskView;
 use super::{Ats, validate};
@@ -65,7 +65,7 @@ impl Ats {
             }
             let mut cond = Condition::all()
                 .add(task::Column::ProjectId.is_in(projects))
-                .add(claimable_condition(time::now()));
+                .add(ready_condition());
             if let Some(c) = &req.channel {
                 cond = cond.add(task::Column::Channel.eq(c.clone()));
             }

@@ -346,7 +346,9 @@ pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     expected: i64,
     new: &task::Model,
 ) -> Result<bool> {
-    let active = task::ActiveModel::from(new.clone()).reset_all();
+    let mut active = task::ActiveModel::from(new.clone()).reset_all();
+    // Kept by blockers' transactions, which do not bump `version`.
+    active.open_blockers = sea_orm::ActiveValue::NotSet;
     let res = task::Entity::update_many()
         .set(active)
         .filter(task::Column::Id.eq(new.id))

@@ -69,32 +69,18 @@ pub struct NewTask {
     pub depends_on: Option<Vec<i64>>,
 }
 
-/// Tasks that can be claimed at `now`: pending (or holding an expired lease),
-/// under their attempt cap, with every blocker completed.
+/// Tasks under their attempt cap with every blocker completed.
+fn unblocked_under_cap() -> Condition {
+    Condition::all().add(task::Column::OpenBlockers.eq(0)).add(
+        Condition::any()
+            .add(task::Column::MaxAttempts.is_null())
+            .add(Expr::col(task::Column::Attempts).lt(Expr::col(task::Column::MaxAttempts))),
+    )
+}
+
+/// Tasks that can be claimed at `now` (the `claimable` list filter):
+/// pending, or holding an expired lease, unblocked and under their cap.
 pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Condition {
-    use sea_orm::sea_query::{Alias, Query};
-    let blocker = Alias::new("blocker");
-    let open_blockers = Query::select()
-        .expr(Expr::val(1))
-        .from(crate::entity::task_dependency::Entity)
-        .join_as(
-            sea_orm::sea_query::JoinType::InnerJoin,
-            task::Entity,
-            blocker.clone(),
-            Expr::col((blocker.clone(), task::Column::Id)).equals((
-                crate::entity::task_dependency::Entity,
-                crate::entity::task_dependency::Column::DependsOnId,
-            )),
-        )
-        .and_where(
-            Expr::col((
-                crate::entity::task_dependency::Entity,
-                crate::entity::task_dependency::Column::TaskId,
-            ))
-            .equals((task::Entity, task::Column::Id)),
-        )
-        .and_where(Expr::col((blocker, task::Column::Status)).ne(TaskStatus::Completed))
-        .to_owned();
     Condition::all()
         .add(
             Condition::any()
@@ -105,12 +91,16 @@ pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Conditi
                         .add(task::Column::LeaseExpires.lte(now)),
                 ),
         )
-        .add(
-            Condition::any()
-                .add(task::Column::MaxAttempts.is_null())
-                .add(Expr::col(task::Column::Attempts).lt(Expr::col(task::Column::MaxAttempts))),
-        )
-        .add(Expr::exists(open_blockers).not())
+        .add(unblocked_under_cap())
+}
+
+/// Tasks in the ready queue: pending, unblocked and under their cap — the
+/// rows the partial indexes `ix_tasks_ready*` hold, so claim-next reads the
+/// first one at any queue depth. Expired leases reach it through the reaper.
+/// Written as the index predicate itself, with no bound parameters, so the
+/// planner can match it to the indexes even in a generic plan.
+pub(crate) fn ready_condition() -> Condition {
+    Condition::all().add(Expr::cust(migration::READY_TASKS))
 }
 
 /// Most tasks one bulk create may hold.
@@ -755,6 +745,10 @@ impl Ats {
         let (t, loc, _) = self
             .find_task_in(&w.txn, &rights, scope, id, Access::Write)
             .await?;
+        if t.status != TaskStatus::Completed {
+            // Its dependents lose a blocker that was still open.
+            self.count_dependents(&w.txn, id, true).await?;
+        }
         let res = task::Entity::delete_many()
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Version.eq(t.version))

@@ -3,9 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -99,8 +100,14 @@ impl Ats {
                 t.id
             )));
         }
-        let found: HashMap<i64, task::Model> = task::Entity::find()
-            .filter(task::Column::Id.is_in(wanted.clone()))
+        // Blockers are read with a share lock, so none can complete (and
+        // miss this task's new edge when it counts down its dependents)
+        // until this transaction commits.
+        let mut blockers = task::Entity::find().filter(task::Column::Id.is_in(wanted.clone()));
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            blockers = blockers.lock_shared();
+        }
+        let found: HashMap<i64, task::Model> = blockers
             .all(db)
             .await?
             .into_iter()
@@ -140,15 +147,61 @@ impl Ats {
             .filter(task_dependency::Column::TaskId.eq(t.id))
             .exec(db)
             .await?;
-        for id in wanted {
-            task_dependency::ActiveModel {
-                task_id: Set(t.id),
-                depends_on_id: Set(id),
-            }
-            .insert(db)
+        let open = wanted
+            .iter()
+            .filter(|id| {
+                found
+                    .get(id)
+                    .is_some_and(|b| b.status != TaskStatus::Completed)
+            })
+            .count();
+        if !wanted.is_empty() {
+            task_dependency::Entity::insert_many(wanted.iter().map(|id| {
+                task_dependency::ActiveModel {
+                    task_id: Set(t.id),
+                    depends_on_id: Set(*id),
+                }
+            }))
+            .exec_without_returning(db)
             .await?;
         }
+        if open as i32 != t.open_blockers {
+            task::Entity::update_many()
+                .col_expr(task::Column::OpenBlockers, Expr::value(open as i32))
+                .filter(task::Column::Id.eq(t.id))
+                .exec(db)
+                .await?;
+        }
         Ok(())
+    }
+
+    /// Counts the dependents of `blocker` down (it completed) or up (it was
+    /// reopened); returns the dependents counted down to no open blocker.
+    pub(crate) async fn count_dependents<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        blocker: i64,
+        completed: bool,
+    ) -> Result<Vec<task::Model>> {
+        let dependents = Query::select()
+            .column(task_dependency::Column::TaskId)
+            .from(task_dependency::Entity)
+            .and_where(task_dependency::Column::DependsOnId.eq(blocker))
+            .to_owned();
+        let step = if completed {
+            Expr::col(task::Column::OpenBlockers).sub(1)
+        } else {
+            Expr::col(task::Column::OpenBlockers).add(1)
+        };
+        let changed = task::Entity::update_many()
+            .col_expr(task::Column::OpenBlockers, step)
+            .filter(task::Column::Id.in_subquery(dependents))
+            .exec_with_returning(db)
+            .await?;
+        Ok(changed
+            .into_iter()
+            .filter(|t| completed && t.open_blockers == 0)
+            .collect())
     }
 
     /// Blockers of `task_id` that are not completed.
@@ -229,7 +282,7 @@ impl Ats {
     ) -> Result<()> {
         let claimed =
             after.status == TaskStatus::InProgress && after.claimed_at != before.claimed_at;
-        if claimed {
+        if claimed && after.open_blockers > 0 {
             let blockers = self.blockers(db, after.id).await?;
             if !blockers.is_empty() {
                 let list: Vec<String> = blockers.iter().map(|b| format!("task {b}")).collect();
@@ -272,14 +325,9 @@ impl Ats {
         after: &task::Model,
     ) -> Result<Vec<FollowUp>> {
         let mut out = Vec::new();
-        if after.status == TaskStatus::Completed && before.status != TaskStatus::Completed {
-            let dependents = task_dependency::Entity::find()
-                .filter(task_dependency::Column::DependsOnId.eq(after.id))
-                .all(db)
-                .await?;
-            for d in dependents {
-                if self.blockers(db, d.task_id).await?.is_empty()
-                    && let Some(t) = task::Entity::find_by_id(d.task_id).one(db).await?
+        let completed = after.status == TaskStatus::Completed;
+        if completed != (before.status == TaskStatus::Completed) {
+            for t in self.count_dependents(db, after.id, completed).await? {
                 {
                     let loc = self
                         .locations(db, vec![t.project_id])
