@@ -2,7 +2,10 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A row of `tasks`. `version` is bumped by every write and is the compare-and-set guard.
+/// A row of `tasks`. `version` is bumped by every write and is the
+/// compare-and-set guard. The counters `open_blockers`, `open_subtasks` and
+/// `has_dependents` are kept by the transactions of *other* tasks (blockers,
+/// subtasks, dependents), so a compare-and-set never writes them.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
@@ -36,6 +39,13 @@ pub struct Model {
     /// How many of its dependencies are not completed (kept by the service
     /// in the blocker's transaction; never written by a compare-and-set).
     pub open_blockers: i32,
+    /// The ids of its blockers, ascending (a copy of its dependency rows).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub depends_on: Json,
+    /// Some task depends on it (set once, never cleared).
+    pub has_dependents: bool,
+    /// How many of its subtasks are pending or in progress.
+    pub open_subtasks: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

@@ -92,10 +92,11 @@ impl Ats {
                 .cloned()
                 .ok_or_else(|| Error::Internal(format!("task {} lost its project", current.id)))?;
             let planned = plan(&current, &action, actor, false, time::now())?;
-            if !compare_and_set(&w.txn, current.version, &planned.task).await? {
+            let Some(stored) = compare_and_set(&w.txn, current.version, &planned.task).await?
+            else {
                 continue;
-            }
-            let mut view = TaskView::new(planned.task, &loc);
+            };
+            let mut view = TaskView::new(stored, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
                 .await?;
             record_change(&w.txn, actor, &view, &loc, planned.events).await?;

@@ -340,22 +340,27 @@ pub(crate) fn expire_lease(t: &mut task::Model) {
     t.lease_expires = None;
 }
 
-/// Writes `new` over the row if its version is still `expected`; false when someone else won.
+/// Writes `new` over the row if its version is still `expected`, returning
+/// the row as stored (with the counters other transactions keep); `None`
+/// when someone else won.
 pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     db: &C,
     expected: i64,
     new: &task::Model,
-) -> Result<bool> {
+) -> Result<Option<task::Model>> {
     let mut active = task::ActiveModel::from(new.clone()).reset_all();
-    // Kept by blockers' transactions, which do not bump `version`.
+    // Kept by other tasks' transactions, which do not bump `version`.
     active.open_blockers = sea_orm::ActiveValue::NotSet;
-    let res = task::Entity::update_many()
+    active.open_subtasks = sea_orm::ActiveValue::NotSet;
+    active.has_dependents = sea_orm::ActiveValue::NotSet;
+    active.depends_on = sea_orm::ActiveValue::NotSet;
+    let stored = task::Entity::update_many()
         .set(active)
         .filter(task::Column::Id.eq(new.id))
         .filter(task::Column::Version.eq(expected))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(res.rows_affected == 1)
+    Ok(stored.into_iter().next())
 }
 
 /// How many times a transition re-reads after losing a compare-and-set.
@@ -385,11 +390,11 @@ impl Ats {
                 time::now(),
             )?;
             self.guard(&w.txn, &current, &plan.task).await?;
-            if !compare_and_set(&w.txn, current.version, &plan.task).await? {
+            let Some(stored) = compare_and_set(&w.txn, current.version, &plan.task).await? else {
                 continue;
-            }
-            let follow = self.follow_ups(&w.txn, &current, &plan.task).await?;
-            let mut view = TaskView::new(plan.task, &loc);
+            };
+            let follow = self.follow_ups(&w.txn, &current, &stored).await?;
+            let mut view = TaskView::new(stored, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
                 .await?;
             record_change(&w.txn, actor, &view, &loc, plan.events).await?;

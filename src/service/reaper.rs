@@ -94,9 +94,9 @@ impl Ats {
             expire_lease(&mut t);
             t.updated_at = time::now();
             t.version += 1;
-            if !compare_and_set(&w.txn, current.version, &t).await? {
+            let Some(t) = compare_and_set(&w.txn, current.version, &t).await? else {
                 continue;
-            }
+            };
             let loc = self
                 .locations(&w.txn, vec![t.project_id])
                 .await?

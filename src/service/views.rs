@@ -52,6 +52,9 @@ pub struct TaskView {
     /// The thread, on single-task reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<MessageView>>,
+    /// How many blockers are still open (whether `blocked_by` needs a read).
+    #[serde(skip)]
+    pub(crate) open_blockers: i32,
 }
 
 /// Where a task lives, by slug.
@@ -100,7 +103,7 @@ impl TaskView {
             lease_expires: t.lease_expires,
             reason: t.reason,
             parent_id: t.parent_id,
-            depends_on: Vec::new(),
+            depends_on: serde_json::from_value(t.depends_on).unwrap_or_default(),
             blocked_by: Vec::new(),
             attempts: t.attempts,
             max_attempts: t.max_attempts,
@@ -109,6 +112,7 @@ impl TaskView {
             claimed_at: t.claimed_at,
             completed_at: t.completed_at,
             messages: None,
+            open_blockers: t.open_blockers,
         }
     }
 }

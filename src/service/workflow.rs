@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -72,8 +72,12 @@ pub struct NewHandoff {
     pub next_steps: Option<Vec<String>>,
 }
 
-fn unfinished(s: &TaskStatus) -> bool {
-    s.is_open()
+/// A task's blockers after [`Ats::set_dependencies`].
+pub(crate) struct Dependencies {
+    /// Their ids, ascending.
+    pub ids: Vec<i64>,
+    /// How many are not completed.
+    pub open_blockers: i32,
 }
 
 impl Ats {
@@ -85,7 +89,7 @@ impl Ats {
         t: &task::Model,
         org_id: i32,
         deps: &[i64],
-    ) -> Result<()> {
+    ) -> Result<Dependencies> {
         let mut wanted: Vec<i64> = deps.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
@@ -165,14 +169,51 @@ impl Ats {
             .exec_without_returning(db)
             .await?;
         }
-        if open as i32 != t.open_blockers {
+        let open = open as i32;
+        let listed: Vec<i64> = serde_json::from_value(t.depends_on.clone()).unwrap_or_default();
+        if open != t.open_blockers || listed != wanted {
             task::Entity::update_many()
-                .col_expr(task::Column::OpenBlockers, Expr::value(open as i32))
+                .col_expr(task::Column::OpenBlockers, Expr::value(open))
+                .col_expr(task::Column::DependsOn, Expr::value(json!(wanted)))
                 .filter(task::Column::Id.eq(t.id))
                 .exec(db)
                 .await?;
         }
-        Ok(())
+        let unmarked: Vec<i64> = found
+            .values()
+            .filter(|b| !b.has_dependents)
+            .map(|b| b.id)
+            .collect();
+        if !unmarked.is_empty() {
+            task::Entity::update_many()
+                .col_expr(task::Column::HasDependents, Expr::value(true))
+                .filter(task::Column::Id.is_in(unmarked))
+                .exec(db)
+                .await?;
+        }
+        Ok(Dependencies {
+            ids: wanted,
+            open_blockers: open,
+        })
+    }
+
+    /// Moves the count of open subtasks of `parent` by `delta` (a subtask was
+    /// created, finished or reopened); returns the parent as it now is.
+    pub(crate) async fn count_open_subtasks<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        parent: i64,
+        delta: i32,
+    ) -> Result<Option<task::Model>> {
+        let changed = task::Entity::update_many()
+            .col_expr(
+                task::Column::OpenSubtasks,
+                Expr::col(task::Column::OpenSubtasks).add(delta),
+            )
+            .filter(task::Column::Id.eq(parent))
+            .exec_with_returning(db)
+            .await?;
+        Ok(changed.into_iter().next())
     }
 
     /// Counts the dependents of `blocker` down (it completed) or up (it was
@@ -232,42 +273,38 @@ impl Ats {
         Ok(open)
     }
 
-    /// Fills `depends_on` and `blocked_by` of many views (two queries).
+    /// Fills `blocked_by` of the views that still have open blockers (one
+    /// query, none when no view is blocked; `depends_on` comes with the row).
     pub(crate) async fn decorate<C: ConnectionTrait>(
         &self,
         db: &C,
         views: &mut [TaskView],
     ) -> Result<()> {
-        if views.is_empty() {
+        let blocker_ids: Vec<i64> = views
+            .iter()
+            .filter(|v| v.open_blockers > 0)
+            .flat_map(|v| v.depends_on.iter().copied())
+            .collect();
+        if blocker_ids.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
-        let edges = task_dependency::Entity::find()
-            .filter(task_dependency::Column::TaskId.is_in(ids))
-            .order_by_asc(task_dependency::Column::DependsOnId)
-            .all(db)
-            .await?;
-        if edges.is_empty() {
-            return Ok(());
-        }
-        let blocker_ids: Vec<i64> = edges.iter().map(|e| e.depends_on_id).collect();
         let done: HashSet<i64> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
             .filter(task::Column::Id.is_in(blocker_ids))
             .filter(task::Column::Status.eq(TaskStatus::Completed))
+            .into_tuple::<i64>()
             .all(db)
             .await?
             .into_iter()
-            .map(|b| b.id)
             .collect();
-        let mut by_task: HashMap<i64, Vec<i64>> = HashMap::new();
-        for e in edges {
-            by_task.entry(e.task_id).or_default().push(e.depends_on_id);
-        }
-        for v in views.iter_mut() {
-            if let Some(deps) = by_task.remove(&v.id) {
-                v.blocked_by = deps.iter().copied().filter(|d| !done.contains(d)).collect();
-                v.depends_on = deps;
-            }
+        for v in views.iter_mut().filter(|v| v.open_blockers > 0) {
+            v.blocked_by = v
+                .depends_on
+                .iter()
+                .copied()
+                .filter(|d| !done.contains(d))
+                .collect();
         }
         Ok(())
     }
@@ -293,7 +330,10 @@ impl Ats {
                 )));
             }
         }
-        if after.status == TaskStatus::Completed && before.status != TaskStatus::Completed {
+        if after.status == TaskStatus::Completed
+            && before.status != TaskStatus::Completed
+            && after.open_subtasks > 0
+        {
             let open: Vec<i64> = task::Entity::find()
                 .filter(task::Column::ParentId.eq(after.id))
                 .filter(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
@@ -326,7 +366,7 @@ impl Ats {
     ) -> Result<Vec<FollowUp>> {
         let mut out = Vec::new();
         let completed = after.status == TaskStatus::Completed;
-        if completed != (before.status == TaskStatus::Completed) {
+        if after.has_dependents && completed != (before.status == TaskStatus::Completed) {
             for t in self.count_dependents(db, after.id, completed).await? {
                 {
                     let loc = self
@@ -347,16 +387,11 @@ impl Ats {
             }
         }
         if let Some(parent_id) = after.parent_id
-            && !unfinished(&after.status)
-            && unfinished(&before.status)
+            && after.status.is_open() != before.status.is_open()
         {
-            let open = task::Entity::find()
-                .filter(task::Column::ParentId.eq(parent_id))
-                .filter(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
-                .count(db)
-                .await?;
-            if open == 0
-                && let Some(p) = task::Entity::find_by_id(parent_id).one(db).await?
+            let delta = if after.status.is_open() { 1 } else { -1 };
+            if let Some(p) = self.count_open_subtasks(db, parent_id, delta).await?
+                && p.open_subtasks == 0
             {
                 let loc = self
                     .locations(db, vec![p.project_id])

@@ -47,9 +47,45 @@ fn reads_of(statements: &[String], table: &str) -> usize {
     statements.iter().filter(|s| s.contains(&quoted)).count()
 }
 
+/// Statements inside a transition's transaction, besides reading the
+/// caller's rights (issue 13's budgets: claim-next ≤ 4, complete ≤ 3 when the
+/// task has no dependents or parent).
+const CLAIM_NEXT_BUDGET: usize = 4;
+const COMPLETE_BUDGET: usize = 3;
+
+/// The statements that do the operation's own work (not the rights reads).
+fn work(statements: &[String]) -> Vec<&String> {
+    statements
+        .iter()
+        .filter(|s| {
+            ACCESS_TABLES
+                .iter()
+                .all(|t| reads_of(std::slice::from_ref(*s), t) == 0)
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_within(op: &str, statements: &[String], budget: usize) {
+    let work = work(statements);
+    assert!(
+        work.len() <= budget,
+        "{op} ran {} statements, over its budget of {budget}:\n{}",
+        work.len(),
+        work.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 #[track_caller]
 fn assert_access_read_once(op: &str, statements: &[String]) {
-    eprintln!("{op}: {} statements", statements.len());
+    eprintln!(
+        "{op}: {} statements ({} besides the rights)",
+        statements.len(),
+        work(statements).len()
+    );
     for table in ACCESS_TABLES {
         let n = reads_of(statements, table);
         assert!(
@@ -89,6 +125,7 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
         .expect("a claimable task");
     let claim = take(&log);
     assert_access_read_once("claim-next", &claim);
+    assert_within("claim-next", &claim, CLAIM_NEXT_BUDGET);
     assert!(
         ACCESS_TABLES.iter().all(|t| reads_of(&claim, t) == 1),
         "the rights were read: {claim:#?}"
@@ -106,7 +143,9 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(done.status, ats::service::TaskStatus::Completed);
-    assert_access_read_once("complete", &take(&log));
+    let complete = take(&log);
+    assert_access_read_once("complete", &complete);
+    assert_within("complete", &complete, COMPLETE_BUDGET);
 
     // Within one request the rights are read once, however many calls use them.
     let viewer = ats.viewer(&caller).await.unwrap();
