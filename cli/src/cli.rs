@@ -107,6 +107,12 @@ pub enum Command {
         /// Lease duration in milliseconds
         #[arg(long)]
         lease: Option<i64>,
+        /// Claim up to this many tasks at once (1-100), each with its own lease
+        #[arg(long)]
+        limit: Option<i64>,
+        /// With nothing claimable, wait up to this many milliseconds for work (max 30000)
+        #[arg(long)]
+        wait: Option<i64>,
     },
     /// Complete a task you hold
     Complete {

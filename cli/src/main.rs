@@ -64,15 +64,17 @@ async fn run(cli: Cli, out: Output) -> CliResult<()> {
             task_type,
             min_priority,
             lease,
+            limit,
+            wait,
         } => {
-            workflow::claim_next(
-                &ctx,
-                channel.as_deref(),
-                task_type.as_deref(),
-                *min_priority,
-                *lease,
-            )
-            .await
+            let claim = workflow::Claim {
+                channel: channel.as_deref(),
+                task_type: task_type.as_deref(),
+                min_priority: *min_priority,
+                lease: *lease,
+                wait: *wait,
+            };
+            workflow::claim_next(&ctx, &claim, *limit).await
         }
         Command::Complete { id, outputs } => {
             let body = match outputs {

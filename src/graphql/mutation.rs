@@ -11,7 +11,8 @@ use super::inputs::{
 use super::types::{Handoff, Message, Organization, Project, Task};
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::service::{
-    Action, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch, ProjectPatch, Scope,
+    Action, ClaimBatch, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch,
+    ProjectPatch, Scope,
 };
 
 /// The task a mutation changed.
@@ -31,6 +32,13 @@ pub struct TasksPayload {
 #[derive(SimpleObject)]
 pub struct ClaimNextPayload {
     pub task: Option<Task>,
+}
+
+/// The tasks a batch claim took (empty when nothing was claimable).
+#[derive(SimpleObject)]
+pub struct ClaimTasksPayload {
+    pub tasks: Vec<Task>,
+    pub count: i32,
 }
 
 /// The handoff a mutation posted.
@@ -56,6 +64,21 @@ pub struct HandoffInput {
     /// What the next session should do.
     #[graphql(default)]
     pub next_steps: Vec<String>,
+}
+
+fn claim_request(
+    filter: Option<ClaimFilter>,
+    lease_ms: Option<i32>,
+    wait_ms: Option<i32>,
+) -> ClaimNext {
+    let f = filter.unwrap_or_default();
+    ClaimNext {
+        channel: f.channel,
+        task_type: f.task_type,
+        min_priority: f.min_priority.map(i64::from),
+        lease_duration: lease_ms.map(i64::from),
+        wait_ms: wait_ms.map(i64::from),
+    }
 }
 
 fn scope_of(org: &Option<String>, project: &Option<String>) -> GqlResult<Scope> {
@@ -161,26 +184,51 @@ impl MutationRoot {
     }
 
     /// Claims the most urgent claimable task matching `filter` (highest
-    /// priority, then oldest); `task` is null when none matches.
+    /// priority, then oldest); `task` is null when none matches. With
+    /// `waitMs` (up to 30 000) and nothing claimable, waits for work first.
     async fn claim_next_task(
         &self,
         ctx: &Context<'_>,
         filter: Option<ClaimFilter>,
         lease_ms: Option<i32>,
+        wait_ms: Option<i32>,
         org: Option<String>,
         project: Option<String>,
     ) -> GqlResult<ClaimNextPayload> {
         let scope = scope_of(&org, &project)?;
-        let f = filter.unwrap_or_default();
-        let req = ClaimNext {
-            channel: f.channel,
-            task_type: f.task_type,
-            min_priority: f.min_priority.map(i64::from),
-            lease_duration: lease_ms.map(i64::from),
-        };
+        let req = claim_request(filter, lease_ms, wait_ms);
         let task = ats(ctx).claim_next(viewer(ctx)?, &scope, req).await.gql()?;
         Ok(ClaimNextPayload {
             task: task.map(Task),
+        })
+    }
+
+    /// Claims up to `limit` (1–100, default 10) of the most urgent claimable
+    /// tasks matching `filter` in one transaction, each with its own lease;
+    /// empty when none matches. With `waitMs` (up to 30 000) and nothing
+    /// claimable, waits for work first.
+    async fn claim_next_tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ClaimFilter>,
+        limit: Option<i32>,
+        lease_ms: Option<i32>,
+        wait_ms: Option<i32>,
+        org: Option<String>,
+        project: Option<String>,
+    ) -> GqlResult<ClaimTasksPayload> {
+        let scope = scope_of(&org, &project)?;
+        let req = ClaimBatch {
+            next: claim_request(filter, lease_ms, wait_ms),
+            limit: limit.map(i64::from),
+        };
+        let tasks = ats(ctx)
+            .claim_batch(viewer(ctx)?, &scope, req)
+            .await
+            .gql()?;
+        Ok(ClaimTasksPayload {
+            count: tasks.len() as i32,
+            tasks: tasks.into_iter().map(Task).collect(),
         })
     }
 

@@ -30,12 +30,14 @@ use super::orgs::ProjectListParams;
 use super::stats::StatsParams;
 use super::task_actions::{ClaimBody, CompleteBody, CursorParams, ReasonBody};
 use super::task_query::ListParams;
-use super::task_workflow::{ActionList, BulkBody, BulkCreated, HandoffBody, HandoffList, TaskList};
+use super::task_workflow::{
+    ActionList, BulkBody, BulkCreated, ClaimedTasks, HandoffBody, HandoffList, TaskList,
+};
 use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
 use crate::service::{
-    ClaimNext, GuardianLink, IdentityPatch, LoggedIn, Login, NewApiKey, NewHandoff, NewInvitation,
-    NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, OrgPatch, ProjectPatch,
-    Registered, Registration, TaskPatch,
+    ClaimBatch, ClaimNext, GuardianLink, IdentityPatch, LoggedIn, Login, NewApiKey, NewHandoff,
+    NewInvitation, NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, OrgPatch,
+    ProjectPatch, Registered, Registration, TaskPatch,
 };
 
 operations! {
@@ -130,6 +132,14 @@ operations! {
     claim_next_task: POST "/tasks/claim-next" => task_workflow::claim_next, tag Lifecycle,
         graphql "Mutation.claimNextTask",
         body ClaimNext or empty, ok 200 TaskBody "The claimed task", errors [404, 409];
+
+    /// Claims up to `limit` (1–100, default 10) of the most urgent claimable tasks
+    /// matching the filter in one transaction, each with its own lease and
+    /// `task.claimed` event; an empty list when none matches. With `wait_ms`
+    /// (up to 30 000) and nothing claimable, waits for work first.
+    claim_tasks: POST "/tasks/claim-batch" => task_workflow::claim_batch, tag Lifecycle,
+        graphql "Mutation.claimNextTasks",
+        body ClaimBatch or empty, ok 200 ClaimedTasks "The claimed tasks", errors [403, 404, 409];
 
     /// The actions the caller may take on the task now, by the same rules the
     /// actions apply (access, status, assignee, blockers, subtasks). Empty for a

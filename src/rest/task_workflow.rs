@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::app::{ApiJson, CurrentViewer};
 use crate::error::{Error, Result};
 use crate::service::views::TaskView;
-use crate::service::{ClaimNext, HandoffView, NO_CLAIMABLE_TASK, NewHandoff, NewTask};
+use crate::service::{ClaimBatch, ClaimNext, HandoffView, NO_CLAIMABLE_TASK, NewHandoff, NewTask};
 
 /// Body of `POST /tasks/bulk`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,6 +72,24 @@ pub(super) async fn claim_next(
         .await?
         .ok_or_else(|| Error::not_found(NO_CLAIMABLE_TASK))?;
     Ok(Reply(TaskBody { task }))
+}
+
+/// `{"tasks": […], "count": n}`: the tasks a batch claim took.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimedTasks {
+    pub tasks: Vec<TaskView>,
+    pub count: usize,
+}
+
+pub(super) async fn claim_batch(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+    TaskScope(scope): TaskScope,
+    ApiJson(body): ApiJson<ClaimBatch>,
+) -> Result<Reply<ClaimedTasks>> {
+    let tasks = s.ats.claim_batch(&viewer, &scope, body).await?;
+    let count = tasks.len();
+    Ok(Reply(ClaimedTasks { tasks, count }))
 }
 
 pub(super) async fn list_subtasks(

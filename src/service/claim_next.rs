@@ -1,16 +1,19 @@
-//! Claim-next: atomically claim the most urgent claimable task matching a filter.
+//! Claim-next and claim-batch: atomically claim the most urgent ready tasks
+//! matching a filter, waiting for work when asked to.
 
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Deserialize;
+use tokio::sync::broadcast;
+use tokio::time::{Duration, Instant};
 
 use super::access::Access;
-use super::event_log::record_change;
+use super::event_log::{NewEvent, record};
 use super::lifecycle::{Action, compare_and_set, plan};
 use super::tasks::{Scope, ready_condition};
-use super::viewer::Viewer;
+use super::viewer::{Rights, Viewer};
 use super::views::TaskView;
 use super::{Ats, validate};
 use crate::entity::task;
@@ -29,83 +32,175 @@ pub struct ClaimNext {
     pub min_priority: Option<i64>,
     /// Lease length in ms (default 60 000).
     pub lease_duration: Option<i64>,
+    /// With nothing claimable, wait up to this many ms (0–30 000, default 0)
+    /// for work to arrive instead of answering at once.
+    pub wait_ms: Option<i64>,
+}
+
+/// What `claim-batch` may take: claim-next's filters and a batch size.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ClaimBatch {
+    /// The filters, lease and wait of claim-next.
+    #[serde(flatten)]
+    pub next: ClaimNext,
+    /// How many tasks to claim at most (1–100, default 10).
+    pub limit: Option<i64>,
 }
 
 /// What REST answers (404) when nothing is claimable.
 pub const NO_CLAIMABLE_TASK: &str = "no claimable task matches";
 
-/// How many times claim-next retries after another caller won its candidate.
-const RETRIES: usize = 16;
-
 impl Ats {
     /// Claims the most urgent claimable task (highest priority, then oldest)
-    /// in the projects the caller may write; `None` when nothing matches. No two callers get the same task:
-    /// PostgreSQL skips rows another transaction has locked; SQLite has one writer.
+    /// in the projects the caller may write; `None` when nothing matches
+    /// (after waiting up to `wait_ms` for work). No two callers get the same
+    /// task: PostgreSQL skips rows another transaction has locked; SQLite has
+    /// one writer.
     pub async fn claim_next(
         &self,
         viewer: &Viewer,
         scope: &Scope,
         req: ClaimNext,
     ) -> Result<Option<TaskView>> {
+        Ok(self
+            .claim_ready(viewer, scope, &req, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Claims up to `limit` tasks, most urgent first, in one transaction,
+    /// each with its own lease and `task.claimed` event; empty when nothing
+    /// matches (after waiting up to `wait_ms` for work).
+    pub async fn claim_batch(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        req: ClaimBatch,
+    ) -> Result<Vec<TaskView>> {
+        let limit = validate::claim_limit(req.limit)?;
+        self.claim_ready(viewer, scope, &req.next, limit).await
+    }
+
+    async fn claim_ready(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        req: &ClaimNext,
+        limit: u64,
+    ) -> Result<Vec<TaskView>> {
         let rights = self.rights(viewer).await?;
-        let actor = rights.actor();
         let min_priority = req.min_priority.map(validate::priority).transpose()?;
         validate::lease_ms(req.lease_duration)?;
+        let wait = Duration::from_millis(validate::wait_ms(req.wait_ms)?);
+        let mut projects = rights.projects_with(Access::Write);
+        if let Scope::Project { org, project } = scope {
+            let id = rights.writable_project(org, project)?;
+            projects.retain(|p| *p == id);
+        }
+        let mut cond = Condition::all()
+            .add(task::Column::ProjectId.is_in(projects))
+            .add(ready_condition());
+        if let Some(c) = &req.channel {
+            cond = cond.add(task::Column::Channel.eq(c.clone()));
+        }
+        if let Some(t) = &req.task_type {
+            cond = cond.add(task::Column::TaskType.eq(t.clone()));
+        }
+        if let Some(p) = min_priority {
+            cond = cond.add(task::Column::Priority.gte(p));
+        }
         let action = Action::Claim {
             lease_ms: req.lease_duration,
         };
-        for _ in 0..RETRIES {
-            let w = self.store.begin_write().await?;
-            let mut projects = rights.projects_with(Access::Write);
-            if let Scope::Project { org, project } = scope {
-                let (_, p, _) = self
-                    .visible_project(&w.txn, &rights, org, project, Access::Write)
-                    .await?;
-                projects.retain(|id| *id == p.id);
+        let deadline = Instant::now() + wait;
+        // Listening before looking: work committed after the look wakes us.
+        let mut arrivals = self.bus.subscribe();
+        loop {
+            let claimed = self.claim_now(&rights, &cond, &action, limit).await?;
+            if !claimed.is_empty() {
+                return Ok(claimed);
             }
-            let mut cond = Condition::all()
-                .add(task::Column::ProjectId.is_in(projects))
-                .add(ready_condition());
-            if let Some(c) = &req.channel {
-                cond = cond.add(task::Column::Channel.eq(c.clone()));
+            loop {
+                match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                    Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(claimed),
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                        arrivals = arrivals.resubscribe();
+                        break;
+                    }
+                    Ok(Ok(e)) if wakes_claimers(&e.event_type) => break,
+                    Ok(Ok(_)) => {}
+                }
             }
-            if let Some(t) = &req.task_type {
-                cond = cond.add(task::Column::TaskType.eq(t.clone()));
-            }
-            if let Some(p) = min_priority {
-                cond = cond.add(task::Column::Priority.gte(p));
-            }
-            let mut query = task::Entity::find()
-                .filter(cond)
-                .order_by_desc(task::Column::Priority)
-                .order_by_asc(task::Column::CreatedAt)
-                .order_by_asc(task::Column::Id)
-                .limit(1);
-            if self.store.backend() == DbBackend::Postgres {
-                query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-            }
-            let Some(current) = query.one(&w.txn).await? else {
-                return Ok(None);
-            };
+        }
+    }
+
+    /// One look at the ready queue: claims what it finds, in one transaction.
+    async fn claim_now(
+        &self,
+        rights: &Rights,
+        cond: &Condition,
+        action: &Action,
+        limit: u64,
+    ) -> Result<Vec<TaskView>> {
+        let actor = rights.actor();
+        let w = self.store.begin_write().await?;
+        let mut query = task::Entity::find()
+            .filter(cond.clone())
+            .order_by_desc(task::Column::Priority)
+            .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::Id)
+            .limit(limit);
+        if self.store.backend() == DbBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let candidates = query.all(&w.txn).await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = time::now();
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for current in candidates {
             let loc = rights
                 .location(current.project_id)
                 .cloned()
                 .ok_or_else(|| Error::Internal(format!("task {} lost its project", current.id)))?;
-            let planned = plan(&current, &action, actor, false, time::now())?;
+            let planned = plan(&current, action, actor, false, now)?;
+            // The row is locked (PostgreSQL) or the writer is alone (SQLite):
+            // the version cannot have moved, but the check costs nothing.
             let Some(stored) = compare_and_set(&w.txn, current.version, &planned.task).await?
             else {
                 continue;
             };
-            let mut view = TaskView::new(stored, &loc);
-            self.decorate(&w.txn, std::slice::from_mut(&mut view))
-                .await?;
-            record_change(&w.txn, actor, &view, &loc, planned.events).await?;
-            w.commit().await?;
-            self.bus.settle().await;
-            return Ok(Some(view));
+            claimed.push((TaskView::new(stored, &loc), loc, planned.events));
         }
-        Err(Error::conflict(
-            "every matching task was just claimed by others; retry",
-        ))
+        let mut views: Vec<TaskView> = claimed.iter().map(|(v, _, _)| v.clone()).collect();
+        self.decorate(&w.txn, &mut views).await?;
+        let events: Vec<NewEvent> = claimed
+            .iter()
+            .zip(&views)
+            .flat_map(|((_, loc, events), view)| {
+                events.iter().map(move |(event_type, extra)| NewEvent {
+                    event_type,
+                    actor,
+                    task: view,
+                    loc,
+                    extra: extra.clone(),
+                })
+            })
+            .collect();
+        record(&w.txn, &events).await?;
+        w.commit().await?;
+        self.bus.settle().await;
+        Ok(views)
     }
+}
+
+/// Events after which a waiting claimer looks again: work that may have
+/// become ready.
+fn wakes_claimers(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "task.created" | "task.unblocked" | "task.lease_expired" | "task.reopened" | "task.updated"
+    )
 }

@@ -29,7 +29,7 @@ use crate::events::EventBus;
 
 pub use crate::entity::task::TaskStatus;
 pub use access::{Access, role};
-pub use claim_next::{ClaimNext, NO_CLAIMABLE_TASK};
+pub use claim_next::{ClaimBatch, ClaimNext, NO_CLAIMABLE_TASK};
 pub use dashboard::TaskAction;
 pub use event_log::{EventFilter, EventQuery, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};

@@ -126,6 +126,33 @@ pub fn lease_ms(ms: Option<i64>) -> Result<i64> {
     }
 }
 
+/// The most a claim may wait for work.
+pub const MAX_WAIT_MS: i64 = 30_000;
+/// The most tasks one batch claim takes.
+pub const MAX_CLAIM_BATCH: i64 = 100;
+/// The batch size when none is asked for.
+pub const DEFAULT_CLAIM_BATCH: i64 = 10;
+
+/// How long a claim may wait for work (0–30 000 ms, default 0: answer at once).
+pub fn wait_ms(ms: Option<i64>) -> Result<u64> {
+    match ms.unwrap_or(0) {
+        ms @ 0..=MAX_WAIT_MS => Ok(ms as u64),
+        ms => Err(Error::validation(format!(
+            "wait_ms must be between 0 and {MAX_WAIT_MS}, got {ms}"
+        ))),
+    }
+}
+
+/// How many tasks a batch claim takes (1–100, default 10).
+pub fn claim_limit(n: Option<i64>) -> Result<u64> {
+    match n.unwrap_or(DEFAULT_CLAIM_BATCH) {
+        n @ 1..=MAX_CLAIM_BATCH => Ok(n as u64),
+        n => Err(Error::validation(format!(
+            "limit must be between 1 and {MAX_CLAIM_BATCH}, got {n}"
+        ))),
+    }
+}
+
 /// An attempt cap from 1 to 1000.
 pub fn max_attempts(n: i64) -> Result<i32> {
     if (1..=1000).contains(&n) {

@@ -173,6 +173,24 @@ impl Rights {
         ids
     }
 
+    /// The id of the project `org/project` if the viewer may write its
+    /// tasks: 404 when it may not see it, 403 when it may only read.
+    pub fn writable_project(&self, org: &str, project: &str) -> Result<i32> {
+        let found = self
+            .projects
+            .iter()
+            .find(|(_, (loc, _))| loc.org == org && loc.project == project);
+        match found {
+            None => Err(Error::not_found(format!(
+                "project '{org}/{project}' not found"
+            ))),
+            Some((_, (_, access))) if *access < Access::Write => Err(Error::forbidden(format!(
+                "you may read but not change the tasks of {org}/{project}"
+            ))),
+            Some((id, _)) => Ok(*id),
+        }
+    }
+
     /// Every project of the org `org_id` the viewer may read.
     pub fn readable_in_org(&self, org_id: i32) -> Vec<i32> {
         let mut ids: Vec<i32> = self

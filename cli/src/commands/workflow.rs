@@ -11,29 +11,52 @@ use crate::error::{CliError, CliResult};
 use crate::output::{actor, short_time, text};
 use crate::watch;
 
-/// `ats claim-next`.
-pub async fn claim_next(
-    ctx: &Ctx,
-    channel: Option<&str>,
-    task_type: Option<&str>,
-    min_priority: Option<i64>,
-    lease: Option<i64>,
-) -> CliResult<()> {
+/// What `ats claim-next` asks for.
+pub struct Claim<'a> {
+    pub channel: Option<&'a str>,
+    pub task_type: Option<&'a str>,
+    pub min_priority: Option<i64>,
+    pub lease: Option<i64>,
+    pub wait: Option<i64>,
+}
+
+/// `ats claim-next`, or with `--limit` a batch claim.
+pub async fn claim_next(ctx: &Ctx, claim: &Claim<'_>, limit: Option<i64>) -> CliResult<()> {
     let mut body = Map::new();
-    if let Some(c) = channel
+    if let Some(c) = claim
+        .channel
         .map(str::to_owned)
         .or_else(|| ctx.settings.channel.clone())
     {
         body.insert("channel".into(), json!(c));
     }
-    if let Some(t) = task_type {
+    if let Some(t) = claim.task_type {
         body.insert("type".into(), json!(t));
     }
-    if let Some(p) = min_priority {
-        body.insert("min_priority".into(), json!(p));
+    for (key, value) in [
+        ("min_priority", claim.min_priority),
+        ("lease_duration", claim.lease),
+        ("wait_ms", claim.wait),
+        ("limit", limit),
+    ] {
+        if let Some(v) = value {
+            body.insert(key.into(), json!(v));
+        }
     }
-    if let Some(l) = lease {
-        body.insert("lease_duration".into(), json!(l));
+    if limit.is_some() {
+        let tasks = unwrap_key(
+            ctx.client
+                .post(
+                    &ctx.client.task_path(&["claim-batch"]),
+                    &Value::Object(body),
+                )
+                .await?,
+            "tasks",
+        );
+        let n = tasks.as_array().map_or(0, Vec::len);
+        ctx.out.confirm(&format!("Claimed {n} task(s)"));
+        print_tasks(&ctx.out, &tasks, None);
+        return Ok(());
     }
     let task = unwrap_key(
         ctx.client
