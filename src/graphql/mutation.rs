@@ -207,6 +207,7 @@ impl MutationRoot {
     /// tasks matching `filter` in one transaction, each with its own lease;
     /// empty when none matches. With `waitMs` (up to 30 000) and nothing
     /// claimable, waits for work first.
+    #[allow(clippy::too_many_arguments)]
     async fn claim_next_tasks(
         &self,
         ctx: &Context<'_>,
