@@ -6,20 +6,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::Error;
 use crate::service::TaskStats;
 use crate::service::views::{EventView, MessageView, OrgView, ProjectView, TaskView};
 
-/// A JSON reply. It serializes through `serde_json::Value`, so object keys come
-/// out sorted, exactly as the `json!` bodies the API has always sent.
+/// A JSON reply, serialized once, straight from the typed body to bytes.
 pub struct Reply<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_value(&self.0) {
-            Ok(value) => Json(value).into_response(),
-            Err(e) => Error::Internal(format!("cannot serialize a reply: {e}")).into_response(),
-        }
+        Json(self.0).into_response()
     }
 }
 
