@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli_run::{Cli, require_jq};
 use crate::common::TestApp;
+use crate::common::cli::{Cli, require_jq};
 
 crate::on_both_backends!(
     pattern_create_and_wait,

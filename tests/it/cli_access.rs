@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::cli_run::{Cli, TempDir};
 use crate::common::TestApp;
+use crate::common::cli::{Cli, TempDir};
 
 crate::on_both_backends!(
     start = crate::auth_matrix::required_app;
@@ -408,23 +408,6 @@ async fn members_invitations_permissions(app: TestApp) {
         .await
         .ok();
     sam_web.run(&["list"]).await.code(1);
-}
-
-impl Cli {
-    /// A new user with the same key, bound to `org` by environment.
-    fn clone_env_org(&self, org: &str) -> Cli {
-        let mut c = Cli::new(&self.env_value("ATS_URL"));
-        c.set_env("ATS_API_KEY", &self.env_value("ATS_API_KEY"));
-        c.set_env("ATS_ORG", org);
-        c
-    }
-
-    /// A new user with the same key, bound to `org/project`.
-    fn with_project(&self, org: &str, project: &str) -> Cli {
-        let mut c = self.clone_env_org(org);
-        c.set_env("ATS_PROJECT", project);
-        c
-    }
 }
 
 async fn guardians(app: TestApp) {

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::cli_run::{Cli, TempDir};
 use crate::common::TestApp;
+use crate::common::cli::{Cli, TempDir};
 
 crate::on_both_backends!(
     url_precedence_reaches_the_server,

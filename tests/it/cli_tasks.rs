@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli_run::Cli;
 use crate::common::TestApp;
+use crate::common::cli::Cli;
 
 crate::on_both_backends!(
     lifecycle_commands,

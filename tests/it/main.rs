@@ -9,7 +9,6 @@ mod auth_matrix;
 mod cli;
 mod cli_access;
 mod cli_config;
-mod cli_run;
 mod cli_tasks;
 mod cli_watch;
 mod crash;

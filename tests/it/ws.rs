@@ -2,14 +2,13 @@
 //! event shape, every subscription filter, several subscriptions on one
 //! connection, unsubscribe. Replay with `after` is in `ws/replay.rs`.
 
-mod client;
 mod replay;
 
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use self::client::{WsConn, histories, history, ids, is, send_named};
 use crate::common::TestApp;
+use crate::common::ws::{WsConn, histories, history, ids, is, send_named};
 
 /// Greeting, ping/pong, and errors that leave the connection usable.
 async fn greeting_ping_and_errors(app: TestApp) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use super::client::{WsConn, histories, history, ids, is};
+use crate::common::ws::{WsConn, histories, history, ids, is};
 use crate::common::{Client, TestApp};
 
 fn id_of(v: &Value) -> i64 {

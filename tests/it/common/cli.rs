@@ -1,5 +1,3 @@
-#![allow(dead_code)]
-
 //! Running the built `ats` binary in tests: a private HOME and working
 //! directory, no stray `ATS_*` settings from the environment, and shell
 //! scripts (with `jq`) that call it as `ats`.
@@ -261,6 +259,21 @@ impl Cli {
             .stdout(std::fs::File::create(stdout).expect("stdout file"))
             .stderr(std::fs::File::create(stderr).expect("stderr file"));
         cmd.spawn().expect("start ats")
+    }
+
+    /// A new user with the same key, bound to `org` by environment.
+    pub fn clone_env_org(&self, org: &str) -> Cli {
+        let mut c = Cli::new(&self.env_value("ATS_URL"));
+        c.set_env("ATS_API_KEY", &self.env_value("ATS_API_KEY"));
+        c.set_env("ATS_ORG", org);
+        c
+    }
+
+    /// A new user with the same key, bound to `org/project`.
+    pub fn with_project(&self, org: &str, project: &str) -> Cli {
+        let mut c = self.clone_env_org(org);
+        c.set_env("ATS_PROJECT", project);
+        c
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::common::TestApp;
+use super::app::TestApp;
 
 /// The longest any single expected message may take.
 pub const WAIT: Duration = Duration::from_secs(20);
