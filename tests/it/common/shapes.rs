@@ -346,3 +346,31 @@ pub async fn event_types(c: &Client, task: i64) -> Vec<String> {
 pub async fn read_task(c: &Client, task: i64) -> Value {
     c.get(&format!("/tasks/{task}")).await.expect(200)["task"].clone()
 }
+
+/// `GET /tasks?{query}`: a page of the SPEC's shape (tasks without their
+/// thread, `count`, `limit`, `offset`).
+pub async fn tasks_page(c: &Client, query: &str) -> Value {
+    let body = c.get(&format!("/tasks?{query}")).await.expect(200);
+    assert_eq!(
+        keys(&body),
+        set(&["tasks", "count", "limit", "offset"]),
+        "{body}"
+    );
+    for t in body["tasks"].as_array().unwrap() {
+        assert_task(t);
+        assert!(t.get("messages").is_none(), "lists carry no thread");
+    }
+    body
+}
+
+/// The titles `GET /tasks?{query}` lists, all on one page (`count` says so).
+pub async fn listed(c: &Client, query: &str) -> Vec<String> {
+    let body = tasks_page(c, query).await;
+    let t = titles(&body);
+    assert_eq!(
+        body["count"].as_u64(),
+        Some(t.len() as u64),
+        "count of {query}"
+    );
+    t
+}

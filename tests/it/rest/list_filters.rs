@@ -1,40 +1,25 @@
-//! `GET /tasks` (SPEC §6): every filter and sort with data that tells them
-//! apart, `count` as the total over all pages, `limit` (default 50, capped
-//! at 500) and `offset`.
+//! `GET /tasks` (SPEC §6): every filter and sort over six tasks that tell them
+//! apart, and `count` as the total over all pages.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::shapes::{id, listed as list, tasks_page as page, titles};
 use crate::common::{Client, TestApp};
-use crate::rest_tasks::{assert_task, id, keys, set, titles};
 
-/// A page and its paging numbers.
-async fn page(c: &Client, query: &str) -> Value {
-    let body = c.get(&format!("/tasks?{query}")).await.expect(200);
-    assert_eq!(
-        keys(&body),
-        set(&["tasks", "count", "limit", "offset"]),
-        "{body}"
-    );
-    for t in body["tasks"].as_array().unwrap() {
-        assert_task(t);
-        assert!(t.get("messages").is_none(), "lists carry no thread");
-    }
-    body
-}
-
-async fn list(c: &Client, query: &str) -> Vec<String> {
-    let body = page(c, query).await;
-    let t = titles(&body);
-    assert_eq!(
-        body["count"].as_u64(),
-        Some(t.len() as u64),
-        "count of {query}"
-    );
-    t
-}
+crate::on_both_backends!(
+    the_default_page_is_fifty_newest_first,
+    status_filters_one_or_several,
+    type_and_channel_filters_one_or_several,
+    assignee_filter,
+    priority_bounds_are_inclusive,
+    search_spans_title_and_description_literally,
+    created_and_updated_after_are_strict,
+    parent_filter_and_filters_combine_with_and,
+    each_sort_in_both_directions,
+    count_is_the_total_and_offset_skips,
+);
 
 async fn tick() {
     tokio::time::sleep(Duration::from_millis(15)).await;
@@ -45,7 +30,18 @@ fn q(time: &Value) -> String {
     time.as_str().unwrap().replace('+', "%2B")
 }
 
-async fn filters_and_sorts(app: TestApp) {
+/// Six tasks by `agent:lister`, made in order: apple, banana (claimed by
+/// worker-1), cherry (apple's subtask), date (completed by worker-2), elder
+/// (cancelled), fig.
+struct Six {
+    c: Client,
+    apple: Value,
+    banana: Value,
+    date: Value,
+    fig: Value,
+}
+
+async fn six(app: &TestApp) -> Six {
     let c = app.actor("agent", "lister");
     let mut made = Vec::new();
     for body in [
@@ -71,27 +67,28 @@ async fn filters_and_sorts(app: TestApp) {
         app.actor("agent", "worker-1"),
         app.actor("agent", "worker-2"),
     );
-    w1.post(&format!("/tasks/{}/claim", id(&banana)), json!({}))
-        .await
-        .expect(200);
+    w1.act(id(&banana), "claim", json!({})).await.expect(200);
     tick().await;
-    w2.post(&format!("/tasks/{}/claim", id(&date)), json!({}))
-        .await
-        .expect(200);
-    w2.post(&format!("/tasks/{}/complete", id(&date)), json!({}))
-        .await
-        .expect(200);
+    w2.act(id(&date), "claim", json!({})).await.expect(200);
+    w2.act(id(&date), "complete", json!({})).await.expect(200);
     tick().await;
-    c.post(&format!("/tasks/{}/cancel", id(&elder)), json!({}))
-        .await
-        .expect(200);
+    c.act(id(&elder), "cancel", json!({})).await.expect(200);
+    Six {
+        c,
+        apple,
+        banana,
+        date,
+        fig,
+    }
+}
 
-    let all = page(&c, "").await;
+async fn the_default_page_is_fifty_newest_first(app: TestApp) {
+    let s = six(&app).await;
+    let all = page(&s.c, "").await;
     assert_eq!(
         (&all["count"], &all["limit"], &all["offset"]),
         (&json!(6), &json!(50), &json!(0))
     );
-    // Default order: newest first.
     assert_eq!(
         titles(&all),
         [
@@ -103,8 +100,11 @@ async fn filters_and_sorts(app: TestApp) {
             "apple"
         ]
     );
+}
 
-    // status, one and several (spaces around commas are ignored).
+/// One status and several (spaces around commas are ignored).
+async fn status_filters_one_or_several(app: TestApp) {
+    let c = six(&app).await.c;
     assert_eq!(list(&c, "status=in_progress").await, ["banana"]);
     assert_eq!(list(&c, "status=cancelled").await, ["elder 5000 off"]);
     assert_eq!(
@@ -120,7 +120,10 @@ async fn filters_and_sorts(app: TestApp) {
         ["banana", "elder 5000 off"]
     );
     assert!(list(&c, "status=failed,rejected").await.is_empty());
-    // type and channel, one and several.
+}
+
+async fn type_and_channel_filters_one_or_several(app: TestApp) {
+    let c = six(&app).await.c;
     assert_eq!(list(&c, "type=bug&sort_dir=asc").await, ["apple", "cherry"]);
     assert_eq!(
         list(&c, "type=bug,chore&sort_dir=asc").await,
@@ -135,11 +138,17 @@ async fn filters_and_sorts(app: TestApp) {
         list(&c, "channel=ops,web&sort_dir=asc").await,
         ["apple", "banana", "date", "fig underxscore"]
     );
-    // assignee_id.
+}
+
+async fn assignee_filter(app: TestApp) {
+    let c = six(&app).await.c;
     assert_eq!(list(&c, "assignee_id=worker-1").await, ["banana"]);
     assert_eq!(list(&c, "assignee_id=worker-2").await, ["date"]);
     assert!(list(&c, "assignee_id=lister").await.is_empty());
-    // priority, min_priority, max_priority (bounds inclusive).
+}
+
+async fn priority_bounds_are_inclusive(app: TestApp) {
+    let c = six(&app).await.c;
     assert_eq!(list(&c, "priority=5").await, ["cherry"]);
     assert_eq!(
         list(&c, "min_priority=7&sort_by=priority").await,
@@ -157,7 +166,11 @@ async fn filters_and_sorts(app: TestApp) {
         .await,
         ["apple", "cherry", "fig underxscore", "date"]
     );
-    // search: title and description, case-insensitive; % _ \ are literal.
+}
+
+/// Title and description, case-insensitive; `%`, `_` and `\` are literal.
+async fn search_spans_title_and_description_literally(app: TestApp) {
+    let c = six(&app).await.c;
     assert_eq!(list(&c, "search=CHERRY").await, ["cherry"]);
     assert_eq!(
         list(&c, "search=off&sort_dir=asc").await,
@@ -182,7 +195,11 @@ async fn filters_and_sorts(app: TestApp) {
         "\\ is literal"
     );
     assert!(list(&c, "search=zzz").await.is_empty());
-    // created_after / updated_after: strictly after, any offset.
+}
+
+/// Strictly after, written with any offset.
+async fn created_and_updated_after_are_strict(app: TestApp) {
+    let Six { c, date, fig, .. } = six(&app).await;
     assert_eq!(
         list(
             &c,
@@ -216,7 +233,12 @@ async fn filters_and_sorts(app: TestApp) {
         .await,
         ["banana", "date", "elder 5000 off"]
     );
-    // parent_id.
+}
+
+async fn parent_filter_and_filters_combine_with_and(app: TestApp) {
+    let Six {
+        c, apple, banana, ..
+    } = six(&app).await;
     assert_eq!(
         list(&c, &format!("parent_id={}", id(&apple))).await,
         ["cherry"]
@@ -226,14 +248,15 @@ async fn filters_and_sorts(app: TestApp) {
             .await
             .is_empty()
     );
-    // Filters combine with AND.
     assert_eq!(list(&c, "status=pending&channel=support").await, ["cherry"]);
     assert_eq!(
         list(&c, "type=feature&min_priority=2&search=a").await,
         ["banana"]
     );
+}
 
-    // Each sort, both directions.
+async fn each_sort_in_both_directions(app: TestApp) {
+    let c = six(&app).await.c;
     let by_created = [
         "apple",
         "banana",
@@ -283,8 +306,10 @@ async fn filters_and_sorts(app: TestApp) {
             "{key} defaults to desc"
         );
     }
+}
 
-    // count is the total, not the page; offset skips.
+async fn count_is_the_total_and_offset_skips(app: TestApp) {
+    let c = six(&app).await.c;
     let p = page(&c, "limit=2&offset=2&sort_by=title&sort_dir=asc").await;
     assert_eq!(titles(&p), ["cherry", "date"]);
     assert_eq!(
@@ -299,89 +324,3 @@ async fn filters_and_sorts(app: TestApp) {
         (0, &json!(6), &json!(10))
     );
 }
-
-async fn project_and_org_filters(app: TestApp) {
-    let c = app.actor("human", "olga");
-    let home = c.create_task(json!({ "title": "home" })).await;
-    c.post("/orgs", json!({ "slug": "acme" })).await.expect(201);
-    c.post("/orgs/acme/projects", json!({ "slug": "web" }))
-        .await
-        .expect(201);
-    let away = c
-        .post("/orgs/acme/projects/web/tasks", json!({ "title": "away" }))
-        .await
-        .expect(201)["task"]
-        .clone();
-    assert_ne!(home["project_id"], away["project_id"]);
-    assert_eq!(
-        list(&c, &format!("project_id={}", away["project_id"])).await,
-        ["away"]
-    );
-    assert_eq!(
-        list(&c, &format!("project_id={}", home["project_id"])).await,
-        ["home"]
-    );
-    assert!(list(&c, "project_id=999999").await.is_empty());
-    assert_eq!(list(&c, "org=acme").await, ["away"]);
-    assert_eq!(list(&c, "sort_dir=asc").await, ["home", "away"]);
-    // Someone outside acme sees only the default org's task.
-    assert_eq!(
-        list(&app.actor("human", "stranger"), "").await,
-        ["home"],
-        "reads span only what the caller can see"
-    );
-}
-
-async fn default_limit_and_cap(app: TestApp) {
-    let c = app.actor("agent", "bulk");
-    let tasks: Vec<Value> = (0..520)
-        .map(|i| json!({ "title": format!("t{i:03}") }))
-        .collect();
-    let made = c
-        .post("/tasks/bulk", json!({ "tasks": tasks }))
-        .await
-        .expect(201);
-    assert_eq!(made["count"], 520);
-    let p = page(&c, "").await;
-    assert_eq!(
-        (
-            p["tasks"].as_array().unwrap().len(),
-            &p["count"],
-            &p["limit"],
-            &p["offset"]
-        ),
-        (50, &json!(520), &json!(50), &json!(0))
-    );
-    let p = page(&c, "limit=1000").await;
-    assert_eq!(
-        (p["tasks"].as_array().unwrap().len(), &p["limit"]),
-        (500, &json!(500)),
-        "limit is capped at 500"
-    );
-    let p = page(&c, "limit=500&offset=500").await;
-    assert_eq!(
-        (p["tasks"].as_array().unwrap().len(), &p["count"]),
-        (20, &json!(520))
-    );
-    // Pages tile the whole list: no task twice, none missing.
-    let mut seen = BTreeSet::new();
-    for offset in [0, 200, 400] {
-        let p = page(
-            &c,
-            &format!("limit=200&offset={offset}&sort_by=title&sort_dir=asc"),
-        )
-        .await;
-        for t in p["tasks"].as_array().unwrap() {
-            assert!(seen.insert(id(t)), "task {} on two pages", id(t));
-        }
-    }
-    assert_eq!(seen.len(), 520);
-    let p = page(&c, "limit=3&sort_by=title&sort_dir=asc&offset=517").await;
-    assert_eq!(titles(&p), ["t517", "t518", "t519"]);
-}
-
-crate::on_both_backends!(
-    filters_and_sorts,
-    project_and_org_filters,
-    default_limit_and_cap
-);

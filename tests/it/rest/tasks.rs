@@ -1,182 +1,42 @@
-//! REST task routes (SPEC §6): health, task CRUD, the message thread and the
-//! history, with exact JSON shapes (SPEC §2 fields, RFC 3339 `…Z` times).
-//! The thread and history are in `rest_tasks_thread`, lists in
-//! `rest_tasks_list`, scoped routes and stats in `rest_tasks_scoped`, bad
-//! input in `rest_tasks_bad`.
+//! REST task CRUD (SPEC §6): health, `POST/GET/PATCH/DELETE /tasks…` with
+//! exact shapes (SPEC §2 fields, RFC 3339 `…Z` times).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::shapes::{
+    TASK_KEYS, assert_task, assert_task_with_messages, assert_time, event_types, id, keys, set,
+    task_of,
+};
 use crate::common::{Client, TestApp};
 
-/// Every field of a task as REST returns it (SPEC §2, plus `blocked_by` of §3).
-pub const TASK_KEYS: [&str; 29] = [
-    "id",
-    "org",
-    "project",
-    "project_id",
-    "title",
-    "description",
-    "type",
-    "channel",
-    "priority",
-    "status",
-    "payload",
-    "outputs",
-    "source_type",
-    "source_id",
-    "source_name",
-    "assignee_type",
-    "assignee_id",
-    "assignee_name",
-    "lease_expires",
-    "reason",
-    "parent_id",
-    "depends_on",
-    "blocked_by",
-    "attempts",
-    "max_attempts",
-    "created_at",
-    "updated_at",
-    "claimed_at",
-    "completed_at",
-];
+crate::on_both_backends!(
+    health_names_status_time_version_and_database,
+    create_returns_every_field_as_given,
+    create_fills_defaults_and_trims_the_title,
+    get_adds_the_thread_and_nothing_else,
+    patch_changes_every_editable_field,
+    patch_null_clears_and_a_no_op_writes_no_event,
+    patch_status_goes_through_the_lifecycle,
+    delete_removes_the_task_from_every_route,
+    each_route_answers_in_shape,
+);
 
-/// The keys of a JSON object, sorted.
-#[track_caller]
-pub fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
+/// A task with every field given, by `agent:creator`.
+async fn full_task(c: &Client) -> Value {
+    let full = c
+        .post(
+            "/tasks",
+            json!({ "title": "Review PR", "description": "look at it", "type": "code-review",
+                    "channel": "ops", "priority": 8, "payload": { "pr": 42 }, "max_attempts": 3 }),
+        )
+        .await
+        .expect(201);
+    task_of(&full)
 }
 
-/// A sorted key set from a list of names.
-pub fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// An RFC 3339 UTC time ending in `Z`.
-#[track_caller]
-pub fn assert_time(v: &Value, what: &str) {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    assert!(
-        s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok(),
-        "{what} is not RFC 3339 UTC: {s}"
-    );
-}
-
-/// A time or null.
-#[track_caller]
-pub fn assert_opt_time(v: &Value, what: &str) {
-    if !v.is_null() {
-        assert_time(v, what);
-    }
-}
-
-#[track_caller]
-fn assert_opt_str(v: &Value, what: &str) {
-    assert!(
-        v.is_null() || v.is_string(),
-        "{what} must be string|null: {v}"
-    );
-}
-
-/// A task object: exactly the SPEC fields, each of the right type.
-#[track_caller]
-pub fn assert_task(t: &Value) {
-    assert_eq!(keys(t), set(&TASK_KEYS), "task keys: {t}");
-    assert!(t["id"].as_i64().is_some_and(|id| id > 0), "id: {t}");
-    assert!(t["project_id"].is_i64(), "project_id: {t}");
-    for f in ["org", "project", "title", "type", "channel", "source_id"] {
-        assert!(t[f].as_str().is_some_and(|s| !s.is_empty()), "{f}: {t}");
-    }
-    let p = t["priority"].as_i64().unwrap();
-    assert!((1..=10).contains(&p), "priority: {t}");
-    let statuses = [
-        "pending",
-        "in_progress",
-        "completed",
-        "cancelled",
-        "failed",
-        "rejected",
-    ];
-    assert!(statuses.contains(&t["status"].as_str().unwrap()), "{t}");
-    assert!(
-        ["human", "agent", "system"].contains(&t["source_type"].as_str().unwrap()),
-        "{t}"
-    );
-    assert!(t["payload"].is_object() && t["outputs"].is_array(), "{t}");
-    for f in [
-        "description",
-        "source_name",
-        "assignee_type",
-        "assignee_id",
-        "assignee_name",
-        "reason",
-    ] {
-        assert_opt_str(&t[f], f);
-    }
-    for f in ["depends_on", "blocked_by"] {
-        assert!(
-            t[f].as_array().unwrap().iter().all(Value::is_i64),
-            "{f}: {t}"
-        );
-    }
-    assert!(t["parent_id"].is_null() || t["parent_id"].is_i64(), "{t}");
-    assert!(t["attempts"].as_i64().is_some_and(|a| a >= 0), "{t}");
-    assert!(
-        t["max_attempts"].is_null() || t["max_attempts"].is_i64(),
-        "{t}"
-    );
-    assert_time(&t["created_at"], "created_at");
-    assert_time(&t["updated_at"], "updated_at");
-    for f in ["lease_expires", "claimed_at", "completed_at"] {
-        assert_opt_time(&t[f], f);
-    }
-}
-
-/// A `{"task": …}` body: the wrapper and the task; returns the task.
-#[track_caller]
-pub fn task_of(body: &Value) -> Value {
-    assert_eq!(keys(body), set(&["task"]), "wrapper: {body}");
-    assert_task(&body["task"]);
-    body["task"].clone()
-}
-
-/// The `id` of a task (or any record).
-#[track_caller]
-pub fn id(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap_or_else(|| panic!("no id: {v}"))
-}
-
-/// The titles of a `{"tasks": …}` page, in order.
-#[track_caller]
-pub fn titles(page: &Value) -> Vec<String> {
-    page["tasks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tasks: {page}"))
-        .iter()
-        .map(|t| t["title"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// The event types of a task's history.
-pub async fn event_types(c: &Client, task: i64) -> Vec<String> {
-    c.get(&format!("/tasks/{task}/events")).await.expect(200)["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn health_shape(app: TestApp) {
+async fn health_names_status_time_version_and_database(app: TestApp) {
     let h = app.client().get("/health").await.expect(200);
     assert_eq!(
         keys(&h),
@@ -187,18 +47,8 @@ async fn health_shape(app: TestApp) {
     assert_time(&h["timestamp"], "timestamp");
 }
 
-async fn create_read_update_delete(app: TestApp) {
-    let c = app.actor("agent", "creator");
-    let full = c
-        .post(
-            "/tasks",
-            json!({ "title": "Review PR", "description": "look at it", "type": "code-review",
-                    "channel": "ops", "priority": 8, "payload": { "pr": 42 }, "max_attempts": 3 }),
-        )
-        .await
-        .expect(201);
-    let t = task_of(&full);
-    let tid = id(&t);
+async fn create_returns_every_field_as_given(app: TestApp) {
+    let t = full_task(&app.actor("agent", "creator")).await;
     let expected = json!({
         "org": "default", "project": "main", "title": "Review PR", "description": "look at it",
         "type": "code-review", "channel": "ops", "priority": 8, "status": "pending",
@@ -212,8 +62,11 @@ async fn create_read_update_delete(app: TestApp) {
         assert_eq!(&t[k], v, "field {k} of {t}");
     }
     assert_eq!(t["created_at"], t["updated_at"]);
+}
 
-    // Defaults, and a title that is trimmed.
+async fn create_fills_defaults_and_trims_the_title(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let tid = id(&full_task(&c).await);
     let d = c.create_task(json!({ "title": "  padded  " })).await;
     assert_task(&d);
     assert_eq!(
@@ -237,9 +90,12 @@ async fn create_read_update_delete(app: TestApp) {
     // A 500-character title is the longest allowed.
     let long = c.create_task(json!({ "title": "t".repeat(500) })).await;
     assert_eq!(long["title"].as_str().unwrap().chars().count(), 500);
+}
 
-    // GET adds the thread and nothing else.
-    let got = c.get(&format!("/tasks/{tid}")).await.expect(200);
+async fn get_adds_the_thread_and_nothing_else(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let t = full_task(&c).await;
+    let got = c.get(&format!("/tasks/{}", id(&t))).await.expect(200);
     assert_eq!(keys(&got), set(&["task"]));
     let mut with_messages = TASK_KEYS.to_vec();
     with_messages.push("messages");
@@ -248,19 +104,27 @@ async fn create_read_update_delete(app: TestApp) {
     let mut bare = got["task"].clone();
     bare.as_object_mut().unwrap().remove("messages");
     assert_eq!(bare, t, "GET returns what POST returned");
+}
 
-    // PATCH every editable field.
+/// PATCHes every editable field of `t`; returns the patched task.
+async fn patch_everything(c: &Client, t: &Value) -> Value {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let patched = c
         .patch(
-            &format!("/tasks/{tid}"),
+            &format!("/tasks/{}", id(t)),
             json!({ "title": "Review PR #42", "description": "carefully", "priority": 10,
                     "type": "approval", "channel": "support", "payload": { "pr": 43 },
                     "max_attempts": 5 }),
         )
         .await
         .expect(200);
-    let p = task_of(&patched);
+    task_of(&patched)
+}
+
+async fn patch_changes_every_editable_field(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let t = full_task(&c).await;
+    let p = patch_everything(&c, &t).await;
     assert_eq!(
         (&p["title"], &p["description"], &p["priority"], &p["type"]),
         (
@@ -277,11 +141,16 @@ async fn create_read_update_delete(app: TestApp) {
     assert_eq!(p["created_at"], t["created_at"]);
     assert!(p["updated_at"].as_str() > t["updated_at"].as_str());
     assert_eq!(
-        c.get(&format!("/tasks/{tid}")).await.expect(200)["task"]["title"],
+        c.get(&format!("/tasks/{}", id(&t))).await.expect(200)["task"]["title"],
         "Review PR #42",
         "the change is stored"
     );
-    // null clears nullable fields; an unchanged patch writes no event.
+}
+
+async fn patch_null_clears_and_a_no_op_writes_no_event(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let tid = id(&full_task(&c).await);
+    patch_everything(&c, &json!({ "id": tid })).await;
     let cleared = c
         .patch(
             &format!("/tasks/{tid}"),
@@ -305,8 +174,11 @@ async fn create_read_update_delete(app: TestApp) {
         history,
         "a no-op wrote an event"
     );
+}
 
-    // A status in a PATCH goes through the lifecycle.
+async fn patch_status_goes_through_the_lifecycle(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let tid = id(&full_task(&c).await);
     let claimed = c
         .patch(&format!("/tasks/{tid}"), json!({ "status": "in_progress" }))
         .await
@@ -343,8 +215,12 @@ async fn create_read_update_delete(app: TestApp) {
     assert_eq!(done["task"]["status"], "completed");
     assert_time(&done["task"]["completed_at"], "completed_at");
     assert!(done["task"]["lease_expires"].is_null());
+}
 
-    // DELETE: `{"deleted":true,"id"}`, then the task is gone everywhere.
+async fn delete_removes_the_task_from_every_route(app: TestApp) {
+    let c = app.actor("agent", "creator");
+    let tid = id(&full_task(&c).await);
+    c.create_task(json!({ "title": "another" })).await;
     let before = c.get("/tasks").await.expect(200)["count"].as_u64().unwrap();
     let deleted = c.delete(&format!("/tasks/{tid}")).await.expect(200);
     assert_eq!(deleted, json!({ "deleted": true, "id": tid }));
@@ -362,4 +238,44 @@ async fn create_read_update_delete(app: TestApp) {
     assert_eq!(after, before - 1);
 }
 
-crate::on_both_backends!(health_shape, create_read_update_delete);
+/// POST, GET and PATCH answer tasks of the SPEC's shape; DELETE its confirmation.
+async fn each_route_answers_in_shape(app: TestApp) {
+    let c = app.actor("agent", "shaper");
+    let created = c
+        .post("/tasks", json!({ "title": "Shape", "description": "d", "type": "review", "channel": "ops", "priority": 8, "payload": { "a": 1 } }))
+        .await
+        .expect(201);
+    let t = &created["task"];
+    assert_task(t);
+    assert_eq!(
+        (
+            t["org"].as_str(),
+            t["project"].as_str(),
+            t["status"].as_str()
+        ),
+        (Some("default"), Some("main"), Some("pending"))
+    );
+    assert_eq!(t["source_id"], "shaper");
+    let id = t["id"].as_i64().unwrap();
+
+    let got = c.get(&format!("/tasks/{id}")).await.expect(200);
+    assert_task_with_messages(&got["task"]);
+    assert_eq!(got["task"]["messages"], json!([]));
+    let patched = c
+        .patch(
+            &format!("/tasks/{id}"),
+            json!({ "title": "Shaped", "priority": 9 }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            patched["task"]["title"].as_str(),
+            patched["task"]["priority"].as_i64()
+        ),
+        (Some("Shaped"), Some(9))
+    );
+    let deleted = c.delete(&format!("/tasks/{id}")).await.expect(200);
+    assert_eq!(deleted, json!({ "deleted": true, "id": id }));
+    c.get(&format!("/tasks/{id}")).await.expect_error(404);
+}
