@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::common::TestApp;
-use crate::graphql::ok;
+use crate::common::gql::ok;
 use crate::on_both_backends;
 
 on_both_backends!(

@@ -16,7 +16,6 @@ mod dashboard;
 mod dashboard_api;
 mod event_order;
 mod graphql;
-mod graphql_ws;
 mod lifecycle;
 mod lifecycle_table;
 mod parity;

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
+use crate::common::gql::ok;
 use crate::common::{Client, TestApp};
-use crate::graphql::ok;
 use crate::on_both_backends;
 
 on_both_backends!(listed_actions_are_exactly_the_allowed_ones);
