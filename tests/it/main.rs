@@ -17,7 +17,6 @@ mod dashboard_api;
 mod event_order;
 mod graphql;
 mod lifecycle;
-mod lifecycle_table;
 mod parity;
 mod rest;
 mod revocation;

@@ -374,3 +374,23 @@ pub async fn listed(c: &Client, query: &str) -> Vec<String> {
     );
     t
 }
+
+/// A task's history (`GET /tasks/:id/events`), its events as they are.
+pub async fn events_of(c: &Client, task: i64) -> Vec<Value> {
+    let body = c.get(&format!("/tasks/{task}/events")).await.expect(200);
+    body["events"].as_array().expect("events array").clone()
+}
+
+/// The types of `events`, in order.
+pub fn types_of(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A task's lease in milliseconds: `lease_expires` − `updated_at`.
+#[track_caller]
+pub fn lease_ms(task: &Value) -> i64 {
+    (ts(&task["lease_expires"]) - ts(&task["updated_at"])).num_milliseconds()
+}

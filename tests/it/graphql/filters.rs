@@ -55,7 +55,7 @@ async fn seven(app: &TestApp) -> (Client, Client, Vec<String>, Vec<Value>) {
     let create =
         "mutation($in: CreateTaskInput!) { createTask(input: $in) { task { id createdAt } } }";
     let (mut ids, mut created): (Vec<String>, Vec<Value>) = (Vec::new(), Vec::new());
-    for i in 0..7 {
+    for (i, title) in TITLES.iter().enumerate() {
         let mut spec = match i {
             0 => {
                 json!({ "description": "quarterly numbers", "type": "report", "channel": "ops", "priority": 2 })
@@ -71,7 +71,7 @@ async fn seven(app: &TestApp) -> (Client, Client, Vec<String>, Vec<Value>) {
                 json!({ "type": "report", "channel": "ops", "priority": 4, "org": "fo", "project": "p" })
             }
         };
-        spec["title"] = json!(TITLES[i]);
+        spec["title"] = json!(title);
         let t = ok(&f, create, json!({ "in": spec })).await["createTask"]["task"].clone();
         ids.push(t["id"].as_str().unwrap().to_owned());
         created.push(t["createdAt"].clone());
