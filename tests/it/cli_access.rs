@@ -8,7 +8,7 @@ use crate::common::TestApp;
 use crate::common::cli::{Cli, TempDir};
 
 crate::on_both_backends!(
-    start = crate::auth_matrix::required_app;
+    start = crate::common::TestApp::required_auth;
     auth_and_api_keys,
     members_invitations_permissions,
     guardians,

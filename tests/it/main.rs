@@ -3,9 +3,7 @@
 
 mod common;
 
-mod auth_flows;
-mod auth_logs;
-mod auth_matrix;
+mod auth;
 mod cli;
 mod cli_access;
 mod cli_config;

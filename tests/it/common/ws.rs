@@ -172,6 +172,18 @@ impl WsConn {
         events
     }
 
+    /// The next task event (other messages skipped) within `wait`, if any.
+    pub async fn next_event_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self.recv_within(left).await?;
+            if v["type"].as_str().is_some_and(|t| t.starts_with("task.")) {
+                return Some(v);
+            }
+        }
+    }
+
     /// Closes the connection politely.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(WAIT, self.ws.close(None)).await;

@@ -1,31 +1,13 @@
-//! The permission matrix: each kind of caller × each class of operation, over
-//! REST and GraphQL, in `required` auth mode. Refused writes change nothing.
+//! The permission matrix (SPEC §5): each kind of caller × each class of
+//! operation, over REST and GraphQL, in `required` auth mode. Refused writes
+//! change nothing; lists never show what the caller may not read.
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, Client, TestApp};
+use crate::common::gql::{self, code};
+use crate::common::{Client, Role, TestApp};
 
-/// Starts a server that requires credentials.
-pub async fn required_app(backend: Backend) -> Option<TestApp> {
-    TestApp::start_with(backend, |c| {
-        c.auth = ats::auth::AuthMode::Required;
-        c.jwt_secret = Some("test-secret-test-secret-test-secret!".to_owned());
-    })
-    .await
-}
-
-/// Registers `human:<id>` and returns a client using its API key.
-pub async fn register(app: &TestApp, actor_type: &str, id: &str) -> Client {
-    let body = app
-        .client()
-        .post(
-            "/auth/register",
-            json!({ "actor_type": actor_type, "actor_id": id, "password": "password-1234" }),
-        )
-        .await
-        .expect(201);
-    app.bearer(body["api_key"].as_str().expect("api_key"))
-}
+crate::on_both_backends!(start = crate::common::TestApp::required_auth; rest_matrix, graphql_matrix);
 
 #[derive(Clone, Copy, Debug)]
 enum Who {
@@ -65,16 +47,14 @@ const ALL: [Who; 8] = [
     Who::Unauthenticated,
 ];
 
-/// Sets up `org/p` with one task and a caller standing as `who`; returns the caller and the task id.
-async fn setup(app: &TestApp, owner: &Client, org: &str, who: Who, n: usize) -> (Client, i64) {
-    owner
-        .post("/orgs", json!({ "slug": org }))
-        .await
-        .expect(201);
-    owner
-        .post(&format!("/orgs/{org}/projects"), json!({ "slug": "p" }))
-        .await
-        .expect(201);
+/// `org/p` owned by `human:owner`, with one task "secret work", and a caller
+/// standing as `who`; returns the owner, the caller and the task id.
+async fn setup(app: &TestApp, org: &str, who: Who, n: usize) -> (Client, Client, i64) {
+    let owner = app
+        .user("owner")
+        .in_org(org, Role::Owner)
+        .with_project("p")
+        .await;
     let task = owner
         .post(
             &format!("/orgs/{org}/projects/p/tasks"),
@@ -88,34 +68,14 @@ async fn setup(app: &TestApp, owner: &Client, org: &str, who: Who, n: usize) -> 
     let caller = match who {
         Who::Owner => owner.clone(),
         Who::Unauthenticated => app.client(),
-        _ => register(app, "human", &id).await,
+        Who::Admin => app.user(&id).in_org(org, Role::Admin).await,
+        Who::Member => app.user(&id).in_org(org, Role::Member).await,
+        Who::Viewer => app.user(&id).in_org(org, Role::Viewer).await,
+        Who::ReadGrant => app.user(&id).with_grant(org, "p", "r").await,
+        Who::WriteGrant => app.user(&id).with_grant(org, "p", "rw").await,
+        Who::Stranger => app.user(&id).await,
     };
-    let member = |role: &str| json!({ "actor_type": "human", "actor_id": id, "role": role });
-    let grant = |access: &str| json!({ "actor_type": "human", "actor_id": id, "namespace": "p", "access": access });
-    match who {
-        Who::Admin => owner
-            .post(&format!("/orgs/{org}/members"), member("admin"))
-            .await
-            .expect(201),
-        Who::Member => owner
-            .post(&format!("/orgs/{org}/members"), member("member"))
-            .await
-            .expect(201),
-        Who::Viewer => owner
-            .post(&format!("/orgs/{org}/members"), member("viewer"))
-            .await
-            .expect(201),
-        Who::ReadGrant => owner
-            .post(&format!("/orgs/{org}/permissions"), grant("r"))
-            .await
-            .expect(201),
-        Who::WriteGrant => owner
-            .post(&format!("/orgs/{org}/permissions"), grant("rw"))
-            .await
-            .expect(201),
-        _ => Value::Null,
-    };
-    (caller, task)
+    (owner, caller, task)
 }
 
 async fn task_title(owner: &Client, task: i64) -> String {
@@ -126,10 +86,9 @@ async fn task_title(owner: &Client, task: i64) -> String {
 }
 
 async fn rest_matrix(app: TestApp) {
-    let owner = register(&app, "human", "owner").await;
     for (n, who) in ALL.into_iter().enumerate() {
         let org = format!("rest-{n}");
-        let (caller, task) = setup(&app, &owner, &org, who, n).await;
+        let (owner, caller, task) = setup(&app, &org, who, n).await;
         let want = expected(who);
         let got = [
             caller.get(&format!("/tasks/{task}")).await.status,
@@ -200,20 +159,9 @@ fn who_reads(who: Who) -> bool {
     !matches!(who, Who::Stranger | Who::Unauthenticated)
 }
 
+/// The body of a GraphQL request, whatever the HTTP status (401 without credentials).
 async fn gql(client: &Client, query: &str, variables: Value) -> Value {
-    client
-        .post(
-            "/graphql",
-            json!({ "query": query, "variables": variables }),
-        )
-        .await
-        .body
-}
-
-fn code(resp: &Value) -> Option<String> {
-    resp["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map(str::to_owned)
+    gql::post(client, query, variables).await.body
 }
 
 /// What GraphQL answers where REST answers `status`.
@@ -227,10 +175,9 @@ fn gql_code(status: u16) -> Option<&'static str> {
 }
 
 async fn graphql_matrix(app: TestApp) {
-    let owner = register(&app, "human", "owner").await;
     for (n, who) in ALL.into_iter().enumerate() {
         let org = format!("gql-{n}");
-        let (caller, task) = setup(&app, &owner, &org, who, n).await;
+        let (owner, caller, task) = setup(&app, &org, who, n).await;
         let want = expected(who);
         let id = json!(task.to_string());
 
@@ -292,5 +239,3 @@ async fn graphql_matrix(app: TestApp) {
         }
     }
 }
-
-crate::on_both_backends!(start = crate::auth_matrix::required_app; rest_matrix, graphql_matrix);
