@@ -5,10 +5,6 @@ mod common;
 
 mod auth;
 mod cli;
-mod cli_access;
-mod cli_config;
-mod cli_tasks;
-mod cli_watch;
 mod crash;
 mod dashboard;
 mod dashboard_api;

@@ -300,3 +300,14 @@ pub fn require_jq() {
         "jq is not installed: the CLI tests run the seed's jq pipelines (apt-get install jq)"
     );
 }
+
+/// Writes `value` as pretty JSON at `path`, making its directory.
+pub fn write_json(path: &Path, value: &Value) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+}
+
+/// Reads the JSON file at `path`.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

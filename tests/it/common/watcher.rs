@@ -108,3 +108,31 @@ pub async fn stored_events(base: &str, task_ids: &[i64]) -> Vec<Value> {
     all.sort_by_key(|e| e["id"].as_i64());
     all
 }
+
+/// `(id, event, task_id)` of each printed line.
+pub fn summary(lines: &[Value]) -> Vec<(i64, String, i64)> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_i64().unwrap(),
+                l["event"].as_str().unwrap().to_owned(),
+                l["task_id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `(id, type, task_id)` of each stored event.
+pub fn stored_summary(events: &[Value]) -> Vec<(i64, String, i64)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_i64().unwrap(),
+                e["type"].as_str().unwrap().to_owned(),
+                e["task_id"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}

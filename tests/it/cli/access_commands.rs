@@ -1,6 +1,5 @@
-//! The identity and access commands against a server that requires
-//! credentials: auth (register, login, me), api-keys, members, invitations,
-//! permissions, guardians, and `watch` with a key.
+//! The `ats` access commands against a server that requires credentials:
+//! members, invitations, permissions, guardians, and `watch` with a key.
 
 use std::time::Duration;
 
@@ -9,10 +8,11 @@ use crate::common::cli::{Cli, TempDir};
 
 crate::on_both_backends!(
     start = crate::common::TestApp::required_auth;
-    auth_and_api_keys,
-    members_invitations_permissions,
-    guardians,
-    watch_with_a_key,
+    members_are_added_listed_changed_and_removed,
+    invitations_by_actor_are_accepted_and_by_email_declined,
+    a_read_grant_opens_one_project_until_revoked,
+    a_guardian_confirms_a_link_and_issues_the_agent_keys,
+    watch_sends_the_key_and_is_refused_without_one,
 );
 
 const PASSWORD: &str = "a long password 123";
@@ -43,215 +43,17 @@ async fn registered(app: &TestApp, actor_type: &str, id: &str) -> Cli {
     cli.env("ATS_API_KEY", &key)
 }
 
-async fn auth_and_api_keys(app: TestApp) {
-    // Without credentials: the server's 401 sentence, exit 1.
-    let nobody = Cli::new(&app.base);
-    let refused = nobody.run(&["list"]).await.code(1);
-    assert!(
-        refused.stderr.contains("credentials required"),
-        "{refused:?}"
-    );
-    assert!(refused.stderr.contains("UNAUTHENTICATED"), "{refused:?}");
-    // Actor flags do not help in required mode.
-    nobody.run(&["list", "--actor-id", "someone"]).await.code(1);
-    // /health needs nothing.
-    nobody.run(&["health"]).await.ok();
-
-    // register: the key is shown once; --save keeps it in ~/.ats/config (0600).
-    let alice = Cli::new(&app.base);
-    let reg = alice
-        .run(&[
-            "auth",
-            "register",
-            "--id",
-            "alice",
-            "--name",
-            "Alice",
-            "--email",
-            "alice@example.com",
-            "--password",
-            PASSWORD,
-            "--save",
-        ])
-        .await
-        .ok();
-    assert!(reg.stdout.contains("✓ Registered human:alice"), "{reg:?}");
-    let key_line = reg
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("API key"))
-        .unwrap();
-    let key = key_line.rsplit(' ').next().unwrap().to_owned();
-    assert!(key.starts_with("ats_"), "{key_line}");
-    let global = alice.home.path().join(".ats/config");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&global).unwrap()).unwrap();
-    assert_eq!(saved["api_key"], key);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&global).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let me = alice.run(&["auth", "me", "-f", "json"]).await.ok().json();
-    assert_eq!(me["actor_id"], "alice");
-    assert_eq!(me["display_name"], "Alice");
-    let table = alice.run(&["auth", "me"]).await.ok();
-    assert!(table.stdout.starts_with("human:alice (Alice)"), "{table:?}");
-    // Tasks are created as the key's identity.
-    let t = alice
-        .run(&["create", "mine", "-f", "json"])
-        .await
-        .ok()
-        .json();
-    assert_eq!(t["source_id"], "alice");
-    // PATCH /auth/me through flags.
-    let changed = alice
-        .run(&[
-            "auth",
-            "me",
-            "--name",
-            "Alice A.",
-            "--profile",
-            r#"{"team":"ops"}"#,
-            "-f",
-            "json",
-        ])
-        .await
-        .ok()
-        .json();
-    assert_eq!(changed["display_name"], "Alice A.");
-    assert_eq!(changed["profile"]["team"], "ops");
-    let whois = Cli::new(&app.base)
-        .env("ATS_API_KEY", &key)
-        .run(&["auth", "whois", "alice", "-f", "json"])
-        .await
-        .ok()
-        .json();
-    assert_eq!(whois["display_name"], "Alice A.");
-    assert!(whois.get("email").is_none(), "public fields only: {whois}");
-
-    // login by email saves a token; the token then authenticates.
-    let laptop = Cli::new(&app.base);
-    let bad = laptop
-        .run(&[
-            "auth",
-            "login",
-            "--email",
-            "alice@example.com",
-            "--password",
-            "wrong password!",
-        ])
-        .await
-        .code(1);
-    assert!(bad.stderr.contains("UNAUTHENTICATED"), "{bad:?}");
-    let login = laptop
-        .run(&[
-            "auth",
-            "login",
-            "--email",
-            "alice@example.com",
-            "--password",
-            PASSWORD,
-        ])
-        .await
-        .ok();
-    assert!(
-        login.stdout.contains("Logged in as human:alice"),
-        "{login:?}"
-    );
-    let cfg: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(laptop.home.path().join(".ats/config")).unwrap(),
-    )
-    .unwrap();
-    assert!(cfg["token"].as_str().unwrap().starts_with("ey"), "{cfg}");
-    assert_eq!(
-        laptop.run(&["auth", "me", "-f", "json"]).await.ok().json()["actor_id"],
-        "alice"
-    );
-    // By actor id, with the password from ATS_PASSWORD.
-    let by_id = Cli::new(&app.base).env("ATS_PASSWORD", PASSWORD);
-    by_id
-        .run(&["auth", "login", "--id", "alice", "--type", "human"])
-        .await
-        .ok();
-    by_id.run(&["auth", "me"]).await.ok();
-    // ATS_API_KEY wins over the saved token; a bad one is refused.
-    let wrong = laptop
-        .run(&["auth", "me", "--api-key", "ats_not_a_key"])
-        .await
-        .code(1);
-    assert!(wrong.stderr.contains("UNAUTHENTICATED"), "{wrong:?}");
-    // logout forgets it.
-    laptop.run(&["auth", "logout"]).await.ok();
-    laptop.run(&["auth", "me"]).await.code(1);
-
-    // API keys: create (shown once), list (prefix only), use, revoke.
-    let created = alice
-        .run(&["api-key", "create", "ci", "-f", "json"])
-        .await
-        .ok()
-        .json();
-    let ci_key = created["key"].as_str().unwrap().to_owned();
-    let ci_id = created["id"].as_i64().unwrap().to_string();
-    let ci = Cli::new(&app.base).env("ATS_API_KEY", &ci_key);
-    assert_eq!(
-        ci.run(&["auth", "me", "-f", "json"]).await.ok().json()["actor_id"],
-        "alice"
-    );
-    let keys = alice
-        .run(&["api-key", "list", "-f", "json"])
-        .await
-        .ok()
-        .json();
-    let listed = keys
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["name"] == "ci")
-        .unwrap();
-    assert!(listed.get("key").is_none_or(|k| k.is_null()), "{listed}");
-    assert!(ci_key.starts_with(listed["prefix"].as_str().unwrap()));
-    let table = alice.run(&["api-key", "list"]).await.ok();
-    assert!(
-        table.stdout.contains("ci") && table.stdout.contains("PREFIX"),
-        "{table:?}"
-    );
-    alice.run(&["api-key", "revoke", &ci_id]).await.ok();
-    ci.run(&["auth", "me"]).await.code(1);
-    let expiring = alice
-        .run(&[
-            "api-key",
-            "create",
-            "short",
-            "--expires-at",
-            "2099-01-01T00:00:00Z",
-            "-f",
-            "json",
-        ])
-        .await
-        .ok()
-        .json();
-    assert!(
-        expiring["expires_at"]
-            .as_str()
-            .unwrap()
-            .starts_with("2099-01-01")
-    );
+/// `human:olga`, who made acme/web, bound to acme by environment.
+async fn olga_in_acme(app: &TestApp) -> Cli {
+    let owner = registered(app, "human", "olga").await;
+    owner.run(&["project", "create", "acme/web"]).await.ok();
+    owner.clone_env_org("acme")
 }
 
-async fn members_invitations_permissions(app: TestApp) {
-    let owner = registered(&app, "human", "olga").await;
+async fn members_are_added_listed_changed_and_removed(app: TestApp) {
+    let owner_acme = olga_in_acme(&app).await;
     let bot = registered(&app, "agent", "bot").await;
-    let ivan = registered(&app, "human", "ivan").await;
-    let sam = registered(&app, "human", "sam").await;
-    owner.run(&["project", "create", "acme/web"]).await.ok();
     let acme = |c: &Cli| c.clone_env_org("acme");
-    let owner_acme = acme(&owner);
-
-    // Members: add, list, change role, remove.
     let added = owner_acme
         .run(&[
             "member",
@@ -306,8 +108,12 @@ async fn members_invitations_permissions(app: TestApp) {
     let gone = bot_web.run(&["list"]).await.code(1);
     assert!(gone.stderr.contains("NOT_FOUND"), "{gone:?}");
     owner_acme.run(&["member", "add", "bot"]).await.code(2);
+}
 
-    // Invitations: by actor, listed by both sides, accepted; by email, declined.
+async fn invitations_by_actor_are_accepted_and_by_email_declined(app: TestApp) {
+    let owner_acme = olga_in_acme(&app).await;
+    let ivan = registered(&app, "human", "ivan").await;
+    let sam = registered(&app, "human", "sam").await;
     let inv = owner_acme
         .run(&[
             "invitation",
@@ -367,8 +173,15 @@ async fn members_invitations_permissions(app: TestApp) {
         .json();
     assert_eq!(declined["status"], "declined");
     owner_acme.run(&["invitation", "create"]).await.code(2);
+}
 
-    // Permissions: a read grant on one project, then revoked.
+async fn a_read_grant_opens_one_project_until_revoked(app: TestApp) {
+    let owner_acme = olga_in_acme(&app).await;
+    let sam = registered(&app, "human", "sam").await;
+    let owner_web = owner_acme.with_project("acme", "web");
+    for title in ["one", "two"] {
+        owner_web.run(&["create", title]).await.ok();
+    }
     let sam_web = sam.with_project("acme", "web");
     sam_web.run(&["list"]).await.code(1);
     let grant = owner_acme
@@ -410,7 +223,7 @@ async fn members_invitations_permissions(app: TestApp) {
     sam_web.run(&["list"]).await.code(1);
 }
 
-async fn guardians(app: TestApp) {
+async fn a_guardian_confirms_a_link_and_issues_the_agent_keys(app: TestApp) {
     let agent = registered(&app, "agent", "helper-bot").await;
     let human = registered(&app, "human", "dana").await;
     let link = agent
@@ -480,7 +293,7 @@ async fn guardians(app: TestApp) {
 }
 
 /// `watch` sends the key on the WebSocket; without one it is refused.
-async fn watch_with_a_key(app: TestApp) {
+async fn watch_sends_the_key_and_is_refused_without_one(app: TestApp) {
     let alice = registered(&app, "human", "alice").await;
     let refused = Cli::new(&app.base).run(&["watch"]).await.code(1);
     assert!(
