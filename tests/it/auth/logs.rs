@@ -2,82 +2,12 @@
 //! while a password, API keys, a JWT and a `?token=` WebSocket are used; then
 //! its whole output is searched for them.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::process::ServerProcess;
 use crate::common::{Backend, TestDb};
-
-/// `ats-server` in required auth mode, logging at trace level to a file;
-/// killed when dropped.
-struct LoggedServer {
-    child: Child,
-    port: u16,
-    log_path: PathBuf,
-}
-
-impl LoggedServer {
-    async fn start(db: &TestDb) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log_path =
-            std::env::temp_dir().join(format!("ats_log_{}_{port}.log", std::process::id()));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ats-server"))
-            .env("DATABASE_URL", &db.url)
-            .env("ATS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ATS_AUTH", "required")
-            .env("ATS_JWT_SECRET", "log-test-secret-log-test-secret-!!")
-            .env("RUST_LOG", "trace")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start ats-server");
-        let server = Self {
-            child,
-            port,
-            log_path,
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http
-                .get(format!("{}/health", server.base()))
-                .send()
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        server
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server and returns everything it logged.
-    fn logs(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let logs = std::fs::read_to_string(&self.log_path).unwrap();
-        let _ = std::fs::remove_file(&self.log_path);
-        logs
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The secrets a session used.
 struct Secrets {
@@ -98,8 +28,8 @@ async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Va
 /// Registers, logs in, makes a second key, reads `/auth/me` and the key list
 /// with each credential (no answer after creation repeats a key), opens a
 /// `?token=` WebSocket and sends a bad key.
-async fn use_every_secret(server: &LoggedServer) -> Secrets {
-    let (base, http) = (server.base(), reqwest::Client::new());
+async fn use_every_secret(server: &ServerProcess) -> Secrets {
+    let (base, http) = (server.base.clone(), reqwest::Client::new());
     let password = "correct-horse-battery-staple";
     let reg = post(&http, format!("{base}/auth/register"), None, json!({ "actor_type": "human", "actor_id": "logan", "email": "logan@example.com", "password": password })).await;
     let key = reg["api_key"].as_str().unwrap().to_owned();
@@ -164,7 +94,12 @@ async fn secrets_stay_out_of_logs(backend: Backend) {
         eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
         return;
     };
-    let server = LoggedServer::start(&db).await;
+    let env = [
+        ("ATS_AUTH", "required"),
+        ("ATS_JWT_SECRET", "log-test-secret-log-test-secret-!!"),
+        ("RUST_LOG", "trace"),
+    ];
+    let server = ServerProcess::start(&db.url, "secrets", &env).await;
     let s = use_every_secret(&server).await;
     let logs = server.logs();
     assert!(logs.contains("/auth/me"), "the run was logged at all");

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
 use crate::common::cli::{Cli, write_json as write};
+use crate::common::{Role, TestApp};
 
 crate::on_both_backends!(url_precedence_reaches_the_server);
 
@@ -227,17 +227,10 @@ async fn url_precedence_reaches_the_server(app: TestApp) {
 
     // The org/project from a binding selects the scoped task routes.
     std::fs::remove_file(cli.cwd.join(".ats/project.json")).unwrap();
-    app.actor("human", "anonymous")
-        .post("/orgs", json!({ "slug": "acme", "name": "Acme" }))
-        .await
-        .expect(201);
-    app.actor("human", "anonymous")
-        .post(
-            "/orgs/acme/projects",
-            json!({ "slug": "web", "name": "Web" }),
-        )
-        .await
-        .expect(201);
+    app.user("anonymous")
+        .in_org("acme", Role::Owner)
+        .with_project("web")
+        .await;
     cli.run(&["project", "init", "acme/web"]).await.ok();
     let t = cli
         .run(&["create", "bound", "-f", "json"])

@@ -5,7 +5,8 @@
 //! as users made in one line ([`users`]), one GraphQL helper ([`gql`]), the
 //! JSON shapes of the SPEC written once ([`shapes`]), refusals that write
 //! nothing ([`refusals`]), WebSocket clients for `/ws` ([`ws`]) and
-//! `/graphql/ws` ([`gql_ws`]), and the `ats` CLI runner ([`cli`], [`watcher`]).
+//! `/graphql/ws` ([`gql_ws`]), the `ats` CLI runner ([`cli`], [`watcher`]), and the
+//! `ats-server` binary as a child process ([`process`]).
 //!
 //! PostgreSQL cases run when `ATS_TEST_PG_URL` names a server we may create
 //! databases on (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each
@@ -19,6 +20,7 @@ pub mod client;
 pub mod db;
 pub mod gql;
 pub mod gql_ws;
+pub mod process;
 pub mod refusals;
 pub mod shapes;
 pub mod users;
