@@ -104,7 +104,7 @@ async fn tampered_forged_and_expired_jwts_are_refused(app: TestApp) {
     app.bearer(&expired).get("/auth/me").await.expect_error(401);
 }
 
-/// Makes a key named `name` (expiring at `expires_at` if given) with `key`.
+/// A new API key of `owner`'s, made from `body` (`name`, `expires_at`).
 async fn new_key(owner: &Client, body: Value) -> Value {
     owner.post("/auth/api-keys", body).await.expect(201)["api_key"].clone()
 }

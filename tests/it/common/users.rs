@@ -89,17 +89,6 @@ impl TestApp {
         User::new(self, "agent", id)
     }
 
-    /// Org `org` with project `project` (`"org/project"`), made if needed;
-    /// returns a client acting as the org's owner.
-    pub async fn project(&self, path: &str) -> Client {
-        let (org, project) = path
-            .split_once('/')
-            .unwrap_or_else(|| panic!("{path} is not org/project"));
-        let owner = self.owner_of(org).await;
-        self.ensure_project(org, project).await;
-        owner
-    }
-
     /// A client acting as `org`'s owner; the org is made (owned by
     /// `human:<org>-owner`) when the builder has not made it yet.
     pub async fn owner_of(&self, org: &str) -> Client {
