@@ -3,14 +3,13 @@
 //! still be there, in the acknowledged state, with its events.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::process::ServerProcess as Server;
 use crate::common::{Backend, TestDb};
 
 const CLIENTS: usize = 8;
@@ -18,92 +17,6 @@ const CLIENTS: usize = 8;
 const ACKS_BEFORE_KILL: usize = 240;
 /// Long enough that no lease expires while the test runs.
 const LEASE_MS: u64 = 3_600_000;
-
-/// A running `ats-server`; killed (and reaped) when dropped, even on panic.
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    async fn start(db_url: &str, tag: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let log =
-            std::env::temp_dir().join(format!("ats_crash_{}_{tag}_{port}.log", std::process::id()));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ats-server"))
-            .env("DATABASE_URL", db_url)
-            .env("ATS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .expect("start ats-server");
-        let mut server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_healthy().await;
-        server
-    }
-
-    async fn wait_healthy(&mut self) {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "ats-server exited while starting ({status}); log:\n{}",
-                    self.log_text()
-                );
-            }
-            let health = http
-                .get(format!("{}/health", self.base))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "ats-server did not become healthy; log:\n{}",
-            self.log_text()
-        );
-    }
-
-    /// SIGKILL: no shutdown hook, no flush, nothing graceful.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL ats-server");
-        self.child.wait().expect("reap ats-server");
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- ats-server log ({}) ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
 
 /// How far a task's write sequence got: create → claim → message → complete.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,6 +70,82 @@ async fn write(
     }
 }
 
+/// One client's connection: who it writes as, what it counts and records.
+struct Writer {
+    http: reqwest::Client,
+    base: String,
+    worker: String,
+    acks: Arc<AtomicUsize>,
+    errors: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Writer {
+    /// A write; an acknowledged one is counted.
+    async fn post(&self, path: &str, body: Value) -> Option<Value> {
+        let res = write(
+            &self.http,
+            &self.base,
+            &self.worker,
+            path,
+            body,
+            &self.errors,
+        )
+        .await?;
+        self.acks.fetch_add(1, Ordering::SeqCst);
+        Some(res)
+    }
+}
+
+/// Task `i` of client `n`: create, claim, message, and every other one
+/// complete, recording each stage when attempted and when acknowledged.
+/// False once the server stops answering.
+async fn one_task(w: &Writer, n: usize, i: usize, records: &mut Vec<Record>) -> bool {
+    let title = format!("crash {n}/{i}");
+    let body = json!({ "title": title, "channel": format!("c{n}"), "payload": { "n": n, "i": i } });
+    let Some(created) = w.post("/tasks", body).await else {
+        return false;
+    };
+    let id = created["task"]["id"].as_i64().expect("task id");
+    records.push(Record {
+        id,
+        title,
+        worker: w.worker.clone(),
+        acked: Stage::Created,
+        attempted: Stage::Claimed,
+        message: None,
+    });
+    let r = records.last_mut().unwrap();
+    let claim = json!({ "lease_duration": LEASE_MS });
+    let Some(claimed) = w.post(&format!("/tasks/{id}/claim"), claim).await else {
+        return false;
+    };
+    assert_eq!(claimed["task"]["status"], "in_progress");
+    r.acked = Stage::Claimed;
+    r.attempted = Stage::Messaged;
+    let content = format!("progress {n}/{i}");
+    let msg = json!({ "parts": [{ "type": "text", "content": content }] });
+    let Some(posted) = w.post(&format!("/tasks/{id}/messages"), msg).await else {
+        return false;
+    };
+    r.message = Some((
+        posted["message"]["id"].as_i64().expect("message id"),
+        content,
+    ));
+    r.acked = Stage::Messaged;
+    if i.is_multiple_of(2) {
+        r.attempted = Stage::Completed;
+        let done = json!({ "outputs": { "n": n, "i": i } });
+        if w.post(&format!("/tasks/{id}/complete"), done)
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        r.acked = Stage::Completed;
+    }
+    true
+}
+
 /// Writes until the server stops answering; returns what was acknowledged.
 async fn client(
     base: String,
@@ -168,81 +157,17 @@ async fn client(
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let worker = format!("crash-worker-{n}");
+    let w = Writer {
+        http,
+        base,
+        worker: format!("crash-worker-{n}"),
+        acks,
+        errors,
+    };
     let mut records = Vec::new();
     for i in 0.. {
-        let title = format!("crash {n}/{i}");
-        let body =
-            json!({ "title": title, "channel": format!("c{n}"), "payload": { "n": n, "i": i } });
-        let Some(created) = write(&http, &base, &worker, "/tasks", body, &errors).await else {
+        if !one_task(&w, n, i, &mut records).await {
             break;
-        };
-        acks.fetch_add(1, Ordering::SeqCst);
-        let id = created["task"]["id"].as_i64().expect("task id");
-        records.push(Record {
-            id,
-            title,
-            worker: worker.clone(),
-            acked: Stage::Created,
-            attempted: Stage::Claimed,
-            message: None,
-        });
-        let r = records.last_mut().unwrap();
-        let claim = json!({ "lease_duration": LEASE_MS });
-        let Some(claimed) = write(
-            &http,
-            &base,
-            &worker,
-            &format!("/tasks/{id}/claim"),
-            claim,
-            &errors,
-        )
-        .await
-        else {
-            break;
-        };
-        assert_eq!(claimed["task"]["status"], "in_progress");
-        r.acked = Stage::Claimed;
-        r.attempted = Stage::Messaged;
-        acks.fetch_add(1, Ordering::SeqCst);
-        let content = format!("progress {n}/{i}");
-        let msg = json!({ "parts": [{ "type": "text", "content": content }] });
-        let Some(posted) = write(
-            &http,
-            &base,
-            &worker,
-            &format!("/tasks/{id}/messages"),
-            msg,
-            &errors,
-        )
-        .await
-        else {
-            break;
-        };
-        r.message = Some((
-            posted["message"]["id"].as_i64().expect("message id"),
-            content,
-        ));
-        r.acked = Stage::Messaged;
-        acks.fetch_add(1, Ordering::SeqCst);
-        if i % 2 == 0 {
-            r.attempted = Stage::Completed;
-            let done = json!({ "outputs": { "n": n, "i": i } });
-            if write(
-                &http,
-                &base,
-                &worker,
-                &format!("/tasks/{id}/complete"),
-                done,
-                &errors,
-            )
-            .await
-            .is_none()
-            {
-                break;
-            }
-            r.acked = Stage::Completed;
-            acks.fetch_add(1, Ordering::SeqCst);
         }
     }
     records
@@ -288,13 +213,10 @@ async fn stored_stage(http: &reqwest::Client, base: &str, r: &Record) -> (Stage,
     )
 }
 
-async fn crash_and_recover(backend: Backend) {
-    let Some(db) = TestDb::create(backend).await else {
-        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
-        return;
-    };
-    let mut server = Server::start(&db.url, "first").await;
-
+/// Step: 8 clients write until 240 writes are acknowledged, then the server
+/// is SIGKILLed; returns every client's records. No answer before the kill
+/// may be other than 2xx.
+async fn write_until_killed(server: &mut Server, backend: Backend) -> Vec<Record> {
     let acks = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
     let clients: Vec<_> = (0..CLIENTS)
@@ -334,14 +256,22 @@ async fn crash_and_recover(backend: Backend) {
         "{backend:?}: killed after {killed_at} acknowledged writes; {} tasks, {in_flight} with a write in flight",
         records.len()
     );
+    records
+}
 
-    let server = Server::start(&db.url, "restarted").await;
+/// Step: every acknowledged task is stored at its acknowledged stage (or the
+/// one in flight), with exactly one event per stored change, in order, and
+/// its message. Returns the highest event id seen.
+async fn every_acknowledged_write_is_stored(
+    base: &str,
+    records: &[Record],
+    backend: Backend,
+) -> i64 {
     let http = reqwest::Client::new();
-    let base = server.base.clone();
     let mut max_event = 0;
     let mut stage_counts: HashMap<Stage, usize> = HashMap::new();
-    for r in &records {
-        let (stage, events) = stored_stage(&http, &base, r).await;
+    for r in records {
+        let (stage, events) = stored_stage(&http, base, r).await;
         assert!(
             r.acked <= stage && stage <= r.attempted,
             "task {}: acknowledged {:?} (attempted {:?}) but stored {stage:?}",
@@ -350,7 +280,6 @@ async fn crash_and_recover(backend: Backend) {
             r.attempted
         );
         *stage_counts.entry(stage).or_default() += 1;
-        // Exactly one event per stored change, in order.
         let want = [
             "task.created",
             "task.claimed",
@@ -367,7 +296,7 @@ async fn crash_and_recover(backend: Backend) {
         );
         max_event = max_event.max(*ids.last().unwrap());
         if let Some((msg_id, content)) = &r.message {
-            let (_, msgs) = get(&http, &base, &format!("/tasks/{}/messages", r.id)).await;
+            let (_, msgs) = get(&http, base, &format!("/tasks/{}/messages", r.id)).await;
             let msgs = msgs["messages"].as_array().cloned().unwrap_or_default();
             assert_eq!(msgs.len(), 1, "task {}: {msgs:?}", r.id);
             assert_eq!(msgs[0]["id"], *msg_id);
@@ -377,9 +306,14 @@ async fn crash_and_recover(backend: Backend) {
     }
     eprintln!("{backend:?}: stored stages {stage_counts:?}");
     assert!(records.len() >= CLIENTS, "too few tasks to mean anything");
+    max_event
+}
 
-    // Every stored task is acknowledged, or the unanswered create of one client.
-    let (_, list) = get(&http, &base, "/tasks?limit=500").await;
+/// Step: every stored task is acknowledged, or the unanswered create of one
+/// client. Returns the stored ids.
+async fn nothing_else_is_stored(base: &str, records: &[Record]) -> HashSet<i64> {
+    let http = reqwest::Client::new();
+    let (_, list) = get(&http, base, "/tasks?limit=500").await;
     let stored: HashSet<i64> = list["tasks"]
         .as_array()
         .unwrap()
@@ -399,34 +333,46 @@ async fn crash_and_recover(backend: Backend) {
         stored.len() - acked.len()
     );
     for id in stored.difference(&acked) {
-        let (_, ev) = get(&http, &base, &format!("/tasks/{id}/events")).await;
+        let (_, ev) = get(&http, base, &format!("/tasks/{id}/events")).await;
         assert_eq!(
             ev["events"][0]["type"], "task.created",
             "unacknowledged task {id}: {ev}"
         );
     }
+    stored
+}
 
-    // The restarted server keeps handing out fresh ids and newer event ids.
-    let fresh = write(
-        &http,
-        &base,
-        "after",
-        "/tasks",
-        json!({ "title": "after restart" }),
-        &Default::default(),
-    )
-    .await
-    .expect("create after restart");
+/// Step: the restarted server keeps handing out fresh ids and newer event ids.
+async fn ids_keep_growing(base: &str, stored: &HashSet<i64>, max_event: i64) {
+    let http = reqwest::Client::new();
+    let body = json!({ "title": "after restart" });
+    let fresh = write(&http, base, "after", "/tasks", body, &Default::default())
+        .await
+        .expect("create after restart");
     let fresh_id = fresh["task"]["id"].as_i64().unwrap();
     assert!(
         !stored.contains(&fresh_id),
         "id {fresh_id} reused after the crash"
     );
-    let (_, ev) = get(&http, &base, &format!("/tasks/{fresh_id}/events")).await;
+    let (_, ev) = get(&http, base, &format!("/tasks/{fresh_id}/events")).await;
     assert!(
         ev["events"][0]["id"].as_i64().unwrap() > max_event,
         "event id went backwards"
     );
+}
+
+async fn crash_and_recover(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let quiet = [("RUST_LOG", "warn")];
+    let mut server = Server::start(&db.url, "first", &quiet).await;
+    let records = write_until_killed(&mut server, backend).await;
+    let server = Server::start(&db.url, "restarted", &quiet).await;
+    let max_event = every_acknowledged_write_is_stored(&server.base, &records, backend).await;
+    let stored = nothing_else_is_stored(&server.base, &records).await;
+    ids_keep_growing(&server.base, &stored, max_event).await;
     drop(server);
 }
 

@@ -18,7 +18,7 @@ use crate::on_both_backends;
 /// One browser run at a time: the figures mean more when two runs do not share the CPU.
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub struct Dbs {
+struct Dbs {
     backend: Backend,
     open: TestDb,
     auth: TestDb,
@@ -32,7 +32,7 @@ async fn dbs(backend: Backend) -> Option<Dbs> {
     })
 }
 
-on_both_backends!(start = crate::dashboard::dbs; dashboard_in_chromium);
+on_both_backends!(start = super::dbs; dashboard_in_chromium);
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::common::TestApp;
-use crate::graphql::ok;
+use crate::common::gql::ok;
+use crate::common::{Role, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -78,15 +78,11 @@ async fn dependents_on_both_apis(app: TestApp) {
 }
 
 async fn actions_shape_and_visibility(app: TestApp) {
-    let owner = app.actor("human", "olga");
-    owner
-        .post("/orgs", json!({"slug": "secret", "name": "Secret"}))
-        .await
-        .expect(201);
-    owner
-        .post("/orgs/secret/projects", json!({"slug": "x", "name": "X"}))
-        .await
-        .expect(201);
+    let owner = app
+        .user("olga")
+        .in_org("secret", Role::Owner)
+        .with_project("x")
+        .await;
     let id = owner
         .post("/orgs/secret/projects/x/tasks", json!({"title": "hidden"}))
         .await

@@ -1,36 +1,25 @@
 //! Integration tests: each runs a real server over a fresh database, on
 //! SQLite and (when `ATS_TEST_PG_URL` is set) PostgreSQL.
+//!
+//! One directory per surface (`rest/`, `graphql/`, `ws/`, `lifecycle/`,
+//! `workflow/`, `auth/`, `cli/`), each scenario named for the SPEC clause it
+//! checks. Helpers live in `common/` only: test files export nothing to each
+//! other. Users are made with `app.user("olga").in_org("acme", Role::Owner)`
+//! (see `common/users.rs`), GraphQL goes through `common/gql.rs`, and the
+//! JSON shapes of the SPEC are written once in `common/shapes.rs`.
 
 mod common;
 
-mod auth_flows;
-mod auth_logs;
-mod auth_matrix;
-mod claim_batch;
+mod auth;
 mod cli;
-mod cli_access;
-mod cli_claim;
-mod cli_config;
-mod cli_run;
-mod cli_tasks;
-mod cli_watch;
 mod crash;
 mod dashboard;
 mod dashboard_api;
 mod event_order;
 mod graphql;
-mod graphql_ws;
 mod lifecycle;
-mod lifecycle_table;
 mod parity;
-mod rest_orgs;
-mod rest_projects;
-mod rest_shapes;
-mod rest_tasks;
-mod rest_tasks_bad;
-mod rest_tasks_list;
-mod rest_tasks_scoped;
-mod rest_tasks_thread;
+mod rest;
 mod revocation;
 mod server_logs;
 mod smoke;

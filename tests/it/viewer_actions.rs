@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Client, TestApp};
-use crate::graphql::ok;
+use crate::common::gql::ok;
+use crate::common::{Client, Role, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(listed_actions_are_exactly_the_allowed_ones);
@@ -46,29 +46,18 @@ const CALLERS: [(&str, &str, &str); 6] = [
 ];
 
 async fn setup_org(app: &TestApp) {
-    let alice = app.actor("human", "alice");
-    alice
-        .post("/orgs", json!({"slug": "acme", "name": "Acme"}))
-        .await
-        .expect(201);
-    alice
-        .post("/orgs/acme/projects", json!({"slug": "p", "name": "P"}))
-        .await
-        .expect(201);
-    for (t, id, role) in [
-        ("human", "mia", "member"),
-        ("agent", "worker", "member"),
-        ("human", "mo", "member"),
-        ("human", "adam", "admin"),
-        ("human", "vic", "viewer"),
+    app.user("alice")
+        .in_org("acme", Role::Owner)
+        .with_project("p")
+        .await;
+    for (user, role) in [
+        (app.user("mia"), Role::Member),
+        (app.agent("worker"), Role::Member),
+        (app.user("mo"), Role::Member),
+        (app.user("adam"), Role::Admin),
+        (app.user("vic"), Role::Viewer),
     ] {
-        alice
-            .post(
-                "/orgs/acme/members",
-                json!({"actor_type": t, "actor_id": id, "role": role}),
-            )
-            .await
-            .expect(201);
+        user.in_org("acme", role).await;
     }
 }
 

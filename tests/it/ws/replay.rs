@@ -6,8 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use super::client::{WsConn, histories, history, ids, is};
+use crate::common::ws::{WsConn, histories, history, ids, is};
 use crate::common::{Client, TestApp};
+
+crate::on_both_backends!(
+    a_resume_replays_exactly_what_was_missed_then_live,
+    filtered_newest_and_zero_cursors,
+    replay_while_writing,
+);
 
 fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
@@ -33,26 +39,38 @@ fn assert_strictly_increasing(got: &[i64]) {
     }
 }
 
-/// Disconnect, miss some changes, reconnect with `after`: exactly the missed
-/// events, in order, then live ones.
-async fn replay_after_reconnect(app: TestApp) {
-    let alice = app.actor("human", "alice");
-    let bob = app.actor("agent", "bob");
+/// What happened while nobody watched: the cursor of the last event seen,
+/// the two tasks, the events missed, and the first live one after resuming.
+struct Missed {
+    last: i64,
+    p: i64,
+    q: i64,
+    live: Value,
+}
 
-    let mut ws = WsConn::open(&app).await;
+/// Step: watch P created and claimed, then disconnect; returns P and the
+/// last event id seen.
+async fn watch_then_disconnect(app: &TestApp, alice: &Client, bob: &Client) -> (i64, i64) {
+    let mut ws = WsConn::open(app).await;
     ws.subscribe("live", json!({})).await;
     let p = id_of(&alice.create_task(json!({ "title": "P" })).await);
-    bob.post(&format!("/tasks/{p}/claim"), json!({}))
-        .await
-        .expect(200);
+    bob.act(p, "claim", json!({})).await.expect(200);
     let seen = ws.events_of("live", |e| is(e, "task.claimed", p)).await;
     let last = id_of(seen.last().unwrap());
-    assert_eq!(ids(&seen), ids(&history(&app, p).await));
+    assert_eq!(ids(&seen), ids(&history(app, p).await));
     ws.close().await;
+    (p, last)
+}
 
-    // Changes nobody is watching.
-    message(&bob, p, "progress").await;
-    bob.post(&format!("/tasks/{p}/complete"), json!({ "outputs": [1] }))
+/// Step: six changes nobody watches (P messaged and completed; Q created,
+/// claimed and messaged; P reopened); returns Q and the missed events.
+async fn six_unwatched_changes(
+    app: &TestApp,
+    (alice, bob): (&Client, &Client),
+    (p, last): (i64, i64),
+) -> (i64, Vec<Value>) {
+    message(bob, p, "progress").await;
+    bob.act(p, "complete", json!({ "outputs": [1] }))
         .await
         .expect(200);
     let q = id_of(
@@ -60,22 +78,27 @@ async fn replay_after_reconnect(app: TestApp) {
             .create_task(json!({ "title": "Q", "channel": "ops" }))
             .await,
     );
-    bob.post(&format!("/tasks/{q}/claim"), json!({}))
-        .await
-        .expect(200);
-    message(&alice, q, "note").await;
+    bob.act(q, "claim", json!({})).await.expect(200);
+    message(alice, q, "note").await;
     alice
-        .post(&format!("/tasks/{p}/reopen"), json!({ "reason": "again" }))
+        .act(p, "reopen", json!({ "reason": "again" }))
         .await
         .expect(200);
-    let missed: Vec<Value> = histories(&app, &[p, q])
+    let missed: Vec<Value> = histories(app, &[p, q])
         .await
         .into_iter()
         .filter(|e| id_of(e) > last)
         .collect();
     assert_eq!(missed.len(), 6, "{missed:?}");
+    (q, missed)
+}
 
-    let mut ws = WsConn::open(&app).await;
+/// Disconnect, miss some changes, reconnect with `after`: exactly the
+/// missed events, in order, then live ones.
+async fn resume_after_missing(app: &TestApp, alice: &Client, bob: &Client) -> Missed {
+    let (p, last) = watch_then_disconnect(app, alice, bob).await;
+    let (q, missed) = six_unwatched_changes(app, (alice, bob), (p, last)).await;
+    let mut ws = WsConn::open(app).await;
     ws.subscribe("resume", json!({ "after": last })).await;
     let mut replayed = Vec::new();
     for _ in 0..missed.len() {
@@ -88,56 +111,58 @@ async fn replay_after_reconnect(app: TestApp) {
         assert_eq!(&got, want, "replayed event differs from the stored one");
     }
     // Then live: the very next message is the next change.
-    bob.post(&format!("/tasks/{q}/fail"), json!({ "reason": "broke" }))
+    bob.act(q, "fail", json!({ "reason": "broke" }))
         .await
         .expect(200);
     let live = ws.recv().await;
     assert_eq!(live["type"], "task.failed", "{live}");
-    assert_eq!(id_of(&live), id_of(history(&app, q).await.last().unwrap()));
+    assert_eq!(id_of(&live), id_of(history(app, q).await.last().unwrap()));
+    ws.close().await;
+    Missed { last, p, q, live }
+}
 
-    // A filtered resume replays only what matches.
+async fn a_resume_replays_exactly_what_was_missed_then_live(app: TestApp) {
+    let (alice, bob) = (app.actor("human", "alice"), app.actor("agent", "bob"));
+    resume_after_missing(&app, &alice, &bob).await;
+}
+
+/// A filtered resume replays only what matches; resuming at the newest id
+/// replays nothing (the next message is the next change); a cursor of 0
+/// replays everything ever stored.
+async fn filtered_newest_and_zero_cursors(app: TestApp) {
+    let (alice, bob) = (app.actor("human", "alice"), app.actor("agent", "bob"));
+    let Missed { last, p, q, live } = resume_after_missing(&app, &alice, &bob).await;
     let mut ws2 = WsConn::open(&app).await;
     ws2.subscribe("q-only", json!({ "after": last, "task_id": q }))
         .await;
     let only_q = ws2.events_of("q-only", |e| is(e, "task.failed", q)).await;
-    let want: Vec<i64> = ids(&history(&app, q).await);
-    assert_eq!(ids(&only_q), want);
-
+    assert_eq!(ids(&only_q), ids(&history(&app, q).await));
     ws2.send(json!({ "type": "unsubscribe", "id": "q-only" }))
         .await;
     assert_eq!(
         ws2.recv().await,
         json!({ "type": "unsubscribed", "id": "q-only" })
     );
-
-    // Resuming at the newest id replays nothing: the next message is the next change.
     let newest = id_of(&live);
-    ws2.subscribe(
-        "tip",
-        json!({ "after": newest, "event_types": ["task.reopened"] }),
-    )
-    .await;
+    let tip = json!({ "after": newest, "event_types": ["task.reopened"] });
+    ws2.subscribe("tip", tip).await;
     alice
-        .post(&format!("/tasks/{q}/reopen"), json!({ "reason": "retry" }))
+        .act(q, "reopen", json!({ "reason": "retry" }))
         .await
         .expect(200);
     let next = ws2.recv().await;
     assert_eq!(next["subscription_id"], "tip", "{next}");
     assert!(is(&next, "task.reopened", q), "{next}");
     assert!(id_of(&next) > newest);
-
     ws2.send(json!({ "type": "unsubscribe", "id": "tip" }))
         .await;
     assert_eq!(
         ws2.recv().await,
         json!({ "type": "unsubscribed", "id": "tip" })
     );
-
-    // A cursor of 0 replays everything ever stored.
     ws2.subscribe("all", json!({ "after": 0 })).await;
     let everything = ws2.events_of("all", |e| is(e, "task.reopened", q)).await;
     assert_eq!(ids(&everything), ids(&histories(&app, &[p, q]).await));
-    ws.close().await;
     ws2.close().await;
 }
 
@@ -214,5 +239,3 @@ async fn replay_while_writing(app: TestApp) {
     );
     ws.close().await;
 }
-
-crate::on_both_backends!(replay_after_reconnect, replay_while_writing);

@@ -1,0 +1,11 @@
+//! Authentication and authorisation (SPEC §5): required mode, credentials,
+//! the permission matrix, guardians, invitations, event isolation between
+//! orgs, and secrets kept out of the logs.
+
+mod credentials;
+mod guardians;
+mod invitations;
+mod isolation;
+mod logs;
+mod matrix;
+mod required_mode;

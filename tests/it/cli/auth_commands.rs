@@ -1,0 +1,236 @@
+//! `ats auth` and `ats api-key` against a server that requires
+//! credentials: refused without them, register (the key shown once, saved
+//! privately with `--save`), `me` (read and changed), login by email or id,
+//! credential precedence, logout, and API keys created, listed, used, revoked.
+
+use crate::common::TestApp;
+use crate::common::cli::Cli;
+
+crate::on_both_backends!(
+    start = crate::common::TestApp::required_auth;
+    without_credentials_the_servers_sentence_and_exit_1,
+    register_shows_the_key_once_and_save_keeps_it_private,
+    tasks_are_the_keys_and_me_can_be_changed,
+    login_saves_a_token_and_logout_forgets_it,
+    api_keys_are_created_listed_used_and_revoked,
+);
+
+const PASSWORD: &str = "a long password 123";
+
+async fn without_credentials_the_servers_sentence_and_exit_1(app: TestApp) {
+    // Without credentials: the server's 401 sentence, exit 1.
+    let nobody = Cli::new(&app.base);
+    let refused = nobody.run(&["list"]).await.code(1);
+    assert!(
+        refused.stderr.contains("credentials required"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("UNAUTHENTICATED"), "{refused:?}");
+    // Actor flags do not help in required mode.
+    nobody.run(&["list", "--actor-id", "someone"]).await.code(1);
+    // /health needs nothing.
+    nobody.run(&["health"]).await.ok();
+}
+
+/// Step: `human:alice` registers (name Alice, alice@example.com) with
+/// `--save`; returns her and her key.
+async fn alice(app: &TestApp) -> (Cli, String) {
+    let alice = Cli::new(&app.base);
+    let reg = alice
+        .run(&[
+            "auth",
+            "register",
+            "--id",
+            "alice",
+            "--name",
+            "Alice",
+            "--email",
+            "alice@example.com",
+            "--password",
+            PASSWORD,
+            "--save",
+        ])
+        .await
+        .ok();
+    assert!(reg.stdout.contains("✓ Registered human:alice"), "{reg:?}");
+    let key_line = reg
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("API key"))
+        .unwrap();
+    let key = key_line.rsplit(' ').next().unwrap().to_owned();
+    assert!(key.starts_with("ats_"), "{key_line}");
+    let global = alice.home.path().join(".ats/config");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&global).unwrap()).unwrap();
+    assert_eq!(saved["api_key"], key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&global).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let me = alice.run(&["auth", "me", "-f", "json"]).await.ok().json();
+    assert_eq!(me["actor_id"], "alice");
+    assert_eq!(me["display_name"], "Alice");
+    let table = alice.run(&["auth", "me"]).await.ok();
+    assert!(table.stdout.starts_with("human:alice (Alice)"), "{table:?}");
+    (alice, key)
+}
+
+async fn register_shows_the_key_once_and_save_keeps_it_private(app: TestApp) {
+    alice(&app).await;
+}
+
+async fn tasks_are_the_keys_and_me_can_be_changed(app: TestApp) {
+    let (alice, key) = alice(&app).await;
+    // Tasks are created as the key's identity.
+    let t = alice
+        .run(&["create", "mine", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(t["source_id"], "alice");
+    // PATCH /auth/me through flags.
+    let changed = alice
+        .run(&[
+            "auth",
+            "me",
+            "--name",
+            "Alice A.",
+            "--profile",
+            r#"{"team":"ops"}"#,
+            "-f",
+            "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(changed["display_name"], "Alice A.");
+    assert_eq!(changed["profile"]["team"], "ops");
+    let whois = Cli::new(&app.base)
+        .env("ATS_API_KEY", &key)
+        .run(&["auth", "whois", "alice", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(whois["display_name"], "Alice A.");
+    assert!(whois.get("email").is_none(), "public fields only: {whois}");
+}
+
+/// By email (a wrong password refused) or by actor id with `ATS_PASSWORD`;
+/// `ATS_API_KEY` wins over the saved token.
+async fn login_saves_a_token_and_logout_forgets_it(app: TestApp) {
+    alice(&app).await;
+    let laptop = Cli::new(&app.base);
+    let bad = laptop
+        .run(&[
+            "auth",
+            "login",
+            "--email",
+            "alice@example.com",
+            "--password",
+            "wrong password!",
+        ])
+        .await
+        .code(1);
+    assert!(bad.stderr.contains("UNAUTHENTICATED"), "{bad:?}");
+    let login = laptop
+        .run(&[
+            "auth",
+            "login",
+            "--email",
+            "alice@example.com",
+            "--password",
+            PASSWORD,
+        ])
+        .await
+        .ok();
+    assert!(
+        login.stdout.contains("Logged in as human:alice"),
+        "{login:?}"
+    );
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(laptop.home.path().join(".ats/config")).unwrap(),
+    )
+    .unwrap();
+    assert!(cfg["token"].as_str().unwrap().starts_with("ey"), "{cfg}");
+    assert_eq!(
+        laptop.run(&["auth", "me", "-f", "json"]).await.ok().json()["actor_id"],
+        "alice"
+    );
+    // By actor id, with the password from ATS_PASSWORD.
+    let by_id = Cli::new(&app.base).env("ATS_PASSWORD", PASSWORD);
+    by_id
+        .run(&["auth", "login", "--id", "alice", "--type", "human"])
+        .await
+        .ok();
+    by_id.run(&["auth", "me"]).await.ok();
+    // ATS_API_KEY wins over the saved token; a bad one is refused.
+    let wrong = laptop
+        .run(&["auth", "me", "--api-key", "ats_not_a_key"])
+        .await
+        .code(1);
+    assert!(wrong.stderr.contains("UNAUTHENTICATED"), "{wrong:?}");
+    // logout forgets it.
+    laptop.run(&["auth", "logout"]).await.ok();
+    laptop.run(&["auth", "me"]).await.code(1);
+}
+
+/// Created (shown once), listed (prefix only), used, revoked; with an expiry.
+async fn api_keys_are_created_listed_used_and_revoked(app: TestApp) {
+    let (alice, _) = alice(&app).await;
+    let created = alice
+        .run(&["api-key", "create", "ci", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    let ci_key = created["key"].as_str().unwrap().to_owned();
+    let ci_id = created["id"].as_i64().unwrap().to_string();
+    let ci = Cli::new(&app.base).env("ATS_API_KEY", &ci_key);
+    assert_eq!(
+        ci.run(&["auth", "me", "-f", "json"]).await.ok().json()["actor_id"],
+        "alice"
+    );
+    let keys = alice
+        .run(&["api-key", "list", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    let listed = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "ci")
+        .unwrap();
+    assert!(listed.get("key").is_none_or(|k| k.is_null()), "{listed}");
+    assert!(ci_key.starts_with(listed["prefix"].as_str().unwrap()));
+    let table = alice.run(&["api-key", "list"]).await.ok();
+    assert!(
+        table.stdout.contains("ci") && table.stdout.contains("PREFIX"),
+        "{table:?}"
+    );
+    alice.run(&["api-key", "revoke", &ci_id]).await.ok();
+    ci.run(&["auth", "me"]).await.code(1);
+    let expiring = alice
+        .run(&[
+            "api-key",
+            "create",
+            "short",
+            "--expires-at",
+            "2099-01-01T00:00:00Z",
+            "-f",
+            "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert!(
+        expiring["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2099-01-01")
+    );
+}

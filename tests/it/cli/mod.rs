@@ -1,0 +1,17 @@
+//! The `ats` binary against a live server (SPEC §9): the seed's patterns,
+//! actors and exit codes, the task, workflow, project and org commands, the
+//! access commands in required mode, where settings come from, and `watch`.
+
+mod access_commands;
+mod auth_commands;
+mod basics;
+mod claim_batch;
+mod config_precedence;
+mod config_projects;
+mod list;
+mod patterns;
+mod projects;
+mod task_commands;
+mod watch;
+mod watch_restarts;
+mod workflow_commands;

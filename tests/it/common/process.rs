@@ -1,0 +1,109 @@
+//! The real `ats-server` binary as a child process on a free port, its
+//! output in a log file; killed (and reaped) when dropped, even on panic,
+//! when its log is printed.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `ats-server`.
+pub struct ServerProcess {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The port it listens on.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `ats-server` over `db_url` with `env` set, and waits until it
+    /// answers `/health` (panicking with its log if it exits or never does).
+    pub async fn start(db_url: &str, tag: &str, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::env::temp_dir().join(format!(
+            "ats_server_{}_{tag}_{port}.log",
+            std::process::id()
+        ));
+        let out = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ats-server"));
+        cmd.env("DATABASE_URL", db_url)
+            .env("ATS_LISTEN", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut server = Self {
+            child: cmd.spawn().expect("start ats-server"),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            log,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "ats-server exited while starting ({status}); log:\n{}",
+                    self.log_text()
+                );
+            }
+            let health = http
+                .get(format!("{}/health", self.base))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "ats-server did not become healthy; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGKILL: no shutdown hook, no flush, nothing graceful.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL ats-server");
+        self.child.wait().expect("reap ats-server");
+    }
+
+    /// Everything it has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops it and returns everything it logged.
+    pub fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_text()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- ats-server log ({}) ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

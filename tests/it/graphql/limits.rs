@@ -1,0 +1,196 @@
+//! What a GraphQL request may cost: DataLoaders batch the per-task lists, so
+//! tasks with their messages and events cost as many SQL statements for 10
+//! tasks as for 100 (counted); and the depth and complexity limits refuse a
+//! request before it runs.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::gql::{fails, gql, ok};
+use crate::common::{Client, TestApp};
+
+crate::on_both_backends!(start = crate::common::TestApp::quiet; statements_do_not_grow_with_the_page);
+crate::on_both_backends!(depth_is_limited, complexity_grows_with_first_and_is_limited);
+
+/// `ats_db_queries_total` from `/metrics`.
+async fn db_queries(app: &TestApp) -> u64 {
+    app.metric("ats_db_queries_total").await as u64
+}
+
+/// SQL statements one GraphQL request costs, net of `/metrics`' own reads:
+/// a read's cost is measured as the difference of two back-to-back reads.
+/// Background loops share the counter and noise only ever adds, so the
+/// smallest of seven measurements of each counts.
+async fn statements_for(app: &TestApp, c: &Client, query: &str) -> (u64, u64) {
+    let mut with_read = u64::MAX;
+    let mut scrape = u64::MAX;
+    for _ in 0..7 {
+        let a = db_queries(app).await;
+        let b = db_queries(app).await;
+        let resp = gql(c, query, json!({})).await;
+        let d = db_queries(app).await;
+        assert!(resp.get("errors").is_none(), "{resp}");
+        scrape = scrape.min(b - a);
+        with_read = with_read.min(d - b);
+    }
+    (with_read - scrape, scrape)
+}
+
+const NARROW: &str = "{ tasks(first: 100) { nodes { id messages { parts } events { type } } } }";
+const WIDE: &str = "{ tasks(first: 100) { totalCount nodes { id parent { id } subtasks { id } dependsOn { id } blockedBy { id } handoffs { summary } messages { parts } events { type } } } }";
+
+/// Tasks up to `target` with two messages each, then (newest on the page) a
+/// parent with a subtask, a task depending on it, and a handoff on it.
+async fn grow_to(c: &Client, made: &mut Vec<i64>, target: usize) {
+    let tasks: Vec<Value> = (made.len()..target)
+        .map(|i| json!({ "title": format!("c{i}") }))
+        .collect();
+    let new = c
+        .post("/tasks/bulk", json!({ "tasks": tasks }))
+        .await
+        .expect(201);
+    for t in new["tasks"].as_array().unwrap() {
+        let id = t["id"].as_i64().unwrap();
+        for m in 0..2 {
+            c.post(
+                &format!("/tasks/{id}/messages"),
+                json!({ "parts": [{ "type": "text", "content": format!("m{m}") }] }),
+            )
+            .await
+            .expect(201);
+        }
+        made.push(id);
+    }
+    let parent = c
+        .create_task(json!({ "title": format!("parent{target}") }))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let sub = json!({ "title": format!("sub{target}") });
+    c.post(&format!("/tasks/{parent}/subtasks"), sub)
+        .await
+        .expect(201);
+    let dep = json!({ "title": format!("dep{target}"), "depends_on": [parent] });
+    c.post("/tasks", dep).await.expect(201);
+    let handoff = json!({ "summary": "s", "next_steps": [] });
+    c.post(&format!("/tasks/{parent}/handoffs"), handoff)
+        .await
+        .expect(201);
+}
+
+/// The wide page holds what was made, with its lists filled in.
+async fn check_wide_page(c: &Client, made: usize, rounds: usize) {
+    let resp = ok(c, WIDE, json!({})).await;
+    let nodes = resp["tasks"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), (made + 3 * rounds).min(100));
+    let with_messages = nodes
+        .iter()
+        .filter(|n| n["messages"].as_array().unwrap().len() == 2)
+        .count();
+    assert_eq!(with_messages, nodes.len() - 3 * rounds);
+    for (i, key) in ["dependsOn", "parent", "subtasks"].iter().enumerate() {
+        assert!(
+            !nodes[i][key].is_null() && nodes[i][key] != json!([]),
+            "{key}: {}",
+            nodes[i]
+        );
+    }
+}
+
+/// Tasks with their messages and events cost the same number of SQL
+/// statements for 10 tasks as for 100: DataLoaders batch them.
+async fn statements_do_not_grow_with_the_page(app: TestApp) {
+    let c = app.actor("agent", "counter");
+    let mut made: Vec<i64> = Vec::new();
+    let mut costs = Vec::new();
+    for target in [10usize, 100] {
+        grow_to(&c, &mut made, target).await;
+        check_wide_page(&c, made.len(), costs.len() + 1).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let (n, scrape) = statements_for(&app, &c, NARROW).await;
+        let (w, _) = statements_for(&app, &c, WIDE).await;
+        println!(
+            "[{:?}] {target} tasks: tasks+messages+events = {n} SQL statements, with parent/subtasks/dependsOn/blockedBy/handoffs = {w} (a /metrics read costs {scrape})",
+            app.backend
+        );
+        costs.push((n, w));
+    }
+    assert_eq!(
+        costs[0].0, costs[1].0,
+        "statements for tasks+messages+events grow with the number of tasks: {costs:?}"
+    );
+    assert_eq!(
+        costs[0].1, costs[1].1,
+        "statements for the wide query grow with the number of tasks: {costs:?}"
+    );
+    // The list itself: the caller's readable projects (4: orgs, memberships,
+    // grants, projects), count, page, locations (2), dependencies (2 when any
+    // listed task has some); then one statement per per-task list selected.
+    assert!(costs[1].0 <= 12, "too many statements: {costs:?}");
+    // Plus subtasks and the tasks behind parent/dependsOn/blockedBy (each a
+    // batch with its locations and dependencies), readable projects once, handoffs.
+    assert!(costs[1].1 <= 26, "too many statements: {costs:?}");
+}
+
+/// `task` + `k` × `parent` + `id`.
+fn nested(k: usize) -> String {
+    let mut q = String::from("id");
+    for _ in 0..k {
+        q = format!("parent {{ {q} }}");
+    }
+    format!("{{ task(id: \"1\") {{ {q} }} }}")
+}
+
+async fn depth_is_limited(app: TestApp) {
+    use ats::graphql::MAX_DEPTH;
+    let c = app.client();
+    c.create_task(json!({ "title": "root" })).await;
+    // `{ task { id } }` is 2 deep: each `parent` adds one.
+    ok(&c, &nested(MAX_DEPTH - 2), json!({})).await;
+    let (code, m) = fails(&c, &nested(MAX_DEPTH - 1), json!({})).await;
+    assert!(m.contains("nested too deep"), "{m}");
+    assert_eq!(code, "BAD_REQUEST");
+    let resp = gql(&c, &nested(40), json!({})).await;
+    assert!(resp["data"].is_null(), "{resp}");
+}
+
+/// A page costs its selection once per task it may hold, so complexity
+/// grows with `first`: `tasks(first: N) { nodes { id } }` costs 1 + 2N.
+async fn complexity_grows_with_first_and_is_limited(app: TestApp) {
+    use ats::graphql::MAX_COMPLEXITY;
+    let c = app.client();
+    c.create_task(json!({ "title": "root" })).await;
+    let aliases = |n: usize, first: usize| -> String {
+        let fields: String = (0..n)
+            .map(|i| format!("a{i}: tasks(first: {first}) {{ nodes {{ id }} }} "))
+            .collect();
+        format!("{{ {fields}}}")
+    };
+    let per = 1 + 2 * 500;
+    let fit = MAX_COMPLEXITY / per;
+    ok(&c, &aliases(fit, 500), json!({})).await;
+    let (code, m) = fails(&c, &aliases(fit + 1, 500), json!({})).await;
+    assert!(m.contains("too complex"), "{m}");
+    assert_eq!(code, "BAD_REQUEST");
+    ok(&c, &aliases(fit + 1, 10), json!({})).await;
+    // Very wide: many lists each with nested lists.
+    let wide: String = (0..60)
+        .map(|i| format!("a{i}: tasks(first: 100) {{ nodes {{ id title messages {{ id parts }} events {{ id type }} subtasks {{ id }} }} }} "))
+        .collect();
+    let resp = gql(&c, &format!("{{ {wide}}}"), json!({})).await;
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{resp}"
+    );
+    assert!(resp["data"].is_null(), "rejected before running: {resp}");
+    // The default page (50) counts too.
+    let d: String = (0..(MAX_COMPLEXITY / (1 + 2 * 50) + 1))
+        .map(|i| format!("a{i}: tasks {{ nodes {{ id }} }} "))
+        .collect();
+    let (_, m) = fails(&c, &format!("{{ {d}}}"), json!({})).await;
+    assert!(m.contains("too complex"), "{m}");
+}
