@@ -12,59 +12,32 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::common::{Backend, Client, TestApp};
+use crate::common::{Backend, Client, Role, TestApp};
 use crate::on_both_backends;
 
-const SECRET: &str = "revocation-secret-revocation-secret!";
 /// How long a revocation may take to reach a socket (the issue's bound).
 const WITHIN: Duration = Duration::from_secs(1);
 /// The longest any expected message may take.
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn required(backend: Backend) -> Option<TestApp> {
-    TestApp::start_with(backend, |c| {
-        c.auth = ats::auth::AuthMode::Required;
-        c.jwt_secret = Some(SECRET.to_owned());
-    })
-    .await
-}
-
-on_both_backends!(start = super::required;
+on_both_backends!(start = crate::common::TestApp::required_auth;
     removed_member_stops_receiving,
     revoked_grant_stops_receiving,
     deleted_key_closes_both_sockets,
     ended_guardianship_revokes_the_keys_it_issued,
 );
 
-/// Registers `actor_type:id` and returns a client with its first API key, the key, and its id.
-async fn register(app: &TestApp, actor_type: &str, id: &str) -> (Client, String) {
-    let reg = app
-        .client()
-        .post(
-            "/auth/register",
-            json!({
-                "actor_type": actor_type, "actor_id": id,
-                "email": format!("{id}@example.com"), "password": "a long password",
-            }),
-        )
+/// The owner of org `acme` with project `web`.
+async fn acme(app: &TestApp) -> Client {
+    app.user("owner")
+        .in_org("acme", Role::Owner)
+        .with_project("web")
         .await
-        .expect(201);
-    let key = reg["api_key"].as_str().unwrap().to_owned();
-    (app.bearer(&key), key)
 }
 
-/// An owner with org `acme` and project `web`.
-async fn acme(app: &TestApp) -> Client {
-    let (owner, _) = register(app, "human", "owner").await;
-    owner
-        .post("/orgs", json!({ "slug": "acme" }))
-        .await
-        .expect(201);
-    owner
-        .post("/orgs/acme/projects", json!({ "slug": "web" }))
-        .await
-        .expect(201);
-    owner
+/// A client's API key.
+fn key_of(c: &Client) -> String {
+    c.token().expect("a registered user").to_owned()
 }
 
 async fn task_in(c: &Client, path: &str, title: &str) -> i64 {
@@ -196,14 +169,7 @@ async fn sees_default_not_web(owner: &Client, sockets: &mut [&mut Socket]) {
 
 async fn removed_member_stops_receiving(app: TestApp) {
     let owner = acme(&app).await;
-    let (_, key) = register(&app, "human", "mia").await;
-    owner
-        .post(
-            "/orgs/acme/members",
-            json!({ "actor_type": "human", "actor_id": "mia", "role": "member" }),
-        )
-        .await
-        .expect(201);
+    let key = key_of(&app.user("mia").in_org("acme", Role::Member).await);
     let mut ws = ws_subscriber(&app.base, &key).await;
     let mut gql = gql_subscriber(&app.base, &key).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -220,14 +186,8 @@ async fn removed_member_stops_receiving(app: TestApp) {
 
 async fn revoked_grant_stops_receiving(app: TestApp) {
     let owner = acme(&app).await;
-    let (_, key) = register(&app, "agent", "guest").await;
-    let grant = owner
-        .post(
-            "/orgs/acme/permissions",
-            json!({ "actor_type": "agent", "actor_id": "guest", "namespace": "web", "access": "r" }),
-        )
-        .await
-        .expect(201)["permission"]["id"]
+    let key = key_of(&app.agent("guest").with_grant("acme", "web", "r").await);
+    let grant = owner.get("/orgs/acme/permissions").await.expect(200)["permissions"][0]["id"]
         .as_i64()
         .unwrap();
     let mut ws = ws_subscriber(&app.base, &key).await;
@@ -245,7 +205,7 @@ async fn revoked_grant_stops_receiving(app: TestApp) {
 }
 
 async fn deleted_key_closes_both_sockets(app: TestApp) {
-    let (me, _) = register(&app, "human", "kim").await;
+    let me = app.user("kim").await;
     let created = me
         .post("/auth/api-keys", json!({ "name": "socket" }))
         .await
@@ -266,8 +226,8 @@ async fn deleted_key_closes_both_sockets(app: TestApp) {
 }
 
 async fn ended_guardianship_revokes_the_keys_it_issued(app: TestApp) {
-    let (agent, _) = register(&app, "agent", "bot").await;
-    let (human, _) = register(&app, "human", "gus").await;
+    let agent = app.agent("bot").await;
+    let human = app.user("gus").await;
     let link = agent
         .post("/auth/me/guardian-link", json!({}))
         .await
@@ -305,49 +265,18 @@ async fn ended_guardianship_revokes_the_keys_it_issued(app: TestApp) {
     agent.get("/auth/me").await.expect(200);
 }
 
-/// A second server over the same database (another replica).
-async fn replica(app: &TestApp) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let mut config = ats::config::Config::for_database(app.db.url.clone());
-    config.auth = ats::auth::AuthMode::Required;
-    config.jwt_secret = Some(SECRET.to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ats::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return (base, stop);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the second replica did not start");
-}
-
 /// Revocations made through one replica reach sockets open on another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocation_reaches_another_replica() {
-    let Some(app) = required(Backend::Postgres).await else {
+    let Some(app) = TestApp::required_auth(Backend::Postgres).await else {
         eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
         return;
     };
-    let (other, _stop) = replica(&app).await;
+    let replica = app.replica().await;
+    let other = replica.base.clone();
     let owner = acme(&app).await;
-    let (mia, key) = register(&app, "human", "mia").await;
-    owner
-        .post(
-            "/orgs/acme/members",
-            json!({ "actor_type": "human", "actor_id": "mia", "role": "member" }),
-        )
-        .await
-        .expect(201);
+    let mia = app.user("mia").in_org("acme", Role::Member).await;
+    let key = key_of(&mia);
     let second = mia
         .post("/auth/api-keys", json!({ "name": "second" }))
         .await

@@ -25,8 +25,26 @@ pub struct TestApp {
     pub(super) registry: Mutex<Registry>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<ats::error::Result<()>>>,
+    /// The server's configuration, for replicas.
+    config: ats::config::Config,
     /// Kept last so the database outlives the server.
     pub db: TestDb,
+}
+
+/// Another server over the same database and configuration: a replica.
+/// Stops when dropped.
+pub struct Replica {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 impl TestApp {
@@ -74,10 +92,11 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(ats::serve(listener, config, async {
+        let server = tokio::spawn(ats::serve(listener, config.clone(), async {
             let _ = stopped.await;
         }));
         let app = Self {
+            config,
             base,
             backend,
             auth_required,
@@ -92,6 +111,27 @@ impl TestApp {
         };
         app.wait_healthy().await;
         Some(app)
+    }
+
+    /// Starts a second server over this one's database, configured alike.
+    pub async fn replica(&self) -> Replica {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(ats::serve(listener, self.config.clone(), async {
+            let _ = stopped.await;
+        }));
+        for _ in 0..300 {
+            let up = self.http.get(format!("{base}/health")).send().await;
+            if up.is_ok_and(|r| r.status() == 200) {
+                return Replica {
+                    base,
+                    stop: Some(stop),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the replica did not become healthy in 30 s");
     }
 
     async fn wait_healthy(&self) {
