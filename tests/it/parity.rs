@@ -106,23 +106,11 @@ async fn openapi_lists_exactly_the_table(app: TestApp) {
 
 #[test]
 fn openapi_json_is_up_to_date() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
-    let on_disk = std::fs::read_to_string(path).expect("read openapi.json");
-    let code = ats::rest::openapi::json();
-    if on_disk != code {
-        let line = on_disk
-            .lines()
-            .zip(code.lines())
-            .position(|(a, b)| a != b)
-            .map_or_else(
-                || on_disk.lines().count().min(code.lines().count()) + 1,
-                |i| i + 1,
-            );
-        panic!(
-            "openapi.json differs from the REST API's declarations (first at line {line}).\n\
-             Regenerate it with:\n    cargo run --bin ats-server -- openapi > openapi.json"
-        );
-    }
+    crate::common::drift::assert_up_to_date(
+        "openapi.json",
+        &ats::rest::openapi::json(),
+        "cargo run --bin ats-server -- openapi > openapi.json",
+    );
 }
 
 /// Every `$ref` in the document points at a component it defines.

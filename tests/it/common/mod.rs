@@ -18,6 +18,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod db;
+pub mod drift;
 pub mod gql;
 pub mod gql_ws;
 pub mod process;

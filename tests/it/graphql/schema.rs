@@ -7,23 +7,11 @@ crate::on_both_backends!(npm_graphql_ws_client_receives_an_event);
 
 #[test]
 fn schema_graphql_is_up_to_date() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
-    let on_disk = std::fs::read_to_string(path).expect("read schema.graphql");
-    let code = ats::graphql::sdl();
-    if on_disk != code {
-        let line = on_disk
-            .lines()
-            .zip(code.lines())
-            .position(|(a, b)| a != b)
-            .map_or_else(
-                || on_disk.lines().count().min(code.lines().count()) + 1,
-                |i| i + 1,
-            );
-        panic!(
-            "schema.graphql differs from the schema in the code (first at line {line}).\n\
-             Regenerate it with:\n    cargo run --bin ats-server -- schema > schema.graphql"
-        );
-    }
+    crate::common::drift::assert_up_to_date(
+        "schema.graphql",
+        &ats::graphql::sdl(),
+        "cargo run --bin ats-server -- schema > schema.graphql",
+    );
 }
 
 /// The npm `graphql-ws` client (tests/graphql-ws-client) subscribes to
