@@ -162,3 +162,115 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
         vec![(first, "B".to_owned()), (second, "A".to_owned())]
     );
 }
+
+/// Writers on two replicas over one PostgreSQL database, concurrently: a
+/// live subscriber on each replica and a replaying one get every event
+/// exactly once, in one order, with positions that only go up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_deliver_every_event_once_in_one_order() {
+    use crate::common::ws::WsConn;
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let replica = app.replica().await;
+    let ws_of = |base: &str| {
+        format!(
+            "{}/ws?actor_type=human&actor_id=reader",
+            base.replacen("http://", "ws://", 1)
+        )
+    };
+    let mut on_a = WsConn::open_url(&ws_of(&app.base)).await;
+    let mut on_b = WsConn::open_url(&ws_of(&replica.base)).await;
+    let start = on_a
+        .subscribe("s", json!({ "event_types": ["task.created"] }))
+        .await["after"]
+        .as_i64()
+        .unwrap();
+    on_b.subscribe(
+        "s",
+        json!({ "event_types": ["task.created"], "after": start }),
+    )
+    .await;
+
+    const PER_WRITER: usize = 25;
+    let mut writers = Vec::new();
+    for (w, base) in [&app.base, &replica.base, &app.base, &replica.base]
+        .into_iter()
+        .enumerate()
+    {
+        let base = base.clone();
+        writers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for i in 0..PER_WRITER {
+                let r: Value = http
+                    .post(format!("{base}/tasks"))
+                    .header("X-Actor-Type", "agent")
+                    .header("X-Actor-ID", format!("writer-{w}"))
+                    .json(&json!({ "title": format!("w{w}-{i}") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(r["task"]["id"].as_i64().unwrap());
+            }
+            ids
+        }));
+    }
+    let mut written = Vec::new();
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    written.sort_unstable();
+    let total = written.len();
+
+    let mut orders = Vec::new();
+    for conn in [&mut on_a, &mut on_b] {
+        let mut got = Vec::new();
+        while got.len() < total {
+            let e = conn
+                .next_event_within(WAIT)
+                .await
+                .unwrap_or_else(|| panic!("{} of {total} events arrived", got.len()));
+            got.push((e["id"].as_i64().unwrap(), e["task_id"].as_i64().unwrap()));
+        }
+        assert!(
+            conn.next_event_within(Duration::from_millis(700))
+                .await
+                .is_none(),
+            "an event arrived twice"
+        );
+        orders.push(got);
+    }
+    let mut replay = WsConn::open_url(&ws_of(&replica.base)).await;
+    replay
+        .subscribe(
+            "r",
+            json!({ "event_types": ["task.created"], "after": start }),
+        )
+        .await;
+    let mut replayed = Vec::new();
+    while replayed.len() < total {
+        let e = replay
+            .next_event_within(WAIT)
+            .await
+            .expect("replayed event");
+        replayed.push((e["id"].as_i64().unwrap(), e["task_id"].as_i64().unwrap()));
+    }
+    orders.push(replayed);
+
+    for order in &orders {
+        assert!(
+            order.windows(2).all(|w| w[0].0 < w[1].0),
+            "positions go up: {order:?}"
+        );
+        let mut tasks: Vec<i64> = order.iter().map(|(_, t)| *t).collect();
+        tasks.sort_unstable();
+        assert_eq!(tasks, written, "every write's event, once");
+    }
+    assert_eq!(orders[0], orders[1], "both replicas deliver one order");
+    assert_eq!(orders[0], orders[2], "replay gives the same order");
+}
