@@ -18,7 +18,9 @@
 //!    client, filling the queue up to `--depth`;
 //! 3. claim-next + complete cycles over HTTP at each `--workers` count, each
 //!    worker with its own client and actor (`agent:worker-N`), with the queue
-//!    topped back up to `--depth` before each run;
+//!    topped back up to `--depth` before each run; then, when the server has
+//!    `POST /tasks/claim-batch`, the same at the largest worker count with
+//!    batches of `--batch-limit` tasks (each completed by its own request);
 //! 4. the raw-SQL ceiling: the same cycle as two transactions of plain SQL on
 //!    the same database, no HTTP and no service (see [`Ceiling`]), on tables of
 //!    its own holding `--ceiling-rows` pending rows, at the same worker counts;
@@ -74,6 +76,10 @@ struct Options {
     /// Time allowed per latency measurement, in seconds (at least 5 claims are timed).
     #[arg(long, default_value_t = 30.0)]
     sample_seconds: f64,
+    /// Tasks per `POST /tasks/claim-batch` in the batch run (at the largest
+    /// worker count; 0 skips it, as does a server without claim-batch).
+    #[arg(long, default_value_t = 10)]
+    batch_limit: usize,
     /// Tasks per `POST /tasks/bulk` request.
     #[arg(long, default_value_t = 1_000)]
     bulk_size: usize,
@@ -137,12 +143,11 @@ async fn bench_backend(backend: &'static str, url: &str, opts: &Options) -> Colu
     let server = Server::start(url).await;
     let mut column = Column::new(backend);
 
-    server
-        .top_up(opts.shallow + opts.samples, opts.bulk_size)
-        .await;
+    let queued = opts.shallow + opts.samples;
+    server.top_up(queued, opts.bulk_size).await;
     column.shallow = server.claim_latency(opts).await;
     say(format!(
-        "claim-next latency at depth {}: {}",
+        "claim-next at depth {}: {}",
         opts.shallow, column.shallow
     ));
 
@@ -150,24 +155,9 @@ async fn bench_backend(backend: &'static str, url: &str, opts: &Options) -> Colu
     say(format!("bulk create: {load}"));
     column.bulk = Some(load);
 
-    for &workers in &opts.workers {
-        server.top_up(opts.depth, opts.bulk_size).await;
-        let run = server.cycles(workers, run_limits(opts, opts.depth)).await;
-        say(format!("HTTP, {}: {run}", workers_label(workers)));
-        column.http.push(run);
-    }
-
-    let ceiling = Ceiling::open(url, opts.workers.iter().copied().max().unwrap_or(1)).await;
-    ceiling.create().await;
-    for &workers in &opts.workers {
-        ceiling.top_up(opts.ceiling_rows).await;
-        let run = ceiling
-            .cycles(workers, run_limits(opts, opts.ceiling_rows))
-            .await;
-        say(format!("raw SQL, {}: {run}", workers_label(workers)));
-        column.ceiling.push(run);
-    }
-    drop(ceiling);
+    column.http = http_runs(&server, opts, &say).await;
+    column.batch = batch_run(&server, opts, &say).await;
+    column.ceiling = ceiling_runs(url, opts, &say).await;
 
     let load = server
         .top_up(opts.deep + opts.samples, opts.bulk_size)
@@ -176,12 +166,63 @@ async fn bench_backend(backend: &'static str, url: &str, opts: &Options) -> Colu
     column.deep_load = Some(load);
     column.deep = server.claim_latency(opts).await;
     say(format!(
-        "claim-next latency at depth {}: {}",
+        "claim-next at depth {}: {}",
         opts.deep, column.deep
     ));
 
     server.stop();
     column
+}
+
+/// Claim-next + complete over HTTP at each worker count, on a queue topped
+/// up to `--depth` before each run.
+async fn http_runs(server: &Server, opts: &Options, say: &impl Fn(String)) -> Vec<Throughput> {
+    let mut runs = Vec::new();
+    for &workers in &opts.workers {
+        server.top_up(opts.depth, opts.bulk_size).await;
+        let run = server.cycles(workers, run_limits(opts, opts.depth)).await;
+        say(format!("HTTP, {}: {run}", workers_label(workers)));
+        runs.push(run);
+    }
+    runs
+}
+
+/// Claim-batch + complete over HTTP at the largest worker count, when the
+/// server has `POST /tasks/claim-batch` and `--batch-limit` is not 0.
+async fn batch_run(server: &Server, opts: &Options, say: &impl Fn(String)) -> Option<Throughput> {
+    if opts.batch_limit == 0 || !server.has_route("/tasks/claim-batch").await {
+        return None;
+    }
+    let workers = max_workers(opts);
+    server.top_up(opts.depth, opts.bulk_size).await;
+    let limits = run_limits(opts, opts.depth);
+    let run = server.batch_cycles(workers, opts.batch_limit, limits).await;
+    let label = workers_label(workers);
+    say(format!(
+        "HTTP claim-batch of {}, {label}: {run}",
+        opts.batch_limit
+    ));
+    Some(run)
+}
+
+/// The raw-SQL ceiling at each worker count, on `--ceiling-rows` pending rows.
+async fn ceiling_runs(url: &str, opts: &Options, say: &impl Fn(String)) -> Vec<Throughput> {
+    let ceiling = Ceiling::open(url, max_workers(opts)).await;
+    ceiling.create().await;
+    let mut runs = Vec::new();
+    for &workers in &opts.workers {
+        ceiling.top_up(opts.ceiling_rows).await;
+        let limits = run_limits(opts, opts.ceiling_rows);
+        let run = ceiling.cycles(workers, limits).await;
+        say(format!("raw SQL, {}: {run}", workers_label(workers)));
+        runs.push(run);
+    }
+    runs
+}
+
+/// The largest `--workers` count.
+fn max_workers(opts: &Options) -> usize {
+    opts.workers.iter().copied().max().unwrap_or(1)
 }
 
 /// A throughput run on a queue of `depth` stops after `--seconds`, or once a
@@ -195,8 +236,8 @@ fn run_limits(opts: &Options, depth: usize) -> Limits {
 
 /// What one worker cycle came to.
 enum Outcome {
-    /// A task was claimed and completed.
-    Done,
+    /// This many tasks were claimed and completed.
+    Done(usize),
     /// Nothing left to claim: this worker stops.
     Empty,
     /// An answer or statement failed (what went wrong); counted, and the
@@ -210,25 +251,27 @@ trait Worker: Send + 'static {
     fn cycle(&mut self) -> impl Future<Output = Outcome> + Send;
 }
 
-/// When a throughput run stops: at the deadline or after `max_cycles`.
+/// When a throughput run stops: at the deadline or after `max_tasks`.
 #[derive(Clone, Copy)]
 struct Limits {
     duration: Duration,
-    max_cycles: usize,
+    max_tasks: usize,
 }
 
 impl Limits {
-    fn new(seconds: f64, max_cycles: usize) -> Self {
+    fn new(seconds: f64, max_tasks: usize) -> Self {
         Self {
             duration: Duration::from_secs_f64(seconds),
-            max_cycles: max_cycles.max(1),
+            max_tasks: max_tasks.max(1),
         }
     }
 }
 
 /// The result of one throughput run.
 struct Throughput {
-    cycles: usize,
+    /// Tasks claimed and completed.
+    tasks: usize,
+    /// Cycles that failed.
     errors: usize,
     /// What went wrong first, if anything did.
     first_error: Option<String>,
@@ -236,9 +279,9 @@ struct Throughput {
 }
 
 impl Throughput {
-    /// Completed cycles per second.
+    /// Tasks claimed and completed per second (cycles/s for single claims).
     fn rate(&self) -> f64 {
-        self.cycles as f64 / self.seconds
+        self.tasks as f64 / self.seconds
     }
 }
 
@@ -246,9 +289,9 @@ impl std::fmt::Display for Throughput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.0} cycles/s ({} cycles in {:.1} s, {} errors)",
+            "{:.0} tasks/s ({} tasks in {:.1} s, {} failed cycles)",
             self.rate(),
-            self.cycles,
+            self.tasks,
             self.seconds,
             self.errors
         )?;
@@ -272,11 +315,10 @@ async fn drive<W: Worker>(workers: Vec<W>, limits: Limits) -> Throughput {
         .map(|mut worker| {
             let (done, errors) = (done.clone(), errors.clone());
             tokio::spawn(async move {
-                while Instant::now() < deadline && done.load(Ordering::Relaxed) < limits.max_cycles
-                {
+                while Instant::now() < deadline && done.load(Ordering::Relaxed) < limits.max_tasks {
                     match worker.cycle().await {
-                        Outcome::Done => {
-                            done.fetch_add(1, Ordering::Relaxed);
+                        Outcome::Done(tasks) => {
+                            done.fetch_add(tasks, Ordering::Relaxed);
                         }
                         Outcome::Failed(error) => {
                             let mut errors = errors.lock().unwrap();
@@ -295,7 +337,7 @@ async fn drive<W: Worker>(workers: Vec<W>, limits: Limits) -> Throughput {
     let seconds = started.elapsed().as_secs_f64();
     let (errors, first_error) = std::mem::take(&mut *errors.lock().unwrap());
     Throughput {
-        cycles: done.load(Ordering::Relaxed),
+        tasks: done.load(Ordering::Relaxed),
         errors,
         first_error,
         seconds,
@@ -323,6 +365,12 @@ struct TaskBody {
 #[derive(Deserialize)]
 struct TaskId {
     id: i64,
+}
+
+/// `{"tasks": [{"id": …}, …]}`: what a batch worker reads of a claim-batch answer.
+#[derive(Deserialize)]
+struct TaskList {
+    tasks: Vec<TaskId>,
 }
 
 /// `{"stats": {"by_status": {"pending": n, …}}}`
@@ -451,6 +499,32 @@ impl Server {
         drive(workers, limits).await
     }
 
+    /// Claim-batch (`limit` tasks) + complete-each cycles by `workers` workers.
+    async fn batch_cycles(&self, workers: usize, limit: usize, limits: Limits) -> Throughput {
+        let workers = (0..workers)
+            .map(|n| BatchWorker {
+                http: HttpWorker::new(self.base.clone(), n),
+                limit,
+            })
+            .collect();
+        drive(workers, limits).await
+    }
+
+    /// Whether the server's OpenAPI document has a route `path`.
+    async fn has_route(&self, path: &str) -> bool {
+        let document: serde_json::Value = self
+            .http
+            .get(format!("{}/openapi.json", self.base))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET /openapi.json")
+            .json()
+            .await
+            .expect("OpenAPI document");
+        document["paths"].get(path).is_some()
+    }
+
     /// Times single claim-next requests, one at a time (each claimed task is
     /// completed afterwards, untimed).
     async fn claim_latency(&self, opts: &Options) -> Latency {
@@ -486,16 +560,21 @@ impl HttpWorker {
         }
     }
 
-    /// `POST {path}` with an empty JSON object, as this worker: the answer
-    /// when its status is one of `expected`, else what went wrong.
-    async fn post(&self, path: &str, expected: &[u16]) -> Result<reqwest::Response, String> {
+    /// `POST {path}` with a JSON `body`, as this worker: the answer when its
+    /// status is one of `expected`, else what went wrong.
+    async fn post(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        expected: &[u16],
+    ) -> Result<reqwest::Response, String> {
         let answer = self
             .http
             .post(format!("{}{path}", self.base))
             .header("Content-Type", "application/json")
             .header("X-Actor-Type", "agent")
             .header("X-Actor-ID", &self.actor)
-            .body("{}")
+            .body(body)
             .send()
             .await
             .map_err(|e| format!("POST {path}: {e}"))?;
@@ -509,7 +588,7 @@ impl HttpWorker {
 
     /// Claims the next task: its id, or `None` when nothing is claimable (404).
     async fn claim_next(&self) -> Result<Option<i64>, String> {
-        let answer = self.post("/tasks/claim-next", &[200, 404]).await?;
+        let answer = self.post("/tasks/claim-next", "{}", &[200, 404]).await?;
         if answer.status() == 404 {
             answer.bytes().await.ok();
             return Ok(None);
@@ -525,9 +604,21 @@ impl HttpWorker {
     /// connection goes back to the client's pool.
     async fn complete(&self, id: i64) -> Result<(), String> {
         let path = format!("/tasks/{id}/complete");
-        let answer = self.post(&path, &[200]).await?;
+        let answer = self.post(&path, "{}", &[200]).await?;
         answer.bytes().await.map_err(|e| format!("{path}: {e}"))?;
         Ok(())
+    }
+
+    /// Claims up to `limit` tasks in one `POST /tasks/claim-batch`: their ids
+    /// (none when nothing is claimable).
+    async fn claim_batch(&self, limit: usize) -> Result<Vec<i64>, String> {
+        let body = format!(r#"{{"limit":{limit}}}"#);
+        let answer = self.post("/tasks/claim-batch", body, &[200]).await?;
+        let body: TaskList = answer
+            .json()
+            .await
+            .map_err(|e| format!("claim-batch answer: {e}"))?;
+        Ok(body.tasks.into_iter().map(|t| t.id).collect())
     }
 }
 
@@ -535,12 +626,35 @@ impl Worker for HttpWorker {
     async fn cycle(&mut self) -> Outcome {
         match self.claim_next().await {
             Ok(Some(id)) => match self.complete(id).await {
-                Ok(()) => Outcome::Done,
+                Ok(()) => Outcome::Done(1),
                 Err(error) => Outcome::Failed(error),
             },
             Ok(None) => Outcome::Empty,
             Err(error) => Outcome::Failed(error),
         }
+    }
+}
+
+/// A worker that claims up to `limit` tasks per `POST /tasks/claim-batch`,
+/// then completes each with its own `POST /tasks/{id}/complete`.
+struct BatchWorker {
+    http: HttpWorker,
+    limit: usize,
+}
+
+impl Worker for BatchWorker {
+    async fn cycle(&mut self) -> Outcome {
+        let ids = match self.http.claim_batch(self.limit).await {
+            Ok(ids) if ids.is_empty() => return Outcome::Empty,
+            Ok(ids) => ids,
+            Err(error) => return Outcome::Failed(error),
+        };
+        for &id in &ids {
+            if let Err(error) = self.http.complete(id).await {
+                return Outcome::Failed(error);
+            }
+        }
+        Outcome::Done(ids.len())
     }
 }
 
@@ -873,7 +987,7 @@ impl SqlWorker {
 impl Worker for SqlWorker {
     async fn cycle(&mut self) -> Outcome {
         match self.try_cycle().await {
-            Ok(true) => Outcome::Done,
+            Ok(true) => Outcome::Done(1),
             Ok(false) => Outcome::Empty,
             Err(e) => Outcome::Failed(e.to_string()),
         }
@@ -945,6 +1059,7 @@ impl std::fmt::Display for Latency {
 struct Column {
     backend: &'static str,
     http: Vec<Throughput>,
+    batch: Option<Throughput>,
     ceiling: Vec<Throughput>,
     bulk: Option<Load>,
     deep_load: Option<Load>,
@@ -957,6 +1072,7 @@ impl Column {
         Self {
             backend,
             http: Vec::new(),
+            batch: None,
             ceiling: Vec::new(),
             bulk: None,
             deep_load: None,
@@ -1072,10 +1188,23 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
             figure(pair, |(h, s)| format!("{:.3}", h.rate() / s.rate()))
         });
     }
-    table.row("failed cycles, all runs".into(), |c| {
-        let runs = c.http.iter().chain(&c.ceiling);
-        runs.map(|t| t.errors).sum::<usize>().to_string()
-    });
+
+    if opts.batch_limit > 0 {
+        let (limit, workers) = (opts.batch_limit, max_workers(opts));
+        let at_max = opts.workers.iter().position(|&n| n == workers);
+        table.heading("claim-batch + complete each, tasks/s");
+        let label = format!(
+            "HTTP, limit {limit}, {}, depth {}",
+            workers_label(workers),
+            opts.depth
+        );
+        table.row(label, |c| figure(c.batch.as_ref(), rate));
+        let label = format!("ratio to raw SQL, {}", workers_label(workers));
+        table.row(label, |c| {
+            let pair = c.batch.as_ref().zip(at_max.and_then(|i| c.ceiling.get(i)));
+            figure(pair, |(b, s)| format!("{:.3}", b.rate() / s.rate()))
+        });
+    }
 
     table.heading("bulk create, POST /tasks/bulk, 1 client");
     let per_request = opts.bulk_size;
@@ -1103,5 +1232,11 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
             pick(c).samples.to_string()
         });
     }
+
+    table.heading("errors");
+    table.row("failed cycles, all throughput runs".into(), |c| {
+        let runs = c.http.iter().chain(&c.batch).chain(&c.ceiling);
+        runs.map(|t| t.errors).sum::<usize>().to_string()
+    });
     table
 }
