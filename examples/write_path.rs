@@ -30,6 +30,9 @@
 //! Each throughput run lasts `--seconds`, or until a quarter of the queue has
 //! been consumed if that comes first, so the depth stays near its nominal value.
 //! Latency sampling stops after `--samples` claims or `--sample-seconds`.
+//! The program never runs `ANALYZE` on the server's tables: the server is
+//! measured as it finds them after a bulk load (on PostgreSQL, statistics
+//! arrive when autovacuum gets to them), as a fresh deployment would be.
 //! Progress goes to stderr; the table goes to stdout at the end.
 
 use std::fmt::Write as _;
