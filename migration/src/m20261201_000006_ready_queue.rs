@@ -31,6 +31,14 @@ impl MigrationTrait for Migration {
                 "CREATE INDEX ix_tasks_ready_project ON tasks \
                  (project_id, priority DESC, created_at, id) WHERE {READY}"
             ),
+            format!(
+                "CREATE INDEX ix_tasks_ready_channel ON tasks \
+                 (project_id, channel, priority DESC, created_at, id) WHERE {READY}"
+            ),
+            // It led the planner, before statistics exist (a fresh bulk
+            // load), to sort every pending task of a project instead of
+            // reading the ready queue in order.
+            "DROP INDEX ix_tasks_claimable".to_owned(),
         ] {
             db.execute_unprepared(&sql).await?;
         }
@@ -42,6 +50,8 @@ impl MigrationTrait for Migration {
         for sql in [
             "DROP INDEX ix_tasks_ready",
             "DROP INDEX ix_tasks_ready_project",
+            "DROP INDEX ix_tasks_ready_channel",
+            "CREATE INDEX ix_tasks_claimable ON tasks (project_id, status, priority, created_at)",
             "ALTER TABLE tasks DROP COLUMN open_blockers",
         ] {
             db.execute_unprepared(sql).await?;

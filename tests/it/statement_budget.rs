@@ -161,7 +161,8 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
 
 /// Claim-next reads the ready queue through its partial index, not by
 /// scanning `tasks`, however many tasks are queued (PostgreSQL's plan after
-/// `ANALYZE`, on 6,000 tasks of which some are blocked, claimed or capped).
+/// `ANALYZE` and before it, as a fresh bulk load leaves the table, on 6,000
+/// tasks of which one is blocked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claim_next_is_served_by_the_ready_index() {
     let Some(app) = TestApp::start(crate::common::Backend::Postgres).await else {
@@ -183,12 +184,28 @@ async fn claim_next_is_served_by_the_ready_index() {
     let (ats, log) = observed(&app).await;
     let db = sea_orm::Database::connect(&app.db.url).await.unwrap();
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared("ANALYZE tasks").await.unwrap();
 
     let viewer = ats
         .viewer(&Caller::Named(Actor::new("agent", "w1", None).unwrap()))
         .await
         .unwrap();
+    // Right after a bulk load (no statistics yet), then after ANALYZE.
+    for analyzed in [false, true] {
+        if analyzed {
+            db.execute_unprepared("ANALYZE tasks").await.unwrap();
+        }
+        claims_use_the_ready_index(&ats, &viewer, &log, &db, analyzed).await;
+    }
+}
+
+async fn claims_use_the_ready_index(
+    ats: &Ats,
+    viewer: &ats::service::Viewer,
+    log: &Mutex<Vec<String>>,
+    db: &sea_orm::DatabaseConnection,
+    analyzed: bool,
+) {
+    use sea_orm::ConnectionTrait;
     // Channel "a" holds the odd priorities (most urgent 9), "b" the even ones.
     for (req, most_urgent) in [
         (ClaimNext::default(), 10),
@@ -200,15 +217,15 @@ async fn claim_next_is_served_by_the_ready_index() {
             9,
         ),
     ] {
-        take(&log);
+        take(log);
         let got = ats
-            .claim_next(&viewer, &Scope::Any, req.clone())
+            .claim_next(viewer, &Scope::Any, req.clone())
             .await
             .unwrap()
             .expect("a ready task");
         assert_ne!(got.title, "blocked", "a blocked task was claimed");
         assert_eq!(got.priority, most_urgent, "the most urgent first");
-        let select = take(&log)
+        let select = take(log)
             .into_iter()
             .find(|s| s.contains("SKIP LOCKED"))
             .expect("claim-next's candidate query");
@@ -223,7 +240,7 @@ async fn claim_next_is_served_by_the_ready_index() {
             .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
             .collect();
         let plan = plan.join("\n");
-        eprintln!("claim-next {req:?}:\n{plan}");
+        eprintln!("claim-next {req:?} (analyzed: {analyzed}):\n{plan}");
         assert!(
             plan.contains("ix_tasks_ready"),
             "not the ready index:\n{plan}"
