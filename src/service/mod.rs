@@ -58,12 +58,18 @@ pub struct Ats {
     store: Store,
     bus: EventBus,
     auth: AuthSettings,
+    rights: std::sync::Arc<viewer::RightsCache>,
 }
 
 impl Ats {
     /// A service over `store`, publishing committed events to `bus`.
     pub fn new(store: Store, bus: EventBus, auth: AuthSettings) -> Self {
-        Self { store, bus, auth }
+        Self {
+            store,
+            bus,
+            auth,
+            rights: Default::default(),
+        }
     }
 
     /// How many event subscriptions are open in this process (`/metrics`).

@@ -35,7 +35,7 @@ use super::access::{Access, Standing, grant_access, role_access};
 use super::identities::Principal;
 use super::tasks::DEFAULT_ORG;
 use super::views::Location;
-use crate::actor::Actor;
+use crate::actor::{Actor, ActorType};
 use crate::auth::AuthMode;
 use crate::auth::caller::Caller;
 use crate::entity::{api_key, identity, org, org_member, permission, project};
@@ -112,6 +112,37 @@ impl Viewer {
 
     fn store(&self, rights: Arc<Rights>) {
         *self.inner.rights.lock().unwrap_or_else(|p| p.into_inner()) = Some(rights);
+    }
+}
+
+/// Rights by actor, shared by the requests of this process: any access
+/// change (announced in-process and by `NOTIFY` from other replicas) makes
+/// every entry stale at once, so an entry is never older than the last
+/// change this replica has heard of.
+#[derive(Default)]
+pub(crate) struct RightsCache {
+    entries: Mutex<HashMap<(ActorType, String), Arc<Rights>>>,
+}
+
+/// The most actors whose rights are kept; past it the cache starts over.
+const RIGHTS_CACHE_ENTRIES: usize = 10_000;
+
+impl RightsCache {
+    fn get(&self, actor: &Actor, epoch: u64) -> Option<Arc<Rights>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(actor.actor_type, actor.id.clone()))
+            .filter(|r| r.epoch == epoch)
+            .cloned()
+    }
+
+    fn put(&self, rights: Arc<Rights>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= RIGHTS_CACHE_ENTRIES {
+            entries.clear();
+        }
+        let key = (rights.actor.actor_type, rights.actor.id.clone());
+        entries.insert(key, rights);
     }
 }
 
@@ -256,13 +287,21 @@ impl Ats {
         }
     }
 
-    /// The viewer's rights, read once and reused until an access change.
+    /// The viewer's rights, read once and reused — by this request and by
+    /// later requests of the same actor — until an access change.
     pub async fn rights(&self, viewer: &Viewer) -> Result<Arc<Rights>> {
         let epoch = self.bus.access_epoch();
         if let Some(r) = viewer.cached(epoch) {
             return Ok(r);
         }
-        let rights = Arc::new(self.read_rights(viewer.actor(), epoch).await?);
+        let rights = match self.rights.get(viewer.actor(), epoch) {
+            Some(r) => r,
+            None => {
+                let r = Arc::new(self.read_rights(viewer.actor(), epoch).await?);
+                self.rights.put(r.clone());
+                r
+            }
+        };
         viewer.store(rights.clone());
         Ok(rights)
     }

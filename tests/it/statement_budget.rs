@@ -147,15 +147,27 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
     assert_access_read_once("complete", &complete);
     assert_within("complete", &complete, COMPLETE_BUDGET);
 
-    // Within one request the rights are read once, however many calls use them.
+    // Later requests of the same actor reuse the rights until an access
+    // change: three reads under a new viewer touch no access table.
     let viewer = ats.viewer(&caller).await.unwrap();
     for _ in 0..3 {
         ats.get_task(&viewer, &Scope::Any, task.id).await.unwrap();
     }
     let reads = take(&log);
     assert!(
+        ACCESS_TABLES.iter().all(|t| reads_of(&reads, t) == 0),
+        "cached rights were read again: {reads:#?}"
+    );
+    // Another actor's rights are its own.
+    let other = Caller::Named(Actor::new("agent", "w2", None).unwrap());
+    let viewer = ats.viewer(&other).await.unwrap();
+    ats.get_task(&viewer, &Scope::Any, task.id)
+        .await
+        .expect_err("w2 may not read acme/web");
+    let reads = take(&log);
+    assert!(
         ACCESS_TABLES.iter().all(|t| reads_of(&reads, t) == 1),
-        "three reads under one viewer: {reads:#?}"
+        "w2's rights were read once: {reads:#?}"
     );
 }
 
