@@ -40,7 +40,7 @@ impl ActorType {
 }
 
 /// The actor behind a request, an event, a task or a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Actor {
     /// human, agent or system.
     pub actor_type: ActorType,

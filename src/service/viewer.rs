@@ -35,7 +35,7 @@ use super::access::{Access, Standing, grant_access, role_access};
 use super::identities::Principal;
 use super::tasks::DEFAULT_ORG;
 use super::views::Location;
-use crate::actor::{Actor, ActorType};
+use crate::actor::Actor;
 use crate::auth::AuthMode;
 use crate::auth::caller::Caller;
 use crate::entity::{api_key, identity, org, org_member, permission, project};
@@ -115,13 +115,14 @@ impl Viewer {
     }
 }
 
-/// Rights by actor, shared by the requests of this process: any access
+/// Rights by actor (type, id and the name it gives, which the rights carry as
+/// the acting actor), shared by the requests of this process: any access
 /// change (announced in-process and by `NOTIFY` from other replicas) makes
 /// every entry stale at once, so an entry is never older than the last
 /// change this replica has heard of.
 #[derive(Default)]
 pub(crate) struct RightsCache {
-    entries: Mutex<HashMap<(ActorType, String), Arc<Rights>>>,
+    entries: Mutex<HashMap<Actor, Arc<Rights>>>,
 }
 
 /// The most actors whose rights are kept; past it the cache starts over.
@@ -130,10 +131,7 @@ const RIGHTS_CACHE_ENTRIES: usize = 10_000;
 impl RightsCache {
     fn get(&self, actor: &Actor, epoch: u64) -> Option<Arc<Rights>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(&(actor.actor_type, actor.id.clone()))
-            .filter(|r| r.epoch == epoch)
-            .cloned()
+        entries.get(actor).filter(|r| r.epoch == epoch).cloned()
     }
 
     fn put(&self, rights: Arc<Rights>) {
@@ -141,8 +139,7 @@ impl RightsCache {
         if entries.len() >= RIGHTS_CACHE_ENTRIES {
             entries.clear();
         }
-        let key = (rights.actor.actor_type, rights.actor.id.clone());
-        entries.insert(key, rights);
+        entries.insert(rights.actor.clone(), rights);
     }
 }
 

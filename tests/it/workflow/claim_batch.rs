@@ -156,7 +156,7 @@ async fn a_waiting_claim_takes_work_as_it_arrives(app: TestApp) {
         w.post("/tasks/claim-next", json!({ "wait_ms": 20000 })),
         other.post(
             "/tasks/claim-batch",
-            json!({ "wait_ms": 20000, "limit": 5 })
+            json!({ "wait_ms": 20000, "limit": 1 })
         ),
         async {
             tokio::time::sleep(Duration::from_millis(400)).await;
