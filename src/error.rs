@@ -52,6 +52,12 @@ impl Error {
     pub fn validation(msg: impl Into<String>) -> Self {
         Self::Validation(msg.into())
     }
+    /// 401: a request that needs credentials sent none.
+    pub fn credentials_required() -> Self {
+        Self::Unauthenticated(
+            "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
+        )
+    }
     /// 404: missing or invisible.
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())

@@ -73,9 +73,6 @@ fn ats<'a>(ctx: &Context<'a>) -> &'a Ats {
 
 /// The caller; 401 when the request was let in without one (sign-in only).
 fn viewer<'a>(ctx: &Context<'a>) -> GqlResult<&'a Viewer> {
-    ctx.data_opt::<Viewer>().ok_or_else(|| {
-        error::to_gql(crate::error::Error::Unauthenticated(
-            "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
-        ))
-    })
+    ctx.data_opt::<Viewer>()
+        .ok_or_else(|| error::to_gql(crate::error::Error::credentials_required()))
 }

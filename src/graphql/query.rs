@@ -49,12 +49,9 @@ pub async fn task_connection(
         (None, Some(_)) => return Err(bad_request("filter.project needs filter.org")),
         _ => Scope::Any,
     };
-    for n in [first, last].into_iter().flatten() {
-        if n as u64 > TASK_PAGE.max {
-            return Err(bad_request(format!(
-                "first and last may be at most {}",
-                TASK_PAGE.max
-            )));
+    for (name, n) in [("first", first), ("last", last)] {
+        if let Some(n) = n {
+            TASK_PAGE.relay_size(name, i64::from(n)).gql()?;
         }
     }
     let conn =

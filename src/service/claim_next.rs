@@ -89,27 +89,9 @@ impl Ats {
         req: &ClaimNext,
         limit: u64,
     ) -> Result<Vec<TaskView>> {
-        let rights = self.rights(viewer).await?;
         let min_priority = req.min_priority.map(validate::priority).transpose()?;
         validate::lease_ms(req.lease_duration)?;
         let wait = Duration::from_millis(validate::wait_ms(req.wait_ms)?);
-        let mut projects = rights.projects_with(Access::Write);
-        if let Scope::Project { org, project } = scope {
-            let id = rights.writable_project(org, project)?;
-            projects.retain(|p| *p == id);
-        }
-        let mut cond = Condition::all()
-            .add(task::Column::ProjectId.is_in(projects))
-            .add(ready_condition());
-        if let Some(c) = &req.channel {
-            cond = cond.add(task::Column::Channel.eq(c.clone()));
-        }
-        if let Some(t) = &req.task_type {
-            cond = cond.add(task::Column::TaskType.eq(t.clone()));
-        }
-        if let Some(p) = min_priority {
-            cond = cond.add(task::Column::Priority.gte(p));
-        }
         let action = Action::Claim {
             lease_ms: req.lease_duration,
         };
@@ -117,6 +99,10 @@ impl Ats {
         // Listening before looking: work committed after the look wakes us.
         let mut arrivals = self.bus.subscribe();
         loop {
+            // The rights are taken afresh at every look (cached until an
+            // access change): a member removed while waiting claims nothing.
+            let rights = self.rights(viewer).await?;
+            let cond = ready_filter(&rights, scope, req, min_priority)?;
             let claimed = self.claim_now(&rights, &cond, &action, limit).await?;
             if !claimed.is_empty() {
                 return Ok(claimed);
@@ -194,6 +180,34 @@ impl Ats {
         self.bus.settle().await;
         Ok(views)
     }
+}
+
+/// The ready tasks a claim may take: in the projects `rights` may write
+/// (only `scope`'s, when scoped), matching the claim's filters.
+fn ready_filter(
+    rights: &Rights,
+    scope: &Scope,
+    req: &ClaimNext,
+    min_priority: Option<i32>,
+) -> Result<Condition> {
+    let mut projects = rights.projects_with(Access::Write);
+    if let Scope::Project { org, project } = scope {
+        let id = rights.writable_project(org, project)?;
+        projects.retain(|p| *p == id);
+    }
+    let mut cond = Condition::all()
+        .add(task::Column::ProjectId.is_in(projects))
+        .add(ready_condition());
+    if let Some(c) = &req.channel {
+        cond = cond.add(task::Column::Channel.eq(c.clone()));
+    }
+    if let Some(t) = &req.task_type {
+        cond = cond.add(task::Column::TaskType.eq(t.clone()));
+    }
+    if let Some(p) = min_priority {
+        cond = cond.add(task::Column::Priority.gte(p));
+    }
+    Ok(cond)
 }
 
 /// Events after which a waiting claimer looks again: work that may have

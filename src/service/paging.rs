@@ -51,6 +51,21 @@ impl PageRule {
     }
 }
 
+impl PageRule {
+    /// A Relay page size (`first`/`last`): 0 to `max` (an empty page is a
+    /// valid Relay request), refused outside.
+    pub fn relay_size(&self, name: &str, asked: i64) -> Result<u64> {
+        if (0..=self.max as i64).contains(&asked) {
+            Ok(asked as u64)
+        } else {
+            Err(Error::bad_request(format!(
+                "{name} must be between 0 and {}, got {asked}",
+                self.max
+            )))
+        }
+    }
+}
+
 /// A cursor (`after`): a record id; only records with a larger id follow.
 /// Absent means from the start.
 pub fn cursor(asked: Option<i64>) -> Result<i64> {

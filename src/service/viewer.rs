@@ -98,11 +98,7 @@ impl Viewer {
 
     /// The identity, or 401 for a caller without credentials.
     pub(crate) fn identity(&self) -> Result<&Principal> {
-        self.principal().ok_or_else(|| {
-            Error::Unauthenticated(
-                "credentials required: send Authorization: Bearer <api key or token>".to_owned(),
-            )
-        })
+        self.principal().ok_or_else(Error::credentials_required)
     }
 
     fn cached(&self, epoch: u64) -> Option<Arc<Rights>> {
@@ -256,10 +252,7 @@ impl Ats {
                 ))
             }
             Caller::Named(_) if self.auth_mode() == AuthMode::Required => {
-                Err(Error::Unauthenticated(
-                    "credentials required: send Authorization: Bearer <api key or token>"
-                        .to_owned(),
-                ))
+                Err(Error::credentials_required())
             }
             Caller::Named(actor) => Ok(Viewer::new(actor.clone(), None, Credential::None)),
         }

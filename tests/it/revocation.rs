@@ -167,15 +167,22 @@ async fn sees_default_not_web(owner: &Client, sockets: &mut [&mut Socket]) {
     }
 }
 
+/// Both sockets of `key`'s holder, each shown to receive an event of
+/// `acme/web` before the revocation under test.
+async fn both_see_web(app: &TestApp, owner: &Client, key: &str) -> (Socket, Socket) {
+    let mut ws = ws_subscriber(&app.base, key).await;
+    let mut gql = gql_subscriber(&app.base, key).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = task_in(owner, "/orgs/acme/projects/web/tasks", "before").await;
+    assert_eq!(next_task_id(&mut ws).await, seen);
+    assert_eq!(next_task_id(&mut gql).await, seen);
+    (ws, gql)
+}
+
 async fn removed_member_stops_receiving(app: TestApp) {
     let owner = acme(&app).await;
     let key = key_of(&app.user("mia").in_org("acme", Role::Member).await);
-    let mut ws = ws_subscriber(&app.base, &key).await;
-    let mut gql = gql_subscriber(&app.base, &key).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = task_in(&owner, "/orgs/acme/projects/web/tasks", "before").await;
-    assert_eq!(next_task_id(&mut ws).await, seen);
-    assert_eq!(next_task_id(&mut gql).await, seen);
+    let (mut ws, mut gql) = both_see_web(&app, &owner, &key).await;
 
     owner
         .delete("/orgs/acme/members/human/mia")
@@ -190,12 +197,7 @@ async fn revoked_grant_stops_receiving(app: TestApp) {
     let grant = owner.get("/orgs/acme/permissions").await.expect(200)["permissions"][0]["id"]
         .as_i64()
         .unwrap();
-    let mut ws = ws_subscriber(&app.base, &key).await;
-    let mut gql = gql_subscriber(&app.base, &key).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = task_in(&owner, "/orgs/acme/projects/web/tasks", "before").await;
-    assert_eq!(next_task_id(&mut ws).await, seen);
-    assert_eq!(next_task_id(&mut gql).await, seen);
+    let (mut ws, mut gql) = both_see_web(&app, &owner, &key).await;
 
     owner
         .delete(&format!("/orgs/acme/permissions/{grant}"))

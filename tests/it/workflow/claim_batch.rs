@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::common::{Role, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -136,7 +136,11 @@ async fn graphql_claims_a_batch(app: TestApp) {
         )
         .await
         .expect(200);
-    assert!(bad["errors"][0]["extensions"]["code"].is_string(), "{bad}");
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{bad}"
+    );
+    assert!(bad["data"].is_null(), "nothing claimed: {bad}");
 }
 
 async fn a_waiting_claim_takes_work_as_it_arrives(app: TestApp) {
@@ -183,4 +187,101 @@ async fn a_waiting_claim_takes_work_as_it_arrives(app: TestApp) {
         took < Duration::from_secs(10),
         "the waiters woke with the work ({took:?})"
     );
+}
+
+on_both_backends!(start = crate::common::TestApp::required_auth;
+    claim_batch_refuses_who_may_not_write,
+);
+
+/// As an outsider, a viewer, without credentials, with a revoked key and
+/// with malformed bodies, claim-batch takes nothing of `acme/web`; a member
+/// removed while its claim waits takes nothing either.
+async fn claim_batch_refuses_who_may_not_write(app: TestApp) {
+    let owner = app
+        .user("olga")
+        .in_org("acme", Role::Owner)
+        .with_project("web")
+        .await;
+    let web = "/orgs/acme/projects/web/tasks";
+    for i in 0..3 {
+        owner
+            .post(web, json!({ "title": format!("w{i}") }))
+            .await
+            .expect(201);
+    }
+    let batch = |scoped: bool| {
+        if scoped {
+            format!("{web}/claim-batch")
+        } else {
+            "/tasks/claim-batch".to_owned()
+        }
+    };
+    let outsider = app.user("mallory").await;
+    let viewer = app.user("vic").in_org("acme", Role::Viewer).await;
+    for c in [&outsider, &viewer] {
+        let r = c
+            .post(&batch(false), json!({ "limit": 10 }))
+            .await
+            .expect(200);
+        assert_eq!(r["count"], 0, "{r}");
+    }
+    outsider
+        .post(&batch(true), json!({}))
+        .await
+        .expect_error(404);
+    viewer.post(&batch(true), json!({})).await.expect_error(403);
+    app.client()
+        .post(&batch(false), json!({}))
+        .await
+        .expect_error(401);
+    let mia = app.user("mia").in_org("acme", Role::Member).await;
+    let key = mia
+        .post("/auth/api-keys", json!({ "name": "k" }))
+        .await
+        .expect(201);
+    let revoked = app.bearer(key["api_key"]["key"].as_str().unwrap());
+    mia.delete(&format!("/auth/api-keys/{}", key["api_key"]["id"]))
+        .await
+        .expect(200);
+    revoked
+        .post(&batch(false), json!({}))
+        .await
+        .expect_error(401);
+    for bad in [
+        json!({ "limit": "ten" }),
+        json!({ "channel": 5 }),
+        json!([1]),
+    ] {
+        mia.post(&batch(false), bad).await.expect_error(422);
+    }
+    let pending = owner
+        .get(&format!("{web}?status=pending"))
+        .await
+        .expect(200);
+    assert_eq!(pending["count"], 3, "nothing was claimed: {pending}");
+
+    // A member may; removed while its claim waits, it takes nothing.
+    let got = mia
+        .post(&batch(false), json!({ "limit": 10 }))
+        .await
+        .expect(200);
+    assert_eq!(got["count"], 3);
+    let unscoped = batch(false);
+    let (waited, ()) = tokio::join!(mia.post(&unscoped, json!({ "wait_ms": 1500 })), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        owner
+            .delete("/orgs/acme/members/human/mia")
+            .await
+            .expect(200);
+        owner
+            .post(web, json!({ "title": "after" }))
+            .await
+            .expect(201);
+    });
+    assert_eq!(waited.expect(200)["count"], 0, "a removed member claimed");
+    let pending = owner
+        .get(&format!("{web}?status=pending"))
+        .await
+        .expect(200);
+    assert_eq!(pending["count"], 1);
 }
