@@ -59,8 +59,11 @@ pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// SQLite has one writer: writes queue here rather than fail with SQLITE_BUSY.
-    sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// SQLite has one writer: every write goes through this pool of one
+    /// connection, behind a lock, so writes queue rather than fail with
+    /// SQLITE_BUSY, and the writer keeps its page cache and prepared
+    /// statements (several writing connections invalidate each other's).
+    sqlite_writer: Option<(DatabaseConnection, Arc<Mutex<()>>)>,
 }
 
 /// A write transaction; on SQLite it also holds the single-writer lock until dropped.
@@ -98,32 +101,40 @@ impl Store {
     /// to hold each operation to a statement budget and to explain plans).
     pub async fn connect_observed(url: &str, observer: Option<StatementObserver>) -> Result<Self> {
         let (url, synchronous) = sqlite_synchronous(url)?;
-        let mut opts = ConnectOptions::new(url.clone());
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
         let is_sqlite = url.starts_with("sqlite:");
-        if is_sqlite {
-            opts.max_connections(8)
-                .min_connections(1)
-                .map_sqlx_sqlite_opts(move |o| {
+        let options = |connections: u32| {
+            let mut opts = ConnectOptions::new(url.clone());
+            opts.sqlx_logging(false)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(connections)
+                .min_connections(1);
+            if is_sqlite {
+                opts.map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(synchronous)
                         .busy_timeout(Duration::from_secs(10))
                         .foreign_keys(true)
                 });
+            }
+            opts
+        };
+        let observe = |db: &mut DatabaseConnection| {
+            if let Some(observer) = observer.clone() {
+                db.set_metric_callback(move |info| observer(info.statement));
+            }
+        };
+        let mut db = Database::connect(options(if is_sqlite { 8 } else { 20 })).await?;
+        observe(&mut db);
+        let sqlite_writer = if is_sqlite {
+            let mut writer = Database::connect(options(1)).await?;
+            observe(&mut writer);
+            Some((writer, Arc::new(Mutex::new(()))))
         } else {
-            opts.max_connections(20).min_connections(1);
-        }
-        let mut db = Database::connect(opts).await?;
-        if let Some(observer) = observer {
-            db.set_metric_callback(move |info| observer(info.statement));
-        }
-        Ok(Self {
-            db,
-            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
-        })
+            None
+        };
+        Ok(Self { db, sqlite_writer })
     }
 
     /// Applies every pending migration.
@@ -145,10 +156,9 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE` behind the writer lock on SQLite).
     pub async fn begin_write(&self) -> Result<WriteTxn> {
         match &self.sqlite_writer {
-            Some(lock) => {
+            Some((writer, lock)) => {
                 let guard = lock.clone().lock_owned().await;
-                let txn = self
-                    .db
+                let txn = writer
                     .begin_with_options(TransactionOptions {
                         isolation_level: None,
                         access_mode: None,

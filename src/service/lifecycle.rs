@@ -3,7 +3,9 @@
 //! applies a plan as one compare-and-set write plus its events.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, ModelTrait, QueryFilter,
+};
 use serde_json::{Value, json};
 
 use super::access::Access;
@@ -340,24 +342,38 @@ pub(crate) fn expire_lease(t: &mut task::Model) {
     t.lease_expires = None;
 }
 
-/// Writes `new` over the row if its version is still `expected`, returning
-/// the row as stored (with the counters other transactions keep); `None`
-/// when someone else won.
+/// Writes the columns in which `new` differs from `current` if the row's
+/// version is still `current.version`, returning the row as stored (with the
+/// counters other transactions keep); `None` when someone else won. Only the
+/// changed columns are written: SQLite then maintains only the indexes that
+/// hold them.
 pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     db: &C,
-    expected: i64,
+    current: &task::Model,
     new: &task::Model,
 ) -> Result<Option<task::Model>> {
-    let mut active = task::ActiveModel::from(new.clone()).reset_all();
-    // Kept by other tasks' transactions, which do not bump `version`.
-    active.open_blockers = sea_orm::ActiveValue::NotSet;
-    active.open_subtasks = sea_orm::ActiveValue::NotSet;
-    active.has_dependents = sea_orm::ActiveValue::NotSet;
-    active.depends_on = sea_orm::ActiveValue::NotSet;
+    let mut active = <task::ActiveModel as Default>::default();
+    for column in task::Column::iter() {
+        // Kept by other tasks' transactions, which do not bump `version`.
+        if matches!(
+            column,
+            task::Column::Id
+                | task::Column::OpenBlockers
+                | task::Column::OpenSubtasks
+                | task::Column::HasDependents
+                | task::Column::DependsOn
+        ) {
+            continue;
+        }
+        let value = new.get(column);
+        if matches!(column, task::Column::Version) || value != current.get(column) {
+            active.set(column, value);
+        }
+    }
     let stored = task::Entity::update_many()
         .set(active)
         .filter(task::Column::Id.eq(new.id))
-        .filter(task::Column::Version.eq(expected))
+        .filter(task::Column::Version.eq(current.version))
         .exec_with_returning(db)
         .await?;
     Ok(stored.into_iter().next())
@@ -390,7 +406,7 @@ impl Ats {
                 time::now(),
             )?;
             self.guard(&w.txn, &current, &plan.task).await?;
-            let Some(stored) = compare_and_set(&w.txn, current.version, &plan.task).await? else {
+            let Some(stored) = compare_and_set(&w.txn, &current, &plan.task).await? else {
                 continue;
             };
             let follow = self.follow_ups(&w.txn, &current, &stored).await?;

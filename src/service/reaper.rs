@@ -94,7 +94,7 @@ impl Ats {
             expire_lease(&mut t);
             t.updated_at = time::now();
             t.version += 1;
-            let Some(t) = compare_and_set(&w.txn, current.version, &t).await? else {
+            let Some(t) = compare_and_set(&w.txn, &current, &t).await? else {
                 continue;
             };
             let loc = self

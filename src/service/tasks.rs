@@ -769,7 +769,7 @@ impl Ats {
             self.guard(&w.txn, &current, &t).await?;
             // One write however many steps: the row moves by a single version check.
             t.version = current.version + 1;
-            let Some(stored) = compare_and_set(&w.txn, current.version, &t).await? else {
+            let Some(stored) = compare_and_set(&w.txn, &current, &t).await? else {
                 continue;
             };
             let follow = self.follow_ups(&w.txn, &current, &stored).await?;
