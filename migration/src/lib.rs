@@ -9,6 +9,7 @@ mod m20261201_000004_api_key_issuer;
 mod m20261201_000005_event_positions;
 mod m20261201_000006_ready_queue;
 mod m20261201_000007_task_counters;
+mod m20261201_000008_event_watermark;
 
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_event_positions::Migration),
             Box::new(m20261201_000006_ready_queue::Migration),
             Box::new(m20261201_000007_task_counters::Migration),
+            Box::new(m20261201_000008_event_watermark::Migration),
         ]
     }
 }

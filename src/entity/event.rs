@@ -2,9 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A row of `events`. `id` is handed out at insert; `position`, stamped once
-/// the event has committed, is its place in the log and the resume cursor
-/// (see `service::event_log`). Readers see stamped events only.
+/// A row of `events`. `position`, equal to `id` and set when the event is
+/// inserted, is its place in the log and the resume cursor; readers see the
+/// log up to its watermark only (see `crate::events`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
@@ -24,7 +24,7 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub data: Json,
     pub created_at: DateTimeUtc,
-    /// The log position; `None` until stamped.
+    /// The log position (the id; `None` only in rows written before migration 5).
     pub position: Option<i64>,
 }
 

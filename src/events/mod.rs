@@ -1,22 +1,44 @@
 //! The event bus. The `events` table is the source of truth; the bus only
 //! tells subscribers, in log order, what has been committed.
 //!
-//! Writers insert events without any lock and wake the bus once they have
-//! committed. One fanout task per process then, when woken — by a local
-//! commit, by PostgreSQL `NOTIFY` from another replica, or by a periodic
-//! tick — first (PostgreSQL) stamps log positions on committed events (see
-//! [`sequencer`]), then reads new rows by position (`position > cursor`) and
-//! broadcasts them. A position is only ever handed out after every smaller
-//! one, so reading `position > cursor` never skips an event, however late its
-//! transaction committed.
+//! An event's position (the cursor clients resume from) is its id, drawn
+//! when it is inserted. Writers take no lock: on PostgreSQL, transactions
+//! commit in any order, so ids can become visible out of order — id 11
+//! committed while id 10's transaction is still open. The log therefore
+//! ends at a *watermark*: the largest position below which every id is
+//! either committed and readable or will never exist. Readers of the log
+//! (replays, `after` cursors, the "now" of a new subscription) stop at the
+//! watermark, so "everything after N" never misses an event that commits
+//! late, and nothing behind the watermark ever changes.
+//!
+//! One fanout task per process advances the watermark and broadcasts what it
+//! passes, when woken — by a local commit, by `NOTIFY` from another replica,
+//! or by a periodic tick. It reads committed events after its cursor in
+//! position order together with the statement's snapshot. A gap in the ids
+//! is a transaction still in flight, or one that rolled back (or a sequence
+//! value lost in a crash). Each events transaction has its xid before it
+//! draws an id (the insert trigger), so when a gap is first seen, with
+//! newer ids already visible, its transaction's xid is below that
+//! snapshot's `xmax`; once a later snapshot's `xmin` reaches that `xmax`,
+//! every such transaction has ended, and an id still missing never comes.
+//! Until then the fanout waits at the gap: delivery is in position order,
+//! never skipping, at the cost of waiting for an open transaction (ours
+//! last milliseconds). No writer waits for another's commit, and nothing is
+//! written twice. Several replicas each compute the same watermark from
+//! the same table.
+//!
+//! SQLite has one writer, which commits in id order: its watermark is
+//! simply the newest event.
 
-mod sequencer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::db::Store;
@@ -33,6 +55,8 @@ const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
+/// How soon the fanout looks again while it waits at a gap.
+const GAP_RETRY: Duration = Duration::from_millis(5);
 /// How many rows the fanout reads at a time.
 const FANOUT_BATCH: u64 = 500;
 
@@ -45,11 +69,16 @@ pub struct EventBus {
 struct Inner {
     sender: broadcast::Sender<Arc<event::Model>>,
     wake: Notify,
-    /// True once a sequencer runs in this process (PostgreSQL).
-    sequencing: AtomicBool,
-    /// Sequencer rounds started, and finished, in this process.
+    /// True once a fanout keeps a watermark in this process (PostgreSQL).
+    watermarked: AtomicBool,
+    /// Fanout rounds started in this process.
     rounds_started: AtomicU64,
-    rounds_done: watch::Sender<u64>,
+    /// The last finished round, and the newest committed position it saw.
+    rounds_done: watch::Sender<(u64, i64)>,
+    /// The watermark: every position up to it is final (see the module doc).
+    watermark: watch::Sender<i64>,
+    /// Set by local writers: the next round tells the other replicas.
+    local_commits: AtomicBool,
     /// Bumped on every access change seen by this process (its own, or
     /// another replica's by `NOTIFY`): cached rights older than it are stale.
     access: watch::Sender<u64>,
@@ -61,6 +90,22 @@ impl Default for EventBus {
     }
 }
 
+/// A gap in the ids seen by the fanout: where it starts, and the `xmax` of
+/// the snapshot that first saw it.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Gap {
+    start: i64,
+    xmax: i64,
+}
+
+/// One batch of the fanout's read: committed events after the cursor, and
+/// the `xmin`/`xmax` of the snapshot that read them (PostgreSQL).
+struct Batch {
+    rows: Vec<event::Model>,
+    xmin: i64,
+    xmax: i64,
+}
+
 impl EventBus {
     /// An idle bus; call [`EventBus::spawn_fanout`] to feed it.
     pub fn new() -> Self {
@@ -69,9 +114,11 @@ impl EventBus {
             inner: Arc::new(Inner {
                 sender,
                 wake: Notify::new(),
-                sequencing: AtomicBool::new(false),
+                watermarked: AtomicBool::new(false),
                 rounds_started: AtomicU64::new(0),
-                rounds_done: watch::Sender::new(0),
+                rounds_done: watch::Sender::new((0, 0)),
+                watermark: watch::Sender::new(0),
+                local_commits: AtomicBool::new(false),
                 access: watch::Sender::new(0),
             }),
         }
@@ -92,22 +139,41 @@ impl EventBus {
         self.inner.wake.notify_one();
     }
 
-    /// Called by a writer after its commit: wakes the fanout and, where a
-    /// sequencer stamps positions (PostgreSQL), waits until a round that
-    /// began after the commit has finished, so the writer's events are in
-    /// the log when its answer goes out (a client that reads its task's
-    /// history next sees them). Many writers share one round.
+    /// The end of the readable log: readers of positions stop here (`None`:
+    /// no limit, where commits follow position order, as on SQLite).
+    pub fn log_end(&self) -> Option<i64> {
+        self.inner
+            .watermarked
+            .load(Ordering::Acquire)
+            .then(|| *self.inner.watermark.borrow())
+    }
+
+    /// Called by a writer after its commit: wakes the fanout and, where the
+    /// log ends at a watermark (PostgreSQL), waits until a round that began
+    /// after the commit has run and the watermark has passed what that round
+    /// saw, so the writer's events are in the log when its answer goes out
+    /// (a client that reads its task's history next sees them). Many
+    /// writers share one round; none waits for another's commit, only for
+    /// transactions that drew earlier positions and are still open.
     pub async fn settle(&self) {
-        if !self.inner.sequencing.load(Ordering::Acquire) {
+        self.inner.local_commits.store(true, Ordering::Release);
+        if !self.inner.watermarked.load(Ordering::Acquire) {
             self.wake();
             return;
         }
         let after = self.inner.rounds_started.load(Ordering::Acquire);
         let mut done = self.inner.rounds_done.subscribe();
+        let mut watermark = self.inner.watermark.subscribe();
         self.wake();
-        let reached = done.wait_for(|d| *d > after);
+        let reached = async {
+            let seen = match done.wait_for(|(r, _)| *r > after).await {
+                Ok(round) => round.1,
+                Err(_) => return,
+            };
+            let _ = watermark.wait_for(|w| *w >= seen).await;
+        };
         if tokio::time::timeout(SETTLE_WAIT, reached).await.is_err() {
-            tracing::warn!("the sequencer did not finish a round in time; answering anyway");
+            tracing::warn!("the event log did not reach this write in time; answering anyway");
         }
     }
 
@@ -133,8 +199,7 @@ impl EventBus {
         poll: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut cursor = match event::Entity::find()
-            .filter(event::Column::Position.is_not_null())
+        let start = match event::Entity::find()
             .order_by_desc(event::Column::Position)
             .one(store.conn())
             .await
@@ -146,53 +211,97 @@ impl EventBus {
                 0
             }
         };
-        if store.backend() == DbBackend::Postgres {
+        let postgres = store.backend() == DbBackend::Postgres;
+        if postgres {
+            // Positions up to the newest at start are final once every
+            // transaction open now has ended; until the first round, the
+            // log ends at the newest position (as it did before a restart).
+            self.inner.watermark.send_replace(start);
             self.spawn_pg_listener(store.clone(), shutdown.clone());
-            self.inner.sequencing.store(true, Ordering::Release);
+            self.inner.watermarked.store(true, Ordering::Release);
         }
         let bus = self.clone();
         tokio::spawn(async move {
+            let mut cursor = start;
+            let mut gap: Option<Gap> = None;
             loop {
+                // Waiting at a gap: look again soon, the open transaction is short.
+                let pause = if gap.is_some() {
+                    poll.min(GAP_RETRY)
+                } else {
+                    poll
+                };
                 tokio::select! {
                     _ = bus.inner.wake.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = shutdown.changed() => return,
                 }
-                if store.backend() == DbBackend::Postgres {
-                    let round = bus.inner.rounds_started.fetch_add(1, Ordering::AcqRel) + 1;
-                    match sequencer::stamp(&store).await {
-                        Ok(0) => {}
-                        Ok(_) => sequencer::announce(&store).await,
-                        Err(err) => tracing::warn!(error = %err, "sequencer: stamping failed"),
-                    }
-                    bus.inner.rounds_done.send_replace(round);
-                }
+                let round = bus.inner.rounds_started.fetch_add(1, Ordering::AcqRel) + 1;
+                let tell_replicas = bus.inner.local_commits.swap(false, Ordering::AcqRel);
+                let mut seen = cursor;
                 loop {
-                    let batch = event::Entity::find()
-                        .filter(event::Column::Position.gt(cursor))
-                        .order_by_asc(event::Column::Position)
-                        .limit(FANOUT_BATCH)
-                        .all(store.conn())
-                        .await;
-                    match batch {
-                        Ok(rows) => {
-                            let full = rows.len() as u64 == FANOUT_BATCH;
-                            for row in rows {
-                                cursor = row.position.unwrap_or(cursor);
-                                let _ = bus.inner.sender.send(Arc::new(row));
-                            }
-                            if !full {
-                                break;
-                            }
-                        }
+                    let batch = match read_batch(&store, cursor).await {
+                        Ok(batch) => batch,
                         Err(err) => {
                             tracing::warn!(error = %err, "fanout: reading new events failed");
                             break;
                         }
+                    };
+                    let full = batch.rows.len() as u64 == FANOUT_BATCH;
+                    if let Some(last) = batch.rows.last() {
+                        seen = seen.max(last.position.unwrap_or(last.id));
                     }
+                    let (advanced, stopped) = bus.deliver(batch, &mut cursor, &mut gap, postgres);
+                    if !full || stopped || !advanced {
+                        break;
+                    }
+                }
+                bus.inner.watermark.send_if_modified(|w| {
+                    let moved = *w != cursor;
+                    *w = cursor;
+                    moved
+                });
+                bus.inner.rounds_done.send_replace((round, seen));
+                if postgres && tell_replicas {
+                    announce(&store).await;
                 }
             }
         });
+    }
+
+    /// Broadcasts a batch's events in position order up to the first gap that
+    /// may still fill; returns whether the cursor moved, and whether it
+    /// stopped at such a gap.
+    fn deliver(
+        &self,
+        batch: Batch,
+        cursor: &mut i64,
+        gap: &mut Option<Gap>,
+        postgres: bool,
+    ) -> (bool, bool) {
+        let before = *cursor;
+        for row in batch.rows {
+            let position = row.position.unwrap_or(row.id);
+            if postgres && position != *cursor + 1 {
+                let here = Gap {
+                    start: *cursor + 1,
+                    xmax: batch.xmax,
+                };
+                match *gap {
+                    // Every transaction that could fill it has ended.
+                    Some(g) if g.start == here.start && batch.xmin >= g.xmax => {}
+                    Some(g) if g.start == here.start => return (*cursor != before, true),
+                    _ => {
+                        *gap = Some(here);
+                        return (*cursor != before, true);
+                    }
+                }
+            }
+            *gap = None;
+            *cursor = position;
+            let _ = self.inner.sender.send(Arc::new(row));
+        }
+        (*cursor != before, false)
     }
 
     fn spawn_pg_listener(&self, store: Store, mut shutdown: watch::Receiver<bool>) {
@@ -235,5 +344,61 @@ impl EventBus {
                 }
             }
         });
+    }
+}
+
+/// Committed events after `cursor`, oldest first, with the snapshot that
+/// read them (PostgreSQL: the statement's own snapshot).
+async fn read_batch(store: &Store, cursor: i64) -> Result<Batch, DbErr> {
+    if store.backend() != DbBackend::Postgres {
+        let rows = event::Entity::find()
+            .filter(event::Column::Position.gt(cursor))
+            .order_by_asc(event::Column::Position)
+            .limit(FANOUT_BATCH)
+            .all(store.conn())
+            .await?;
+        return Ok(Batch {
+            rows,
+            xmin: 0,
+            xmax: 0,
+        });
+    }
+    let found = store
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin, \
+                    pg_snapshot_xmax(s.snap)::text::bigint AS snap_xmax \
+             FROM (SELECT pg_current_snapshot() AS snap) s \
+             LEFT JOIN LATERAL (SELECT * FROM events WHERE position > $1 \
+                                ORDER BY position LIMIT $2) e ON true",
+            [cursor.into(), (FANOUT_BATCH as i64).into()],
+        ))
+        .await?;
+    let mut batch = Batch {
+        rows: Vec::with_capacity(found.len()),
+        xmin: 0,
+        xmax: 0,
+    };
+    for row in found {
+        batch.xmin = row.try_get("", "snap_xmin")?;
+        batch.xmax = row.try_get("", "snap_xmax")?;
+        if row.try_get::<Option<i64>>("", "id")?.is_some() {
+            batch.rows.push(event::Model::from_query_result(&row, "")?);
+        }
+    }
+    Ok(batch)
+}
+
+/// Tells the other replicas that new events committed (after the commits,
+/// outside any write transaction, at most once per fanout round).
+async fn announce(store: &Store) {
+    let notify = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, '')",
+        [NOTIFY_CHANNEL.into()],
+    );
+    if let Err(err) = store.conn().execute_raw(notify).await {
+        tracing::warn!(error = %err, "fanout: NOTIFY failed");
     }
 }

@@ -52,7 +52,7 @@ impl Ats {
         let rows = event::Entity::find()
             .filter(event::Column::TaskId.is_in(task_ids.iter().copied()))
             .filter(event::Column::ProjectId.is_in(rights.readable()))
-            .filter(event::Column::Position.is_not_null())
+            .filter(self.in_log())
             .order_by_asc(event::Column::Position)
             .all(self.store.conn())
             .await?;

@@ -125,20 +125,37 @@ pub(crate) struct NewEvent<'a> {
 }
 
 /// Inserts events in the caller's transaction (so change and event commit
-/// together), all in one statement. No lock and no `NOTIFY` here: the event
-/// gets its log position after commit (see [`crate::events`]), and the writer
-/// wakes the bus once it has committed.
+/// together), all in one statement. No lock and no `NOTIFY` here: the
+/// event's position is its id (see [`crate::events`]), and the writer wakes
+/// the bus once it has committed. On PostgreSQL a trigger draws the id; on
+/// SQLite, whose single writer holds the database, the next ids are read
+/// first and written into both columns.
 pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     let now = time::now();
-    let rows = events.iter().map(|e| {
+    let first_id = match txn.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let top = txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "SELECT COALESCE(MAX(id), 0) AS top FROM events",
+                ))
+                .await?
+                .map(|row| row.try_get::<i64>("", "top"))
+                .transpose()?
+                .unwrap_or(0);
+            Some(top + 1)
+        }
+        _ => None,
+    };
+    let rows = events.iter().enumerate().map(|(n, e)| {
         let mut data = json!({ "task": e.task });
         if let Some((key, value)) = &e.extra {
             data[*key] = value.clone();
         }
-        event::ActiveModel {
+        let mut row = event::ActiveModel {
             event_type: Set(e.event_type.to_owned()),
             task_id: Set(e.task.id),
             org_id: Set(e.loc.org_id),
@@ -153,7 +170,12 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
             data: Set(data),
             created_at: Set(now),
             ..Default::default()
+        };
+        if let Some(first) = first_id {
+            row.id = Set(first + n as i64);
+            row.position = Set(Some(first + n as i64));
         }
+        row
     });
     event::Entity::insert_many(rows)
         .exec_without_returning(txn)
@@ -197,6 +219,7 @@ impl Ats {
         Ok(event::Entity::find()
             .filter(filter.condition())
             .filter(event::Column::Position.gt(after))
+            .filter(self.in_log())
             .order_by_asc(event::Column::Position)
             .limit(limit)
             .all(self.store.conn())
@@ -364,11 +387,21 @@ impl Ats {
         }
     }
 
+    /// The events readers may see: those up to the end of the log (see
+    /// [`crate::events`]), so that a cursor never passes an event that
+    /// commits late.
+    pub(crate) fn in_log(&self) -> Condition {
+        match self.bus.log_end() {
+            Some(end) => Condition::all().add(event::Column::Position.lte(end)),
+            None => Condition::all().add(event::Column::Position.is_not_null()),
+        }
+    }
+
     /// The id of the newest stored event (0 when there is none): the cursor
     /// "now" of a subscription that gives no `after`.
     pub async fn max_event_id(&self) -> Result<i64> {
         Ok(event::Entity::find()
-            .filter(event::Column::Position.is_not_null())
+            .filter(self.in_log())
             .order_by_desc(event::Column::Position)
             .one(self.store.conn())
             .await?

@@ -1,7 +1,8 @@
 //! The event log on PostgreSQL keeps its order when writers commit out of
 //! order: two transactions insert events, the later-inserted one commits
-//! first, and a live subscriber and a replaying subscriber each get both,
-//! once, in position order, with positions that never go back.
+//! first; nothing past the open one is read until it commits, then a live
+//! subscriber and a replaying subscriber each get both, once, in position
+//! order, with positions that never go back.
 
 use std::time::Duration;
 
@@ -116,20 +117,33 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
         .unwrap();
     let mut live = subscriber(&app, start).await;
 
-    // A inserts first (the smaller id), B second; B commits, then A.
+    // A inserts first (the smaller position), B second; B commits, then A.
     let a = db.begin().await.unwrap();
     insert_event(&a, &task, project_id, org_id, "A").await;
     let b = db.begin().await.unwrap();
     insert_event(&b, &task, project_id, org_id, "B").await;
     b.commit().await.unwrap();
-    let (first, who) = next_event(&mut live).await;
+    // While A is open, B is not in the log: a reader given B could not be
+    // given A later without going back.
+    let early = tokio::time::timeout(Duration::from_millis(700), next_event(&mut live)).await;
+    assert!(
+        early.is_err(),
+        "delivered past an open transaction: {early:?}"
+    );
+    let before_a = c
+        .get(&format!("/tasks/{}/events?after={start}", task["id"]))
+        .await
+        .expect(200);
     assert_eq!(
-        who, "B",
-        "the committed writer is delivered while the other is open"
+        before_a["events"],
+        json!([]),
+        "the history read past an open transaction"
     );
     a.commit().await.unwrap();
-    let (second, who) = next_event(&mut live).await;
+    let (first, who) = next_event(&mut live).await;
     assert_eq!(who, "A", "the late writer is delivered, not skipped");
+    let (second, who) = next_event(&mut live).await;
+    assert_eq!(who, "B");
     assert!(
         second > first,
         "positions never go back: {first} then {second}"
@@ -137,8 +151,8 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
 
     // A subscriber replaying from before both gets both, once, in position order.
     let mut replay = subscriber(&app, start).await;
-    assert_eq!(next_event(&mut replay).await, (first, "B".to_owned()));
-    assert_eq!(next_event(&mut replay).await, (second, "A".to_owned()));
+    assert_eq!(next_event(&mut replay).await, (first, "A".to_owned()));
+    assert_eq!(next_event(&mut replay).await, (second, "B".to_owned()));
     let extra = tokio::time::timeout(Duration::from_millis(700), next_event(&mut replay)).await;
     assert!(extra.is_err(), "an event was delivered twice: {extra:?}");
 
@@ -159,7 +173,7 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
         .collect::<Vec<_>>();
     assert_eq!(
         history,
-        vec![(first, "B".to_owned()), (second, "A".to_owned())]
+        vec![(first, "A".to_owned()), (second, "B".to_owned())]
     );
 }
 

@@ -48,10 +48,17 @@ fn reads_of(statements: &[String], table: &str) -> usize {
 }
 
 /// Statements inside a transition's transaction, besides reading the
-/// caller's rights (issue 13's budgets: claim-next ≤ 4, complete ≤ 3 when the
-/// task has no dependents or parent).
-const CLAIM_NEXT_BUDGET: usize = 4;
-const COMPLETE_BUDGET: usize = 3;
+/// caller's rights (issue 13's budgets on PostgreSQL: claim-next ≤ 4,
+/// complete ≤ 3 when the task has no dependents or parent). SQLite, without
+/// an insert trigger that draws positions, reads the next event id first:
+/// one statement more each.
+fn budgets(app: &TestApp) -> (usize, usize) {
+    if app.db.url.starts_with("sqlite:") {
+        (5, 4)
+    } else {
+        (4, 3)
+    }
+}
 
 /// The statements that do the operation's own work (not the rights reads).
 fn work(statements: &[String]) -> Vec<&String> {
@@ -112,6 +119,7 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
             .await
             .expect(201);
     }
+    let (claim_next_budget, complete_budget) = budgets(&app);
     let (ats, log) = observed(&app).await;
     let caller = Caller::Named(Actor::new("agent", "w1", None).unwrap());
 
@@ -125,7 +133,7 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
         .expect("a claimable task");
     let claim = take(&log);
     assert_access_read_once("claim-next", &claim);
-    assert_within("claim-next", &claim, CLAIM_NEXT_BUDGET);
+    assert_within("claim-next", &claim, claim_next_budget);
     assert!(
         ACCESS_TABLES.iter().all(|t| reads_of(&claim, t) == 1),
         "the rights were read: {claim:#?}"
@@ -145,7 +153,7 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
     assert_eq!(done.status, ats::service::TaskStatus::Completed);
     let complete = take(&log);
     assert_access_read_once("complete", &complete);
-    assert_within("complete", &complete, COMPLETE_BUDGET);
+    assert_within("complete", &complete, complete_budget);
 
     // Later requests of the same actor reuse the rights until an access
     // change: three reads under a new viewer touch no access table.
