@@ -52,6 +52,10 @@ fn sqlite_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
     Ok((url, mode))
 }
 
+/// How long a request waits for a free database connection before it is
+/// answered 503 (`UNAVAILABLE`, with `Retry-After`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Called with each statement the store runs.
 pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
 
@@ -106,7 +110,7 @@ impl Store {
             let mut opts = ConnectOptions::new(url.clone());
             opts.sqlx_logging(false)
                 .connect_timeout(Duration::from_secs(10))
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .max_connections(connections)
                 .min_connections(1);
             if is_sqlite {

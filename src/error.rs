@@ -35,6 +35,10 @@ pub enum Error {
     /// The request body is larger than the server accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The server is saturated (no database connection came free in time):
+    /// try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage or another internal failure; the detail is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +85,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +99,7 @@ impl Error {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -109,7 +115,13 @@ impl Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        Self::Internal(err.to_string())
+        match err {
+            sea_orm::DbErr::ConnectionAcquire(_) => {
+                tracing::warn!(error = %err, "no database connection came free in time");
+                Self::Unavailable("the server is busy: try again shortly".to_owned())
+            }
+            err => Self::Internal(err.to_string()),
+        }
     }
 }
 
@@ -128,6 +140,13 @@ impl IntoResponse for Error {
             tracing::error!(error = %detail, "request failed");
         }
         let body = json!({ "error": self.public_message(), "code": self.code() });
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Self::Unavailable(_) = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

@@ -60,7 +60,10 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Postgres => db.execute_unprepared(POSTGRES_UP).await?,
-            _ => db.execute_unprepared("DROP TRIGGER events_position").await?,
+            _ => {
+                db.execute_unprepared("DROP TRIGGER events_position")
+                    .await?
+            }
         };
         Ok(())
     }

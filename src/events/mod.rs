@@ -30,7 +30,6 @@
 //! SQLite has one writer, which commits in id order: its watermark is
 //! simply the newest event.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;

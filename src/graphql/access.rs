@@ -258,6 +258,7 @@ pub struct AccessQuery;
 #[Object]
 impl AccessQuery {
     /// The caller's identity (null without credentials).
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Option<Identity>> {
         match ctx.data_opt::<Viewer>().filter(|v| v.principal().is_some()) {
             Some(v) => Ok(Some(ats(ctx).me(v).await.gql()?.into())),
@@ -266,6 +267,7 @@ impl AccessQuery {
     }
 
     /// Public fields of an identity.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn identity(
         &self,
         ctx: &Context<'_>,
@@ -283,12 +285,14 @@ impl AccessQuery {
     }
 
     /// The caller's API keys (prefixes only).
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn api_keys(&self, ctx: &Context<'_>) -> GqlResult<Vec<ApiKey>> {
         let keys = ats(ctx).list_api_keys(viewer(ctx)?).await.gql()?;
         Ok(keys.into_iter().map(ApiKey::from).collect())
     }
 
     /// The caller's guardians and guarded agents.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn guardians(&self, ctx: &Context<'_>) -> GqlResult<Guardians> {
         let (g, a) = ats(ctx).list_guardians(viewer(ctx)?).await.gql()?;
         Ok(Guardians {
@@ -298,24 +302,28 @@ impl AccessQuery {
     }
 
     /// The caller's pending invitations.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn my_invitations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Invitation>> {
         let inv = ats(ctx).my_invitations(viewer(ctx)?).await.gql()?;
         Ok(inv.into_iter().map(Invitation::from).collect())
     }
 
     /// Members of an org.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn members(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Member>> {
         let m = ats(ctx).list_members(viewer(ctx)?, &org).await.gql()?;
         Ok(m.into_iter().map(Member::from).collect())
     }
 
     /// Invitations of an org (admins).
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn invitations(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Invitation>> {
         let i = ats(ctx).list_invitations(viewer(ctx)?, &org).await.gql()?;
         Ok(i.into_iter().map(Invitation::from).collect())
     }
 
     /// Namespace permissions of an org (admins).
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn permissions(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Permission>> {
         let p = ats(ctx).list_permissions(viewer(ctx)?, &org).await.gql()?;
         Ok(p.into_iter().map(Permission::from).collect())

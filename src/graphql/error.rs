@@ -57,8 +57,21 @@ impl ExtensionFactory for DefaultCode {
 
 fn with_codes(mut resp: Response) -> Response {
     for err in &mut resp.errors {
+        // async-graphql's own refusals of a document over a limit: say which
+        // limit, and what it is.
+        let refused = match err.message.as_str() {
+            "Query is too complex." => Some(("QUERY_TOO_COMPLEX", super::MAX_COMPLEXITY, "cost")),
+            "Query is nested too deep." => Some(("QUERY_TOO_DEEP", super::MAX_DEPTH, "depth")),
+            _ => None,
+        };
         let ext = err.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_none() {
+        if let Some((code, limit, what)) = refused {
+            err.message = format!(
+                "the query is over the {what} limit of {limit}: ask for fewer fields, aliases or items per page"
+            );
+            ext.set("code", code);
+            ext.set("limit", limit);
+        } else if ext.get("code").is_none() {
             ext.set("code", "BAD_REQUEST");
         }
     }

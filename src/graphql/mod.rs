@@ -32,14 +32,44 @@ pub struct Mutation(mutation::MutationRoot, access::AccessMutation);
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
-/// The most complex query accepted: each field costs 1, and a page of tasks
-/// costs its fields once per task it may hold (`first`/`last`, default 50).
-pub const MAX_COMPLEXITY: usize = 20_000;
 
-/// The complexity of a page of tasks.
+/// The cost model: an upper bound on the database work of one request,
+/// computed from the document before anything runs, so a request over it is
+/// refused (`QUERY_TOO_COMPLEX`, with the limit) without touching the
+/// database. Every field costs 1, and every alias counts again. A root field
+/// that reads the database costs [`READ_COST`] more (root fields run
+/// concurrently, each on a connection of the pool, so this bounds how many
+/// one request can hold); a count over the tasks costs [`COUNT_COST`] (a
+/// connection of tasks pays it whether `totalCount` is selected or not, as
+/// do `stats` and projects with their counts). A list costs its fields once
+/// per item it may hold: its `first`, its default page, or [`UNPAGED_LIST`].
+/// Lists under a task are read for all tasks of a page at once (DataLoaders),
+/// so they cost by the rows they may return, not by statements.
+pub const MAX_COMPLEXITY: usize = 50_000;
+/// What a root field that reads the database costs besides its children.
+pub const READ_COST: usize = 250;
+/// What a count over the tasks table costs.
+pub const COUNT_COST: usize = 500;
+/// The items a list without a page size is assumed to hold.
+pub const UNPAGED_LIST: usize = 20;
+
+/// The cost of a connection of tasks: its query and count, plus its fields
+/// once per task it may hold (`first`/`last`, default 50).
 pub(crate) fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let size = first.or(last).map_or(50, |n| n.clamp(0, 500) as usize);
-    1 + size.max(1) * child_complexity
+    COUNT_COST + size.max(1) * child_complexity
+}
+
+/// The cost of a page of history (events or messages): its fields once per
+/// item it may hold (`first`, default 100, at most 1 000).
+pub(crate) fn history_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.map_or(100, |n| n.clamp(1, 1000) as usize);
+    1 + size * child_complexity
+}
+
+/// The cost of a list without a page size.
+pub(crate) fn list_cost(child_complexity: usize) -> usize {
+    1 + UNPAGED_LIST * child_complexity
 }
 
 /// Builds the schema over `ats`.

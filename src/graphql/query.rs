@@ -190,6 +190,7 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     /// Service health.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn health(&self, ctx: &Context<'_>) -> Health {
         let h = ats(ctx).health().await;
         Health {
@@ -201,6 +202,7 @@ impl QueryRoot {
     }
 
     /// One task, with its thread and history available as fields.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
         match ats(ctx).get_task(viewer(ctx)?, &Scope::Any, id).await {
@@ -237,6 +239,7 @@ impl QueryRoot {
 
     /// Stored events after the cursor `after` (an event id), oldest first:
     /// `first` of them (1–1000, default 100).
+    #[graphql(complexity = "super::READ_COST + super::history_cost(first, child_complexity)")]
     async fn task_events(
         &self,
         ctx: &Context<'_>,
@@ -262,12 +265,14 @@ impl QueryRoot {
     }
 
     /// Every organization.
+    #[graphql(complexity = "super::READ_COST + super::list_cost(child_complexity)")]
     async fn organizations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Organization>> {
         let orgs = ats(ctx).list_orgs(viewer(ctx)?).await.gql()?;
         Ok(orgs.into_iter().map(Organization).collect())
     }
 
     /// One organization by slug.
+    #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn organization(
         &self,
         ctx: &Context<'_>,
@@ -281,6 +286,7 @@ impl QueryRoot {
     }
 
     /// The projects of an organization, with task counts.
+    #[graphql(complexity = "super::COUNT_COST + super::UNPAGED_LIST * child_complexity")]
     async fn projects(&self, ctx: &Context<'_>, org: String) -> GqlResult<Vec<Project>> {
         let projects = ats(ctx)
             .list_projects(viewer(ctx)?, &org, true)
@@ -290,6 +296,7 @@ impl QueryRoot {
     }
 
     /// One project, with task counts.
+    #[graphql(complexity = "super::COUNT_COST + child_complexity")]
     async fn project(
         &self,
         ctx: &Context<'_>,
@@ -304,6 +311,7 @@ impl QueryRoot {
     }
 
     /// Task statistics, over everything or one org or project.
+    #[graphql(complexity = "super::COUNT_COST + child_complexity")]
     async fn stats(
         &self,
         ctx: &Context<'_>,

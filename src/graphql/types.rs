@@ -167,6 +167,7 @@ impl Task {
         &self.0.project
     }
     /// The parent of a subtask.
+    #[graphql(complexity = "1 + child_complexity")]
     async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Task>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
@@ -187,6 +188,7 @@ impl Task {
     }
     /// The message thread, oldest first: `first` messages (1–1000, default
     /// 100) after the message id `after`.
+    #[graphql(complexity = "super::history_cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -219,6 +221,7 @@ impl Task {
             .collect())
     }
     /// Its subtasks, oldest first.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn subtasks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         let loader = ctx.data_unchecked::<Cached<SubtasksLoader>>();
         let all = loader
@@ -229,15 +232,18 @@ impl Task {
         Ok(all.into_iter().map(Task).collect())
     }
     /// The tasks that must complete before this one can be claimed (those the caller may read).
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn depends_on(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         visible_tasks(ctx, &self.0.depends_on).await
     }
     /// Blockers not yet completed: while any remain the task cannot be claimed.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn blocked_by(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         visible_tasks(ctx, &self.0.blocked_by).await
     }
     /// The tasks that depend on this one: it blocks them until it completes
     /// (those the caller may read), oldest first.
+    #[graphql(complexity = "super::READ_COST + super::list_cost(child_complexity)")]
     async fn blocks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Task>> {
         use super::OrGql;
         let ids = super::ats(ctx)
@@ -251,6 +257,7 @@ impl Task {
     /// What the caller may do to this task now, by the rules the actions
     /// themselves apply (access, status, assignee, blockers, subtasks). Empty
     /// for a caller who may only read.
+    #[graphql(complexity = "super::READ_COST + super::list_cost(child_complexity)")]
     async fn viewer_actions(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskAction>> {
         use super::OrGql;
         let actions = super::ats(ctx)
@@ -260,6 +267,7 @@ impl Task {
         Ok(actions.into_iter().map(TaskAction::from).collect())
     }
     /// Context passed between worker sessions, oldest first.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn handoffs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Handoff>> {
         let loader = ctx.data_unchecked::<Cached<HandoffsLoader>>();
         let all = loader
@@ -270,6 +278,7 @@ impl Task {
         Ok(all.into_iter().map(Handoff).collect())
     }
     /// The task's history, oldest first.
+    #[graphql(complexity = "super::history_cost(None, child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskEvent>> {
         let loader = ctx.data_unchecked::<Cached<EventsLoader>>();
         let all = loader
@@ -410,6 +419,7 @@ impl Organization {
         self.0.updated_at.into()
     }
     /// Its projects, with task counts.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> GqlResult<Vec<Project>> {
         use super::OrGql;
         let projects = super::ats(ctx)
@@ -419,6 +429,7 @@ impl Organization {
         Ok(projects.into_iter().map(Project).collect())
     }
     /// Its members (any reader of the org may list them).
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Member>> {
         use super::OrGql;
         let m = super::ats(ctx)
@@ -428,6 +439,7 @@ impl Organization {
         Ok(m.into_iter().map(Into::into).collect())
     }
     /// Its invitations (admins).
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn invitations(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Invitation>> {
         use super::OrGql;
         let i = super::ats(ctx)
@@ -437,6 +449,7 @@ impl Organization {
         Ok(i.into_iter().map(Into::into).collect())
     }
     /// Its namespace permissions (admins).
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn permissions(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Permission>> {
         use super::OrGql;
         let p = super::ats(ctx)
@@ -483,6 +496,7 @@ impl Project {
         self.0.counts.map(|c| c.total_count)
     }
     /// Statistics of this project's tasks.
+    #[graphql(complexity = "super::COUNT_COST + child_complexity")]
     async fn stats(&self, ctx: &Context<'_>) -> GqlResult<TaskStats> {
         use super::OrGql;
         let scope = StatsScope {

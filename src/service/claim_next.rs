@@ -154,8 +154,7 @@ impl Ats {
             let planned = plan(&current, action, actor, false, now)?;
             // The row is locked (PostgreSQL) or the writer is alone (SQLite):
             // the version cannot have moved, but the check costs nothing.
-            let Some(stored) = compare_and_set(&w.txn, &current, &planned.task).await?
-            else {
+            let Some(stored) = compare_and_set(&w.txn, &current, &planned.task).await? else {
                 continue;
             };
             claimed.push((TaskView::new(stored, &loc), loc, planned.events));

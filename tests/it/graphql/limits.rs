@@ -149,16 +149,17 @@ async fn depth_is_limited(app: TestApp) {
     // `{ task { id } }` is 2 deep: each `parent` adds one.
     ok(&c, &nested(MAX_DEPTH - 2), json!({})).await;
     let (code, m) = fails(&c, &nested(MAX_DEPTH - 1), json!({})).await;
-    assert!(m.contains("nested too deep"), "{m}");
-    assert_eq!(code, "BAD_REQUEST");
+    assert!(m.contains("depth limit of 12"), "{m}");
+    assert_eq!(code, "QUERY_TOO_DEEP");
     let resp = gql(&c, &nested(40), json!({})).await;
     assert!(resp["data"].is_null(), "{resp}");
 }
 
-/// A page costs its selection once per task it may hold, so complexity
-/// grows with `first`: `tasks(first: N) { nodes { id } }` costs 1 + 2N.
+/// A page costs its count and its selection once per task it may hold, so
+/// complexity grows with `first`: `tasks(first: N) { nodes { id } }` costs
+/// COUNT_COST + 2N.
 async fn complexity_grows_with_first_and_is_limited(app: TestApp) {
-    use ats::graphql::MAX_COMPLEXITY;
+    use ats::graphql::{COUNT_COST, MAX_COMPLEXITY};
     let c = app.client();
     c.create_task(json!({ "title": "root" })).await;
     let aliases = |n: usize, first: usize| -> String {
@@ -167,30 +168,32 @@ async fn complexity_grows_with_first_and_is_limited(app: TestApp) {
             .collect();
         format!("{{ {fields}}}")
     };
-    let per = 1 + 2 * 500;
+    let per = COUNT_COST + 2 * 500;
     let fit = MAX_COMPLEXITY / per;
     ok(&c, &aliases(fit, 500), json!({})).await;
-    let (code, m) = fails(&c, &aliases(fit + 1, 500), json!({})).await;
-    assert!(m.contains("too complex"), "{m}");
-    assert_eq!(code, "BAD_REQUEST");
+    let resp = gql(&c, &aliases(fit + 1, 500), json!({})).await;
+    let err = &resp["errors"][0];
+    assert_eq!(err["extensions"]["code"], "QUERY_TOO_COMPLEX", "{resp}");
+    assert_eq!(err["extensions"]["limit"], MAX_COMPLEXITY, "{resp}");
+    assert!(
+        err["message"].as_str().unwrap().contains("cost limit"),
+        "{resp}"
+    );
     ok(&c, &aliases(fit + 1, 10), json!({})).await;
     // Very wide: many lists each with nested lists.
     let wide: String = (0..60)
         .map(|i| format!("a{i}: tasks(first: 100) {{ nodes {{ id title messages {{ id parts }} events {{ id type }} subtasks {{ id }} }} }} "))
         .collect();
     let resp = gql(&c, &format!("{{ {wide}}}"), json!({})).await;
-    assert!(
-        resp["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("too complex"),
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
         "{resp}"
     );
     assert!(resp["data"].is_null(), "rejected before running: {resp}");
     // The default page (50) counts too.
-    let d: String = (0..(MAX_COMPLEXITY / (1 + 2 * 50) + 1))
+    let d: String = (0..(MAX_COMPLEXITY / (COUNT_COST + 2 * 50) + 1))
         .map(|i| format!("a{i}: tasks {{ nodes {{ id }} }} "))
         .collect();
-    let (_, m) = fails(&c, &format!("{{ {d}}}"), json!({})).await;
-    assert!(m.contains("too complex"), "{m}");
+    let (code, _) = fails(&c, &format!("{{ {d}}}"), json!({})).await;
+    assert_eq!(code, "QUERY_TOO_COMPLEX");
 }

@@ -3,6 +3,7 @@
 //! Relay paging, filters and order, stats and history, cost limits, the SDL,
 //! and subscriptions.
 
+mod cost;
 mod errors;
 mod filters;
 mod limits;

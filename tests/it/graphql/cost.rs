@@ -1,0 +1,106 @@
+//! The GraphQL cost model against alias attacks: thousands of aliases of a
+//! field that reads the database (`taskEvents(first: 1000)`, `tasks {
+//! totalCount }`, `stats`, `organizations`) are refused before anything
+//! runs (no SQL statement at all, counted by a statement observer on the
+//! service), with `QUERY_TOO_COMPLEX` and the limit; over HTTP, another
+//! tenant's read answers normally right after.
+
+use std::sync::{Arc, Mutex};
+
+use ats::actor::Actor;
+use ats::auth::caller::Caller;
+use ats::db::Store;
+use ats::events::EventBus;
+use ats::service::Ats;
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::common::gql::gql;
+use crate::on_both_backends;
+
+on_both_backends!(alias_attacks_are_refused_before_any_statement);
+
+/// `n` aliases of `field`, as one document.
+fn aliases(n: usize, field: &str) -> String {
+    let fields: String = (0..n).map(|i| format!("a{i}: {field} ")).collect();
+    format!("{{ {fields}}}")
+}
+
+const ATTACKS: [(usize, &str); 5] = [
+    (1000, "taskEvents(first: 1000) { id }"),
+    (1000, "taskEvents(first: 1) { id }"),
+    (2000, "tasks { totalCount }"),
+    (2000, "stats { total }"),
+    (2000, "organizations { slug }"),
+];
+
+async fn alias_attacks_are_refused_before_any_statement(app: TestApp) {
+    let owner = app.actor("human", "owner");
+    let task = owner.create_task(json!({ "title": "mine" })).await;
+
+    // The service over the test's database, every statement recorded.
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = log.clone();
+    let store = Store::connect_observed(
+        &app.db.url,
+        Some(Arc::new(move |st: &sea_orm::Statement| {
+            sink.lock().unwrap().push(st.to_string())
+        })),
+    )
+    .await
+    .unwrap();
+    let config = ats::config::Config::for_database(app.db.url.clone());
+    let auth = ats::auth_settings(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let ats = Ats::new(store, EventBus::new(), auth);
+    let viewer = ats
+        .viewer(&Caller::Named(
+            Actor::new("agent", "attacker", None).unwrap(),
+        ))
+        .await
+        .unwrap();
+    let schema = ats::graphql::schema(ats.clone());
+
+    for (n, field) in ATTACKS {
+        let document = aliases(n, field);
+        log.lock().unwrap().clear();
+        let resp = schema
+            .execute(async_graphql::Request::new(document.clone()).data(viewer.clone()))
+            .await;
+        let resp: Value = serde_json::to_value(&resp).unwrap();
+        let err = &resp["errors"][0];
+        assert_eq!(
+            err["extensions"]["code"], "QUERY_TOO_COMPLEX",
+            "{field}: {resp}"
+        );
+        assert_eq!(
+            err["extensions"]["limit"],
+            ats::graphql::MAX_COMPLEXITY,
+            "{field}: {resp}"
+        );
+        assert!(resp["data"].is_null(), "{field} ran: {resp}");
+        let ran = log.lock().unwrap().clone();
+        assert!(ran.is_empty(), "{n} × {field} ran SQL: {ran:#?}");
+
+        // Over HTTP too, and another tenant is not disturbed.
+        let attacker = app.actor("agent", "attacker");
+        let over_http = gql(&attacker, &document, json!({})).await;
+        assert_eq!(
+            over_http["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+            "{field}: {over_http}"
+        );
+        let read = owner
+            .get(&format!("/tasks/{}", task["id"]))
+            .await
+            .expect(200);
+        assert_eq!(read["task"]["title"], "mine");
+    }
+
+    // What a dashboard asks still fits: counts per status and per channel.
+    let counts: String = (0..40)
+        .map(|i| {
+            format!("c{i}: tasks(filter: {{channels: [\"c{i}\"]}}, first: 0) {{ totalCount }} ")
+        })
+        .collect();
+    let resp = gql(&owner, &format!("{{ {counts}}}"), json!({})).await;
+    assert!(resp.get("errors").is_none(), "{resp}");
+}
