@@ -6,7 +6,8 @@
 //! PostgreSQL a trigger first makes sure the transaction has its id (xid),
 //! then draws the event id, so a reader can tell a gap left by a transaction
 //! still in flight from one left by a rollback. On SQLite, whose one writer
-//! commits in id order, the writer sets both columns itself.
+//! commits in id order, `position` becomes a column generated from the id
+//! (the table is rebuilt, as SQLite cannot change a column in place).
 //!
 //! Positions already stamped stay; events still unstamped are numbered after
 //! them, and the id sequence is moved past every position, so a new position
@@ -54,32 +55,83 @@ CREATE TABLE event_sequencer (id INTEGER PRIMARY KEY, last_position BIGINT NOT N
 INSERT INTO event_sequencer (id, last_position) SELECT 1, COALESCE(MAX(position), 0) FROM events;
 ";
 
+/// The events table as migrations 1 and 5 left it, with `position` generated.
+const SQLITE_UP: &[&str] = &[
+    "DROP TRIGGER events_position",
+    r#"CREATE TABLE "events_next" ( "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
+        "event_type" varchar NOT NULL, "task_id" integer NOT NULL, "org_id" integer NOT NULL,
+        "project_id" integer NOT NULL, "org" varchar NOT NULL, "project" varchar NOT NULL,
+        "channel" varchar NOT NULL, "task_type" varchar NOT NULL, "actor_type" varchar NOT NULL,
+        "actor_id" varchar NOT NULL, "actor_name" varchar NULL, "data" jsonb_text NOT NULL,
+        "created_at" timestamp_with_timezone_text NOT NULL,
+        "position" integer GENERATED ALWAYS AS ("id") VIRTUAL )"#,
+    r#"INSERT INTO "events_next" ("id", "event_type", "task_id", "org_id", "project_id", "org",
+        "project", "channel", "task_type", "actor_type", "actor_id", "actor_name", "data",
+        "created_at")
+       SELECT "id", "event_type", "task_id", "org_id", "project_id", "org", "project", "channel",
+        "task_type", "actor_type", "actor_id", "actor_name", "data", "created_at" FROM "events""#,
+    r#"DROP TABLE "events""#,
+    r#"ALTER TABLE "events_next" RENAME TO "events""#,
+    "CREATE UNIQUE INDEX ix_events_position ON events (position)",
+    "CREATE INDEX ix_events_task_position ON events (task_id, position)",
+    "CREATE INDEX ix_events_project_position ON events (project_id, position)",
+];
+
+/// Back to a stored `position` copied by a trigger.
+const SQLITE_DOWN: &[&str] = &[
+    r#"CREATE TABLE "events_prev" ( "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
+        "event_type" varchar NOT NULL, "task_id" integer NOT NULL, "org_id" integer NOT NULL,
+        "project_id" integer NOT NULL, "org" varchar NOT NULL, "project" varchar NOT NULL,
+        "channel" varchar NOT NULL, "task_type" varchar NOT NULL, "actor_type" varchar NOT NULL,
+        "actor_id" varchar NOT NULL, "actor_name" varchar NULL, "data" jsonb_text NOT NULL,
+        "created_at" timestamp_with_timezone_text NOT NULL, "position" integer )"#,
+    r#"INSERT INTO "events_prev" SELECT "id", "event_type", "task_id", "org_id", "project_id",
+        "org", "project", "channel", "task_type", "actor_type", "actor_id", "actor_name", "data",
+        "created_at", "position" FROM "events""#,
+    r#"DROP TABLE "events""#,
+    r#"ALTER TABLE "events_prev" RENAME TO "events""#,
+    "CREATE UNIQUE INDEX ix_events_position ON events (position)",
+    "CREATE INDEX ix_events_task_position ON events (task_id, position)",
+    "CREATE INDEX ix_events_project_position ON events (project_id, position)",
+    "CREATE TRIGGER events_position AFTER INSERT ON events WHEN NEW.position IS NULL
+     BEGIN UPDATE events SET position = NEW.id WHERE id = NEW.id; END",
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// One transaction on one connection, SQLite included: the table rebuild
+    /// is all or nothing.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         match manager.get_database_backend() {
-            DbBackend::Postgres => db.execute_unprepared(POSTGRES_UP).await?,
-            _ => {
-                db.execute_unprepared("DROP TRIGGER events_position")
-                    .await?
+            DbBackend::Postgres => {
+                db.execute_unprepared(POSTGRES_UP).await?;
             }
-        };
+            _ => {
+                for sql in SQLITE_UP {
+                    db.execute_unprepared(sql).await?;
+                }
+            }
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         match manager.get_database_backend() {
-            DbBackend::Postgres => db.execute_unprepared(POSTGRES_DOWN).await?,
-            _ => {
-                db.execute_unprepared(
-                    "CREATE TRIGGER events_position AFTER INSERT ON events WHEN NEW.position IS NULL
-                     BEGIN UPDATE events SET position = NEW.id WHERE id = NEW.id; END",
-                )
-                .await?
+            DbBackend::Postgres => {
+                db.execute_unprepared(POSTGRES_DOWN).await?;
             }
-        };
+            _ => {
+                for sql in SQLITE_DOWN {
+                    db.execute_unprepared(sql).await?;
+                }
+            }
+        }
         Ok(())
     }
 }

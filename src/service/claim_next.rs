@@ -4,6 +4,7 @@
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -11,7 +12,7 @@ use tokio::time::{Duration, Instant};
 
 use super::access::Access;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::{Action, compare_and_set, plan};
+use super::lifecycle::{Action, claim_columns};
 use super::tasks::{Scope, ready_condition};
 use super::viewer::{Rights, Viewer};
 use super::views::TaskView;
@@ -121,7 +122,10 @@ impl Ats {
         }
     }
 
-    /// One look at the ready queue: claims what it finds, in one transaction.
+    /// One look at the ready queue: claims what it finds, in one transaction
+    /// of two statements: an `UPDATE … RETURNING` whose subquery picks the
+    /// most urgent ready rows (skipping rows another claim has locked, on
+    /// PostgreSQL), and the events' `INSERT`.
     async fn claim_now(
         &self,
         rights: &Rights,
@@ -130,48 +134,57 @@ impl Ats {
         limit: u64,
     ) -> Result<Vec<TaskView>> {
         let actor = rights.actor();
-        let w = self.store.begin_write().await?;
-        let mut query = task::Entity::find()
+        let Action::Claim { lease_ms } = action else {
+            return Err(Error::Internal("claim_now takes a claim".to_owned()));
+        };
+        let now = time::now();
+        let lease = now + chrono::Duration::milliseconds(validate::lease_ms(*lease_ms)?);
+        let mut pick = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
             .filter(cond.clone())
             .order_by_desc(task::Column::Priority)
             .order_by_asc(task::Column::CreatedAt)
             .order_by_asc(task::Column::Id)
-            .limit(limit);
+            .limit(limit)
+            .into_query();
         if self.store.backend() == DbBackend::Postgres {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let candidates = query.all(&w.txn).await?;
-        if candidates.is_empty() {
+        let w = self.store.begin_write().await?;
+        let mut update = task::Entity::update_many().filter(task::Column::Id.in_subquery(pick));
+        for (column, value) in claim_columns(actor, lease, now) {
+            update = update.col_expr(column, value);
+        }
+        let mut stored = update.exec_with_returning(&w.txn).await?;
+        if stored.is_empty() {
             return Ok(Vec::new());
         }
-        let now = time::now();
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for current in candidates {
+        stored.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
+        });
+        let mut claimed = Vec::with_capacity(stored.len());
+        for row in stored {
             let loc = rights
-                .location(current.project_id)
+                .location(row.project_id)
                 .cloned()
-                .ok_or_else(|| Error::Internal(format!("task {} lost its project", current.id)))?;
-            let planned = plan(&current, action, actor, false, now)?;
-            // The row is locked (PostgreSQL) or the writer is alone (SQLite):
-            // the version cannot have moved, but the check costs nothing.
-            let Some(stored) = compare_and_set(&w.txn, &current, &planned.task).await? else {
-                continue;
-            };
-            claimed.push((TaskView::new(stored, &loc), loc, planned.events));
+                .ok_or_else(|| Error::Internal(format!("task {} lost its project", row.id)))?;
+            claimed.push((TaskView::new(row, &loc), loc));
         }
-        let mut views: Vec<TaskView> = claimed.iter().map(|(v, _, _)| v.clone()).collect();
+        let mut views: Vec<TaskView> = claimed.iter().map(|(v, _)| v.clone()).collect();
         self.decorate(&w.txn, &mut views).await?;
         let events: Vec<NewEvent> = claimed
             .iter()
             .zip(&views)
-            .flat_map(|((_, loc, events), view)| {
-                events.iter().map(move |(event_type, extra)| NewEvent {
-                    event_type,
-                    actor,
-                    task: view,
-                    loc,
-                    extra: extra.clone(),
-                })
+            .map(|((_, loc), view)| NewEvent {
+                event_type: "task.claimed",
+                actor,
+                task: view,
+                loc,
+                extra: None,
             })
             .collect();
         record(&w.txn, &events).await?;

@@ -127,35 +127,19 @@ pub(crate) struct NewEvent<'a> {
 /// Inserts events in the caller's transaction (so change and event commit
 /// together), all in one statement. No lock and no `NOTIFY` here: the
 /// event's position is its id (see [`crate::events`]), and the writer wakes
-/// the bus once it has committed. On PostgreSQL a trigger draws the id; on
-/// SQLite, whose single writer holds the database, the next ids are read
-/// first and written into both columns.
+/// the bus once it has committed (on PostgreSQL a trigger draws it; on
+/// SQLite the column is generated from the id).
 pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     let now = time::now();
-    let first_id = match txn.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => {
-            let top = txn
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Sqlite,
-                    "SELECT COALESCE(MAX(id), 0) AS top FROM events",
-                ))
-                .await?
-                .map(|row| row.try_get::<i64>("", "top"))
-                .transpose()?
-                .unwrap_or(0);
-            Some(top + 1)
-        }
-        _ => None,
-    };
-    let rows = events.iter().enumerate().map(|(n, e)| {
+    let rows = events.iter().map(|e| {
         let mut data = json!({ "task": e.task });
         if let Some((key, value)) = &e.extra {
             data[*key] = value.clone();
         }
-        let mut row = event::ActiveModel {
+        event::ActiveModel {
             event_type: Set(e.event_type.to_owned()),
             task_id: Set(e.task.id),
             org_id: Set(e.loc.org_id),
@@ -170,12 +154,7 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
             data: Set(data),
             created_at: Set(now),
             ..Default::default()
-        };
-        if let Some(first) = first_id {
-            row.id = Set(first + n as i64);
-            row.position = Set(Some(first + n as i64));
         }
-        row
     });
     event::Entity::insert_many(rows)
         .exec_without_returning(txn)

@@ -342,6 +342,37 @@ pub(crate) fn expire_lease(t: &mut task::Model) {
     t.lease_expires = None;
 }
 
+/// What claiming a ready (pending) task writes, as column assignments for
+/// an `UPDATE` that claims many rows at once: the `Pending` arm of
+/// [`plan`]'s claim, with its `updated_at` and `version` bump, in SQL.
+pub(crate) fn claim_columns(
+    actor: &Actor,
+    lease: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(task::Column, sea_orm::sea_query::SimpleExpr)> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    vec![
+        (task::Column::Status, Expr::value(TaskStatus::InProgress)),
+        (
+            task::Column::AssigneeType,
+            Expr::value(actor.actor_type.as_str().to_owned()),
+        ),
+        (task::Column::AssigneeId, Expr::value(actor.id.clone())),
+        (task::Column::AssigneeName, Expr::value(actor.name.clone())),
+        (task::Column::LeaseExpires, Expr::value(lease)),
+        (task::Column::ClaimedAt, Expr::value(now)),
+        (
+            task::Column::Attempts,
+            Expr::col(task::Column::Attempts).add(1),
+        ),
+        (task::Column::UpdatedAt, Expr::value(now)),
+        (
+            task::Column::Version,
+            Expr::col(task::Column::Version).add(1),
+        ),
+    ]
+}
+
 /// Writes the columns in which `new` differs from `current` if the row's
 /// version is still `current.version`, returning the row as stored (with the
 /// counters other transactions keep); `None` when someone else won. Only the
