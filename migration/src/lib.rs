@@ -10,10 +10,12 @@ mod m20261201_000005_event_positions;
 mod m20261201_000006_ready_queue;
 mod m20261201_000007_task_counters;
 mod m20261201_000008_event_watermark;
+mod m20261201_000009_partial_write_indexes;
 
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
 pub use m20261201_000006_ready_queue::READY as READY_TASKS;
+pub use m20261201_000009_partial_write_indexes::LEASED;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -30,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_ready_queue::Migration),
             Box::new(m20261201_000007_task_counters::Migration),
             Box::new(m20261201_000008_event_watermark::Migration),
+            Box::new(m20261201_000009_partial_write_indexes::Migration),
         ]
     }
 }

@@ -78,6 +78,8 @@ struct Inner {
     watermark: watch::Sender<i64>,
     /// Set by local writers: the next round tells the other replicas.
     local_commits: AtomicBool,
+    /// This process's mark on its `NOTIFY`s, so its own listener skips them.
+    instance: String,
     /// Bumped on every access change seen by this process (its own, or
     /// another replica's by `NOTIFY`): cached rights older than it are stale.
     access: watch::Sender<u64>,
@@ -118,6 +120,7 @@ impl EventBus {
                 rounds_done: watch::Sender::new((0, 0)),
                 watermark: watch::Sender::new(0),
                 local_commits: AtomicBool::new(false),
+                instance: format!("{:016x}", rand::random::<u64>()),
                 access: watch::Sender::new(0),
             }),
         }
@@ -262,7 +265,7 @@ impl EventBus {
                 });
                 bus.inner.rounds_done.send_replace((round, seen));
                 if postgres && tell_replicas {
-                    announce(&store).await;
+                    announce(&store, &bus.inner.instance).await;
                 }
             }
         });
@@ -332,6 +335,8 @@ impl EventBus {
                     tokio::select! {
                         msg = listener.recv() => match msg {
                             Ok(n) if n.channel() == ACCESS_CHANNEL => bus.bump_access(),
+                            // Our own round's announcement: nothing new here.
+                            Ok(n) if n.payload() == bus.inner.instance => {}
                             Ok(_) => bus.wake(),
                             Err(err) => {
                                 tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
@@ -391,11 +396,11 @@ async fn read_batch(store: &Store, cursor: i64) -> Result<Batch, DbErr> {
 
 /// Tells the other replicas that new events committed (after the commits,
 /// outside any write transaction, at most once per fanout round).
-async fn announce(store: &Store) {
+async fn announce(store: &Store, instance: &str) {
     let notify = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_notify($1, '')",
-        [NOTIFY_CHANNEL.into()],
+        "SELECT pg_notify($1, $2)",
+        [NOTIFY_CHANNEL.into(), instance.into()],
     );
     if let Err(err) = store.conn().execute_raw(notify).await {
         tracing::warn!(error = %err, "fanout: NOTIFY failed");

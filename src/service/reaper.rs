@@ -66,7 +66,8 @@ impl Ats {
     pub async fn reap_expired_leases(&self) -> Result<usize> {
         let now = time::now();
         let expired = task::Entity::find()
-            .filter(task::Column::Status.eq(TaskStatus::InProgress))
+            // Inlined, not a parameter: the lease index holds these rows only.
+            .filter(sea_orm::sea_query::Expr::cust(migration::LEASED))
             .filter(task::Column::LeaseExpires.lte(now))
             .order_by_asc(task::Column::LeaseExpires)
             .limit(BATCH)

@@ -210,6 +210,39 @@ async fn claim_next_is_served_by_the_ready_index() {
         }
         claims_use_the_ready_index(&ats, &viewer, &log, &db, analyzed).await;
     }
+
+    // The reaper reads the in-progress leases through their partial index.
+    take(&log);
+    ats.reap_expired_leases().await.unwrap();
+    let select = take(&log)
+        .into_iter()
+        .find(|s| s.contains("lease_expires") && s.contains("ORDER BY"))
+        .expect("the reaper's query");
+    let plan = explain(&db, &select).await;
+    eprintln!("reaper:\n{plan}");
+    assert!(
+        plan.contains("ix_tasks_lease"),
+        "not the lease index:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan on tasks"),
+        "a scan of tasks:\n{plan}"
+    );
+}
+
+/// PostgreSQL's plan for `sql`, one line per node.
+async fn explain(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    db.query_all_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("EXPLAIN {sql}"),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 async fn claims_use_the_ready_index(
@@ -219,7 +252,6 @@ async fn claims_use_the_ready_index(
     db: &sea_orm::DatabaseConnection,
     analyzed: bool,
 ) {
-    use sea_orm::ConnectionTrait;
     // Channel "a" holds the odd priorities (most urgent 9), "b" the even ones.
     for (req, most_urgent) in [
         (ClaimNext::default(), 10),
@@ -243,17 +275,7 @@ async fn claims_use_the_ready_index(
             .into_iter()
             .find(|s| s.contains("SKIP LOCKED"))
             .expect("claim-next's candidate query");
-        let plan: Vec<String> = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("EXPLAIN {select}"),
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
-            .collect();
-        let plan = plan.join("\n");
+        let plan = explain(db, &select).await;
         eprintln!("claim-next {req:?} (analyzed: {analyzed}):\n{plan}");
         assert!(
             plan.contains("ix_tasks_ready"),
