@@ -31,6 +31,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         } else {
             &bytes
         };
+        crate::service::validate::no_nul_escape(body)?;
         match serde_json::from_slice(body) {
             Ok(v) => Ok(Self(v)),
             Err(e) if e.is_data() => Err(Error::validation(format!("invalid request body: {e}"))),

@@ -41,6 +41,19 @@ pub async fn refuse_oversize(
     }
 }
 
+/// 422 for a URL that spells a NUL character (`%00`) in its path or query:
+/// no route stores or looks up such text.
+pub async fn refuse_nul_in_url(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let url = req.uri().path_and_query().map_or("", |pq| pq.as_str());
+    match crate::service::validate::no_nul_in_url(url) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// 404 for a path no route serves.
 pub async fn not_found(uri: Uri) -> Error {
     Error::not_found(format!("no route for {}", uri.path()))

@@ -8,7 +8,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use super::AppState;
-use super::middleware::{method_not_allowed, not_found, panic_response, refuse_oversize};
+use super::middleware::{
+    method_not_allowed, not_found, panic_response, refuse_nul_in_url, refuse_oversize,
+};
 use crate::error::Error;
 
 /// REST, GraphQL, `/ws`, `/metrics`, the dashboard, `/_test/reset`, and the
@@ -29,6 +31,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             refuse_oversize,
         ))
+        .layer(axum::middleware::from_fn(refuse_nul_in_url))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,

@@ -83,6 +83,27 @@ fn is_public(req: &Request) -> bool {
         })
 }
 
+/// Refuses a request whose document or variables hold a NUL character.
+fn refuse_nul(req: &Request) -> Result<(), Error> {
+    fn walk(v: &async_graphql::Value) -> Result<(), Error> {
+        use async_graphql::Value as V;
+        match v {
+            V::String(s) => crate::service::validate::no_nul(s),
+            V::List(items) => items.iter().try_for_each(walk),
+            V::Object(map) => map.iter().try_for_each(|(k, v)| {
+                crate::service::validate::no_nul(k.as_str())?;
+                walk(v)
+            }),
+            _ => Ok(()),
+        }
+    }
+    crate::service::validate::no_nul_escape(req.query.as_bytes())?;
+    req.variables.iter().try_for_each(|(k, v)| {
+        crate::service::validate::no_nul(k.as_str())?;
+        walk(v)
+    })
+}
+
 fn error_response(err: async_graphql::Error) -> Response {
     let resp =
         async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
@@ -96,6 +117,9 @@ async fn execute(
     req: GraphQLRequest,
 ) -> Response {
     let mut req = req.into_inner();
+    if let Err(e) = refuse_nul(&req) {
+        return error_response(super::error::to_gql(e));
+    }
     if method == Method::GET && is_mutation(&req) {
         return error_response(super::error::bad_request(
             "mutations must be sent with POST",

@@ -289,6 +289,12 @@ impl Ats {
     pub async fn register(&self, input: Registration) -> Result<Registered> {
         let actor_type = ActorType::parse(input.actor_type.as_deref().unwrap_or("human"))
             .map_err(|e| Error::validation(e.to_string()))?;
+        if actor_type == ActorType::System {
+            // The service's own actor (the lease reaper is system:ats).
+            return Err(Error::validation(
+                "actor_type system is reserved for the service itself: register a human or an agent",
+            ));
+        }
         let actor_id = input
             .actor_id
             .as_deref()

@@ -212,3 +212,65 @@ mod tests {
         assert!(outputs(Some(serde_json::json!("x"))).is_err());
     }
 }
+
+/// Text holding a NUL character (U+0000) is refused wherever it comes in:
+/// PostgreSQL cannot store it, and both backends must answer alike.
+pub fn no_nul(text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(nul_refused());
+    }
+    Ok(())
+}
+
+/// Refuses a JSON document (or a GraphQL document, whose strings escape the
+/// same way) that spells a NUL character as `\u0000`. An escaped backslash
+/// followed by `u0000` is text, not a NUL, and passes. A raw NUL byte is
+/// refused too.
+pub fn no_nul_escape(doc: &[u8]) -> Result<()> {
+    let mut i = 0;
+    while i < doc.len() {
+        match doc[i] {
+            0 => return Err(nul_refused()),
+            b'\\' => {
+                if doc.get(i + 1) == Some(&b'u') && doc.get(i + 2..i + 6) == Some(b"0000") {
+                    return Err(nul_refused());
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a URL whose path or query percent-encodes a NUL (`%00`).
+pub fn no_nul_in_url(path_and_query: &str) -> Result<()> {
+    let bytes = path_and_query.as_bytes();
+    if bytes.windows(3).any(|w| w == b"%00") {
+        return Err(nul_refused());
+    }
+    Ok(())
+}
+
+fn nul_refused() -> Error {
+    Error::validation("text must not contain NUL characters (U+0000)")
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(no_nul_escape(br#"{"title":"a\u0000b"}"#).is_err());
+        assert!(no_nul_escape(b"{\"title\":\"a\0b\"}").is_err());
+        assert!(no_nul_escape(br#"{"title":"a\\u0000b"}"#).is_ok());
+        assert!(no_nul_escape(br#"{"title":"a\\\u0000b"}"#).is_err());
+        assert!(no_nul_escape(br#"{"title":"\u00001"}"#).is_err());
+        assert!(no_nul_escape(br#"{"title":"\u0001"}"#).is_ok());
+        assert!(no_nul_in_url("/orgs/a%00b").is_err());
+        assert!(no_nul_in_url("/tasks?q=%00").is_err());
+        assert!(no_nul_in_url("/tasks?q=%2500").is_ok());
+        assert!(no_nul("a\0").is_err() && no_nul("ok").is_ok());
+    }
+}

@@ -4,6 +4,7 @@
 
 mod credentials;
 mod guardians;
+mod hardening;
 mod invitations;
 mod isolation;
 mod logs;

@@ -1,0 +1,174 @@
+//! What an attacker's probe found, refused: NUL characters anywhere a text
+//! comes in (422 on both backends, nothing stored), `system` actors at
+//! registration, and a `depends_on` answer that told whether another org's
+//! task exists.
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::common::gql::gql;
+use crate::on_both_backends;
+
+on_both_backends!(
+    nul_characters_are_refused_and_nothing_is_stored,
+    system_actors_cannot_register,
+    depends_on_answers_alike_for_another_orgs_task_and_a_missing_one,
+);
+
+const NUL: &str = "a\u{0}b";
+
+async fn nul_characters_are_refused_and_nothing_is_stored(app: TestApp) {
+    let c = app.actor("agent", "w");
+    let task = c.create_task(json!({ "title": "kept" })).await;
+    let id = task["id"].as_i64().unwrap();
+    for body in [
+        json!({ "title": NUL }),
+        json!({ "title": "t", "description": NUL }),
+        json!({ "title": "t", "channel": NUL }),
+        json!({ "title": "t", "type": NUL }),
+        json!({ "title": "t", "payload": { "k": NUL } }),
+        json!({ "title": "t", "payload": { NUL: 1 } }),
+    ] {
+        let err = c.post("/tasks", body.clone()).await.expect_error(422);
+        assert!(
+            err["error"].as_str().unwrap().contains("NUL"),
+            "{body}: {err}"
+        );
+    }
+    c.post(
+        "/tasks/bulk",
+        json!({ "tasks": [{ "title": "ok" }, { "title": NUL }] }),
+    )
+    .await
+    .expect_error(422);
+    c.post(
+        &format!("/tasks/{id}/messages"),
+        json!({ "parts": [{ "type": "text", "content": NUL }] }),
+    )
+    .await
+    .expect_error(422);
+    c.post("/orgs", json!({ "slug": "acme", "name": NUL }))
+        .await
+        .expect_error(422);
+    c.post(
+        "/auth/login",
+        json!({ "email": "a\u{0}@example.com", "password": "password-1234" }),
+    )
+    .await
+    .expect_error(422);
+    for url in [
+        "/tasks?q=a%00b",
+        "/tasks?channel=%00",
+        "/orgs/a%00b",
+        "/orgs/acme/projects/w%00b/tasks",
+    ] {
+        c.get(url).await.expect_error(422);
+    }
+    // GraphQL: in variables, and spelled in the document.
+    let resp = gql(
+        &c,
+        "mutation($t: String!) { createTask(input: {title: $t}) { id } }",
+        json!({ "t": NUL }),
+    )
+    .await;
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    let resp = gql(
+        &c,
+        r#"mutation { createTask(input: {title: "a\u0000b"}) { id } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    // Text that merely shows a backslash and "u0000" is fine.
+    c.post("/tasks", json!({ "title": "literally \\u0000" }))
+        .await
+        .expect(201);
+
+    let list = c.get("/tasks?limit=100").await.expect(200);
+    let titles: Vec<&str> = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 2, "something was stored: {titles:?}");
+    let messages = c.get(&format!("/tasks/{id}/messages")).await.expect(200);
+    assert_eq!(messages["messages"], json!([]));
+    c.get("/orgs/acme").await.expect(404);
+}
+
+async fn system_actors_cannot_register(app: TestApp) {
+    let anyone = app.client();
+    let err = anyone
+        .post(
+            "/auth/register",
+            json!({ "actor_type": "system", "actor_id": "ats", "email": "s@example.com", "password": "password-1234" }),
+        )
+        .await
+        .expect_error(422);
+    assert!(err["error"].as_str().unwrap().contains("reserved"), "{err}");
+    anyone
+        .post(
+            "/auth/login",
+            json!({ "email": "s@example.com", "password": "password-1234" }),
+        )
+        .await
+        .expect_error(401);
+    let resp = gql(
+        &anyone,
+        r#"mutation { register(input: {actorType: "system", actorId: "ats2", password: "password-1234"}) { apiKey } }"#,
+        json!({}),
+    )
+    .await;
+    assert!(
+        resp["errors"][0]["extensions"]["code"].is_string(),
+        "{resp}"
+    );
+    assert!(
+        resp["data"].is_null() || resp["data"]["register"].is_null(),
+        "{resp}"
+    );
+}
+
+async fn depends_on_answers_alike_for_another_orgs_task_and_a_missing_one(app: TestApp) {
+    let alice = app.actor("human", "alice");
+    alice
+        .post("/orgs", json!({ "slug": "acme" }))
+        .await
+        .expect(201);
+    alice
+        .post("/orgs/acme/projects", json!({ "slug": "web" }))
+        .await
+        .expect(201);
+    let theirs = alice
+        .post(
+            "/orgs/acme/projects/web/tasks",
+            json!({ "title": "secret" }),
+        )
+        .await
+        .expect(201);
+    let theirs = theirs["task"]["id"].as_i64().unwrap();
+    let bob = app.actor("human", "bob");
+    let answer = |id: i64| {
+        let bob = bob.clone();
+        async move {
+            let err: Value = bob
+                .post("/tasks", json!({ "title": "mine", "depends_on": [id] }))
+                .await
+                .expect_error(422);
+            (
+                err["code"].clone(),
+                err["error"].as_str().unwrap().replace(&id.to_string(), "N"),
+            )
+        }
+    };
+    let existing = answer(theirs).await;
+    let missing = answer(theirs + 1_000_000).await;
+    assert_eq!(existing, missing, "the answer tells the task exists");
+}
