@@ -61,6 +61,13 @@ pub struct Config {
     )]
     pub reaper_interval_ms: u64,
 
+    /// Bearer token that `GET /metrics` requires when authentication is
+    /// required (it shows counts across every tenant, so an ordinary
+    /// account's credential is not enough). Unset in required mode:
+    /// `/metrics` answers 404. In open mode `/metrics` is open.
+    #[arg(long, env = "ATS_METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,

@@ -54,6 +54,20 @@ pub async fn refuse_nul_in_url(
     }
 }
 
+/// A request path as logs show it: the tokens some paths carry (an
+/// invitation's, a guardian link's) replaced by `***`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let secret_at = match segments.as_slice() {
+        ["", "auth", "invitations", token, ..] if !token.is_empty() => 3,
+        ["", "auth", "guardian-confirm", token, ..] if !token.is_empty() => 3,
+        _ => return std::borrow::Cow::Borrowed(path),
+    };
+    let mut shown = segments;
+    shown[secret_at] = "***";
+    std::borrow::Cow::Owned(shown.join("/"))
+}
+
 /// 404 for a path no route serves.
 pub async fn not_found(uri: Uri) -> Error {
     Error::not_found(format!("no route for {}", uri.path()))

@@ -37,9 +37,10 @@ pub fn router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        // Spans carry the path only: query strings may hold a `?token=`.
+        // Spans carry the path only (query strings may hold a `?token=`),
+        // with the tokens of invitation and guardian-link paths redacted.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            tracing::debug_span!("request", method = %req.method(), path = %super::middleware::loggable_path(req.uri().path()))
         }))
         .with_state(state)
 }

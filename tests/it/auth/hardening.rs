@@ -1,13 +1,37 @@
 //! What an attacker's probe found, refused: NUL characters anywhere a text
 //! comes in (422 on both backends, nothing stored), `system` actors at
-//! registration, and a `depends_on` answer that told whether another org's
-//! task exists.
+//! registration, a `depends_on` answer that told whether another org's
+//! task exists, and `/metrics` open to anyone in required mode.
 
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::common::app::METRICS_TOKEN;
 use crate::common::gql::gql;
+use crate::common::{Backend, TestApp};
 use crate::on_both_backends;
+
+on_both_backends!(start = crate::common::TestApp::required_auth; metrics_need_the_metrics_token_in_required_mode);
+
+/// The dashboard's pages forbid framing, sniffing and foreign scripts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_pages_carry_security_headers() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    for path in ["/", "/playground/app.js"] {
+        let res = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+}
 
 on_both_backends!(
     nul_characters_are_refused_and_nothing_is_stored,
@@ -171,4 +195,38 @@ async fn depends_on_answers_alike_for_another_orgs_task_and_a_missing_one(app: T
     let existing = answer(theirs).await;
     let missing = answer(theirs + 1_000_000).await;
     assert_eq!(existing, missing, "the answer tells the task exists");
+}
+
+async fn metrics_need_the_metrics_token_in_required_mode(app: TestApp) {
+    let anyone = app.client();
+    anyone.get("/metrics").await.expect_error(401);
+    let reg = anyone
+        .post(
+            "/auth/register",
+            json!({ "actor_type": "human", "actor_id": "eve", "password": "password-1234" }),
+        )
+        .await
+        .expect(201);
+    let eve = app.bearer(reg["api_key"].as_str().unwrap());
+    eve.get("/metrics").await.expect_error(401);
+    app.bearer("not-the-token")
+        .get("/metrics")
+        .await
+        .expect_error(401);
+    let ok = app.bearer(METRICS_TOKEN).get("/metrics").await;
+    assert_eq!(ok.status, 200);
+
+    // Without a configured token, required mode does not serve it at all.
+    let hidden = TestApp::start_with(Backend::Sqlite, |c| {
+        c.auth = ats::auth::AuthMode::Required;
+        c.jwt_secret = Some(crate::common::app::JWT_SECRET.to_owned());
+        c.metrics_token = None;
+    })
+    .await
+    .unwrap();
+    hidden
+        .bearer(METRICS_TOKEN)
+        .get("/metrics")
+        .await
+        .expect_error(404);
 }

@@ -15,6 +15,8 @@ struct Secrets {
     key: String,
     second: String,
     jwt: String,
+    /// Tokens sent in URL paths (an invitation, a guardian link).
+    in_paths: [&'static str; 2],
 }
 
 async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
@@ -80,12 +82,34 @@ async fn use_every_secret(server: &ServerProcess) -> Secrets {
         .await
         .unwrap();
     assert_eq!(bad.status(), 401);
+    let in_paths = [
+        "invitation-token-0123456789abcdef",
+        "guardian-link-token-0123456789abcdef",
+    ];
+    for path in [
+        format!("/auth/invitations/{}/accept", in_paths[0]),
+        format!("/auth/invitations/{}/decline", in_paths[0]),
+        format!("/auth/guardian-confirm/{}", in_paths[1]),
+    ] {
+        let answer = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_client_error(),
+            "{path}: {}",
+            answer.status()
+        );
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     Secrets {
         password,
         key,
         second,
         jwt,
+        in_paths,
     }
 }
 
@@ -103,11 +127,17 @@ async fn secrets_stay_out_of_logs(backend: Backend) {
     let s = use_every_secret(&server).await;
     let logs = server.logs();
     assert!(logs.contains("/auth/me"), "the run was logged at all");
+    assert!(
+        logs.contains("/auth/invitations/***/accept"),
+        "the invitation path is logged, redacted"
+    );
     for (what, secret) in [
         ("password", s.password),
         ("api key", s.key.as_str()),
         ("second key", s.second.as_str()),
         ("jwt", s.jwt.as_str()),
+        ("invitation token", s.in_paths[0]),
+        ("guardian-link token", s.in_paths[1]),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");
     }

@@ -11,6 +11,8 @@ use super::users::Registry;
 
 /// The JWT secret of [`TestApp::required_auth`] servers.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+/// The `ATS_METRICS_TOKEN` of every test server.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 /// A running server over its own database.
 pub struct TestApp {
@@ -87,6 +89,7 @@ impl TestApp {
         let db = TestDb::create(backend).await?;
         let mut config = ats::config::Config::for_database(db.url.clone());
         config.listen = "127.0.0.1:0".parse().unwrap();
+        config.metrics_token = Some(METRICS_TOKEN.to_owned());
         tweak(&mut config);
         let auth_required = matches!(config.auth, ats::auth::AuthMode::Required);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -191,7 +194,10 @@ impl TestApp {
 
     /// The value of the Prometheus sample `name` (first line starting with it) on `/metrics`.
     pub async fn metric(&self, name: &str) -> i64 {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
             .await
             .unwrap()
             .text()

@@ -72,7 +72,11 @@ impl Drop for Watcher {
 pub async fn wait_subscribed(base: &str, n: i64) {
     let http = reqwest::Client::new();
     for _ in 0..300 {
-        if let Ok(resp) = http.get(format!("{base}/metrics")).send().await
+        if let Ok(resp) = http
+            .get(format!("{base}/metrics"))
+            .bearer_auth(super::app::METRICS_TOKEN)
+            .send()
+            .await
             && let Ok(text) = resp.text().await
         {
             let open = text
