@@ -185,6 +185,7 @@ impl Ats {
                 "only an owner may grant the {new_role} role"
             )));
         }
+        self.require_registered(&w.txn, &target, slug).await?;
         let exists = org_member::Entity::find()
             .filter(org_member::Column::OrgId.eq(o.id))
             .filter(org_member::Column::ActorType.eq(target.actor_type.as_str()))
@@ -499,6 +500,34 @@ impl Ats {
             .collect())
     }
 
+    /// In required mode, membership and grants go to registered identities
+    /// only: an id nobody holds yet would be claimed by whoever registers it
+    /// first. Such a person is invited instead.
+    async fn require_registered<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        target: &Actor,
+        org_slug: &str,
+    ) -> Result<()> {
+        if self.auth_mode() != crate::auth::AuthMode::Required {
+            return Ok(());
+        }
+        let known = identity::Entity::find()
+            .filter(identity::Column::ActorType.eq(target.actor_type.as_str()))
+            .filter(identity::Column::ActorId.eq(target.id.clone()))
+            .one(db)
+            .await?
+            .is_some();
+        if known {
+            Ok(())
+        } else {
+            Err(Error::validation(format!(
+                "{} is not a registered identity: invite them instead (POST /orgs/{org_slug}/invitations)",
+                target.label()
+            )))
+        }
+    }
+
     /// Grants `r` or `rw` on a project slug (or `*`) to an actor (admins).
     pub async fn grant_permission(
         &self,
@@ -523,6 +552,7 @@ impl Ats {
         let (o, _) = self
             .admin_org(&w.txn, &rights, slug, "grant permissions")
             .await?;
+        self.require_registered(&w.txn, &target, slug).await?;
         let existing = permission::Entity::find()
             .filter(permission::Column::OrgId.eq(o.id))
             .filter(permission::Column::ActorType.eq(target.actor_type.as_str()))

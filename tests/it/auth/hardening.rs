@@ -10,7 +10,11 @@ use crate::common::gql::gql;
 use crate::common::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(start = crate::common::TestApp::required_auth; metrics_need_the_metrics_token_in_required_mode);
+on_both_backends!(
+    start = crate::common::TestApp::required_auth;
+    metrics_need_the_metrics_token_in_required_mode,
+    only_registered_identities_join_or_get_grants,
+);
 
 /// The dashboard's pages forbid framing, sniffing and foreign scripts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,4 +233,48 @@ async fn metrics_need_the_metrics_token_in_required_mode(app: TestApp) {
         .get("/metrics")
         .await
         .expect_error(404);
+}
+
+/// In required mode an org cannot take in (or grant to) an id nobody has
+/// registered: whoever registered it first would get the role.
+async fn only_registered_identities_join_or_get_grants(app: TestApp) {
+    let owner = app.owner_of("acme").await;
+    let err = owner
+        .post(
+            "/orgs/acme/members",
+            json!({ "actor_type": "human", "actor_id": "zed", "role": "admin" }),
+        )
+        .await
+        .expect_error(422);
+    assert!(err["error"].as_str().unwrap().contains("invite"), "{err}");
+    let err = owner
+        .post(
+            "/orgs/acme/permissions",
+            json!({ "actor_type": "agent", "actor_id": "ghost", "namespace": "*", "access": "rw" }),
+        )
+        .await
+        .expect_error(422);
+    assert!(err["error"].as_str().unwrap().contains("invite"), "{err}");
+    let members = owner.get("/orgs/acme/members").await.expect(200);
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+    assert_eq!(
+        owner.get("/orgs/acme/permissions").await.expect(200)["permissions"],
+        json!([])
+    );
+
+    // Once zed has registered, the same request adds him.
+    app.client()
+        .post(
+            "/auth/register",
+            json!({ "actor_type": "human", "actor_id": "zed", "password": "password-1234" }),
+        )
+        .await
+        .expect(201);
+    owner
+        .post(
+            "/orgs/acme/members",
+            json!({ "actor_type": "human", "actor_id": "zed", "role": "member" }),
+        )
+        .await
+        .expect(201);
 }
