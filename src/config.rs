@@ -68,6 +68,16 @@ pub struct Config {
     #[arg(long, env = "ATS_METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 
+    /// How long a `/graphql/ws` socket may stay open without a successful
+    /// `connection_init`, in milliseconds (then it is closed with 4408).
+    #[arg(
+        long,
+        env = "ATS_WS_INIT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub ws_init_timeout_ms: u64,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -132,6 +142,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
+            .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }

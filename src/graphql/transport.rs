@@ -165,6 +165,8 @@ async fn subscribe(
     let upgrade_caller = Caller::from_socket(&headers, &query).ok();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_SOCKET_MESSAGE)
+        .max_frame_size(MAX_SOCKET_MESSAGE)
         .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller))
         .into_response()
 }
@@ -178,6 +180,20 @@ fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
             v.split(',')
                 .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
         })
+}
+
+/// The largest message a `/graphql/ws` client may send: subscription
+/// documents and `connection_init` payloads are small.
+const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
+
+/// The close code for a `connection_init` the service refused: 4401 without
+/// valid credentials, 4403 for credentials that may not subscribe.
+fn init_refusal(e: &Error) -> (u16, String) {
+    let code = match e {
+        Error::Unauthenticated(_) => 4401,
+        _ => 4403,
+    };
+    (code, e.public_message())
 }
 
 async fn serve_socket(
@@ -196,15 +212,19 @@ async fn serve_socket(
             })
         });
     let (viewer_tx, mut viewer_rx) = tokio::sync::watch::channel::<Option<Viewer>>(None);
+    let mut init_watch = viewer_rx.clone();
+    let refused: std::sync::Arc<std::sync::Mutex<Option<Error>>> = Default::default();
+    let refusal = refused.clone();
     let ats = state.ats.clone();
     let output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
-            let caller = Caller::from_init_payload(&payload, upgrade_caller)
-                .map_err(|e| async_graphql::Error::new(e.public_message()))?;
-            let viewer = ats
-                .viewer(&caller)
-                .await
-                .map_err(|e| async_graphql::Error::new(e.public_message()))?;
+            let refuse = |e: Error| {
+                let message = e.public_message();
+                *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                async_graphql::Error::new(message)
+            };
+            let caller = Caller::from_init_payload(&payload, upgrade_caller).map_err(refuse)?;
+            let viewer = ats.viewer(&caller).await.map_err(refuse)?;
             let _ = viewer_tx.send(Some(viewer.clone()));
             let mut data = request_data(&ats, viewer);
             data.insert(super::loaders::LiveConnection);
@@ -224,6 +244,14 @@ async fn serve_socket(
     };
     futures_util::pin_mut!(revoked);
     let mut shutdown = state.shutdown.clone();
+    // A socket that never completes `connection_init` is closed with 4408.
+    let init_timeout = std::time::Duration::from_millis(state.config.ws_init_timeout_ms);
+    let initialised = async {
+        let _ = init_watch.wait_for(|v| v.is_some()).await;
+    };
+    let init_deadline = tokio::time::timeout(init_timeout, initialised);
+    futures_util::pin_mut!(init_deadline);
+    let mut init_pending = true;
     let close = loop {
         tokio::select! {
             item = output.next() => match item {
@@ -231,9 +259,27 @@ async fn serve_socket(
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
+                    // graphql-ws answers a refused init with `connection_error`
+                    // and leaves the socket open: close it.
+                    let init_error = refused.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(e) = init_error {
+                        break init_refusal(&e);
+                    }
                 }
-                Some(WsMessage::Close(code, reason)) => break (code, reason),
+                Some(WsMessage::Close(code, reason)) => {
+                    let init_error = refused.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    break match init_error {
+                        Some(e) => init_refusal(&e),
+                        None => (code, reason),
+                    };
+                }
                 None => return,
+            },
+            timed = &mut init_deadline, if init_pending => {
+                init_pending = false;
+                if timed.is_err() {
+                    break (4408, "connection initialisation timeout".to_owned());
+                }
             },
             err = &mut revoked => break (4403, err.public_message()),
             _ = shutdown.changed() => break (1001, "server shutting down".to_owned()),

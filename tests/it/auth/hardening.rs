@@ -278,3 +278,45 @@ async fn only_registered_identities_join_or_get_grants(app: TestApp) {
         .await
         .expect(201);
 }
+
+/// `/graphql/ws` closes a socket that never sends `connection_init` with 4408
+/// once `ATS_WS_INIT_TIMEOUT_MS` has passed (both subprotocols), and one
+/// whose `connection_init` carries bad credentials with 4401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_sockets_must_initialise_in_time_with_valid_credentials() {
+    use crate::common::gql_ws::{LEGACY, Session, TRANSPORT};
+    use std::time::{Duration, Instant};
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.auth = ats::auth::AuthMode::Required;
+        c.jwt_secret = Some(crate::common::app::JWT_SECRET.to_owned());
+        c.ws_init_timeout_ms = 500;
+    })
+    .await
+    .unwrap();
+    for protocol in [TRANSPORT, LEGACY] {
+        let started = Instant::now();
+        let mut idle = Session::connect(&app, protocol).await;
+        let closed = idle.recv(Duration::from_secs(5)).await;
+        let closed = closed.unwrap_or_else(|| panic!("{protocol}: still open after 5 s"));
+        assert_eq!(closed["type"], "close", "{protocol}: {closed}");
+        assert_eq!(closed["code"], 4408, "{protocol}: {closed}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(450),
+            "{protocol}: closed too early"
+        );
+
+        let mut bad = Session::connect(&app, protocol).await;
+        bad.send(json!({ "type": "connection_init", "payload": { "Authorization": "Bearer ats_not_a_key" } }))
+            .await;
+        let closed = loop {
+            let msg = bad
+                .recv(Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|| panic!("{protocol}: no close after a bad key"));
+            if msg["type"] == "close" {
+                break msg;
+            }
+        };
+        assert_eq!(closed["code"], 4401, "{protocol}: {closed}");
+    }
+}

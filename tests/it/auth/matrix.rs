@@ -75,6 +75,9 @@ async fn setup(app: &TestApp, org: &str, who: Who, n: usize) -> (Client, Client,
         Who::WriteGrant => app.user(&id).with_grant(org, "p", "rw").await,
         Who::Stranger => app.user(&id).await,
     };
+    // The agent the caller tries to add as a member: registered, since a
+    // required-mode org takes in registered identities only.
+    app.agent(&format!("bot-{n}")).await;
     (owner, caller, task)
 }
 
