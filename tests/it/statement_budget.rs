@@ -3,43 +3,21 @@
 //! request, by claim-next and by complete. The service runs over the test's
 //! database with an observer that records the SQL of each statement.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use ats::actor::Actor;
 use ats::auth::caller::Caller;
-use ats::db::Store;
-use ats::events::EventBus;
 use ats::service::{Action, Ats, ClaimNext, Scope};
 use serde_json::json;
 
 use crate::common::TestApp;
+use crate::common::observed::{observed, take};
 use crate::on_both_backends;
 
 on_both_backends!(claim_next_and_complete_read_access_once);
 
 /// The tables a viewer's rights come from.
 const ACCESS_TABLES: [&str; 4] = ["org_members", "permissions", "orgs", "projects"];
-
-/// A service over the test's database whose statements are recorded.
-async fn observed(app: &TestApp) -> (Ats, Arc<Mutex<Vec<String>>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let store = Store::connect_observed(
-        &app.db.url,
-        Some(Arc::new(move |st: &sea_orm::Statement| {
-            sink.lock().unwrap().push(st.to_string())
-        })),
-    )
-    .await
-    .unwrap();
-    let config = ats::config::Config::for_database(app.db.url.clone());
-    let auth = ats::auth_settings(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
-    (Ats::new(store, EventBus::new(), auth), log)
-}
-
-fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
-    std::mem::take(&mut *log.lock().unwrap())
-}
 
 /// How many of `statements` name `table`.
 fn reads_of(statements: &[String], table: &str) -> usize {

@@ -21,6 +21,7 @@ pub mod db;
 pub mod drift;
 pub mod gql;
 pub mod gql_ws;
+pub mod observed;
 pub mod process;
 pub mod refusals;
 pub mod shapes;

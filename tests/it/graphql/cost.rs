@@ -5,17 +5,13 @@
 //! service), with `QUERY_TOO_COMPLEX` and the limit; over HTTP, another
 //! tenant's read answers normally right after.
 
-use std::sync::{Arc, Mutex};
-
 use ats::actor::Actor;
 use ats::auth::caller::Caller;
-use ats::db::Store;
-use ats::events::EventBus;
-use ats::service::Ats;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
 use crate::common::gql::gql;
+use crate::common::observed::observed;
 use crate::on_both_backends;
 
 on_both_backends!(alias_attacks_are_refused_before_any_statement);
@@ -38,20 +34,7 @@ async fn alias_attacks_are_refused_before_any_statement(app: TestApp) {
     let owner = app.actor("human", "owner");
     let task = owner.create_task(json!({ "title": "mine" })).await;
 
-    // The service over the test's database, every statement recorded.
-    let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = log.clone();
-    let store = Store::connect_observed(
-        &app.db.url,
-        Some(Arc::new(move |st: &sea_orm::Statement| {
-            sink.lock().unwrap().push(st.to_string())
-        })),
-    )
-    .await
-    .unwrap();
-    let config = ats::config::Config::for_database(app.db.url.clone());
-    let auth = ats::auth_settings(&config, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let ats = Ats::new(store, EventBus::new(), auth);
+    let (ats, log) = observed(&app).await;
     let viewer = ats
         .viewer(&Caller::Named(
             Actor::new("agent", "attacker", None).unwrap(),
