@@ -54,6 +54,8 @@ const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
+/// The longest start-up waits for transactions open when it began.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// How soon the fanout looks again while it waits at a gap.
 const GAP_RETRY: Duration = Duration::from_millis(5);
 /// How many rows the fanout reads at a time.
@@ -201,23 +203,21 @@ impl EventBus {
         poll: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let start = match event::Entity::find()
-            .order_by_desc(event::Column::Position)
-            .one(store.conn())
-            .await
-        {
-            Ok(Some(e)) => e.position.unwrap_or(0),
-            Ok(None) => 0,
-            Err(err) => {
-                tracing::error!(error = %err, "fanout: cannot read the event cursor");
-                0
-            }
-        };
         let postgres = store.backend() == DbBackend::Postgres;
+        let newest = if postgres {
+            settled_start(&store).await
+        } else {
+            event::Entity::find()
+                .order_by_desc(event::Column::Position)
+                .one(store.conn())
+                .await
+                .map(|e| e.and_then(|e| e.position).unwrap_or(0))
+        };
+        let start = newest.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "fanout: cannot read the event cursor");
+            0
+        });
         if postgres {
-            // Positions up to the newest at start are final once every
-            // transaction open now has ended; until the first round, the
-            // log ends at the newest position (as it did before a restart).
             self.inner.watermark.send_replace(start);
             self.spawn_pg_listener(store.clone(), shutdown.clone());
             self.inner.watermarked.store(true, Ordering::Release);
@@ -348,6 +348,44 @@ impl EventBus {
                 }
             }
         });
+    }
+}
+
+/// The newest position at start, once it is final: transactions open when
+/// it was read may hold smaller positions, so the fanout (and with it the
+/// server, which starts serving after it) waits until every transaction
+/// open then has ended, as the gap rule does (at most [`STARTUP_WAIT`]).
+async fn settled_start(store: &Store) -> Result<i64, DbErr> {
+    let read = |sql: &'static str| async move {
+        store
+            .conn()
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("a snapshot".to_owned()))
+    };
+    let row = read(
+        "SELECT COALESCE((SELECT MAX(position) FROM events), 0) AS top, \
+         pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snap_xmax",
+    )
+    .await?;
+    let top: i64 = row.try_get("", "top")?;
+    let xmax: i64 = row.try_get("", "snap_xmax")?;
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        let xmin: i64 =
+            read("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snap_xmin")
+                .await?
+                .try_get("", "snap_xmin")?;
+        if xmin >= xmax {
+            return Ok(top);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "a transaction open since start-up is still running; starting the event log anyway"
+            );
+            return Ok(top);
+        }
+        tokio::time::sleep(GAP_RETRY).await;
     }
 }
 

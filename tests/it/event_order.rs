@@ -65,9 +65,21 @@ async fn subscriber(
 ) -> impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
 + SinkExt<Message>
 + Unpin {
-    let (mut ws, _) = connect_async(app.ws_url("actor_type=human&actor_id=reader"))
-        .await
-        .unwrap();
+    subscriber_at(app.base.clone(), after).await
+}
+
+/// A `/ws` subscriber of `task.updated` after `after`, on the server at `base`.
+async fn subscriber_at(
+    base: String,
+    after: i64,
+) -> impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
++ SinkExt<Message>
++ Unpin {
+    let url = format!(
+        "{}/ws?actor_type=human&actor_id=reader",
+        base.replacen("http://", "ws://", 1)
+    );
+    let (mut ws, _) = connect_async(url).await.unwrap();
     let sub =
         json!({ "type": "subscribe", "id": "s", "after": after, "event_types": ["task.updated"] });
     ws.send(Message::text(sub.to_string())).await.unwrap();
@@ -92,29 +104,8 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
         return;
     };
     let c = app.actor("agent", "w");
-    let task = c.create_task(json!({ "title": "ordered" })).await;
+    let (task, project_id, org_id, start) = ordered_task(&app).await;
     let db = Database::connect(&app.db.url).await.unwrap();
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT p.id AS project_id, p.org_id FROM projects p JOIN orgs o ON o.id = p.org_id \
-             WHERE o.slug = 'default' AND p.slug = 'main'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let project_id: i32 = row.try_get("", "project_id").unwrap();
-    let org_id: i32 = row.try_get("", "org_id").unwrap();
-    let start = c
-        .get(&format!("/tasks/{}/events", task["id"]))
-        .await
-        .expect(200)["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
     let mut live = subscriber(&app, start).await;
 
     // A inserts first (the smaller position), B second; B commits, then A.
@@ -175,6 +166,83 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
         history,
         vec![(first, "A".to_owned()), (second, "B".to_owned())]
     );
+}
+
+/// A task to write events for, its project and org ids, and the position
+/// of its last event so far.
+async fn ordered_task(app: &TestApp) -> (Value, i32, i32, i64) {
+    let c = app.actor("agent", "w");
+    let task = c.create_task(json!({ "title": "ordered" })).await;
+    let db = Database::connect(&app.db.url).await.unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT p.id AS project_id, p.org_id FROM projects p JOIN orgs o ON o.id = p.org_id \
+             WHERE o.slug = 'default' AND p.slug = 'main'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let start = c
+        .get(&format!("/tasks/{}/events", task["id"]))
+        .await
+        .expect(200)["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    (
+        task,
+        row.try_get("", "project_id").unwrap(),
+        row.try_get("", "org_id").unwrap(),
+        start,
+    )
+}
+
+/// A replica that starts while a transaction holding an earlier position
+/// is open starts serving only once it has ended, so a subscriber of the
+/// new replica gets both events, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_starting_beside_an_open_transaction_misses_nothing() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let (task, project_id, org_id, start) = ordered_task(&app).await;
+    let db = Database::connect(&app.db.url).await.unwrap();
+    let a = db.begin().await.unwrap();
+    insert_event(&a, &task, project_id, org_id, "A").await;
+    let b = db.begin().await.unwrap();
+    insert_event(&b, &task, project_id, org_id, "B").await;
+    b.commit().await.unwrap();
+
+    let starting = app.replica();
+    tokio::pin!(starting);
+    // A replica up while A is open would let this subscriber read past A.
+    let up_early = tokio::time::timeout(Duration::from_millis(1500), &mut starting)
+        .await
+        .ok();
+    let early_ws = match &up_early {
+        Some(replica) => Some(subscriber_at(replica.base.clone(), start).await),
+        None => None,
+    };
+    a.commit().await.unwrap();
+    let replica = match up_early {
+        Some(replica) => replica,
+        None => starting.await,
+    };
+    let mut ws = match early_ws {
+        Some(ws) => ws,
+        None => subscriber_at(replica.base.clone(), start).await,
+    };
+    assert_eq!(
+        next_event(&mut ws).await.1,
+        "A",
+        "the earlier position first"
+    );
+    assert_eq!(next_event(&mut ws).await.1, "B");
 }
 
 /// Writers on two replicas over one PostgreSQL database, concurrently: a
