@@ -8,6 +8,7 @@ mod loaders;
 mod mutation;
 mod query;
 mod scalars;
+mod sign_in;
 mod subscription;
 mod transport;
 mod types;
@@ -83,6 +84,7 @@ pub fn schema(ats: Ats) -> AtsSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(error::DefaultCode)
+    .extension(sign_in::OneSignIn)
     .finish()
 }
 

@@ -38,6 +38,7 @@ async fn dashboard_pages_carry_security_headers() {
 }
 
 on_both_backends!(
+    one_sign_in_per_graphql_document,
     nul_characters_are_refused_and_nothing_is_stored,
     system_actors_cannot_register,
     depends_on_answers_alike_for_another_orgs_task_and_a_missing_one,
@@ -319,4 +320,59 @@ async fn graphql_sockets_must_initialise_in_time_with_valid_credentials() {
         };
         assert_eq!(closed["code"], 4401, "{protocol}: {closed}");
     }
+}
+
+/// A GraphQL document may hold one `login` or `register`, however it is
+/// spelled (aliases, fragments): otherwise one request tests many passwords.
+async fn one_sign_in_per_graphql_document(app: TestApp) {
+    let anyone = app.client();
+    anyone
+        .post(
+            "/auth/register",
+            json!({ "actor_type": "human", "actor_id": "ann", "email": "ann@example.com", "password": "password-1234" }),
+        )
+        .await
+        .expect(201);
+    let login = |alias: &str, password: &str| {
+        format!(
+            r#"{alias}: login(input: {{email: "ann@example.com", password: "{password}"}}) {{ token }}"#
+        )
+    };
+    for document in [
+        format!(
+            "mutation {{ {} {} }}",
+            login("a", "guess-0001"),
+            login("b", "password-1234")
+        ),
+        format!(
+            "mutation {{ ...Guesses }} fragment Guesses on Mutation {{ {} {} }}",
+            login("a", "guess-0001"),
+            login("b", "password-1234")
+        ),
+        format!(
+            r#"mutation {{ {} r: register(input: {{actorId: "x", password: "password-1234"}}) {{ apiKey }} }}"#,
+            login("a", "password-1234")
+        ),
+    ] {
+        let resp = gql(&anyone, &document, json!({})).await;
+        assert_eq!(
+            resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{document}: {resp}"
+        );
+        assert!(
+            resp["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most one"),
+            "{resp}"
+        );
+        assert!(resp["data"].is_null(), "{document} ran: {resp}");
+    }
+    let one = gql(
+        &anyone,
+        &format!("mutation {{ {} }}", login("a", "password-1234")),
+        json!({}),
+    )
+    .await;
+    assert!(one["data"]["a"]["token"].is_string(), "{one}");
 }
