@@ -71,6 +71,7 @@ pub fn auth_settings(config: &Config, addr: std::net::SocketAddr) -> Result<Auth
     Ok(AuthSettings {
         mode,
         jwt: auth::jwt::JwtKeys::new(&secret),
+        metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
     })
 }
 

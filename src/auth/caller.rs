@@ -112,7 +112,7 @@ pub struct SocketQuery {
 }
 
 /// The token of an `Authorization` header, if one is sent.
-fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };

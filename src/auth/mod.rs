@@ -45,4 +45,6 @@ pub struct AuthSettings {
     pub mode: AuthMode,
     /// Keys for signing and verifying JWTs.
     pub jwt: jwt::JwtKeys,
+    /// The bearer token `/metrics` needs in required mode (`ATS_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }

@@ -12,7 +12,7 @@ use tokio::time::{Duration, Instant};
 
 use super::access::Access;
 use super::event_log::{NewEvent, record};
-use super::lifecycle::{Action, claim_columns};
+use super::lifecycle::claim_columns;
 use super::tasks::{Scope, ready_condition};
 use super::viewer::{Rights, Viewer};
 use super::views::TaskView;
@@ -91,11 +91,8 @@ impl Ats {
         limit: u64,
     ) -> Result<Vec<TaskView>> {
         let min_priority = req.min_priority.map(validate::priority).transpose()?;
-        validate::lease_ms(req.lease_duration)?;
+        let lease = chrono::Duration::milliseconds(validate::lease_ms(req.lease_duration)?);
         let wait = Duration::from_millis(validate::wait_ms(req.wait_ms)?);
-        let action = Action::Claim {
-            lease_ms: req.lease_duration,
-        };
         let deadline = Instant::now() + wait;
         // Listening before looking: work committed after the look wakes us.
         let mut arrivals = self.bus.subscribe();
@@ -104,7 +101,7 @@ impl Ats {
             // access change): a member removed while waiting claims nothing.
             let rights = self.rights(viewer).await?;
             let cond = ready_filter(&rights, scope, req, min_priority)?;
-            let claimed = self.claim_now(&rights, &cond, &action, limit).await?;
+            let claimed = self.claim_now(&rights, &cond, lease, limit).await?;
             if !claimed.is_empty() {
                 return Ok(claimed);
             }
@@ -130,15 +127,12 @@ impl Ats {
         &self,
         rights: &Rights,
         cond: &Condition,
-        action: &Action,
+        lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<TaskView>> {
         let actor = rights.actor();
-        let Action::Claim { lease_ms } = action else {
-            return Err(Error::Internal("claim_now takes a claim".to_owned()));
-        };
         let now = time::now();
-        let lease = now + chrono::Duration::milliseconds(validate::lease_ms(*lease_ms)?);
+        let lease = now + lease;
         let mut pick = task::Entity::find()
             .select_only()
             .column(task::Column::Id)

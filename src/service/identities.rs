@@ -211,6 +211,30 @@ impl Ats {
         self.auth.mode
     }
 
+    /// Who may read the cross-tenant metrics: anyone in open mode; in
+    /// required mode only the bearer of `ATS_METRICS_TOKEN` (404 when none
+    /// is configured, 401 for a missing or wrong token: an ordinary
+    /// credential is not enough). Digests are compared, so the time taken
+    /// tells nothing about the token.
+    pub fn metrics_access(&self, bearer: Option<&str>) -> Result<()> {
+        if self.auth.mode != AuthMode::Required {
+            return Ok(());
+        }
+        let Some(expected) = self.auth.metrics_token.as_deref() else {
+            return Err(Error::not_found("no route for /metrics"));
+        };
+        use sha2::{Digest, Sha256};
+        let sent = bearer.unwrap_or("");
+        if Sha256::digest(sent.as_bytes()) == Sha256::digest(expected.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Error::Unauthenticated(
+                "/metrics needs the metrics token: Authorization: Bearer <ATS_METRICS_TOKEN>"
+                    .to_owned(),
+            ))
+        }
+    }
+
     /// Checks a bearer token (JWT or API key): who it is, and what proved it.
     pub(crate) async fn authenticate_credential(
         &self,

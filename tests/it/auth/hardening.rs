@@ -155,9 +155,16 @@ async fn system_actors_cannot_register(app: TestApp) {
         json!({}),
     )
     .await;
-    assert!(
-        resp["errors"][0]["extensions"]["code"].is_string(),
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
         "{resp}"
+    );
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reserved"),
+        "refused as a system actor, not as a malformed document: {resp}"
     );
     assert!(
         resp["data"].is_null() || resp["data"]["register"].is_null(),

@@ -11,6 +11,7 @@ use crate::common::shapes::{id, read_task};
 use crate::common::{Client, TestApp};
 
 crate::on_both_backends!(
+    claim_next_writes_what_a_direct_claim_writes,
     sixteen_workers_drain_two_thousand,
     claim_next_order_and_filters,
     attempt_limits,
@@ -212,4 +213,64 @@ async fn bulk_is_all_or_nothing(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
+}
+
+/// Claim-next writes its claim as one SQL `UPDATE` (many rows at once),
+/// beside the claim transition the service plans row by row: both leave a
+/// task in the same state, and the history records the same event.
+async fn claim_next_writes_what_a_direct_claim_writes(app: TestApp) {
+    let c = app.actor("agent", "w");
+    let direct = create(&c, json!({ "title": "direct", "priority": 1 })).await;
+    let next = create(&c, json!({ "title": "next", "priority": 9 })).await;
+    let by_claim = c
+        .post(
+            &format!("/tasks/{direct}/claim"),
+            json!({ "lease_duration": 30000 }),
+        )
+        .await
+        .expect(200)["task"]
+        .clone();
+    let by_next = c
+        .post("/tasks/claim-next", json!({ "lease_duration": 30000 }))
+        .await
+        .expect(200)["task"]
+        .clone();
+    assert_eq!(by_next["id"], next);
+    for field in [
+        "status",
+        "assignee_type",
+        "assignee_id",
+        "assignee_name",
+        "attempts",
+    ] {
+        assert!(by_next.get(field).is_some(), "no {field} in {by_next}");
+        assert_eq!(
+            by_next[field], by_claim[field],
+            "{field}: {by_next} vs {by_claim}"
+        );
+    }
+    let lease = |t: &Value, at: &str| {
+        let parse = |k: &str| chrono::DateTime::parse_from_rfc3339(t[k].as_str().unwrap()).unwrap();
+        (parse("lease_expires") - parse(at)).num_milliseconds()
+    };
+    assert_eq!(lease(&by_next, "claimed_at"), 30_000, "{by_next}");
+    assert_eq!(lease(&by_claim, "claimed_at"), 30_000, "{by_claim}");
+    assert_eq!(by_next["claimed_at"], by_next["updated_at"], "{by_next}");
+    for (id, stored) in [(direct, &by_claim), (next, &by_next)] {
+        let mut read = read_task(&c, id).await;
+        read.as_object_mut().unwrap().remove("messages");
+        assert_eq!(&read, stored, "the answer is what is stored");
+        let history = c.get(&format!("/tasks/{id}/events")).await.expect(200);
+        let last = history["events"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["type"], "task.claimed", "{history}");
+        assert_eq!(
+            &last["data"]["task"], stored,
+            "the event carries the claimed task"
+        );
+    }
 }
