@@ -11,6 +11,7 @@ mod m20261201_000006_ready_queue;
 mod m20261201_000007_task_counters;
 mod m20261201_000008_event_watermark;
 mod m20261201_000009_partial_write_indexes;
+mod m20261202_000010_read_path;
 
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_task_counters::Migration),
             Box::new(m20261201_000008_event_watermark::Migration),
             Box::new(m20261201_000009_partial_write_indexes::Migration),
+            Box::new(m20261202_000010_read_path::Migration),
         ]
     }
 }

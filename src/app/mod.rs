@@ -25,11 +25,14 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::service::{Ats, LeaseReaper};
+use crate::service::{Ats, CountFolder, LeaseReaper};
 
 /// How often subscribers' fanout re-reads the event table without being woken
 /// (the safety net under in-process wakes and PostgreSQL `NOTIFY`).
 const FANOUT_POLL: Duration = Duration::from_millis(500);
+/// How often a replica folds task-count deltas (PostgreSQL): counts are
+/// exact either way; folding keeps the unfolded deltas a count reads few.
+const COUNT_FOLD: Duration = Duration::from_millis(250);
 
 /// Connects to the configured store and applies migrations.
 pub async fn open_store(config: &Config) -> Result<Store> {
@@ -100,6 +103,7 @@ pub async fn serve(
         stop_rx.clone(),
         metrics.reaper_counters(),
     );
+    CountFolder::spawn(ats.clone(), COUNT_FOLD, stop_rx.clone());
     let schema = crate::graphql::schema(ats.clone());
     let app = router(AppState {
         schema,

@@ -111,8 +111,7 @@ impl TaskFilter {
                 TaskOrderField::Title => SortBy::Title,
             },
             ascending: order.direction == OrderDirection::Asc,
-            limit: 0,
-            offset: 0,
+            ..TaskQuery::default()
         })
     }
 }

@@ -12,8 +12,8 @@ use super::inputs::{TaskEventFilter, TaskFilter, TaskOrder, numeric_id};
 use super::types::{Health, Organization, Project, Task, TaskEvent, TaskStats};
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
-use crate::service::paging::Overflow;
 use crate::service::paging::{HISTORY_PAGE, TASK_PAGE};
+use crate::service::paging::{Overflow, TaskCursor};
 use crate::service::{Scope, StatsScope};
 
 /// `totalCount` on task connections.
@@ -23,13 +23,17 @@ pub struct TotalCount {
     pub total_count: u64,
 }
 
-/// A page of tasks (Relay).
-pub type TaskConnection = Connection<usize, Task, TotalCount, EmptyFields>;
+/// A page of tasks (Relay). Cursors are keyset positions
+/// ([`TaskCursor`]), so a page costs the same at any depth.
+pub type TaskConnection = Connection<String, Task, TotalCount, EmptyFields>;
 
 /// Page size when neither `first` nor `last` is given.
-const DEFAULT_PAGE: usize = 50;
+const DEFAULT_PAGE: u64 = 50;
 
-/// Resolves a Relay page of tasks over the service's offset pagination.
+/// Resolves a Relay page of tasks: `first` reads forward from `after`,
+/// `last` backward from `before` (or from the end), both bounded by the
+/// other cursor; `first` and `last` together keep the last `last` of the
+/// first `first`. `totalCount` is counted only when selected.
 pub async fn task_connection(
     ctx: &Context<'_>,
     filter: TaskFilter,
@@ -41,7 +45,7 @@ pub async fn task_connection(
 ) -> GqlResult<TaskConnection> {
     let ats = ats(ctx).clone();
     let who = viewer(ctx)?.clone();
-    let base = filter.to_query(order)?;
+    let mut q = filter.to_query(order)?;
     let scope = match (&filter.org, &filter.project) {
         (Some(_), Some(_)) => {
             Scope::from_slugs(filter.org.clone(), filter.project.clone()).gql()?
@@ -49,81 +53,54 @@ pub async fn task_connection(
         (None, Some(_)) => return Err(bad_request("filter.project needs filter.org")),
         _ => Scope::Any,
     };
-    for (name, n) in [("first", first), ("last", last)] {
-        if let Some(n) = n {
-            TASK_PAGE.relay_size(name, i64::from(n)).gql()?;
+    let size = |name: &str, n: Option<i32>| -> GqlResult<Option<u64>> {
+        n.map(|n| TASK_PAGE.relay_size(name, i64::from(n)).gql())
+            .transpose()
+    };
+    let (first, last) = (size("first", first)?, size("last", last)?);
+    let cursor = |name: &str, c: &Option<String>| {
+        c.as_deref()
+            .map(|c| TaskCursor::decode(name, c))
+            .transpose()
+            .gql()
+    };
+    q.after = cursor("after", &after)?;
+    q.before = cursor("before", &before)?;
+    q.count = ctx.look_ahead().field("totalCount").exists();
+    match (first, last) {
+        (None, Some(last)) => {
+            q.limit = last;
+            q.from_end = true;
         }
+        (first, _) => q.limit = first.unwrap_or(DEFAULT_PAGE),
     }
-    let conn =
-        connection::query(
-            after,
-            before,
-            first,
-            last,
-            |after: Option<usize>,
-             before: Option<usize>,
-             first: Option<usize>,
-             last: Option<usize>| async move {
-                let mut start = after.map_or(0, |a| a + 1);
-                let mut end = before;
-                if let Some(first) = first {
-                    end = Some(end.map_or(start + first, |e| e.min(start + first)));
-                }
-                let mut total = None;
-                if let Some(last) = last {
-                    let e = match end {
-                        Some(e) => e,
-                        None => {
-                            let mut q = base.clone();
-                            q.limit = 1;
-                            let n = ats.list_tasks(&who, &scope, q).await.gql()?.count as usize;
-                            total = Some(n);
-                            n
-                        }
-                    };
-                    start = start.max(e.saturating_sub(last));
-                    end = Some(e);
-                }
-                let end = end.unwrap_or(start + DEFAULT_PAGE);
-                let mut q = base;
-                q.offset = start as u64;
-                q.limit = end.saturating_sub(start).min(TASK_PAGE.max as usize) as u64;
-                let page = if q.limit == 0 {
-                    let mut probe = q.clone();
-                    probe.limit = 1;
-                    let mut p = ats.list_tasks(&who, &scope, probe).await.gql()?;
-                    p.tasks.clear();
-                    p
-                } else {
-                    ats.list_tasks(&who, &scope, q).await.gql()?
-                };
-                let count = total.unwrap_or(page.count as usize);
-                let shown = page.tasks.len();
-                let mut conn = Connection::with_additional_fields(
-                    start > 0,
-                    start + shown < count,
-                    TotalCount {
-                        total_count: page.count,
-                    },
-                );
-                conn.edges.extend(
-                    page.tasks
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, t)| connection::Edge::new(start + i, Task(t))),
-                );
-                Ok::<_, async_graphql::Error>(conn)
-            },
-        )
-        .await
-        .map_err(|e| {
-            let message = e.message.clone();
-            if e.extensions.is_some() {
-                e
-            } else {
-                bad_request(message)
-            }
-        })?;
+    let sort_by = q.sort_by;
+    let from_end = q.from_end;
+    let page = ats.list_tasks(&who, &scope, q).await.gql()?;
+    let mut tasks = page.tasks;
+    let (mut has_previous, has_next) = if from_end {
+        (page.more, before.is_some())
+    } else {
+        (after.is_some(), page.more || before.is_some())
+    };
+    if let (Some(_), Some(last)) = (first, last)
+        && tasks.len() as u64 > last
+    {
+        tasks.drain(..tasks.len() - last as usize);
+        has_previous = true;
+    }
+    let mut conn = Connection::with_additional_fields(
+        has_previous,
+        has_next,
+        TotalCount {
+            total_count: page.count.unwrap_or_default(),
+        },
+    );
+    conn.edges.extend(
+        tasks
+            .into_iter()
+            .map(|t| connection::Edge::new(sort_by.cursor(&t).encode(), Task(t))),
+    );
     prime(ctx, &conn).await?;
     Ok(conn)
 }

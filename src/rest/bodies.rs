@@ -45,6 +45,8 @@ pub struct TaskPage {
     pub count: u64,
     pub limit: u64,
     pub offset: u64,
+    /// The `after` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `{"deleted": true, "id": …}`

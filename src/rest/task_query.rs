@@ -4,6 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
+use crate::service::paging::TaskCursor;
 use crate::service::{SortBy, TaskQuery, paging, validate};
 use crate::time;
 
@@ -26,6 +27,10 @@ pub(super) struct ListParams {
     /// Tasks to skip.
     #[param(minimum = 0)]
     offset: Option<i64>,
+    /// Only tasks after this position: the `next_cursor` of the previous
+    /// page (same filters and order). Pages by cursor stay fast at any
+    /// depth; not with `offset`.
+    after: Option<String>,
     /// RFC 3339: only tasks created after this time.
     #[param(format = DateTime)]
     created_after: Option<String>,
@@ -106,6 +111,14 @@ impl ListParams {
         };
         let limit = paging::TASK_PAGE.size("limit", self.limit, paging::Overflow::Clamp)?;
         let offset = paging::offset(self.offset)?;
+        let after = self
+            .after
+            .as_deref()
+            .map(|a| TaskCursor::decode("after", a))
+            .transpose()?;
+        if after.is_some() && offset > 0 {
+            return Err(Error::bad_request("after and offset do not go together"));
+        }
         Ok(TaskQuery {
             statuses,
             types: list_of(self.task_type.as_deref()),
@@ -125,6 +138,9 @@ impl ListParams {
             ascending,
             limit,
             offset,
+            after,
+            count: true,
+            ..TaskQuery::default()
         })
     }
 }

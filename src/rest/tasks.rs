@@ -28,15 +28,19 @@ pub(super) async fn list(
     TaskScope(scope): TaskScope,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Reply<TaskPage>> {
-    let page = s
-        .ats
-        .list_tasks(&viewer, &scope, params.into_query()?)
-        .await?;
+    let query = params.into_query()?;
+    let sort_by = query.sort_by;
+    let page = s.ats.list_tasks(&viewer, &scope, query).await?;
+    let next_cursor = page
+        .more
+        .then(|| page.tasks.last().map(|t| sort_by.cursor(t).encode()))
+        .flatten();
     Ok(Reply(TaskPage {
         tasks: page.tasks,
-        count: page.count,
+        count: page.count.unwrap_or_default(),
         limit: page.limit,
         offset: page.offset,
+        next_cursor,
     }))
 }
 

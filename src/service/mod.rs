@@ -4,6 +4,7 @@
 mod access;
 mod batch;
 mod claim_next;
+mod counts;
 mod dashboard;
 mod event_log;
 mod guardians;
@@ -30,6 +31,7 @@ use crate::events::EventBus;
 pub use crate::entity::task::TaskStatus;
 pub use access::{Access, role};
 pub use claim_next::{ClaimBatch, ClaimNext, NO_CLAIMABLE_TASK};
+pub use counts::{CountFilter, CountFolder, Tally};
 pub use dashboard::TaskAction;
 pub use event_log::{EventFilter, EventQuery, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};

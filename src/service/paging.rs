@@ -1,6 +1,10 @@
 //! Page sizes and cursors: one rule per kind of list, the same for every
 //! adapter (REST `limit`/`after`, GraphQL `first`/`after`, `/ws` `after`).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, Result};
 
 /// How many items a list returns when asked for `Some(n)` or nothing.
@@ -87,6 +91,70 @@ pub fn offset(asked: Option<i64>) -> Result<u64> {
     }
 }
 
+/// The value a task list is ordered by, at one task: the key of a keyset
+/// cursor (the list continues after or before `(key, id)`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortKey {
+    /// `created_at`.
+    CreatedAt(DateTime<Utc>),
+    /// `updated_at`.
+    UpdatedAt(DateTime<Utc>),
+    /// `priority`.
+    Priority(i32),
+    /// `title`.
+    Title(String),
+}
+
+/// A position in a task list: the sort key and id of the task it points at.
+/// Clients see it as an opaque string ([`TaskCursor::encode`]); a page
+/// continues from it with an index seek, at any depth.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskCursor {
+    /// The task's value of the list's order.
+    pub key: SortKey,
+    /// The task's id (ties of `key` are ordered by id).
+    pub id: i64,
+}
+
+impl TaskCursor {
+    /// The opaque form: URL-safe base64 of `["c", "<RFC 3339>", id]` (or
+    /// `"u"`, `"p"`, `"t"` with the updated time, priority or title).
+    pub fn encode(&self) -> String {
+        let key = match &self.key {
+            SortKey::CreatedAt(t) => serde_json::json!(["c", t.to_rfc3339()]),
+            SortKey::UpdatedAt(t) => serde_json::json!(["u", t.to_rfc3339()]),
+            SortKey::Priority(p) => serde_json::json!(["p", p]),
+            SortKey::Title(t) => serde_json::json!(["t", t]),
+        };
+        let text = serde_json::json!([key[0], key[1], self.id]).to_string();
+        URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// Reads a cursor of [`TaskCursor::encode`]; 400 (`name` in the message)
+    /// for anything else.
+    pub fn decode(name: &str, s: &str) -> Result<TaskCursor> {
+        let bad = || Error::bad_request(format!("{name} is not a cursor of this list: '{s}'"));
+        let bytes = URL_SAFE_NO_PAD.decode(s.as_bytes()).map_err(|_| bad())?;
+        let parts: (String, serde_json::Value, i64) =
+            serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let time = |v: &serde_json::Value| v.as_str().and_then(crate::time::parse).ok_or_else(bad);
+        let key = match parts.0.as_str() {
+            "c" => SortKey::CreatedAt(time(&parts.1)?),
+            "u" => SortKey::UpdatedAt(time(&parts.1)?),
+            "p" => SortKey::Priority(
+                parts
+                    .1
+                    .as_i64()
+                    .and_then(|p| i32::try_from(p).ok())
+                    .ok_or_else(bad)?,
+            ),
+            "t" => SortKey::Title(parts.1.as_str().ok_or_else(bad)?.to_owned()),
+            _ => return Err(bad()),
+        };
+        Ok(TaskCursor { key, id: parts.2 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +188,23 @@ mod tests {
         assert!(cursor(Some(-1)).is_err());
         assert!(offset(Some(-1)).is_err());
         assert_eq!(offset(Some(3)).unwrap(), 3);
+    }
+
+    #[test]
+    fn task_cursors_round_trip_and_refuse_garbage() {
+        let t = crate::time::parse("2026-12-01T21:18:55.123Z").unwrap();
+        for key in [
+            SortKey::CreatedAt(t),
+            SortKey::UpdatedAt(t),
+            SortKey::Priority(7),
+            SortKey::Title("a \"quoted\" title, ünïcode".into()),
+        ] {
+            let c = TaskCursor { key, id: 42 };
+            assert_eq!(TaskCursor::decode("after", &c.encode()).unwrap(), c);
+        }
+        for bad in ["", "garbage", "WyJ4IiwxLDJd", "WyJwIiwiYSIsMl0"] {
+            let err = TaskCursor::decode("after", bad).unwrap_err();
+            assert_eq!(err.code(), "BAD_REQUEST", "{bad}");
+        }
     }
 }

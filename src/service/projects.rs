@@ -1,10 +1,7 @@
 //! Projects inside organizations.
 
-use sea_orm::ExprTrait;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use serde::Deserialize;
 
@@ -14,7 +11,7 @@ use super::viewer::Viewer;
 use super::views::{ProjectCounts, ProjectView};
 use super::{Ats, validate};
 use crate::entity::task::TaskStatus;
-use crate::entity::{event, project, task};
+use crate::entity::{event, project};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -57,17 +54,18 @@ impl Ats {
             .collect();
         let mut tallies = std::collections::HashMap::<i32, ProjectCounts>::new();
         if counts && !projects.is_empty() {
-            let rows: Vec<(i32, TaskStatus, i64)> = task::Entity::find()
-                .select_only()
-                .column(task::Column::ProjectId)
-                .column(task::Column::Status)
-                .column_as(Expr::col(task::Column::Id).count(), "n")
-                .filter(task::Column::ProjectId.is_in(projects.iter().map(|p| p.id)))
-                .group_by(task::Column::ProjectId)
-                .group_by(task::Column::Status)
-                .into_tuple()
-                .all(db)
+            let tally = self
+                .tally(&super::counts::CountFilter {
+                    projects: projects.iter().map(|p| p.id).collect(),
+                    ..Default::default()
+                })
                 .await?;
+            let rows = tally
+                .by_project_status()
+                .into_iter()
+                .filter_map(|((p, s), n)| {
+                    Some((p, super::lifecycle::parse_status(&s).ok()?, n as i64))
+                });
             for (project_id, st, n) in rows {
                 let c = tallies.entry(project_id).or_default();
                 let n = u64::try_from(n).unwrap_or(0);

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -11,9 +10,10 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::Ats;
+use super::counts::CountFilter;
 use super::viewer::Viewer;
-use crate::entity::task;
 use crate::entity::task::TaskStatus;
+use crate::entity::{project, task};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -52,63 +52,55 @@ impl Ats {
     pub async fn stats(&self, viewer: &Viewer, scope: &StatsScope) -> Result<TaskStats> {
         let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let mut cond = Condition::all().add(task::Column::ProjectId.is_in(rights.readable()));
+        let mut projects = rights.readable();
         match (&scope.org, &scope.project) {
             (Some(org), Some(p)) => {
                 let (_, p, _) = self
                     .visible_project(db, &rights, org, p, super::Access::Read)
                     .await?;
-                cond = cond.add(task::Column::ProjectId.eq(p.id));
+                projects.retain(|id| *id == p.id);
             }
             (Some(org), None) => {
                 let o = self.visible_org(db, &rights, org).await?.0;
                 let ids = rights.readable_in_org(o.id);
-                cond = cond.add(task::Column::ProjectId.is_in(ids));
+                projects.retain(|id| ids.contains(id));
             }
             (None, Some(_)) => return Err(Error::bad_request("project needs org")),
             (None, None) => {}
         }
-        self.stats_where(cond).await
+        self.stats_of(projects).await
     }
 
     /// Statistics over every task of every tenant: the service's own
     /// figures, for `/metrics` only (never shown to a caller).
     pub async fn system_stats(&self) -> Result<TaskStats> {
-        self.stats_where(Condition::all()).await
+        let projects: Vec<i32> = project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .into_tuple()
+            .all(self.store.conn())
+            .await?;
+        self.stats_of(projects).await
     }
 
-    async fn stats_where(&self, cond: Condition) -> Result<TaskStats> {
+    /// Totals by status and channel come from the counters; the completion
+    /// average and the recent windows from the time indexes.
+    async fn stats_of(&self, projects: Vec<i32>) -> Result<TaskStats> {
         let db = self.store.conn();
-        let grouped = |col: task::Column| {
-            task::Entity::find()
-                .select_only()
-                .column(col)
-                .column_as(Expr::col(task::Column::Id).count(), "n")
-                .filter(cond.clone())
-                .group_by(col)
-                .into_tuple::<(String, i64)>()
-                .all(db)
-        };
+        let cond = Condition::all().add(task::Column::ProjectId.is_in(projects.clone()));
         let mut stats = TaskStats::default();
         for s in TaskStatus::ALL {
             stats.by_status.insert(s.as_str().to_owned(), 0);
         }
-        let by_status: Vec<(TaskStatus, i64)> = task::Entity::find()
-            .select_only()
-            .column(task::Column::Status)
-            .column_as(Expr::col(task::Column::Id).count(), "n")
-            .filter(cond.clone())
-            .group_by(task::Column::Status)
-            .into_tuple()
-            .all(db)
+        let tally = self
+            .tally(&CountFilter {
+                projects,
+                ..CountFilter::default()
+            })
             .await?;
-        for (s, n) in by_status {
-            stats.total += n as u64;
-            stats.by_status.insert(s.as_str().to_owned(), n as u64);
-        }
-        for (c, n) in grouped(task::Column::Channel).await? {
-            stats.by_channel.insert(c, n as u64);
-        }
+        stats.total = tally.total();
+        stats.by_status.extend(tally.by_status());
+        stats.by_channel = tally.by_channel();
         stats.completed_count = stats.by_status[TaskStatus::Completed.as_str()];
 
         let seconds = match self.store.backend() {

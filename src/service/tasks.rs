@@ -11,8 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::Access;
+use super::counts::CountFilter;
 use super::event_log::{NewEvent, record, record_change};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
+use super::paging::{SortKey, TaskCursor};
 use super::viewer::{Rights, Viewer};
 use super::views::{Location, MessageView, TaskView};
 use super::{Ats, validate};
@@ -257,15 +259,74 @@ pub struct TaskQuery {
     pub ascending: bool,
     pub limit: u64,
     pub offset: u64,
+    /// Only tasks after this position of the list (keyset paging).
+    pub after: Option<TaskCursor>,
+    /// Only tasks before this position of the list.
+    pub before: Option<TaskCursor>,
+    /// The page is the last `limit` tasks (of those between the cursors)
+    /// rather than the first: Relay's `last`.
+    pub from_end: bool,
+    /// Count every task that matches (`count`, `totalCount`).
+    pub count: bool,
 }
 
 /// One page of tasks and the total that matched.
 #[derive(Clone, Debug)]
 pub struct TaskList {
     pub tasks: Vec<TaskView>,
-    pub count: u64,
+    /// How many tasks match over all pages, when asked for.
+    pub count: Option<u64>,
+    /// More tasks follow the page in the direction it was read (after it,
+    /// or before it when read `from_end`).
+    pub more: bool,
     pub limit: u64,
     pub offset: u64,
+}
+
+impl SortBy {
+    fn column(self) -> task::Column {
+        match self {
+            SortBy::CreatedAt => task::Column::CreatedAt,
+            SortBy::UpdatedAt => task::Column::UpdatedAt,
+            SortBy::Priority => task::Column::Priority,
+            SortBy::Title => task::Column::Title,
+        }
+    }
+
+    /// The position of `task` in a list in this order.
+    pub fn cursor(self, task: &TaskView) -> TaskCursor {
+        let key = match self {
+            SortBy::CreatedAt => SortKey::CreatedAt(task.created_at),
+            SortBy::UpdatedAt => SortKey::UpdatedAt(task.updated_at),
+            SortBy::Priority => SortKey::Priority(task.priority),
+            SortBy::Title => SortKey::Title(task.title.clone()),
+        };
+        TaskCursor { key, id: task.id }
+    }
+
+    /// The tasks strictly past `cursor` in ascending order (`later`) or
+    /// before it; 400 when the cursor is of a list in another order.
+    fn seek(self, name: &str, cursor: &TaskCursor, later: bool) -> Result<Condition> {
+        let key: sea_orm::Value = match (&cursor.key, self) {
+            (SortKey::CreatedAt(t), SortBy::CreatedAt)
+            | (SortKey::UpdatedAt(t), SortBy::UpdatedAt) => (*t).into(),
+            (SortKey::Priority(p), SortBy::Priority) => (*p).into(),
+            (SortKey::Title(t), SortBy::Title) => t.clone().into(),
+            _ => {
+                return Err(Error::bad_request(format!(
+                    "{name} is a cursor of a list in another order"
+                )));
+            }
+        };
+        // A row comparison, which both backends use as an index bound.
+        let here = Expr::tuple([Expr::col(self.column()), Expr::col(task::Column::Id)]);
+        let there = Expr::tuple([Expr::val(key), Expr::val(cursor.id)]);
+        Ok(Condition::all().add(if later {
+            here.gt(there)
+        } else {
+            here.lt(there)
+        }))
+    }
 }
 
 impl Ats {
@@ -558,20 +619,24 @@ impl Ats {
     ) -> Result<TaskList> {
         let rights = self.rights(viewer).await?;
         let db = self.store.conn();
-        let mut cond = Condition::all();
+        // The projects the list may show: readable, narrowed by scope, org and project id.
+        let mut projects = rights.readable();
         if let Scope::Project { org, project } = scope {
             let (_, p, _) = self
                 .visible_project(db, &rights, org, project, Access::Read)
                 .await?;
-            cond = cond.add(task::Column::ProjectId.eq(p.id));
+            projects.retain(|id| *id == p.id);
         }
-        let readable = rights.readable();
-        cond = cond.add(task::Column::ProjectId.is_in(readable));
         if let Some(org) = &q.org {
             let (o, _) = self.visible_org(db, &rights, org).await?;
             let ids = rights.readable_in_org(o.id);
-            cond = cond.add(task::Column::ProjectId.is_in(ids));
+            projects.retain(|id| ids.contains(id));
         }
+        if let Some(p) = q.project_id {
+            projects.retain(|id| *id == p);
+        }
+        let mut cond = Condition::all();
+        cond = cond.add(task::Column::ProjectId.is_in(projects.clone()));
         if !q.statuses.is_empty() {
             cond = cond.add(task::Column::Status.is_in(q.statuses.clone()));
         }
@@ -599,9 +664,6 @@ impl Ats {
         if let Some(t) = q.updated_after {
             cond = cond.add(task::Column::UpdatedAt.gt(t));
         }
-        if let Some(p) = q.project_id {
-            cond = cond.add(task::Column::ProjectId.eq(p));
-        }
         if let Some(p) = q.parent_id {
             cond = cond.add(task::Column::ParentId.eq(p));
         }
@@ -609,7 +671,8 @@ impl Ats {
             let c = claimable_condition(time::now());
             cond = cond.add(if claimable { c } else { c.not() });
         }
-        if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if let Some(s) = search {
             let escaped: String = s
                 .to_lowercase()
                 .chars()
@@ -629,26 +692,66 @@ impl Ats {
                     .add(like(task::Column::Description)),
             );
         }
-        let base = task::Entity::find().filter(cond);
-        let count = base.clone().count(db).await?;
-        let order = if q.ascending { Order::Asc } else { Order::Desc };
-        let column = match q.sort_by {
-            SortBy::CreatedAt => task::Column::CreatedAt,
-            SortBy::UpdatedAt => task::Column::UpdatedAt,
-            SortBy::Priority => task::Column::Priority,
-            SortBy::Title => task::Column::Title,
+        if projects.is_empty() {
+            return Ok(TaskList {
+                tasks: Vec::new(),
+                count: q.count.then_some(0),
+                more: false,
+                limit: q.limit,
+                offset: q.offset,
+            });
+        }
+        let count = if !q.count {
+            None
+        } else if q.types.is_empty()
+            && q.assignee_id.is_none()
+            && q.priority.is_none()
+            && q.min_priority.is_none()
+            && q.max_priority.is_none()
+            && q.created_after.is_none()
+            && q.updated_after.is_none()
+            && q.parent_id.is_none()
+            && q.claimable.is_none()
+            && search.is_none()
+        {
+            let filter = CountFilter {
+                projects: projects.clone(),
+                statuses: q.statuses.clone(),
+                channels: q.channels.clone(),
+            };
+            Some(self.tally(&filter).await?.total())
+        } else {
+            Some(task::Entity::find().filter(cond.clone()).count(db).await?)
         };
-        let rows = base
-            .order_by(column, order.clone())
+        let mut page = cond;
+        // Cursors are positions in the list's order; the page is read in
+        // that order, or backwards from its end for `from_end`.
+        if let Some(a) = &q.after {
+            page = page.add(q.sort_by.seek("after", a, q.ascending)?);
+        }
+        if let Some(b) = &q.before {
+            page = page.add(q.sort_by.seek("before", b, !q.ascending)?);
+        }
+        let ascending = q.ascending != q.from_end;
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        let mut rows = task::Entity::find()
+            .filter(page)
+            .order_by(q.sort_by.column(), order.clone())
             .order_by(task::Column::Id, order)
-            .limit(q.limit)
+            .limit(q.limit + 1)
             .offset(q.offset)
             .all(db)
             .await?;
+        let more = rows.len() as u64 > q.limit;
+        rows.truncate(q.limit as usize);
+        if q.from_end {
+            rows.reverse();
+        }
         let tasks = self.readable_views(&rights, rows).await?;
         Ok(TaskList {
             tasks,
             count,
+            more,
             limit: q.limit,
             offset: q.offset,
         })

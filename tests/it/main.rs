@@ -19,6 +19,7 @@ mod event_order;
 mod graphql;
 mod lifecycle;
 mod parity;
+mod read_path;
 mod rest;
 mod revocation;
 mod server_logs;

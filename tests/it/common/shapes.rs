@@ -348,12 +348,12 @@ pub async fn read_task(c: &Client, task: i64) -> Value {
 }
 
 /// `GET /tasks?{query}`: a page of the SPEC's shape (tasks without their
-/// thread, `count`, `limit`, `offset`).
+/// thread, `count`, `limit`, `offset`) and the `next_cursor` of issue 14.
 pub async fn tasks_page(c: &Client, query: &str) -> Value {
     let body = c.get(&format!("/tasks?{query}")).await.expect(200);
     assert_eq!(
         keys(&body),
-        set(&["tasks", "count", "limit", "offset"]),
+        set(&["tasks", "count", "limit", "offset", "next_cursor"]),
         "{body}"
     );
     for t in body["tasks"].as_array().unwrap() {

@@ -65,7 +65,10 @@ async fn a_task_made_in_a_project_names_it(app: TestApp) {
 async fn the_scoped_list_holds_that_project_only(app: TestApp) {
     let (c, _, _, _) = three_projects(&app).await;
     let l = c.get(SCOPE).await.expect(200);
-    assert_eq!(keys(&l), set(&["tasks", "count", "limit", "offset"]));
+    assert_eq!(
+        keys(&l),
+        set(&["tasks", "count", "limit", "offset", "next_cursor"])
+    );
     assert_eq!(
         (titles(&l), &l["count"], &l["limit"], &l["offset"]),
         (
