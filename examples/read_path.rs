@@ -1334,7 +1334,7 @@ fn render(opts: &Options, reports: &[Report]) -> String {
     let analyzed = if opts.analyze {
         "ANALYZE run after loading"
     } else {
-        "no ANALYZE (autovacuum's statistics only)"
+        "no ANALYZE (on PostgreSQL, autovacuum's statistics only)"
     };
     let mut out = format!(
         "\nATS read path: {build} build, {cpus} CPUs, {} tasks, {} connections, \
