@@ -2,13 +2,14 @@
 //! subscription over the same service layer as REST.
 
 mod access;
+mod bounds;
 mod error;
 mod inputs;
 mod loaders;
 mod mutation;
 mod query;
 mod scalars;
-mod sign_in;
+pub use bounds::MAX_FIELDS;
 mod subscription;
 mod transport;
 mod types;
@@ -84,7 +85,7 @@ pub fn schema(ats: Ats) -> AtsSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(error::DefaultCode)
-    .extension(sign_in::OneSignIn)
+    .extension(bounds::DocumentBounds)
     .finish()
 }
 

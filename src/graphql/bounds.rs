@@ -1,0 +1,149 @@
+//! Bounds on a GraphQL document checked as soon as it is parsed, before
+//! validation (whose overlapping-fields rule costs the square of a
+//! document's aliases) and before the cost model:
+//! - at most [`MAX_FIELDS`] field selections (aliases and fragment uses each
+//!   count), refused with `QUERY_TOO_COMPLEX` and the limit;
+//! - at most one sign-in (`login` or `register`): each runs argon2, and
+//!   aliases would let one request test many passwords.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, Variables};
+
+/// The mutations that check a password.
+const SIGN_IN_FIELDS: [&str; 2] = ["login", "register"];
+
+/// The most field selections a document may hold, over all its operations
+/// (the dashboard's largest query holds under a hundred).
+pub const MAX_FIELDS: usize = 500;
+
+/// Refuses a document over [`MAX_FIELDS`] or whose mutations hold more
+/// than one sign-in field.
+pub struct DocumentBounds;
+
+impl ExtensionFactory for DocumentBounds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentBounds)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentBounds {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let mut fields = 0;
+        let within = doc.operations.iter().all(|(_, op)| {
+            walk_fields(
+                &doc,
+                &op.node.selection_set.node,
+                MAX_FIELDS + 1,
+                &mut |_| {
+                    fields += 1;
+                },
+            ) && fields <= MAX_FIELDS
+        });
+        if !within || fields > MAX_FIELDS {
+            let mut err = ServerError::new(
+                format!(
+                    "the query is over the limit of {MAX_FIELDS} fields: ask for fewer fields or aliases"
+                ),
+                None,
+            );
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", "QUERY_TOO_COMPLEX");
+            ext.set("limit", MAX_FIELDS);
+            err.extensions = Some(ext);
+            return Err(err);
+        }
+        let count: usize = doc
+            .operations
+            .iter()
+            .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+            .map(|(_, op)| sign_ins(&doc, &op.node.selection_set.node))
+            .sum();
+        if count > 1 {
+            let mut err = ServerError::new(
+                "at most one login or register per request: send each sign-in on its own",
+                None,
+            );
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", "BAD_REQUEST");
+            err.extensions = Some(ext);
+            return Err(err);
+        }
+        Ok(doc)
+    }
+}
+
+/// Sign-in fields among the root selections, through fragments. A hostile
+/// document may nest fragments deeply or in a loop (validation, which
+/// refuses loops, runs later): the walk is bounded ([`walk_fields`]), and a
+/// document too big to walk counts as holding two sign-ins.
+fn sign_ins(doc: &ExecutableDocument, set: &SelectionSet) -> usize {
+    let mut n = 0;
+    let whole = walk_fields(doc, set, VISITS, &mut |name| {
+        n += usize::from(SIGN_IN_FIELDS.contains(&name));
+    });
+    if whole { n } else { n.max(2) }
+}
+
+/// How many selections a walk may look at.
+const VISITS: usize = 10_000;
+/// How deep through fragments it may go (deeper ends the walk).
+const DEPTH: usize = 32;
+
+/// Calls `visit` with the name of every field selected in `set` and in the
+/// selection sets below it, through inline fragments and fragment spreads,
+/// looking at no more than `budget` selections and [`DEPTH`] levels of
+/// nesting. Returns whether the whole document was walked.
+pub(crate) fn walk_fields(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    mut budget: usize,
+    visit: &mut impl FnMut(&str),
+) -> bool {
+    walk(doc, set, &mut budget, 0, visit)
+}
+
+fn walk(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    budget: &mut usize,
+    depth: usize,
+    visit: &mut impl FnMut(&str),
+) -> bool {
+    if depth > DEPTH {
+        return false;
+    }
+    for item in &set.items {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        let below = match &item.node {
+            Selection::Field(f) => {
+                visit(f.node.name.node.as_str());
+                &f.node.selection_set.node
+            }
+            Selection::InlineFragment(frag) => &frag.node.selection_set.node,
+            Selection::FragmentSpread(spread) => {
+                match doc.fragments.get(&spread.node.fragment_name.node) {
+                    Some(frag) => &frag.node.selection_set.node,
+                    None => continue,
+                }
+            }
+        };
+        if !walk(doc, below, budget, depth + 1, visit) {
+            return false;
+        }
+    }
+    true
+}
