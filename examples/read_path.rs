@@ -165,8 +165,12 @@ async fn bench_postgres(opts: &Options, admin: &str) -> Report {
     conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create the benchmark database");
-    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-    let report = bench_backend("postgres", &format!("{base}/{name}"), opts).await;
+    // The database name replaced, the options (`?sslmode=disable`, …) kept.
+    let (server, options) = admin
+        .split_once('?')
+        .map_or((admin, String::new()), |(s, o)| (s, format!("?{o}")));
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    let report = bench_backend("postgres", &format!("{base}/{name}{options}"), opts).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await

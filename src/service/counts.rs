@@ -6,7 +6,7 @@
 //! moment.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 use tokio::sync::watch;
@@ -71,6 +71,9 @@ impl Tally {
 /// The lock id (`pg_try_advisory_xact_lock`) that makes one fold at a time
 /// run across replicas.
 const FOLD_LOCK: i64 = 0x0041_5453_5f43_4e54; // "ATS_CNT"
+
+/// How often, at most, a replica vacuums the deltas it folded.
+const VACUUM_EVERY: Duration = Duration::from_secs(1);
 
 /// The fold: moves every delta its snapshot sees into `task_counts`.
 const FOLD: &str = "WITH moved AS (DELETE FROM task_count_deltas \
@@ -161,7 +164,7 @@ impl Ats {
     /// Folds the pending count deltas into `task_counts` (PostgreSQL; on
     /// SQLite the triggers write the counts directly). One fold runs at a
     /// time across replicas; a replica that finds one running skips its turn.
-    /// Returns whether this call folded.
+    /// Returns whether this call moved any delta.
     pub async fn fold_counts(&self) -> Result<bool> {
         if self.store.backend() != DbBackend::Postgres {
             return Ok(false);
@@ -177,11 +180,25 @@ impl Ats {
             .map(|r| r.try_get::<bool>("", "locked"))
             .transpose()?
             .unwrap_or(false);
-        if locked {
-            txn.execute_unprepared(FOLD).await?;
-        }
+        let moved = if locked {
+            txn.execute_unprepared(FOLD).await?.rows_affected() > 0
+        } else {
+            false
+        };
         txn.commit().await?;
-        Ok(locked)
+        Ok(moved)
+    }
+
+    /// Reclaims the space of folded deltas at once, so a count does not
+    /// read through their dead rows until autovacuum comes (PostgreSQL).
+    pub async fn vacuum_count_deltas(&self) -> Result<()> {
+        if self.store.backend() == DbBackend::Postgres {
+            self.store
+                .conn()
+                .execute_unprepared("VACUUM task_count_deltas")
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -200,18 +217,29 @@ impl CountFolder {
             // another replica left behind waits for the next change; counts
             // are exact meanwhile).
             let mut folded_at = None;
+            let mut vacuumed = Instant::now();
+            let mut dirty = false;
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = shutdown.changed() => return,
                 }
                 let end = ats.bus.log_end();
-                if end == folded_at {
-                    continue;
+                if end != folded_at {
+                    match ats.fold_counts().await {
+                        Ok(moved) => {
+                            folded_at = end;
+                            dirty |= moved;
+                        }
+                        Err(err) => tracing::warn!(error = %err, "folding task counts failed"),
+                    }
                 }
-                match ats.fold_counts().await {
-                    Ok(_) => folded_at = end,
-                    Err(err) => tracing::warn!(error = %err, "folding task counts failed"),
+                if dirty && vacuumed.elapsed() >= VACUUM_EVERY {
+                    if let Err(err) = ats.vacuum_count_deltas().await {
+                        tracing::warn!(error = %err, "vacuuming task count deltas failed");
+                    }
+                    vacuumed = Instant::now();
+                    dirty = false;
                 }
             }
         });
