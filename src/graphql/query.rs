@@ -182,7 +182,7 @@ impl QueryRoot {
     #[graphql(complexity = "super::READ_COST + child_complexity")]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
-        match ats(ctx).get_task(viewer(ctx)?, &Scope::Any, id).await {
+        match ats(ctx).task_view(viewer(ctx)?, &Scope::Any, id).await {
             Ok(t) => Ok(Some(Task(t))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),

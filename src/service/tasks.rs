@@ -456,16 +456,22 @@ impl Ats {
         Ok((t, loc))
     }
 
+    /// One task, without its thread.
+    pub async fn task_view(&self, viewer: &Viewer, scope: &Scope, id: i64) -> Result<TaskView> {
+        let (t, loc) = self.find_task(viewer, scope, id).await?;
+        let mut view = TaskView::new(t, &loc);
+        self.decorate(self.store.conn(), std::slice::from_mut(&mut view))
+            .await?;
+        Ok(view)
+    }
+
     /// One task with its message thread.
     pub async fn get_task(&self, viewer: &Viewer, scope: &Scope, id: i64) -> Result<TaskView> {
-        let (t, loc) = self.find_task(viewer, scope, id).await?;
+        let mut view = self.task_view(viewer, scope, id).await?;
         let messages = message::Entity::find()
             .filter(message::Column::TaskId.eq(id))
             .order_by_asc(message::Column::Id)
             .all(self.store.conn())
-            .await?;
-        let mut view = TaskView::new(t, &loc);
-        self.decorate(self.store.conn(), std::slice::from_mut(&mut view))
             .await?;
         view.messages = Some(messages.into_iter().map(MessageView::from).collect());
         Ok(view)
