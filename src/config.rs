@@ -78,6 +78,16 @@ pub struct Config {
     )]
     pub ws_init_timeout_ms: u64,
 
+    /// Longest a GraphQL request may run, in milliseconds: past it the
+    /// request stops (its statements with it) and answers `TIMEOUT`.
+    #[arg(
+        long,
+        env = "ATS_GRAPHQL_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub graphql_timeout_ms: u64,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -143,6 +153,7 @@ impl fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
+            .field("graphql_timeout_ms", &self.graphql_timeout_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }

@@ -39,6 +39,9 @@ pub enum Error {
     /// try again shortly.
     #[error("{0}")]
     Unavailable(String),
+    /// The request ran past its time budget and was stopped (503 `TIMEOUT`).
+    #[error("{0}")]
+    Timeout(String),
     /// Storage or another internal failure; the detail is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,7 +88,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +103,7 @@ impl Error {
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Timeout(_) => "TIMEOUT",
             Self::Internal(_) => "INTERNAL",
         }
     }

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
@@ -141,7 +141,18 @@ async fn execute(
             return resp;
         }
     }
-    GraphQLResponse::from(state.schema.execute(req).await).into_response()
+    let budget = std::time::Duration::from_millis(state.config.graphql_timeout_ms);
+    match tokio::time::timeout(budget, state.schema.execute(req)).await {
+        Ok(resp) => GraphQLResponse::from(resp).into_response(),
+        Err(_) => {
+            let mut resp = error_response(super::error::to_gql(Error::Timeout(format!(
+                "the request ran past its time budget of {} ms and was stopped",
+                budget.as_millis()
+            ))));
+            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            resp
+        }
+    }
 }
 
 /// `GET /graphql/ws`: both subscription subprotocols. The caller comes from

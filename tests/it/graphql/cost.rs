@@ -17,6 +17,31 @@ use crate::common::observed::observed;
 use crate::on_both_backends;
 
 on_both_backends!(alias_attacks_are_refused_before_any_statement);
+on_both_backends!(start = super::no_time_to_spare; a_request_past_its_time_budget_is_stopped);
+
+/// A server whose GraphQL requests have no time at all.
+async fn no_time_to_spare(backend: crate::common::Backend) -> Option<TestApp> {
+    TestApp::start_with(backend, |c| c.graphql_timeout_ms = 0).await
+}
+
+/// The second line of defence: a request still running when its time is
+/// up is stopped and answers 503 `TIMEOUT`; nothing it would have read is
+/// returned.
+async fn a_request_past_its_time_budget_is_stopped(app: TestApp) {
+    let c = app.actor("agent", "slow");
+    c.create_task(json!({ "title": "t" })).await;
+    let resp =
+        crate::common::gql::post(&c, "{ tasks { totalCount nodes { id } } }", json!({})).await;
+    assert_eq!(resp.status, 503, "{}", resp.body);
+    assert_eq!(
+        resp.body["errors"][0]["extensions"]["code"], "TIMEOUT",
+        "{}",
+        resp.body
+    );
+    assert!(resp.body["data"].is_null(), "{}", resp.body);
+    // REST is not under the GraphQL budget.
+    c.get("/tasks").await.expect(200);
+}
 
 /// `n` aliases of `field`, as one document.
 fn aliases(n: usize, field: &str) -> String {
