@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use ats::actor::Actor;
 use ats::auth::caller::Caller;
 use ats::service::{CountFilter, Scope, SortBy, TaskQuery, TaskStatus};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::common::observed::{observed, take};
+use crate::common::observed::{explain, observed, take};
 use crate::common::{Client, TestApp};
 
 crate::on_both_backends!(
@@ -435,17 +435,4 @@ async fn task_lists_are_served_by_indexes() {
             }
         }
     }
-}
-
-async fn explain(db: &DatabaseConnection, sql: &str) -> String {
-    db.query_all_raw(Statement::from_string(
-        DbBackend::Postgres,
-        format!("EXPLAIN {sql}"),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
-    .collect::<Vec<_>>()
-    .join("\n")
 }

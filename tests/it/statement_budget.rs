@@ -11,7 +11,7 @@ use ats::service::{Action, Ats, ClaimNext, Scope};
 use serde_json::json;
 
 use crate::common::TestApp;
-use crate::common::observed::{observed, take};
+use crate::common::observed::{explain, observed, take};
 use crate::on_both_backends;
 
 on_both_backends!(claim_next_and_complete_read_access_once);
@@ -206,21 +206,6 @@ async fn claim_next_is_served_by_the_ready_index() {
         !plan.contains("Seq Scan on tasks"),
         "a scan of tasks:\n{plan}"
     );
-}
-
-/// PostgreSQL's plan for `sql`, one line per node.
-async fn explain(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
-    use sea_orm::ConnectionTrait;
-    db.query_all_raw(sea_orm::Statement::from_string(
-        sea_orm::DbBackend::Postgres,
-        format!("EXPLAIN {sql}"),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
-    .collect::<Vec<_>>()
-    .join("\n")
 }
 
 async fn claims_use_the_ready_index(

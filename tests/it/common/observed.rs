@@ -33,3 +33,18 @@ pub async fn observed(app: &TestApp) -> (Ats, StatementLog) {
 pub fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
     std::mem::take(&mut *log.lock().unwrap())
 }
+
+/// PostgreSQL's plan for `sql`, one line per node.
+pub async fn explain(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    db.query_all_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("EXPLAIN {sql}"),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
