@@ -191,11 +191,13 @@ impl Ats {
 
     /// Reclaims the space of folded deltas at once, so a count does not
     /// read through their dead rows until autovacuum comes (PostgreSQL).
+    /// Never truncating: truncation takes an exclusive lock on the table,
+    /// which every write of a task would then wait for.
     pub async fn vacuum_count_deltas(&self) -> Result<()> {
         if self.store.backend() == DbBackend::Postgres {
             self.store
                 .conn()
-                .execute_unprepared("VACUUM task_count_deltas")
+                .execute_unprepared("VACUUM (TRUNCATE false) task_count_deltas")
                 .await?;
         }
         Ok(())

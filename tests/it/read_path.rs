@@ -379,15 +379,6 @@ async fn task_lists_are_served_by_indexes() {
                 ..base.clone()
             },
         ),
-        (
-            "pending by priority",
-            Scope::Any,
-            TaskQuery {
-                statuses: pending.clone(),
-                sort_by: SortBy::Priority,
-                ..base.clone()
-            },
-        ),
     ];
     for (name, scope, q) in shapes {
         // The page, then the page after its last task (a deep cursor).
