@@ -53,7 +53,9 @@ const INDEXES: [&str; 7] = [
     "CREATE INDEX ix_tasks_completed ON tasks (completed_at) WHERE completed_at IS NOT NULL",
 ];
 
-const POSTGRES_COUNTS: &str = r#"
+/// The counters and their deltas; `{id}` and `{options}` are the
+/// backend's auto-increment key and table options.
+const COUNT_TABLES: &str = r#"
 CREATE TABLE task_counts (
     project_id INTEGER NOT NULL,
     status VARCHAR NOT NULL,
@@ -62,12 +64,15 @@ CREATE TABLE task_counts (
     PRIMARY KEY (project_id, status, channel)
 );
 CREATE TABLE task_count_deltas (
-    id BIGSERIAL PRIMARY KEY,
+    id {id},
     project_id INTEGER NOT NULL,
     status VARCHAR NOT NULL,
     channel VARCHAR NOT NULL,
     n INTEGER NOT NULL
-) WITH (vacuum_truncate = false);
+){options};
+"#;
+
+const POSTGRES_COUNTS: &str = r#"
 CREATE FUNCTION ats_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO task_count_deltas (project_id, status, channel, n)
@@ -101,20 +106,6 @@ CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks FOR EACH ROW
 "#;
 
 const SQLITE_COUNTS: &str = r#"
-CREATE TABLE task_counts (
-    project_id INTEGER NOT NULL,
-    status VARCHAR NOT NULL,
-    channel VARCHAR NOT NULL,
-    n BIGINT NOT NULL,
-    PRIMARY KEY (project_id, status, channel)
-);
-CREATE TABLE task_count_deltas (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    project_id INTEGER NOT NULL,
-    status VARCHAR NOT NULL,
-    channel VARCHAR NOT NULL,
-    n INTEGER NOT NULL
-);
 CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
     INSERT INTO task_counts (project_id, status, channel, n)
     VALUES (NEW.project_id, NEW.status, NEW.channel, 1)
@@ -156,6 +147,16 @@ impl MigrationTrait for Migration {
         for sql in INDEXES {
             db.execute_unprepared(sql).await?;
         }
+        let (id, options) = match manager.get_database_backend() {
+            DbBackend::Postgres => ("BIGSERIAL PRIMARY KEY", " WITH (vacuum_truncate = false)"),
+            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", ""),
+        };
+        db.execute_unprepared(
+            &COUNT_TABLES
+                .replace("{id}", id)
+                .replace("{options}", options),
+        )
+        .await?;
         let counts = match manager.get_database_backend() {
             DbBackend::Postgres => {
                 // The fill and the triggers must see the same tasks.
