@@ -88,6 +88,17 @@ pub struct Config {
     )]
     pub graphql_timeout_ms: u64,
 
+    /// Who may register: `open` (anyone), `invite` (only with an
+    /// invitation's token, accepted as the identity is made) or `closed`.
+    #[arg(
+        long,
+        env = "ATS_REGISTRATION",
+        value_enum,
+        default_value = "open",
+        global = true
+    )]
+    pub registration: crate::auth::RegistrationMode,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -108,6 +119,13 @@ pub enum Command {
     Schema,
     /// Print the REST API's OpenAPI document (JSON) and exit; `openapi.json` is its output.
     Openapi,
+    /// Issue a one-time password-reset token (valid one hour) for the
+    /// identity with this email or actor id, and print it; its owner sets a
+    /// new password with `POST /auth/password/reset`.
+    PasswordReset {
+        /// Email or actor id of the identity.
+        who: String,
+    },
 }
 
 impl Config {
@@ -150,6 +168,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("environment", &self.environment)
             .field("auth", &self.auth)
+            .field("registration", &self.registration)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)

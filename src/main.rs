@@ -46,10 +46,21 @@ fn init_logging() -> Result<(), String> {
 }
 
 async fn run(config: Config) -> ats::error::Result<()> {
-    match config.command {
+    match config.command.clone() {
         Some(Command::Migrate) => {
             ats::open_store(&config).await?;
             tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
+            Ok(())
+        }
+        Some(Command::PasswordReset { who }) => {
+            let issued = ats::app::issue_password_reset(&config, &who).await?;
+            println!(
+                "reset token for {}:{} (valid until {}, usable once):\n{}\n\nPOST /auth/password/reset {{\"token\": \"…\", \"new_password\": \"…\"}}",
+                issued.actor_type,
+                issued.actor_id,
+                ats::time::format(&issued.expires_at),
+                issued.token
+            );
             Ok(())
         }
         Some(Command::Schema) => {

@@ -75,7 +75,27 @@ pub fn auth_settings(config: &Config, addr: std::net::SocketAddr) -> Result<Auth
         mode,
         jwt: auth::jwt::JwtKeys::new(&secret),
         metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
+        registration: config.registration,
     })
+}
+
+/// Issues a one-time password-reset token for the identity `who` (an email
+/// or an actor id): the operator's way to let a user back in, since the
+/// service sends no email.
+pub async fn issue_password_reset(
+    config: &Config,
+    who: &str,
+) -> Result<crate::service::ResetIssued> {
+    let store = open_store(config).await?;
+    let auth = AuthSettings {
+        mode: AuthMode::Required,
+        jwt: auth::jwt::JwtKeys::new(auth::token::generate("").as_bytes()),
+        metrics_token: None,
+        registration: config.registration,
+    };
+    Ats::new(store, EventBus::new(), auth)
+        .issue_password_reset(who)
+        .await
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains

@@ -39,23 +39,42 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at (seconds).
     pub exp: i64,
+    /// This token's id: a logout puts it on the deny-list until `exp`.
+    #[serde(default)]
+    pub jti: String,
+    /// The identity's token epoch when issued: a password change or reset
+    /// raises the epoch, ending every token of an earlier one.
+    #[serde(default)]
+    pub tep: i32,
+}
+
+/// Whom a token is for.
+pub struct Subject<'a> {
+    /// Identity id.
+    pub identity_id: i64,
+    /// Actor type.
+    pub actor_type: &'a str,
+    /// Actor id.
+    pub actor_id: &'a str,
+    /// The identity's token epoch.
+    pub epoch: i32,
 }
 
 /// Signs a token for the identity; returns it with its expiry.
 pub fn issue(
     keys: &JwtKeys,
-    identity_id: i64,
-    actor_type: &str,
-    actor_id: &str,
+    subject: Subject<'_>,
     now: DateTime<Utc>,
 ) -> Result<(String, DateTime<Utc>)> {
     let expires = now + TOKEN_TTL;
     let claims = Claims {
-        sub: identity_id.to_string(),
-        atp: actor_type.to_owned(),
-        aid: actor_id.to_owned(),
+        sub: subject.identity_id.to_string(),
+        atp: subject.actor_type.to_owned(),
+        aid: subject.actor_id.to_owned(),
         iat: now.timestamp(),
         exp: expires.timestamp(),
+        jti: super::token::generate("")[..32].to_owned(),
+        tep: subject.epoch,
     };
     let token = encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
         .map_err(|e| Error::Internal(format!("cannot sign token: {e}")))?;

@@ -38,6 +38,19 @@ impl AuthMode {
     }
 }
 
+/// Who may register (`--registration` / `ATS_REGISTRATION`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegistrationMode {
+    /// Anyone may register.
+    #[default]
+    Open,
+    /// Only with a pending invitation's token (`invitation`), which the new
+    /// identity accepts as it registers.
+    Invite,
+    /// Nobody may register over the API.
+    Closed,
+}
+
 /// Everything the service needs to check credentials.
 #[derive(Clone)]
 pub struct AuthSettings {
@@ -47,4 +60,6 @@ pub struct AuthSettings {
     pub jwt: jwt::JwtKeys,
     /// The bearer token `/metrics` needs in required mode (`ATS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// Who may register.
+    pub registration: RegistrationMode,
 }

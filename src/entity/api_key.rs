@@ -20,6 +20,11 @@ pub struct Model {
     /// The guardian who issued this key for its agent; ending that
     /// guardianship revokes it.
     pub issued_by_identity_id: Option<i64>,
+    /// The key may only read.
+    pub read_only: bool,
+    /// JSON array of `org/project` names the key is limited to (all the
+    /// identity's projects when absent).
+    pub projects: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,9 @@ pub struct Model {
     pub profile: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Login tokens carry the epoch they were issued in; raising it (a
+    /// password change or reset) ends every token issued before.
+    pub token_epoch: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub responded_at: Option<DateTimeUtc>,
+    /// For an email invitation, the identity that held the address when
+    /// the invitation was made (none: nobody did, and only the token proves
+    /// who it is for).
+    pub identity_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

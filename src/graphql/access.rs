@@ -10,9 +10,9 @@ use super::inputs::numeric_id;
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
 use crate::service::{
-    ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, Login, MemberView,
-    NewApiKey, NewInvitation, NewMember, NewPermission, PermissionView, PublicIdentityView,
-    Registration, Viewer,
+    ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, LoggedIn, Login,
+    MemberView, NewApiKey, NewInvitation, NewMember, NewPermission, PasswordChange,
+    PasswordReset, PermissionView, PublicIdentityView, Registration, Viewer,
 };
 
 /// A registered actor, as its owner sees it.
@@ -72,6 +72,10 @@ pub struct ApiKey {
     pub created_at: DateTime,
     pub last_used_at: Option<DateTime>,
     pub expires_at: Option<DateTime>,
+    /// The key may only read.
+    pub read_only: bool,
+    /// The `org/project` names the key is limited to (null: all).
+    pub projects: Option<Vec<String>>,
     pub key: Option<String>,
 }
 
@@ -84,6 +88,8 @@ impl From<ApiKeyView> for ApiKey {
             created_at: k.created_at.into(),
             last_used_at: k.last_used_at.map(Into::into),
             expires_at: k.expires_at.map(Into::into),
+            read_only: k.read_only,
+            projects: k.projects,
             key: k.key,
         }
     }
@@ -210,6 +216,16 @@ pub struct LoginPayload {
     pub identity: Identity,
 }
 
+impl From<LoggedIn> for LoginPayload {
+    fn from(l: LoggedIn) -> Self {
+        Self {
+            token: l.token,
+            expires_at: l.expires_at.into(),
+            identity: l.identity.into(),
+        }
+    }
+}
+
 /// A guardian link token (shown once).
 #[derive(SimpleObject)]
 pub struct GuardianLinkPayload {
@@ -232,6 +248,9 @@ pub struct RegisterInput {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
+    /// A pending invitation's token (required when registration is by
+    /// invitation), accepted as the identity is made.
+    pub invitation: Option<String>,
 }
 
 /// Fields of `login`: an email or an actor id, and the password.
@@ -349,6 +368,7 @@ impl AccessMutation {
                 display_name: input.display_name,
                 email: input.email,
                 password: input.password,
+                invitation: input.invitation,
             })
             .await
             .gql()?;
@@ -370,11 +390,48 @@ impl AccessMutation {
             })
             .await
             .gql()?;
-        Ok(LoginPayload {
-            token: l.token,
-            expires_at: l.expires_at.into(),
-            identity: l.identity.into(),
-        })
+        Ok(l.into())
+    }
+
+    /// Ends the session of the login token the request carries: the token
+    /// is refused from now on, on every replica.
+    async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        ats(ctx).logout(viewer(ctx)?).await.gql()?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password (the current one is required); every
+    /// earlier login token ends, and a new one is returned.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> GqlResult<LoginPayload> {
+        let input = PasswordChange {
+            current_password: Some(current_password),
+            new_password: Some(new_password),
+        };
+        let l = ats(ctx)
+            .change_password(viewer(ctx)?, input)
+            .await
+            .gql()?;
+        Ok(l.into())
+    }
+
+    /// Sets a new password with a one-time reset token an operator issued
+    /// (`ats-server password-reset`); every earlier login token ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> GqlResult<LoginPayload> {
+        let input = PasswordReset {
+            token: Some(token),
+            new_password: Some(new_password),
+        };
+        Ok(ats(ctx).reset_password(input).await.gql()?.into())
     }
 
     /// Changes the caller's display name, email or profile.
@@ -393,10 +450,15 @@ impl AccessMutation {
         ctx: &Context<'_>,
         name: Option<String>,
         expires_at: Option<DateTime>,
+        #[graphql(desc = "Only reading (default false).")] read_only: Option<bool>,
+        #[graphql(desc = "Limit the key to these `org/project` names (default: all).")]
+        projects: Option<Vec<String>>,
     ) -> GqlResult<ApiKey> {
         let input = NewApiKey {
             name,
             expires_at: expires_at.map(|t| crate::time::format(&t.0)),
+            read_only,
+            projects,
         };
         Ok(ats(ctx)
             .create_api_key(viewer(ctx)?, input)
@@ -443,10 +505,15 @@ impl AccessMutation {
         ctx: &Context<'_>,
         agent_id: String,
         name: Option<String>,
+        #[graphql(desc = "Only reading (default false).")] read_only: Option<bool>,
+        #[graphql(desc = "Limit the key to these `org/project` names (default: all).")]
+        projects: Option<Vec<String>>,
     ) -> GqlResult<ApiKey> {
         let input = NewApiKey {
             name,
             expires_at: None,
+            read_only,
+            projects,
         };
         Ok(ats(ctx)
             .guardian_issue_key(viewer(ctx)?, &agent_id, input)

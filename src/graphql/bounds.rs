@@ -13,7 +13,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection,
 use async_graphql::{ServerError, ServerResult, Variables};
 
 /// The mutations that check a password.
-const SIGN_IN_FIELDS: [&str; 2] = ["login", "register"];
+const SIGN_IN_FIELDS: [&str; 4] = ["login", "register", "changePassword", "resetPassword"];
 
 /// The most field selections a document may hold, over all its operations
 /// (the dashboard's largest query holds under a hundred).

@@ -62,7 +62,8 @@ fn is_mutation(req: &Request) -> bool {
     }
 }
 
-/// Whether `req` only signs in or registers (`login`, `register`), which need
+/// Whether `req` only signs in, registers or resets a password (`login`,
+/// `register`, `resetPassword`), which need
 /// no credentials even when the server requires them.
 fn is_public(req: &Request) -> bool {
     use async_graphql::parser::types::{OperationType, Selection};
@@ -79,7 +80,7 @@ fn is_public(req: &Request) -> bool {
     op.node.ty == OperationType::Mutation
         && op.node.selection_set.node.items.iter().all(|sel| {
             matches!(&sel.node, Selection::Field(f)
-                if matches!(f.node.name.node.as_str(), "login" | "register" | "__typename"))
+                if matches!(f.node.name.node.as_str(), "login" | "register" | "resetPassword" | "__typename"))
         })
 }
 

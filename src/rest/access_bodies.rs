@@ -88,6 +88,12 @@ pub struct PermissionList {
     pub permissions: Vec<PermissionView>,
 }
 
+/// `{"logged_out": true}`
+#[derive(Serialize, ToSchema)]
+pub struct LoggedOut {
+    pub logged_out: bool,
+}
+
 /// `{"deleted": true, "id": …}`
 #[derive(Serialize, ToSchema)]
 pub struct Deleted {

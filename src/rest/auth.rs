@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use super::access_bodies::{
     ApiKeyBody, ApiKeyList, Deleted, GuardianList, GuardianshipBody, IdentityBody, InvitationBody,
-    InvitationList, PublicIdentityBody,
+    InvitationList, LoggedOut, PublicIdentityBody,
 };
 use super::bodies::Reply;
 use super::extract::Slugs;
@@ -16,7 +16,10 @@ use crate::app::AppState;
 use crate::app::{ApiJson, ApiQuery, CurrentViewer};
 use crate::error::{Error, Result};
 use crate::service::GuardianLink;
-use crate::service::{IdentityPatch, LoggedIn, Login, NewApiKey, Registered, Registration};
+use crate::service::{
+    IdentityPatch, LoggedIn, Login, NewApiKey, PasswordChange, PasswordReset, Registered,
+    Registration,
+};
 
 fn numeric(slugs: &Slugs, name: &str) -> Result<i64> {
     let raw = slugs.get(name);
@@ -36,6 +39,29 @@ pub(super) async fn login(
     ApiJson(input): ApiJson<Login>,
 ) -> Result<Reply<LoggedIn>> {
     Ok(Reply(s.ats.login(input).await?))
+}
+
+pub(super) async fn logout(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+) -> Result<Reply<LoggedOut>> {
+    s.ats.logout(&viewer).await?;
+    Ok(Reply(LoggedOut { logged_out: true }))
+}
+
+pub(super) async fn change_password(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+    ApiJson(input): ApiJson<PasswordChange>,
+) -> Result<Reply<LoggedIn>> {
+    Ok(Reply(s.ats.change_password(&viewer, input).await?))
+}
+
+pub(super) async fn reset_password(
+    State(s): State<AppState>,
+    ApiJson(input): ApiJson<PasswordReset>,
+) -> Result<Reply<LoggedIn>> {
+    Ok(Reply(s.ats.reset_password(input).await?))
 }
 
 pub(super) async fn me(

@@ -16,8 +16,8 @@
 
 use super::access_bodies::{
     ApiKeyBody, ApiKeyList, Deleted, GuardianList, GuardianshipBody, IdentityBody, InvitationBody,
-    InvitationCreated, InvitationList, MemberBody, MemberList, PermissionBody, PermissionList,
-    PublicIdentityBody, Removed,
+    InvitationCreated, InvitationList, LoggedOut, MemberBody, MemberList, PermissionBody,
+    PermissionList, PublicIdentityBody, Removed,
 };
 use super::auth::IdentityQuery;
 use super::bodies::{
@@ -36,6 +36,7 @@ use super::task_workflow::{
 use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
 use crate::service::{
     ClaimBatch, ClaimNext, GuardianLink, IdentityPatch, LoggedIn, Login, NewApiKey, NewHandoff,
+    PasswordChange, PasswordReset,
     NewInvitation, NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, OrgPatch,
     ProjectPatch, Registered, Registration, TaskPatch,
 };
@@ -284,6 +285,21 @@ operations! {
     /// Exchanges an email or actor id and a password for a JWT.
     login: POST "/auth/login" => auth::login, tag Auth, graphql "Mutation.login", auth Public,
         body Login, ok 200 LoggedIn "A token and its expiry", errors [401];
+
+    /// Ends the session of the login token sent (refused from now on, on every replica).
+    logout: POST "/auth/logout" => auth::logout, tag Auth, graphql "Mutation.logout",
+        auth Credentials,
+        ok 200 LoggedOut "The token no longer works", errors [422];
+
+    /// Changes the caller's password; every earlier login token ends, a new one is returned.
+    change_password: POST "/auth/password" => auth::change_password, tag Auth,
+        graphql "Mutation.changePassword", auth Credentials,
+        body PasswordChange, ok 200 LoggedIn "A new token", errors [403, 409];
+
+    /// Sets a new password with a one-time reset token from `ats-server password-reset`.
+    reset_password: POST "/auth/password/reset" => auth::reset_password, tag Auth,
+        graphql "Mutation.resetPassword", auth Public,
+        body PasswordReset, ok 200 LoggedIn "A new token", errors [404];
 
     /// The caller's identity.
     get_me: GET "/auth/me" => auth::me, tag Auth, graphql "Query.me", auth Credentials,

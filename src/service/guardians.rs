@@ -60,6 +60,7 @@ impl Ats {
 
     /// An agent asks for a link token to hand to a human (valid 24 h).
     pub async fn guardian_link(&self, viewer: &Viewer) -> Result<GuardianLink> {
+        viewer.require_full_credential("manage guardians")?;
         let p = viewer.identity()?;
         if p.actor().actor_type != ActorType::Agent {
             return Err(Error::forbidden("only agents create guardian links"));
@@ -89,6 +90,7 @@ impl Ats {
         viewer: &Viewer,
         secret: &str,
     ) -> Result<GuardianshipView> {
+        viewer.require_full_credential("manage guardians")?;
         let p = viewer.identity()?;
         if p.actor().actor_type != ActorType::Human {
             return Err(Error::forbidden("only humans can become guardians"));
@@ -163,6 +165,7 @@ impl Ats {
     /// Either side ends a guardian relation; the keys the guardian issued
     /// for the agent are revoked with it (in the same transaction).
     pub async fn remove_guardian(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        viewer.require_full_credential("manage guardians")?;
         let p = viewer.identity()?;
         let mine = Condition::any()
             .add(guardianship::Column::GuardianIdentityId.eq(p.identity_id()))
@@ -193,6 +196,7 @@ impl Ats {
         agent_actor_id: &str,
         input: NewApiKey,
     ) -> Result<ApiKeyView> {
+        viewer.require_full_credential("create API keys")?;
         let p = viewer.identity()?;
         let db = self.store.conn();
         let missing = || {

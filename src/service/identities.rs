@@ -1,6 +1,6 @@
 //! Identities: register, log in, authenticate, profile, API keys.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::viewer::{Credential, Viewer};
+use super::sessions::KeyScope;
+use super::viewer::Viewer;
 use super::{Ats, validate};
 use crate::actor::{Actor, ActorType};
-use crate::auth::{AuthMode, jwt, password, token};
+use crate::auth::{AuthMode, RegistrationMode, password, token};
 use crate::entity::{api_key, identity};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
@@ -100,6 +101,11 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339::option")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key may only read.
+    pub read_only: bool,
+    /// The `org/project` names the key is limited to (absent: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<String>>,
     /// The key, present only in the response that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -107,7 +113,10 @@ pub struct ApiKeyView {
 
 impl From<api_key::Model> for ApiKeyView {
     fn from(k: api_key::Model) -> Self {
+        let scope = KeyScope::of(&k);
         Self {
+            read_only: scope.read_only,
+            projects: scope.projects,
             id: k.id,
             name: k.name,
             prefix: k.prefix,
@@ -127,6 +136,10 @@ pub struct Registration {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
+    /// A pending invitation's token: required when registration is by
+    /// invitation (`ATS_REGISTRATION=invite`), and accepted as the identity
+    /// is made.
+    pub invitation: Option<String>,
 }
 
 /// What registering returns: the identity, a first API key and a token.
@@ -169,6 +182,39 @@ pub struct IdentityPatch {
 pub struct NewApiKey {
     pub name: Option<String>,
     pub expires_at: Option<String>,
+    /// Only reading (default false).
+    pub read_only: Option<bool>,
+    /// Limit the key to these `org/project` names (default: all projects).
+    pub projects: Option<Vec<String>>,
+}
+
+/// The most projects one key may name.
+const MAX_KEY_PROJECTS: usize = 100;
+
+impl NewApiKey {
+    fn scope(&self) -> Result<KeyScope> {
+        if let Some(names) = &self.projects {
+            if names.is_empty() || names.len() > MAX_KEY_PROJECTS {
+                return Err(Error::validation(format!(
+                    "projects must name 1 to {MAX_KEY_PROJECTS} projects as org/project (or be left out for all)"
+                )));
+            }
+            for n in names {
+                let ok = n.split_once('/').is_some_and(|(o, p)| {
+                    validate::slug("org", o).is_ok() && validate::slug("project", p).is_ok()
+                });
+                if !ok {
+                    return Err(Error::validation(format!(
+                        "'{n}' is not a project name of the form org/project"
+                    )));
+                }
+            }
+        }
+        Ok(KeyScope {
+            read_only: self.read_only.unwrap_or(false),
+            projects: self.projects.clone(),
+        })
+    }
 }
 
 fn email(e: &str) -> Result<String> {
@@ -199,7 +245,7 @@ async fn dummy_hash() -> String {
 }
 
 impl Ats {
-    fn principal(i: &identity::Model) -> Result<Principal> {
+    pub(super) fn principal(i: &identity::Model) -> Result<Principal> {
         Ok(Principal {
             identity_id: i.id,
             actor: Actor::new(&i.actor_type, &i.actor_id, Some(&i.display_name))?,
@@ -235,53 +281,6 @@ impl Ats {
         }
     }
 
-    /// Checks a bearer token (JWT or API key): who it is, and what proved it.
-    pub(crate) async fn authenticate_credential(
-        &self,
-        bearer: &str,
-    ) -> Result<(Principal, Credential)> {
-        let db = self.store.conn();
-        let refused =
-            || Error::Unauthenticated("invalid, expired or revoked credentials".to_owned());
-        if jwt::looks_like_jwt(bearer) {
-            let claims = jwt::verify(&self.auth.jwt, bearer)?;
-            let id: i64 = claims.sub.parse().map_err(|_| refused())?;
-            let i = identity::Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .ok_or_else(refused)?;
-            let expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
-            return Ok((Self::principal(&i)?, Credential::Jwt { expires }));
-        }
-        let key = api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.eq(token::digest(bearer)))
-            .one(db)
-            .await?
-            .ok_or_else(refused)?;
-        let now = time::now();
-        if key.expires_at.is_some_and(|e| e <= now) {
-            return Err(refused());
-        }
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t > Duration::seconds(60))
-        {
-            api_key::Entity::update_many()
-                .col_expr(
-                    api_key::Column::LastUsedAt,
-                    sea_orm::sea_query::Expr::value(now),
-                )
-                .filter(api_key::Column::Id.eq(key.id))
-                .exec(db)
-                .await?;
-        }
-        let i = identity::Entity::find_by_id(key.identity_id)
-            .one(db)
-            .await?
-            .ok_or_else(refused)?;
-        Ok((Self::principal(&i)?, Credential::ApiKey { id: key.id }))
-    }
-
     async fn issue_key(
         &self,
         txn: &impl sea_orm::ConnectionTrait,
@@ -289,6 +288,7 @@ impl Ats {
         name: String,
         expires_at: Option<DateTime<Utc>>,
         issued_by: Option<i64>,
+        scope: KeyScope,
     ) -> Result<ApiKeyView> {
         let key = token::generate(token::API_KEY_PREFIX);
         let row = api_key::ActiveModel {
@@ -300,6 +300,11 @@ impl Ats {
             last_used_at: Set(None),
             expires_at: Set(expires_at),
             issued_by_identity_id: Set(issued_by),
+            read_only: Set(scope.read_only),
+            projects: Set(scope
+                .projects
+                .as_ref()
+                .map(|p| serde_json::to_string(p).unwrap_or_default())),
             ..Default::default()
         }
         .insert(txn)
@@ -311,6 +316,19 @@ impl Ats {
 
     /// Registers an identity; returns it with a first API key and an access token.
     pub async fn register(&self, input: Registration) -> Result<Registered> {
+        match (self.auth.registration, &input.invitation) {
+            (RegistrationMode::Closed, _) => {
+                return Err(Error::forbidden(
+                    "registration is closed on this server: ask its operator for an account",
+                ));
+            }
+            (RegistrationMode::Invite, None) => {
+                return Err(Error::forbidden(
+                    "registration is by invitation on this server: send the invitation's token as `invitation`",
+                ));
+            }
+            _ => {}
+        }
         let actor_type = ActorType::parse(input.actor_type.as_deref().unwrap_or("human"))
             .map_err(|e| Error::validation(e.to_string()))?;
         if actor_type == ActorType::System {
@@ -338,6 +356,15 @@ impl Ats {
             None => None,
         };
         let w = self.store.begin_write().await?;
+        // The invitation first: without a valid one, an invite-only server
+        // tells nothing about which names and emails are taken.
+        let invitation = match input.invitation.as_deref() {
+            Some(secret) => Some(
+                self.invitation_for_registration(&w.txn, secret, &actor, email.as_deref())
+                    .await?,
+            ),
+            None => None,
+        };
         let taken = identity::Entity::find()
             .filter(identity::Column::ActorType.eq(actor.actor_type.as_str()))
             .filter(identity::Column::ActorId.eq(actor.id.clone()))
@@ -372,13 +399,29 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        let invited = invitation.is_some();
+        if let Some(inv) = invitation {
+            self.accept_at_registration(&w.txn, inv, &i).await?;
+        }
         let key = self
-            .issue_key(&w.txn, i.id, "default".to_owned(), None, None)
+            .issue_key(
+                &w.txn,
+                i.id,
+                "default".to_owned(),
+                None,
+                None,
+                KeyScope::default(),
+            )
             .await?;
         w.commit().await?;
-        let (token, _) = jwt::issue(&self.auth.jwt, i.id, &i.actor_type, &i.actor_id, now)?;
+        if invited {
+            self.access_changed().await;
+        }
+        let LoggedIn {
+            token, identity, ..
+        } = self.logged_in(i)?;
         Ok(Registered {
-            identity: i.into(),
+            identity,
             api_key: key.key.unwrap_or_default(),
             token,
         })
@@ -411,18 +454,7 @@ impl Ats {
         if !password::verify(password, i.password_hash.clone().unwrap_or_default()).await? {
             return Err(refused());
         }
-        let (token, expires_at) = jwt::issue(
-            &self.auth.jwt,
-            i.id,
-            &i.actor_type,
-            &i.actor_id,
-            time::now(),
-        )?;
-        Ok(LoggedIn {
-            token,
-            expires_at,
-            identity: i.into(),
-        })
+        self.logged_in(i)
     }
 
     pub(crate) async fn identity_of(&self, p: &Principal) -> Result<identity::Model> {
@@ -441,6 +473,7 @@ impl Ats {
     /// Changes the caller's display name, email or profile.
     pub async fn update_me(&self, viewer: &Viewer, patch: IdentityPatch) -> Result<IdentityView> {
         let p = viewer.identity()?;
+        viewer.require_full_credential("change the profile")?;
         let display_name = patch
             .display_name
             .as_deref()
@@ -508,6 +541,7 @@ impl Ats {
     /// Creates an API key for the caller; the key is in this response only.
     pub async fn create_api_key(&self, viewer: &Viewer, input: NewApiKey) -> Result<ApiKeyView> {
         let p = viewer.identity()?;
+        viewer.require_full_credential("create API keys")?;
         self.identity_of(p).await?;
         self.issue_api_key(p.identity_id(), input, None).await
     }
@@ -521,6 +555,7 @@ impl Ats {
         issued_by: Option<i64>,
     ) -> Result<ApiKeyView> {
         let name = validate::name("name", input.name.as_deref().unwrap_or("api key"))?;
+        let scope = input.scope()?;
         let expires_at = match input.expires_at.as_deref() {
             Some(s) => {
                 let t = time::parse(s)
@@ -534,7 +569,7 @@ impl Ats {
         };
         let w = self.store.begin_write().await?;
         let key = self
-            .issue_key(&w.txn, identity_id, name, expires_at, issued_by)
+            .issue_key(&w.txn, identity_id, name, expires_at, issued_by, scope)
             .await?;
         w.commit().await?;
         Ok(key)
@@ -556,6 +591,7 @@ impl Ats {
     /// Revokes one of the caller's API keys.
     pub async fn delete_api_key(&self, viewer: &Viewer, id: i64) -> Result<()> {
         let p = viewer.identity()?;
+        viewer.require_full_credential("revoke API keys")?;
         let res = api_key::Entity::delete_many()
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::IdentityId.eq(p.identity_id()))

@@ -5,6 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
 };
+use sea_orm::sea_query::Expr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -337,9 +338,21 @@ impl Ats {
                 "only an owner may invite with the {new_role} role"
             )));
         }
+        // An email invitation is for whoever holds the address now (or,
+        // when nobody does, for whoever the inviter hands the token to):
+        // taking the address later reveals and grants nothing.
+        let holder = match &email {
+            Some(e) => identity::Entity::find()
+                .filter(identity::Column::Email.eq(e.clone()))
+                .one(&w.txn)
+                .await?
+                .map(|i| i.id),
+            None => None,
+        };
         let secret = token::generate("atsi_");
         let now = time::now();
         let inv = invitation::ActiveModel {
+            identity_id: Set(holder),
             org_id: Set(o.id),
             email: Set(email),
             actor_type: Set(target.as_ref().map(|t| t.actor_type.as_str().to_owned())),
@@ -379,11 +392,56 @@ impl Ats {
             .collect())
     }
 
+    /// Whether the invitation names `me`: an email invitation by the
+    /// identity that held the address when it was made, an actor
+    /// invitation by the actor. Such invitations are listed to `me`.
     fn invitation_is_for(i: &invitation::Model, me: &identity::Model) -> bool {
-        let by_email = i.email.is_some() && i.email.as_deref() == me.email.as_deref();
+        let by_email = i.email.is_some() && i.identity_id == Some(me.id);
         let by_actor = i.actor_type.as_deref() == Some(&me.actor_type)
             && i.actor_id.as_deref() == Some(&me.actor_id);
         by_email || by_actor
+    }
+
+    /// Whether `me`, holding the invitation's token, may answer it: when it
+    /// names `me`, or when it is an email invitation to an address nobody
+    /// held (the token, handed over by the inviter, is the proof).
+    fn may_answer(i: &invitation::Model, me: &identity::Model) -> bool {
+        Self::invitation_is_for(i, me) || (i.email.is_some() && i.identity_id.is_none())
+    }
+
+    /// A pending invitation someone registering as `actor` may use: an
+    /// email invitation to an address nobody held, or one naming `actor`.
+    pub(super) async fn invitation_for_registration(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        secret: &str,
+        actor: &crate::actor::Actor,
+        _email: Option<&str>,
+    ) -> Result<invitation::Model> {
+        let missing = || Error::not_found("invitation not found, used or expired");
+        let inv = invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(token::digest(secret)))
+            .one(txn)
+            .await?
+            .filter(|i| i.status == "pending" && i.expires_at > time::now())
+            .ok_or_else(missing)?;
+        let usable = match (&inv.email, &inv.actor_type, &inv.actor_id) {
+            (Some(_), _, _) => inv.identity_id.is_none(),
+            (None, Some(t), Some(id)) => t == actor.actor_type.as_str() && *id == actor.id,
+            _ => false,
+        };
+        if usable { Ok(inv) } else { Err(missing()) }
+    }
+
+    /// Accepts, inside the registration's transaction, the invitation the
+    /// new identity `me` registered with.
+    pub(super) async fn accept_at_registration(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        inv: invitation::Model,
+        me: &identity::Model,
+    ) -> Result<()> {
+        self.answer_invitation(txn, inv, me, true).await.map(|_| ())
     }
 
     /// The caller's pending, unexpired invitations.
@@ -420,6 +478,7 @@ impl Ats {
         secret: &str,
         accept: bool,
     ) -> Result<InvitationView> {
+        viewer.require_full_credential("answer invitations")?;
         let p = viewer.identity()?;
         let me = self.identity_of(p).await?;
         let w = self.store.begin_write().await?;
@@ -429,7 +488,7 @@ impl Ats {
             .filter(invitation::Column::TokenHash.eq(token::digest(secret)))
             .one(&w.txn)
             .await?
-            .filter(|i| Self::invitation_is_for(i, &me))
+            .filter(|i| Self::may_answer(i, &me))
             .ok_or_else(missing)?;
         if inv.status != "pending" {
             return Err(Error::conflict(format!(
@@ -440,23 +499,39 @@ impl Ats {
         if inv.expires_at <= now {
             return Err(Error::conflict("this invitation has expired"));
         }
+        let (slug, inv) = self.answer_invitation(&w.txn, inv, &me, accept).await?;
+        w.commit().await?;
+        self.access_changed().await;
+        Ok(invitation_view(&slug, inv))
+    }
+
+    /// Records the answer to a pending invitation; accepting adds `me` to
+    /// the org with the invitation's role (or raises a lower one).
+    async fn answer_invitation(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        inv: invitation::Model,
+        me: &identity::Model,
+        accept: bool,
+    ) -> Result<(String, invitation::Model)> {
+        let now = time::now();
         let o = org::Entity::find_by_id(inv.org_id)
-            .one(&w.txn)
+            .one(txn)
             .await?
-            .ok_or_else(missing)?;
+            .ok_or_else(|| Error::not_found("invitation not found"))?;
         if accept {
             let existing = org_member::Entity::find()
                 .filter(org_member::Column::OrgId.eq(o.id))
                 .filter(org_member::Column::ActorType.eq(me.actor_type.clone()))
                 .filter(org_member::Column::ActorId.eq(me.actor_id.clone()))
-                .one(&w.txn)
+                .one(txn)
                 .await?;
             match existing {
                 Some(m) if role_access(&m.role) >= role_access(&inv.role) => {}
                 Some(m) => {
                     let mut active = m.into_active_model();
                     active.role = Set(inv.role.clone());
-                    active.update(&w.txn).await?;
+                    active.update(txn).await?;
                 }
                 None => {
                     org_member::ActiveModel {
@@ -467,18 +542,29 @@ impl Ats {
                         created_at: Set(now),
                         ..Default::default()
                     }
-                    .insert(&w.txn)
+                    .insert(txn)
                     .await?;
                 }
             }
         }
-        let mut active = inv.into_active_model();
-        active.status = Set(if accept { "accepted" } else { "declined" }.to_owned());
-        active.responded_at = Set(Some(now));
-        let inv = active.update(&w.txn).await?;
-        w.commit().await?;
-        self.access_changed().await;
-        Ok(invitation_view(&o.slug, inv))
+        // Conditional: of two concurrent answers, one wins.
+        let status = if accept { "accepted" } else { "declined" };
+        let answered = invitation::Entity::update_many()
+            .col_expr(invitation::Column::Status, Expr::value(status))
+            .col_expr(invitation::Column::RespondedAt, Expr::value(now))
+            .filter(invitation::Column::Id.eq(inv.id))
+            .filter(invitation::Column::Status.eq("pending"))
+            .exec(txn)
+            .await?;
+        if answered.rows_affected != 1 {
+            return Err(Error::conflict("this invitation was already answered"));
+        }
+        let inv = invitation::Model {
+            status: status.to_owned(),
+            responded_at: Some(now),
+            ..inv
+        };
+        Ok((o.slug, inv))
     }
 
     /// An org's namespace permissions (admins).

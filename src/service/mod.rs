@@ -17,6 +17,7 @@ mod orgs;
 pub mod paging;
 mod projects;
 mod reaper;
+mod sessions;
 mod stats;
 mod tasks;
 pub mod validate;
@@ -49,6 +50,7 @@ pub use messages::NewMessage;
 pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
 pub use reaper::{LeaseReaper, ReaperCounters};
+pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
 pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
 pub use viewer::{Rights, Viewer};
@@ -61,6 +63,7 @@ pub struct Ats {
     bus: EventBus,
     auth: AuthSettings,
     rights: std::sync::Arc<viewer::RightsCache>,
+    credentials: std::sync::Arc<sessions::CredentialCache>,
 }
 
 impl Ats {
@@ -71,6 +74,7 @@ impl Ats {
             bus,
             auth,
             rights: Default::default(),
+            credentials: Default::default(),
         }
     }
 

@@ -104,6 +104,7 @@ impl Ats {
 
     /// Creates an organization; its creator becomes its owner.
     pub async fn create_org(&self, viewer: &Viewer, input: NewOrg) -> Result<OrgView> {
+        viewer.require_full_credential("create organizations")?;
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         let slug = validate::slug(

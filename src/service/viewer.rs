@@ -33,12 +33,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::Ats;
 use super::access::{Access, Standing, grant_access, role_access};
 use super::identities::Principal;
+use super::sessions::KeyScope;
 use super::tasks::DEFAULT_ORG;
 use super::views::Location;
 use crate::actor::Actor;
 use crate::auth::AuthMode;
 use crate::auth::caller::Caller;
-use crate::entity::{api_key, identity, org, org_member, permission, project};
+use crate::entity::{api_key, identity, org, org_member, permission, project, revoked_token};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -60,10 +61,19 @@ struct Inner {
 pub(crate) enum Credential {
     /// Open mode without credentials: the actor is whoever the request named.
     None,
-    /// An API key (by row id).
-    ApiKey { id: i64 },
-    /// A login token, valid until `expires`.
-    Jwt { expires: DateTime<Utc> },
+    /// An API key (by row id), with its expiry and what it is limited to.
+    ApiKey {
+        id: i64,
+        expires: Option<DateTime<Utc>>,
+        scope: KeyScope,
+    },
+    /// A login token, valid until `expires` unless logged out (`jti`) or
+    /// its identity's token epoch moves past `epoch`.
+    Jwt {
+        expires: DateTime<Utc>,
+        jti: String,
+        epoch: i32,
+    },
 }
 
 impl std::fmt::Debug for Viewer {
@@ -94,6 +104,23 @@ impl Viewer {
     /// The registered identity behind the request, if credentials were sent.
     pub fn principal(&self) -> Option<&Principal> {
         self.inner.principal.as_ref()
+    }
+
+    /// What proved the caller's identity.
+    pub(crate) fn credential(&self) -> &Credential {
+        &self.inner.credential
+    }
+
+    /// 403 for a limited API key (read-only, or to named projects): it may
+    /// not manage credentials or mint broader ones.
+    pub(crate) fn require_full_credential(&self, what: &str) -> Result<()> {
+        match &self.inner.credential {
+            Credential::ApiKey { scope, .. } if !scope.is_full() => Err(Error::forbidden(format!(
+                "this API key is limited ({}): it may not {what}",
+                scope.describe()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The identity, or 401 for a caller without credentials.
@@ -232,6 +259,67 @@ impl Rights {
         self.projects_with(Access::Read)
     }
 
+    /// These rights as a limited API key holds them: only the named
+    /// projects (and their orgs, without managing them), at most reading
+    /// for a read-only key, never more than writing tasks.
+    fn limited_to(&self, scope: &KeyScope) -> Rights {
+        let cap = if scope.read_only {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        let named = |loc: &Location| {
+            scope.projects.as_ref().is_none_or(|names| {
+                names
+                    .iter()
+                    .any(|n| n.split_once('/') == Some((loc.org.as_str(), loc.project.as_str())))
+            })
+        };
+        let projects: HashMap<i32, (Location, Access)> = self
+            .projects
+            .iter()
+            .filter(|(_, (loc, _))| named(loc))
+            .map(|(id, (loc, a))| (*id, (loc.clone(), (*a).min(cap))))
+            .collect();
+        let orgs = self
+            .orgs
+            .iter()
+            .filter(|(org_id, _)| {
+                scope.projects.is_none() || projects.values().any(|(loc, _)| loc.org_id == **org_id)
+            })
+            .map(|(org_id, s)| {
+                let standing = match scope.projects {
+                    None => Standing {
+                        base: s.base.min(cap),
+                        grants: s.grants.iter().map(|(k, a)| (k.clone(), (*a).min(cap))).collect(),
+                    },
+                    // Only the named projects, as grants: the org's other
+                    // projects stay out of sight.
+                    Some(_) => Standing {
+                        base: Access::None,
+                        grants: projects
+                            .values()
+                            .filter(|(loc, _)| loc.org_id == *org_id)
+                            .map(|(loc, a)| (loc.project.clone(), *a))
+                            .collect(),
+                    },
+                };
+                (*org_id, standing)
+            })
+            .collect();
+        Rights {
+            epoch: self.epoch,
+            actor: self.actor.clone(),
+            orgs,
+            projects,
+            tasks: self
+                .tasks
+                .iter()
+                .map(|(id, a)| (*id, (*a).min(cap)))
+                .collect(),
+        }
+    }
+
     /// Whether the viewer may read the project `project_id`.
     pub fn can_read(&self, project_id: i32) -> bool {
         self.project(project_id) >= Access::Read
@@ -284,7 +372,7 @@ impl Ats {
         if let Some(r) = viewer.cached(epoch) {
             return Ok(r);
         }
-        let rights = match self.rights.get(viewer.actor(), epoch) {
+        let mut rights = match self.rights.get(viewer.actor(), epoch) {
             Some(r) => r,
             None => {
                 let r = Arc::new(self.read_rights(viewer.actor(), epoch).await?);
@@ -292,6 +380,11 @@ impl Ats {
                 r
             }
         };
+        if let Credential::ApiKey { scope, .. } = &viewer.inner.credential
+            && !scope.is_full()
+        {
+            rights = Arc::new(rights.limited_to(scope));
+        }
         viewer.store(rights.clone());
         Ok(rights)
     }
@@ -306,7 +399,7 @@ impl Ats {
         let db = self.store.conn();
         match &viewer.inner.credential {
             Credential::None => {}
-            Credential::ApiKey { id } => {
+            Credential::ApiKey { id, .. } => {
                 let key = api_key::Entity::find_by_id(*id).one(db).await?;
                 match key {
                     None => return revoked("the API key was revoked"),
@@ -316,18 +409,26 @@ impl Ats {
                     Some(_) => {}
                 }
             }
-            Credential::Jwt { expires } => {
+            Credential::Jwt { expires, jti, .. } => {
                 if *expires <= time::now() {
                     return revoked("the token expired");
                 }
+                if revoked_token::Entity::find_by_id(jti.clone())
+                    .one(db)
+                    .await?
+                    .is_some()
+                {
+                    return revoked("the session was logged out");
+                }
             }
         }
-        if identity::Entity::find_by_id(p.identity_id())
-            .one(db)
-            .await?
-            .is_none()
-        {
+        let Some(i) = identity::Entity::find_by_id(p.identity_id()).one(db).await? else {
             return revoked("the identity no longer exists");
+        };
+        if let Credential::Jwt { epoch, .. } = &viewer.inner.credential
+            && *epoch != i.token_epoch
+        {
+            return revoked("the password changed: sign in again");
         }
         Ok(())
     }
@@ -347,7 +448,7 @@ impl Ats {
                 return e;
             }
             let expiry = match &viewer.inner.credential {
-                Credential::Jwt { expires } => (*expires - time::now())
+                Credential::Jwt { expires, .. } => (*expires - time::now())
                     .to_std()
                     .unwrap_or_default()
                     .max(std::time::Duration::from_millis(10)),
