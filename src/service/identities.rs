@@ -322,11 +322,6 @@ impl Ats {
                     "registration is closed on this server: ask its operator for an account",
                 ));
             }
-            (RegistrationMode::Invite, None) => {
-                return Err(Error::forbidden(
-                    "registration is by invitation on this server: send the invitation's token as `invitation`",
-                ));
-            }
             _ => {}
         }
         let actor_type = ActorType::parse(input.actor_type.as_deref().unwrap_or("human"))
@@ -363,6 +358,15 @@ impl Ats {
                 self.invitation_for_registration(&w.txn, secret, &actor, email.as_deref())
                     .await?,
             ),
+            // The first identity of an invite-only server needs none: it
+            // is the operator's, and it invites the others.
+            None if self.auth.registration == RegistrationMode::Invite
+                && identity::Entity::find().one(&w.txn).await?.is_some() =>
+            {
+                return Err(Error::forbidden(
+                    "registration is by invitation on this server: send the invitation's token as `invitation`",
+                ));
+            }
             None => None,
         };
         let taken = identity::Entity::find()

@@ -10,3 +10,4 @@ mod isolation;
 mod logs;
 mod matrix;
 mod required_mode;
+mod sessions;

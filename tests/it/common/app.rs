@@ -116,6 +116,11 @@ impl TestApp {
         Some(app)
     }
 
+    /// The server's configuration.
+    pub fn config(&self) -> &ats::config::Config {
+        &self.config
+    }
+
     /// Starts a second server over this one's database, configured alike.
     pub async fn replica(&self) -> Replica {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

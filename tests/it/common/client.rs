@@ -59,6 +59,14 @@ impl Client {
         self.token.as_deref()
     }
 
+    /// The same caller talking to another server (a replica) at `base`.
+    pub fn at(&self, base: &str) -> Client {
+        Client {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The `(actor_type, actor_id)` of the `X-Actor-*` headers this client sends.
     pub fn actor(&self) -> Option<(&str, &str)> {
         self.actor.as_ref().map(|(t, id)| (t.as_str(), id.as_str()))
