@@ -297,7 +297,10 @@ function renderIdentity() {
   };
 }
 
-function signOut() {
+async function signOut() {
+  // End the session on the server (every replica refuses the token from
+  // now on); an API key is only forgotten here, or a token already ended.
+  try { await gql('mutation { logout }'); } catch { /* forgotten below either way */ }
   setToken(null);
   session.identity = null;
   live.stop();

@@ -73,6 +73,20 @@ impl Client {
         })
     }
 
+    /// The same server, authenticated with `bearer` only.
+    pub fn with_bearer(&self, bearer: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            identity: Identity {
+                bearer: Some(bearer.to_owned()),
+                ..Identity::default()
+            },
+            verbose: self.verbose,
+            scope: self.scope.clone(),
+        }
+    }
+
     /// The server's base URL.
     pub fn base(&self) -> &Url {
         &self.base

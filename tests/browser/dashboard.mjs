@@ -391,8 +391,13 @@ async function authMode(browser) {
   // Live in required mode: the token went in connection_init.
   await ok(asAlice('POST', `/tasks/${task.id}/claim`, {}), 200, 'claim');
   await page.waitForSelector(card('in_progress', task.id), { timeout: 3000 });
+  const token = await page.evaluate(() => localStorage.getItem('ats.token'));
+  check(Boolean(token), 'the signed-in page holds a token');
   await page.click('#signout');
   await page.waitForSelector('#signin-form');
+  // Signing out ended the session on the server, not only in the page.
+  const after = await client(server.base, { token })('GET', '/auth/me');
+  check(after.status === 401, `the signed-out token is refused (${after.status})`);
   await ctx.close();
   await kill(server, 'SIGTERM');
 }

@@ -116,6 +116,9 @@ pub enum AuthCmd {
         /// Save the new API key in ~/.ats/config
         #[arg(long)]
         save: bool,
+        /// An invitation's token (needed when the server registers by invitation)
+        #[arg(long)]
+        invitation: Option<String>,
     },
     /// Log in and save the token in ~/.ats/config
     Login {
@@ -132,8 +135,27 @@ pub enum AuthCmd {
         #[arg(long, env = "ATS_PASSWORD", hide_env_values = true)]
         password: String,
     },
-    /// Forget the saved token and API key
+    /// End the saved login token's session on the server, and forget the
+    /// saved token and API key
     Logout,
+    /// Change your password (every earlier login token ends; the new token is saved)
+    Password {
+        /// Current password (or ATS_PASSWORD)
+        #[arg(long, env = "ATS_PASSWORD", hide_env_values = true)]
+        current: String,
+        /// New password, at least 8 characters (or ATS_NEW_PASSWORD)
+        #[arg(long = "new", env = "ATS_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
+    /// Set a new password with a reset token from `ats-server password-reset`
+    ResetPassword {
+        /// The reset token
+        #[arg(long)]
+        token: String,
+        /// New password, at least 8 characters (or ATS_NEW_PASSWORD)
+        #[arg(long = "new", env = "ATS_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
     /// Show (or with flags, change) your identity
     Me {
         #[arg(long)]
@@ -160,6 +182,12 @@ pub enum ApiKeyCmd {
         /// RFC 3339 expiry time
         #[arg(long)]
         expires_at: Option<String>,
+        /// The key may only read
+        #[arg(long)]
+        read_only: bool,
+        /// Limit the key to this project (org/project; repeat for several)
+        #[arg(long = "project", value_name = "ORG/PROJECT")]
+        projects: Vec<String>,
     },
     /// List your API keys
     List,

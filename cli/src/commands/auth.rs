@@ -32,12 +32,44 @@ fn print_identity(ctx: &Ctx, identity: &Value) {
     }
 }
 
+/// What a key may do, in a word or a list: `all`, `read-only`, projects.
+fn key_scope(k: &Value) -> String {
+    let projects: Vec<String> = k["projects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    match (k["read_only"].as_bool() == Some(true), projects.is_empty()) {
+        (false, true) => "all".to_owned(),
+        (true, true) => "read-only".to_owned(),
+        (false, false) => projects.join(","),
+        (true, false) => format!("read-only {}", projects.join(",")),
+    }
+}
+
 /// Saves (or with `None` removes) a secret in `~/.ats/config`.
 fn save_secret(ctx: &Ctx, key: &str, value: Option<&str>) -> CliResult<String> {
     let mut global = ctx.settings.global.clone();
     global.set(key, value.map(|v| json!(v)));
     global.save()?;
     Ok(global.path.display().to_string())
+}
+
+/// After a password change or reset: saves the new login token (earlier
+/// ones no longer work) and says so.
+fn signed_in_again(ctx: &Ctx, res: &Value, what: &str) -> CliResult<()> {
+    let path = save_secret(ctx, "token", res["token"].as_str())?;
+    if ctx.out.json() {
+        ctx.out.print_json(res);
+    } else {
+        ctx.out.confirm(&format!(
+            "{what} for {}:{}; earlier login tokens no longer work (new token saved in {path})",
+            text(&res["identity"]["actor_type"]),
+            text(&res["identity"]["actor_id"]),
+        ));
+    }
+    Ok(())
 }
 
 /// `ats auth …`.
@@ -51,12 +83,14 @@ pub async fn auth(ctx: &Ctx, cmd: &AuthCmd) -> CliResult<()> {
             email,
             password,
             save,
+            invitation,
         } => {
             let mut body = json!({ "actor_type": actor_type, "actor_id": id });
             for (k, v) in [
                 ("display_name", name),
                 ("email", email),
                 ("password", password),
+                ("invitation", invitation),
             ] {
                 if let Some(v) = v {
                     body[k] = json!(v);
@@ -115,6 +149,21 @@ pub async fn auth(ctx: &Ctx, cmd: &AuthCmd) -> CliResult<()> {
             }
         }
         AuthCmd::Logout => {
+            // End the session server-side first; a token the server no
+            // longer accepts (expired, already ended) is simply forgotten.
+            let mut ended = false;
+            if let Some(token) = ctx.settings.global.get("token") {
+                match ctx
+                    .client
+                    .with_bearer(&token)
+                    .post(&segs(&["auth", "logout"]), &json!({}))
+                    .await
+                {
+                    Ok(_) => ended = true,
+                    Err(CliError::Server { status: 401, .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let mut global = ctx.settings.global.clone();
             global.set("token", None);
             global.set("api_key", None);
@@ -122,10 +171,31 @@ pub async fn auth(ctx: &Ctx, cmd: &AuthCmd) -> CliResult<()> {
                 global.save()?;
             }
             if out.json() {
-                out.print_json(&json!({ "logged_out": true }));
+                out.print_json(&json!({ "logged_out": true, "session_ended": ended }));
+            } else if ended {
+                out.confirm("Ended the session and removed the saved token and API key");
             } else {
                 out.confirm("Removed the saved token and API key");
             }
+        }
+        AuthCmd::Password {
+            current,
+            new_password,
+        } => {
+            let body = json!({ "current_password": current, "new_password": new_password });
+            let res = ctx.client.post(&segs(&["auth", "password"]), &body).await?;
+            signed_in_again(ctx, &res, "Password changed")?;
+        }
+        AuthCmd::ResetPassword {
+            token,
+            new_password,
+        } => {
+            let body = json!({ "token": token, "new_password": new_password });
+            let res = ctx
+                .client
+                .post(&segs(&["auth", "password", "reset"]), &body)
+                .await?;
+            signed_in_again(ctx, &res, "Password reset")?;
         }
         AuthCmd::Me {
             name,
@@ -186,10 +256,21 @@ fn print_new_key(ctx: &Ctx, key: &Value) {
 pub async fn api_key(ctx: &Ctx, cmd: &ApiKeyCmd) -> CliResult<()> {
     let out = &ctx.out;
     match cmd {
-        ApiKeyCmd::Create { name, expires_at } => {
+        ApiKeyCmd::Create {
+            name,
+            expires_at,
+            read_only,
+            projects,
+        } => {
             let mut body = json!({ "name": name });
             if let Some(e) = expires_at {
                 body["expires_at"] = json!(e);
+            }
+            if *read_only {
+                body["read_only"] = json!(true);
+            }
+            if !projects.is_empty() {
+                body["projects"] = json!(projects);
             }
             let key = unwrap_key(
                 ctx.client.post(&segs(&["auth", "api-keys"]), &body).await?,
@@ -218,11 +299,12 @@ pub async fn api_key(ctx: &Ctx, cmd: &ApiKeyCmd) -> CliResult<()> {
                         short_time(&k["created_at"]),
                         short_time(&k["last_used_at"]),
                         short_time(&k["expires_at"]),
+                        key_scope(k),
                     ]
                 })
                 .collect();
             out.print_table(
-                &["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES"],
+                &["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "SCOPE"],
                 rows,
             );
         }

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     tasks_are_the_keys_and_me_can_be_changed,
     login_saves_a_token_and_logout_forgets_it,
     api_keys_are_created_listed_used_and_revoked,
+    logout_ends_the_session_and_password_changes_sign_in_again,
 );
 
 const PASSWORD: &str = "a long password 123";
@@ -233,4 +234,56 @@ async fn api_keys_are_created_listed_used_and_revoked(app: TestApp) {
             .unwrap()
             .starts_with("2099-01-01")
     );
+}
+
+/// `auth logout` ends the token's session on the server (a copy of the
+/// token stops working too); `auth password` changes the password, ends
+/// earlier tokens and saves the new one; `api-key create --read-only
+/// --project` makes a limited key, listed with its scope.
+async fn logout_ends_the_session_and_password_changes_sign_in_again(app: TestApp) {
+    let (alice, _) = alice(&app).await;
+    let laptop = Cli::new(&app.base).env("ATS_PASSWORD", PASSWORD);
+    let login = ["auth", "login", "--email", "alice@example.com"];
+    laptop.run(&login).await.ok();
+    let saved = |cli: &Cli| -> String {
+        let cfg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(cli.home.path().join(".ats/config")).unwrap(),
+        )
+        .unwrap();
+        cfg["token"].as_str().unwrap_or_default().to_owned()
+    };
+    let copied = saved(&laptop);
+    let out = laptop.run(&["auth", "logout"]).await.ok();
+    assert!(out.stdout.contains("Ended the session"), "{out:?}");
+    let stolen = laptop
+        .run(&["auth", "me", "--api-key", &copied])
+        .await
+        .code(1);
+    assert!(stolen.stderr.contains("UNAUTHENTICATED"), "{stolen:?}");
+
+    laptop.run(&login).await.ok();
+    let before = saved(&laptop);
+    let changed = laptop
+        .run(&["auth", "password", "--new", "another long password"])
+        .await
+        .ok();
+    assert!(changed.stdout.contains("Password changed"), "{changed:?}");
+    assert_ne!(saved(&laptop), before);
+    laptop.run(&["auth", "me"]).await.ok();
+    laptop
+        .run(&["auth", "me", "--api-key", &before])
+        .await
+        .code(1);
+
+    let key = alice
+        .run(&[
+            "api-key", "create", "ro", "--read-only", "--project", "default/main", "-f", "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(key["read_only"], true, "{key}");
+    assert_eq!(key["projects"], serde_json::json!(["default/main"]), "{key}");
+    let list = alice.run(&["api-key", "list"]).await.ok();
+    assert!(list.stdout.contains("read-only default/main"), "{list:?}");
 }
