@@ -186,7 +186,7 @@ pub enum ApiKeyCmd {
         #[arg(long)]
         read_only: bool,
         /// Limit the key to this project (org/project; repeat for several)
-        #[arg(long = "project", value_name = "ORG/PROJECT")]
+        #[arg(long = "limit-to", value_name = "ORG/PROJECT")]
         projects: Vec<String>,
     },
     /// List your API keys

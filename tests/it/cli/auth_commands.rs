@@ -239,7 +239,7 @@ async fn api_keys_are_created_listed_used_and_revoked(app: TestApp) {
 /// `auth logout` ends the token's session on the server (a copy of the
 /// token stops working too); `auth password` changes the password, ends
 /// earlier tokens and saves the new one; `api-key create --read-only
-/// --project` makes a limited key, listed with its scope.
+/// --limit-to` makes a limited key, listed with its scope.
 async fn logout_ends_the_session_and_password_changes_sign_in_again(app: TestApp) {
     let (alice, _) = alice(&app).await;
     let laptop = Cli::new(&app.base).env("ATS_PASSWORD", PASSWORD);
@@ -277,7 +277,7 @@ async fn logout_ends_the_session_and_password_changes_sign_in_again(app: TestApp
 
     let key = alice
         .run(&[
-            "api-key", "create", "ro", "--read-only", "--project", "default/main", "-f", "json",
+            "api-key", "create", "ro", "--read-only", "--limit-to", "default/main", "-f", "json",
         ])
         .await
         .ok()
