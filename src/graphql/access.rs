@@ -11,8 +11,8 @@ use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
 use crate::service::{
     ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, LoggedIn, Login,
-    MemberView, NewApiKey, NewInvitation, NewMember, NewPermission, PasswordChange,
-    PasswordReset, PermissionView, PublicIdentityView, Registration, Viewer,
+    MemberView, NewApiKey, NewInvitation, NewMember, NewPermission, PasswordChange, PasswordReset,
+    PermissionView, PublicIdentityView, Registration, Viewer,
 };
 
 /// A registered actor, as its owner sees it.
@@ -412,10 +412,7 @@ impl AccessMutation {
             current_password: Some(current_password),
             new_password: Some(new_password),
         };
-        let l = ats(ctx)
-            .change_password(viewer(ctx)?, input)
-            .await
-            .gql()?;
+        let l = ats(ctx).change_password(viewer(ctx)?, input).await.gql()?;
         Ok(l.into())
     }
 

@@ -9,6 +9,7 @@
 mod access_bodies;
 mod auth;
 mod bodies;
+mod etag;
 mod extract;
 mod health;
 mod members;
@@ -32,7 +33,7 @@ use crate::app::AppState;
 use operations::OPERATIONS;
 
 /// Every REST route (each task route also under its project), `/openapi.json`
-/// and the `/docs` UI.
+/// and the `/docs` UI; their `GET` answers carry an `ETag` ([`etag`]).
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for op in OPERATIONS {
@@ -45,7 +46,9 @@ pub fn routes() -> Router<AppState> {
             router = router.route(&path, route);
         }
     }
-    router.merge(openapi::routes())
+    router
+        .merge(openapi::routes())
+        .layer(axum::middleware::from_fn(etag::etag))
 }
 
 /// Sends a handler's `200` with the status its declaration names.

@@ -36,9 +36,8 @@ use super::task_workflow::{
 use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
 use crate::service::{
     ClaimBatch, ClaimNext, GuardianLink, IdentityPatch, LoggedIn, Login, NewApiKey, NewHandoff,
-    PasswordChange, PasswordReset,
     NewInvitation, NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, OrgPatch,
-    ProjectPatch, Registered, Registration, TaskPatch,
+    PasswordChange, PasswordReset, ProjectPatch, Registered, Registration, TaskPatch,
 };
 
 operations! {

@@ -257,7 +257,11 @@ impl Ats {
     /// Changes the caller's password (the current one is required). Every
     /// login token issued before ends; the answer carries a new one. API
     /// keys are separate credentials and keep working.
-    pub async fn change_password(&self, viewer: &Viewer, input: PasswordChange) -> Result<LoggedIn> {
+    pub async fn change_password(
+        &self,
+        viewer: &Viewer,
+        input: PasswordChange,
+    ) -> Result<LoggedIn> {
         let p = viewer.identity()?;
         viewer.require_full_credential("change the password")?;
         let current = input

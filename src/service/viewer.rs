@@ -291,7 +291,11 @@ impl Rights {
                 let standing = match scope.projects {
                     None => Standing {
                         base: s.base.min(cap),
-                        grants: s.grants.iter().map(|(k, a)| (k.clone(), (*a).min(cap))).collect(),
+                        grants: s
+                            .grants
+                            .iter()
+                            .map(|(k, a)| (k.clone(), (*a).min(cap)))
+                            .collect(),
                     },
                     // Only the named projects, as grants: the org's other
                     // projects stay out of sight.
@@ -422,7 +426,10 @@ impl Ats {
                 }
             }
         }
-        let Some(i) = identity::Entity::find_by_id(p.identity_id()).one(db).await? else {
+        let Some(i) = identity::Entity::find_by_id(p.identity_id())
+            .one(db)
+            .await?
+        else {
             return revoked("the identity no longer exists");
         };
         if let Credential::Jwt { epoch, .. } = &viewer.inner.credential

@@ -304,7 +304,15 @@ pub async fn api_key(ctx: &Ctx, cmd: &ApiKeyCmd) -> CliResult<()> {
                 })
                 .collect();
             out.print_table(
-                &["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "SCOPE"],
+                &[
+                    "ID",
+                    "NAME",
+                    "PREFIX",
+                    "CREATED",
+                    "LAST USED",
+                    "EXPIRES",
+                    "SCOPE",
+                ],
                 rows,
             );
         }

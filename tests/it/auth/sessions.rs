@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::app::JWT_SECRET;
 use crate::common::gql::gql;
 use crate::common::shapes::id;
-use crate::common::app::JWT_SECRET;
 use crate::common::users::PASSWORD;
 use crate::common::{Backend, Client, Role, TestApp};
 
@@ -94,9 +94,15 @@ async fn logout_ends_that_session_only(app: TestApp) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(refused, "the other replica still accepts a logged-out token");
+    assert!(
+        refused,
+        "the other replica still accepts a logged-out token"
+    );
     // Logging out again, the other session and the API key.
-    first.post("/auth/logout", json!({})).await.expect_error(401);
+    first
+        .post("/auth/logout", json!({}))
+        .await
+        .expect_error(401);
     second.get("/auth/me").await.expect(200);
     let err = key.post("/auth/logout", json!({})).await.expect_error(422);
     assert!(err["error"].as_str().unwrap().contains("api-keys"), "{err}");
@@ -112,7 +118,8 @@ async fn a_password_change_ends_every_earlier_token(app: TestApp) {
     let key = app.bearer(&register(&app, "pat", "pat@example.com").await);
     let a = login(&app, "pat@example.com", PASSWORD).await;
     let b = login(&app, "pat@example.com", PASSWORD).await;
-    let change = |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
 
     let e = a
         .post("/auth/password", change("wrong-password", "new-password-1"))
@@ -122,9 +129,12 @@ async fn a_password_change_ends_every_earlier_token(app: TestApp) {
     a.post("/auth/password", change(PASSWORD, "short"))
         .await
         .expect_error(422);
-    a.post("/auth/password", json!({ "new_password": "new-password-1" }))
-        .await
-        .expect_error(422);
+    a.post(
+        "/auth/password",
+        json!({ "new_password": "new-password-1" }),
+    )
+    .await
+    .expect_error(422);
     // Nothing changed by the refusals.
     a.get("/auth/me").await.expect(200);
 
@@ -153,7 +163,10 @@ async fn a_password_change_ends_every_earlier_token(app: TestApp) {
         json!({}),
     )
     .await;
-    assert_eq!(r["data"]["changePassword"]["identity"]["actorId"], "pat", "{r}");
+    assert_eq!(
+        r["data"]["changePassword"]["identity"]["actorId"], "pat",
+        "{r}"
+    );
     fresh.get("/auth/me").await.expect_error(401);
     let limited = key
         .post("/auth/api-keys", json!({ "name": "ro", "read_only": true }))
@@ -180,7 +193,10 @@ async fn a_reset_token_sets_a_new_password_once(app: TestApp) {
     let anon = app.client();
     let reset = |token: &str, new: &str| json!({ "token": token, "new_password": new });
     let e = anon
-        .post("/auth/password/reset", reset("atsr_forged", "new-password-1"))
+        .post(
+            "/auth/password/reset",
+            reset("atsr_forged", "new-password-1"),
+        )
         .await
         .expect_error(404);
     assert_eq!(e["code"], "NOT_FOUND");
@@ -190,7 +206,10 @@ async fn a_reset_token_sets_a_new_password_once(app: TestApp) {
     before.get("/auth/me").await.expect(200);
 
     let done = anon
-        .post("/auth/password/reset", reset(&issued.token, "new-password-1"))
+        .post(
+            "/auth/password/reset",
+            reset(&issued.token, "new-password-1"),
+        )
         .await
         .expect(200);
     app.bearer(done["token"].as_str().unwrap())
@@ -200,9 +219,12 @@ async fn a_reset_token_sets_a_new_password_once(app: TestApp) {
     before.get("/auth/me").await.expect_error(401);
     login(&app, "rita@example.com", "new-password-1").await;
     // Once only.
-    anon.post("/auth/password/reset", reset(&issued.token, "new-password-2"))
-        .await
-        .expect_error(404);
+    anon.post(
+        "/auth/password/reset",
+        reset(&issued.token, "new-password-2"),
+    )
+    .await
+    .expect_error(404);
 
     // Over GraphQL, without credentials.
     let again = ats::app::issue_password_reset(app.config(), "rita")
@@ -214,7 +236,10 @@ async fn a_reset_token_sets_a_new_password_once(app: TestApp) {
         json!({ "t": again.token }),
     )
     .await;
-    assert_eq!(r["data"]["resetPassword"]["identity"]["actorId"], "rita", "{r}");
+    assert_eq!(
+        r["data"]["resetPassword"]["identity"]["actorId"], "rita",
+        "{r}"
+    );
     login(&app, "rita@example.com", "new-password-3").await;
 }
 
@@ -287,7 +312,11 @@ async fn limited_keys_read_only_or_named_projects(app: TestApp) {
         .collect();
     assert!(ids.contains(&web) && !ids.contains(&api), "{listed}");
     let projects = w.get("/orgs/acme/projects").await.expect(200);
-    assert_eq!(projects["projects"].as_array().unwrap().len(), 1, "{projects}");
+    assert_eq!(
+        projects["projects"].as_array().unwrap().len(),
+        1,
+        "{projects}"
+    );
     w.delete("/orgs/acme/projects/api").await.expect_error(404);
     w.delete("/orgs/acme/projects/web").await.expect_error(403);
 
@@ -411,16 +440,22 @@ async fn invite_only_registration_needs_an_invitation(app: TestApp) {
         .expect(201);
     let token = made["token"].as_str().unwrap();
     let reg = anon
-        .post("/auth/register", body("dan", "dan@example.com", Some(token)))
+        .post(
+            "/auth/register",
+            body("dan", "dan@example.com", Some(token)),
+        )
         .await
         .expect(201);
     let dan = app.bearer(reg["api_key"].as_str().unwrap());
     let members = dan.get("/orgs/acme/members").await.expect(200);
     assert!(members.to_string().contains("\"dan\""), "{members}");
     // Spent.
-    anon.post("/auth/register", body("dan2", "dan2@example.com", Some(token)))
-        .await
-        .expect_error(404);
+    anon.post(
+        "/auth/register",
+        body("dan2", "dan2@example.com", Some(token)),
+    )
+    .await
+    .expect_error(404);
 
     // An actor invitation registers that actor only.
     let made = owner
@@ -461,5 +496,8 @@ async fn closed_registration_refuses_everyone(app: TestApp) {
     .expect(200);
     assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
     let zoe = ats::app::issue_password_reset(app.config(), "zoe").await;
-    assert!(matches!(zoe, Err(ats::error::Error::NotFound(_))), "zoe exists");
+    assert!(
+        matches!(zoe, Err(ats::error::Error::NotFound(_))),
+        "zoe exists"
+    );
 }

@@ -277,13 +277,24 @@ async fn logout_ends_the_session_and_password_changes_sign_in_again(app: TestApp
 
     let key = alice
         .run(&[
-            "api-key", "create", "ro", "--read-only", "--limit-to", "default/main", "-f", "json",
+            "api-key",
+            "create",
+            "ro",
+            "--read-only",
+            "--limit-to",
+            "default/main",
+            "-f",
+            "json",
         ])
         .await
         .ok()
         .json();
     assert_eq!(key["read_only"], true, "{key}");
-    assert_eq!(key["projects"], serde_json::json!(["default/main"]), "{key}");
+    assert_eq!(
+        key["projects"],
+        serde_json::json!(["default/main"]),
+        "{key}"
+    );
     let list = alice.run(&["api-key", "list"]).await.ok();
     assert!(list.stdout.contains("read-only default/main"), "{list:?}");
 }

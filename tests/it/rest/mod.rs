@@ -3,6 +3,7 @@
 
 mod bad_bodies;
 mod bad_requests;
+mod conditional;
 mod history;
 mod list_filters;
 mod list_paging;
