@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -134,11 +135,18 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
         return Ok(());
     }
     let now = time::now();
-    let rows = events.iter().map(|e| {
+    let data_of = |e: &NewEvent<'_>| {
         let mut data = json!({ "task": e.task });
         if let Some((key, value)) = &e.extra {
             data[*key] = value.clone();
         }
+        data
+    };
+    if events.len() >= BULK_EVENTS && txn.get_database_backend() == DbBackend::Postgres {
+        return record_bulk(txn, events, now, data_of).await;
+    }
+    let rows = events.iter().map(|e| {
+        let data = data_of(e);
         event::ActiveModel {
             event_type: Set(e.event_type.to_owned()),
             task_id: Set(e.task.id),
@@ -159,6 +167,53 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
     event::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await?;
+    Ok(())
+}
+
+/// From this many events on, PostgreSQL gets them as one JSON array
+/// rather than thirteen bind parameters each.
+const BULK_EVENTS: usize = 16;
+
+/// [`record`] for many events on PostgreSQL: one statement with one JSON
+/// parameter for what differs between them, the rest bound once.
+async fn record_bulk<C: ConnectionTrait>(
+    txn: &C,
+    events: &[NewEvent<'_>],
+    now: chrono::DateTime<chrono::Utc>,
+    data_of: impl Fn(&NewEvent<'_>) -> Value,
+) -> Result<()> {
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "event_type": e.event_type,
+                "task_id": e.task.id,
+                "org_id": e.loc.org_id,
+                "project_id": e.loc.project_id,
+                "org": e.loc.org,
+                "project": e.loc.project,
+                "channel": e.task.channel,
+                "task_type": e.task.task_type,
+                "actor_type": e.actor.actor_type.as_str(),
+                "actor_id": e.actor.id,
+                "actor_name": e.actor.name,
+                "data": data_of(e),
+            })
+        })
+        .collect();
+    let sql = "INSERT INTO events (event_type, task_id, org_id, project_id, org, project, \
+               channel, task_type, actor_type, actor_id, actor_name, data, created_at) \
+               SELECT x.event_type, x.task_id, x.org_id, x.project_id, x.org, x.project, \
+               x.channel, x.task_type, x.actor_type, x.actor_id, x.actor_name, x.data, $2 \
+               FROM jsonb_to_recordset($1::jsonb) AS x(event_type text, task_id bigint, \
+               org_id integer, project_id integer, org text, project text, channel text, \
+               task_type text, actor_type text, actor_id text, actor_name text, data jsonb)";
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [Value::Array(rows).into(), now.into()],
+    ))
+    .await?;
     Ok(())
 }
 
