@@ -4,6 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use ipnet::IpNet;
+
+use crate::auth::limits::Rate;
 
 /// `ats-server`: the Agent Task Service.
 #[derive(Clone, Parser)]
@@ -88,6 +91,45 @@ pub struct Config {
     )]
     pub graphql_timeout_ms: u64,
 
+    /// Sign-in attempts (`login` and `register`, REST and GraphQL) one
+    /// client address may make: comma-separated rates `N/WINDOW`, all
+    /// applied (a burst of N, then one every WINDOW/N). IPv6 addresses
+    /// count by their /64.
+    #[arg(
+        long,
+        env = "ATS_SIGN_IN_RATE_PER_IP",
+        value_delimiter = ',',
+        default_value = "30/1m,300/1h",
+        global = true
+    )]
+    pub sign_in_rate_per_ip: Vec<Rate>,
+
+    /// Login attempts one account may receive, from any address: rates as
+    /// for the per-address limit. Several rates make a growing delay (the
+    /// default: five at once, then one every 12 s, and past twenty in an
+    /// hour one every 3 minutes); the account is never locked.
+    #[arg(
+        long,
+        env = "ATS_SIGN_IN_RATE_PER_ACCOUNT",
+        value_delimiter = ',',
+        default_value = "5/1m,20/1h",
+        global = true
+    )]
+    pub sign_in_rate_per_account: Vec<Rate>,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated
+    /// CIDRs or addresses. When a request comes from one of them, its client
+    /// is the right-most address of `X-Forwarded-For` that is not itself a
+    /// trusted proxy; otherwise the header is ignored.
+    #[arg(
+        long,
+        env = "ATS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy,
+        global = true
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -124,6 +166,14 @@ impl Config {
     }
 }
 
+/// A trusted proxy: a CIDR (`10.0.0.0/8`, `fd00::/8`) or one address.
+fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("'{s}' is not a CIDR (such as 10.0.0.0/8) or an IP address"))
+}
+
 /// The URL with any password replaced, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -155,6 +205,9 @@ impl fmt::Debug for Config {
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("graphql_timeout_ms", &self.graphql_timeout_ms)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("sign_in_rate_per_ip", &self.sign_in_rate_per_ip)
+            .field("sign_in_rate_per_account", &self.sign_in_rate_per_account)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

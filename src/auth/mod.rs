@@ -2,6 +2,7 @@
 
 pub mod caller;
 pub mod jwt;
+pub mod limits;
 pub mod password;
 pub mod token;
 
@@ -47,4 +48,6 @@ pub struct AuthSettings {
     pub jwt: jwt::JwtKeys,
     /// The bearer token `/metrics` needs in required mode (`ATS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// How many sign-in attempts an address or an account may make.
+    pub sign_in: limits::SignInRates,
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::to_gql;
 use super::inputs::numeric_id;
-use super::{GqlResult, OrGql, ats, viewer};
+use super::{GqlResult, OrGql, ats, client_ip, viewer};
 use crate::error::Error;
 use crate::service::{
     ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, Login, MemberView,
@@ -343,13 +343,16 @@ impl AccessMutation {
         input: RegisterInput,
     ) -> GqlResult<RegisterPayload> {
         let r = ats(ctx)
-            .register(Registration {
-                actor_type: input.actor_type,
-                actor_id: Some(input.actor_id),
-                display_name: input.display_name,
-                email: input.email,
-                password: input.password,
-            })
+            .register(
+                Registration {
+                    actor_type: input.actor_type,
+                    actor_id: Some(input.actor_id),
+                    display_name: input.display_name,
+                    email: input.email,
+                    password: input.password,
+                },
+                client_ip(ctx),
+            )
             .await
             .gql()?;
         Ok(RegisterPayload {
@@ -362,12 +365,15 @@ impl AccessMutation {
     /// Exchanges a password for an access token.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
         let l = ats(ctx)
-            .login(Login {
-                email: input.email,
-                actor_id: input.actor_id,
-                actor_type: input.actor_type,
-                password: Some(input.password),
-            })
+            .login(
+                Login {
+                    email: input.email,
+                    actor_id: input.actor_id,
+                    actor_type: input.actor_type,
+                    password: Some(input.password),
+                },
+                client_ip(ctx),
+            )
             .await
             .gql()?;
         Ok(LoginPayload {

@@ -16,7 +16,7 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 
 use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
-use crate::app::AppState;
+use crate::app::{AppState, ClientIp};
 use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::Error;
 use crate::service::{Ats, Viewer};
@@ -112,6 +112,7 @@ fn error_response(err: async_graphql::Error) -> Response {
 
 async fn execute(
     State(state): State<AppState>,
+    client: ClientIp,
     method: Method,
     headers: HeaderMap,
     req: GraphQLRequest,
@@ -141,6 +142,8 @@ async fn execute(
             return resp;
         }
     }
+    // `login` and `register` count against the client's sign-in limit.
+    req.data.insert(client);
     let budget = std::time::Duration::from_millis(state.config.graphql_timeout_ms);
     match tokio::time::timeout(budget, state.schema.execute(req)).await {
         Ok(resp) => GraphQLResponse::from(resp).into_response(),
