@@ -124,11 +124,12 @@ pub struct Config {
     #[arg(
         long,
         env = "ATS_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        value_parser = parse_proxy,
+        default_value = "",
+        hide_default_value = true,
+        value_parser = parse_proxies,
         global = true
     )]
-    pub trusted_proxies: Vec<IpNet>,
+    pub trusted_proxies: TrustedProxies,
 
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
@@ -166,12 +167,31 @@ impl Config {
     }
 }
 
-/// A trusted proxy: a CIDR (`10.0.0.0/8`, `fd00::/8`) or one address.
-fn parse_proxy(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    s.parse::<IpNet>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("'{s}' is not a CIDR (such as 10.0.0.0/8) or an IP address"))
+/// The reverse proxies whose `X-Forwarded-For` is believed
+/// (`ATS_TRUSTED_PROXIES`); empty by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is one of them.
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
+
+/// Comma-separated CIDRs (`10.0.0.0/8`, `fd00::/8`) or addresses; empty
+/// (or only commas and spaces) means none.
+fn parse_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("'{p}' is not a CIDR (such as 10.0.0.0/8) or an IP address"))
+        })
+        .collect::<Result<_, _>>()
+        .map(TrustedProxies)
 }
 
 /// The URL with any password replaced, for logs.
@@ -214,7 +234,21 @@ impl fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{parse_proxies, redact_url};
+
+    #[test]
+    fn trusted_proxies_parse() {
+        assert!(parse_proxies("").unwrap().0.is_empty());
+        assert!(parse_proxies(" , ").unwrap().0.is_empty());
+        let p = parse_proxies("10.0.0.0/8, 127.0.0.1,fd00::/8").unwrap();
+        assert_eq!(p.0.len(), 3);
+        assert!(p.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(p.contains(&"127.0.0.1".parse().unwrap()));
+        assert!(!p.contains(&"127.0.0.2".parse().unwrap()));
+        assert!(p.contains(&"fd00::1".parse().unwrap()));
+        assert!(parse_proxies("10.0.0.0/8,nonsense").is_err());
+        assert!(parse_proxies("10.0.0.0/33").is_err());
+    }
 
     #[test]
     fn passwords_are_redacted() {

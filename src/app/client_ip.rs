@@ -6,13 +6,12 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use super::AppState;
+use crate::config::TrustedProxies;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
-use ipnet::IpNet;
-
-use super::AppState;
 
 /// The address a request came from, as far as the server can trust it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +63,8 @@ pub async fn resolve(
 /// not a trusted proxy (each trusted hop vouches for the one before it). If
 /// every entry is trusted, the left-most; an unreadable entry stops the walk
 /// at the last address read.
-pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.contains(ip);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -126,14 +125,15 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_read_only_from_trusted_proxies() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let trusted = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap()]);
         let h = headers(&["6.6.6.6, 1.2.3.4"]);
         // Not a proxy: the header is the client's own claim.
         assert_eq!(
             client_of(ip("203.0.113.9"), &h, &trusted),
             ip("203.0.113.9")
         );
-        assert_eq!(client_of(ip("10.0.0.2"), &h, &[]), ip("10.0.0.2"));
+        let none = TrustedProxies::default();
+        assert_eq!(client_of(ip("10.0.0.2"), &h, &none), ip("10.0.0.2"));
         // A trusted proxy: the right-most address it did not add itself.
         assert_eq!(client_of(ip("10.0.0.2"), &h, &trusted), ip("1.2.3.4"));
         // Chains of trusted proxies are walked through.

@@ -54,9 +54,9 @@ impl fmt::Display for Rate {
         let secs = self.window.as_secs();
         let window = if self.window.subsec_nanos() != 0 {
             format!("{}ms", self.window.as_millis())
-        } else if secs % 3600 == 0 {
+        } else if secs.is_multiple_of(3600) {
             format!("{}h", secs / 3600)
-        } else if secs % 60 == 0 {
+        } else if secs.is_multiple_of(60) {
             format!("{}m", secs / 60)
         } else {
             format!("{secs}s")

@@ -118,11 +118,11 @@ async fn limited(
         c.jwt_secret = Some(crate::common::app::JWT_SECRET.to_owned());
         c.sign_in_rate_per_ip = per_ip;
         c.sign_in_rate_per_account = per_account;
-        c.trusted_proxies = if trust_loopback {
+        c.trusted_proxies = ats::config::TrustedProxies(if trust_loopback {
             vec!["127.0.0.1/32".parse().unwrap()]
         } else {
             vec![]
-        };
+        });
     })
     .await
 }
