@@ -160,8 +160,17 @@ impl<K: Hash + Eq + Clone> Tiers<K> {
 pub enum AccountKey {
     /// An existing identity, however it was named (email or actor id).
     Identity(i64),
-    /// A name that matches no identity with a password.
-    Unknown(String),
+    /// A name that matches no identity with a password, by its SHA-256
+    /// digest (a fixed size whatever was sent, and no names kept in memory).
+    Unknown([u8; 32]),
+}
+
+impl AccountKey {
+    /// The key of a name that matches no identity.
+    pub fn unknown(name: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self::Unknown(Sha256::digest(name.as_bytes()).into())
+    }
 }
 
 /// The sign-in limiters of one replica.

@@ -165,6 +165,7 @@ async fn execute(
 /// the server shuts down.
 async fn subscribe(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     Query(query): Query<SocketQuery>,
     upgrade: WebSocketUpgrade,
@@ -181,7 +182,7 @@ async fn subscribe(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_SOCKET_MESSAGE)
         .max_frame_size(MAX_SOCKET_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller))
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller, client))
         .into_response()
 }
 
@@ -215,6 +216,7 @@ async fn serve_socket(
     socket: WebSocket,
     protocol: WebSocketProtocols,
     upgrade_caller: Option<Caller>,
+    client: ClientIp,
 ) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -242,6 +244,8 @@ async fn serve_socket(
             let _ = viewer_tx.send(Some(viewer.clone()));
             let mut data = request_data(&ats, viewer);
             data.insert(super::loaders::LiveConnection);
+            // A `login` sent over the socket counts against its address.
+            data.insert(client);
             Ok(data)
         });
     futures_util::pin_mut!(output);

@@ -432,7 +432,7 @@ impl Ats {
         let found = found.filter(|i| i.password_hash.is_some());
         let account = match &found {
             Some(i) => AccountKey::Identity(i.id),
-            None => AccountKey::Unknown(named),
+            None => AccountKey::unknown(&named),
         };
         self.sign_in.check_account(&account, client)?;
         let Some(i) = found else {
