@@ -19,6 +19,9 @@ async fn main() {
     let mut config = ats::config::Config::for_database(format!("sqlite://{}", file.display()));
     config.auth = ats::auth::AuthMode::Required;
     config.jwt_secret = Some("bench-secret-bench-secret-bench-secret".to_owned());
+    // The benchmark logs in many times in a row from one address.
+    config.sign_in_rate_per_ip = vec!["1000000/1s".parse().unwrap()];
+    config.sign_in_rate_per_account = vec!["1000000/1s".parse().unwrap()];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(ats::serve(listener, config, std::future::pending()));

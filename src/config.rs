@@ -4,6 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use ipnet::IpNet;
+
+use crate::auth::limits::Rate;
 
 /// `ats-server`: the Agent Task Service.
 #[derive(Clone, Parser)]
@@ -98,6 +101,45 @@ pub struct Config {
         global = true
     )]
     pub registration: crate::auth::RegistrationMode,
+    /// Sign-in attempts (`login` and `register`, REST and GraphQL) one
+    /// client address may make: comma-separated rates `N/WINDOW`, all
+    /// applied (a burst of N, then one every WINDOW/N). IPv6 addresses
+    /// count by their /64.
+    #[arg(
+        long,
+        env = "ATS_SIGN_IN_RATE_PER_IP",
+        value_delimiter = ',',
+        default_value = "30/1m,300/1h",
+        global = true
+    )]
+    pub sign_in_rate_per_ip: Vec<Rate>,
+
+    /// Login attempts one account may receive, from any address: rates as
+    /// for the per-address limit. Several rates make a growing delay (the
+    /// default: five at once, then one every 12 s, and past twenty in an
+    /// hour one every 3 minutes); the account is never locked.
+    #[arg(
+        long,
+        env = "ATS_SIGN_IN_RATE_PER_ACCOUNT",
+        value_delimiter = ',',
+        default_value = "5/1m,20/1h",
+        global = true
+    )]
+    pub sign_in_rate_per_account: Vec<Rate>,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated
+    /// CIDRs or addresses. When a request comes from one of them, its client
+    /// is the right-most address of `X-Forwarded-For` that is not itself a
+    /// trusted proxy; otherwise the header is ignored.
+    #[arg(
+        long,
+        env = "ATS_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = parse_proxies,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
 
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
@@ -142,6 +184,33 @@ impl Config {
     }
 }
 
+/// The reverse proxies whose `X-Forwarded-For` is believed
+/// (`ATS_TRUSTED_PROXIES`); empty by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is one of them.
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
+
+/// Comma-separated CIDRs (`10.0.0.0/8`, `fd00::/8`) or addresses; empty
+/// (or only commas and spaces) means none.
+fn parse_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("'{p}' is not a CIDR (such as 10.0.0.0/8) or an IP address"))
+        })
+        .collect::<Result<_, _>>()
+        .map(TrustedProxies)
+}
+
 /// The URL with any password replaced, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -174,13 +243,30 @@ impl fmt::Debug for Config {
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("graphql_timeout_ms", &self.graphql_timeout_ms)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("sign_in_rate_per_ip", &self.sign_in_rate_per_ip)
+            .field("sign_in_rate_per_account", &self.sign_in_rate_per_account)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{parse_proxies, redact_url};
+
+    #[test]
+    fn trusted_proxies_parse() {
+        assert!(parse_proxies("").unwrap().0.is_empty());
+        assert!(parse_proxies(" , ").unwrap().0.is_empty());
+        let p = parse_proxies("10.0.0.0/8, 127.0.0.1,fd00::/8").unwrap();
+        assert_eq!(p.0.len(), 3);
+        assert!(p.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(p.contains(&"127.0.0.1".parse().unwrap()));
+        assert!(!p.contains(&"127.0.0.2".parse().unwrap()));
+        assert!(p.contains(&"fd00::1".parse().unwrap()));
+        assert!(parse_proxies("10.0.0.0/8,nonsense").is_err());
+        assert!(parse_proxies("10.0.0.0/33").is_err());
+    }
 
     #[test]
     fn passwords_are_redacted() {

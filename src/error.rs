@@ -42,6 +42,15 @@ pub enum Error {
     /// The request ran past its time budget and was stopped (503 `TIMEOUT`).
     #[error("{0}")]
     Timeout(String),
+    /// Too many attempts (sign-in limits): 429 `RATE_LIMITED`, with
+    /// `Retry-After` (REST) or `extensions.retryAfter` (GraphQL) in seconds.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// Whole seconds until an attempt may succeed (at least 1).
+        retry_after: u64,
+    },
     /// Storage or another internal failure; the detail is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +86,22 @@ impl Error {
     pub fn forbidden(msg: impl Into<String>) -> Self {
         Self::Forbidden(msg.into())
     }
+    /// 429: over a rate limit; `wait` is how long until an attempt may pass.
+    pub fn rate_limited(msg: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            message: msg.into(),
+            retry_after: crate::auth::limits::seconds(wait),
+        }
+    }
+
+    /// Seconds a client should wait before trying again, when the error says.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(1),
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
 
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
@@ -89,6 +114,7 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +130,7 @@ impl Error {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Timeout(_) => "TIMEOUT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -145,10 +172,10 @@ impl IntoResponse for Error {
         }
         let body = json!({ "error": self.public_message(), "code": self.code() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if let Self::Unavailable(_) = self {
+        if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
+                axum::http::HeaderValue::from(seconds),
             );
         }
         response

@@ -3,6 +3,7 @@
 //! REST, GraphQL, `/ws`, `/metrics` and the dashboard on one router. The
 //! adapters know only [`AppState`] and the service layer.
 
+mod client_ip;
 mod extract;
 mod middleware;
 mod router;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use client_ip::{ClientIp, client_of};
 pub use extract::{ApiJson, ApiQuery, CurrentViewer};
 pub use router::router;
 pub use state::AppState;
@@ -76,6 +78,10 @@ pub fn auth_settings(config: &Config, addr: std::net::SocketAddr) -> Result<Auth
         jwt: auth::jwt::JwtKeys::new(&secret),
         metrics_token: config.metrics_token.clone().filter(|t| !t.is_empty()),
         registration: config.registration,
+        sign_in: auth::limits::SignInRates {
+            per_ip: config.sign_in_rate_per_ip.clone(),
+            per_account: config.sign_in_rate_per_account.clone(),
+        },
     })
 }
 
@@ -92,10 +98,34 @@ pub async fn issue_password_reset(
         jwt: auth::jwt::JwtKeys::new(auth::token::generate("").as_bytes()),
         metrics_token: None,
         registration: config.registration,
+        sign_in: auth::limits::SignInRates {
+            per_ip: config.sign_in_rate_per_ip.clone(),
+            per_account: config.sign_in_rate_per_account.clone(),
+        },
     };
     Ats::new(store, EventBus::new(), auth)
         .issue_password_reset(who)
         .await
+}
+
+/// How often the sign-in limiters forget clients whose limits have fully
+/// replenished, so that they hold only recent ones.
+const LIMIT_SWEEP: Duration = Duration::from_secs(60);
+
+fn spawn_limit_sweeper(ats: Ats, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LIMIT_SWEEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let kept = ats.sweep_sign_in_limits();
+                    tracing::debug!(kept, "sign-in limiters swept");
+                }
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    });
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains
@@ -124,6 +154,7 @@ pub async fn serve(
         metrics.reaper_counters(),
     );
     CountFolder::spawn(ats.clone(), COUNT_FOLD, stop_rx.clone());
+    spawn_limit_sweeper(ats.clone(), stop_rx.clone());
     let schema = crate::graphql::schema(ats.clone());
     let app = router(AppState {
         schema,
@@ -132,6 +163,7 @@ pub async fn serve(
         config: Arc::new(config),
         shutdown: stop_rx,
     });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

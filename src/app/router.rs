@@ -36,11 +36,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::client_ip::resolve,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         // Spans carry the path only (query strings may hold a `?token=`),
-        // with the tokens of invitation and guardian-link paths redacted.
+        // with the tokens of invitation and guardian-link paths redacted, and
+        // the client address (`client_ip::resolve` records it).
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-            tracing::debug_span!("request", method = %req.method(), path = %super::middleware::loggable_path(req.uri().path()))
+            tracing::debug_span!("request", method = %req.method(), path = %super::middleware::loggable_path(req.uri().path()), client_ip = tracing::field::Empty)
         }))
         .with_state(state)
 }

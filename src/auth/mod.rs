@@ -2,6 +2,7 @@
 
 pub mod caller;
 pub mod jwt;
+pub mod limits;
 pub mod password;
 pub mod token;
 
@@ -62,4 +63,6 @@ pub struct AuthSettings {
     pub metrics_token: Option<String>,
     /// Who may register.
     pub registration: RegistrationMode,
+    /// How many sign-in attempts an address or an account may make.
+    pub sign_in: limits::SignInRates,
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::to_gql;
 use super::inputs::numeric_id;
-use super::{GqlResult, OrGql, ats, viewer};
+use super::{GqlResult, OrGql, ats, client_ip, viewer};
 use crate::error::Error;
 use crate::service::{
     ApiKeyView, GuardianshipView, IdentityPatch, IdentityView, InvitationView, LoggedIn, Login,
@@ -362,14 +362,17 @@ impl AccessMutation {
         input: RegisterInput,
     ) -> GqlResult<RegisterPayload> {
         let r = ats(ctx)
-            .register(Registration {
-                actor_type: input.actor_type,
-                actor_id: Some(input.actor_id),
-                display_name: input.display_name,
-                email: input.email,
-                password: input.password,
-                invitation: input.invitation,
-            })
+            .register(
+                Registration {
+                    actor_type: input.actor_type,
+                    actor_id: Some(input.actor_id),
+                    display_name: input.display_name,
+                    email: input.email,
+                    password: input.password,
+                    invitation: input.invitation,
+                },
+                client_ip(ctx),
+            )
             .await
             .gql()?;
         Ok(RegisterPayload {
@@ -382,12 +385,15 @@ impl AccessMutation {
     /// Exchanges a password for an access token.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
         let l = ats(ctx)
-            .login(Login {
-                email: input.email,
-                actor_id: input.actor_id,
-                actor_type: input.actor_type,
-                password: Some(input.password),
-            })
+            .login(
+                Login {
+                    email: input.email,
+                    actor_id: input.actor_id,
+                    actor_type: input.actor_type,
+                    password: Some(input.password),
+                },
+                client_ip(ctx),
+            )
             .await
             .gql()?;
         Ok(l.into())
@@ -412,7 +418,10 @@ impl AccessMutation {
             current_password: Some(current_password),
             new_password: Some(new_password),
         };
-        let l = ats(ctx).change_password(viewer(ctx)?, input).await.gql()?;
+        let l = ats(ctx)
+            .change_password(viewer(ctx)?, input, client_ip(ctx))
+            .await
+            .gql()?;
         Ok(l.into())
     }
 
@@ -428,7 +437,11 @@ impl AccessMutation {
             token: Some(token),
             new_password: Some(new_password),
         };
-        Ok(ats(ctx).reset_password(input).await.gql()?.into())
+        Ok(ats(ctx)
+            .reset_password(input, client_ip(ctx))
+            .await
+            .gql()?
+            .into())
     }
 
     /// Changes the caller's display name, email or profile.

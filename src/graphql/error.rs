@@ -35,7 +35,16 @@ pub fn to_gql(e: Error) -> async_graphql::Error {
         Error::PayloadTooLarge(_) => "BAD_REQUEST",
         other => other.code(),
     };
-    async_graphql::Error::new(e.public_message()).extend_with(|_, ext| ext.set("code", code))
+    let retry_after = match &e {
+        Error::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    };
+    async_graphql::Error::new(e.public_message()).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(seconds) = retry_after {
+            ext.set("retryAfter", seconds);
+        }
+    })
 }
 
 /// A BAD_REQUEST error.

@@ -104,6 +104,15 @@ fn ats<'a>(ctx: &Context<'a>) -> &'a Ats {
     ctx.data_unchecked::<Ats>()
 }
 
+/// The client address of the request (`app::ClientIp`). A request that did
+/// not come over HTTP (none does today) counts as the unspecified address.
+fn client_ip(ctx: &Context<'_>) -> std::net::IpAddr {
+    ctx.data_opt::<crate::app::ClientIp>()
+        .map_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), |c| {
+            c.0
+        })
+}
+
 /// The caller; 401 when the request was let in without one (sign-in only).
 fn viewer<'a>(ctx: &Context<'a>) -> GqlResult<&'a Viewer> {
     ctx.data_opt::<Viewer>()

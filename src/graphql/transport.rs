@@ -16,7 +16,7 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 
 use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
-use crate::app::AppState;
+use crate::app::{AppState, ClientIp};
 use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::Error;
 use crate::service::{Ats, Viewer};
@@ -113,6 +113,7 @@ fn error_response(err: async_graphql::Error) -> Response {
 
 async fn execute(
     State(state): State<AppState>,
+    client: ClientIp,
     method: Method,
     headers: HeaderMap,
     req: GraphQLRequest,
@@ -142,6 +143,8 @@ async fn execute(
             return resp;
         }
     }
+    // `login` and `register` count against the client's sign-in limit.
+    req.data.insert(client);
     let budget = std::time::Duration::from_millis(state.config.graphql_timeout_ms);
     let started = tokio::time::Instant::now();
     // `timeout` polls the request once before looking at the clock, so a
@@ -166,6 +169,7 @@ async fn execute(
 /// the server shuts down.
 async fn subscribe(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     Query(query): Query<SocketQuery>,
     upgrade: WebSocketUpgrade,
@@ -182,7 +186,7 @@ async fn subscribe(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_SOCKET_MESSAGE)
         .max_frame_size(MAX_SOCKET_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller))
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller, client))
         .into_response()
 }
 
@@ -216,6 +220,7 @@ async fn serve_socket(
     socket: WebSocket,
     protocol: WebSocketProtocols,
     upgrade_caller: Option<Caller>,
+    client: ClientIp,
 ) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -243,6 +248,8 @@ async fn serve_socket(
             let _ = viewer_tx.send(Some(viewer.clone()));
             let mut data = request_data(&ats, viewer);
             data.insert(super::loaders::LiveConnection);
+            // A `login` sent over the socket counts against its address.
+            data.insert(client);
             Ok(data)
         });
     futures_util::pin_mut!(output);

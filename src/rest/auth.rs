@@ -13,7 +13,7 @@ use super::access_bodies::{
 use super::bodies::Reply;
 use super::extract::Slugs;
 use crate::app::AppState;
-use crate::app::{ApiJson, ApiQuery, CurrentViewer};
+use crate::app::{ApiJson, ApiQuery, ClientIp, CurrentViewer};
 use crate::error::{Error, Result};
 use crate::service::GuardianLink;
 use crate::service::{
@@ -29,16 +29,18 @@ fn numeric(slugs: &Slugs, name: &str) -> Result<i64> {
 
 pub(super) async fn register(
     State(s): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(input): ApiJson<Registration>,
 ) -> Result<Reply<Registered>> {
-    Ok(Reply(s.ats.register(input).await?))
+    Ok(Reply(s.ats.register(input, client).await?))
 }
 
 pub(super) async fn login(
     State(s): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(input): ApiJson<Login>,
 ) -> Result<Reply<LoggedIn>> {
-    Ok(Reply(s.ats.login(input).await?))
+    Ok(Reply(s.ats.login(input, client).await?))
 }
 
 pub(super) async fn logout(
@@ -52,16 +54,18 @@ pub(super) async fn logout(
 pub(super) async fn change_password(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
+    ClientIp(client): ClientIp,
     ApiJson(input): ApiJson<PasswordChange>,
 ) -> Result<Reply<LoggedIn>> {
-    Ok(Reply(s.ats.change_password(&viewer, input).await?))
+    Ok(Reply(s.ats.change_password(&viewer, input, client).await?))
 }
 
 pub(super) async fn reset_password(
     State(s): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(input): ApiJson<PasswordReset>,
 ) -> Result<Reply<LoggedIn>> {
-    Ok(Reply(s.ats.reset_password(input).await?))
+    Ok(Reply(s.ats.reset_password(input, client).await?))
 }
 
 pub(super) async fn me(

@@ -64,10 +64,18 @@ pub fn document() -> Document {
         let content = ContentBuilder::new()
             .schema(Some(error_body.clone()))
             .build();
-        let response = ResponseBuilder::new()
+        let mut response = ResponseBuilder::new()
             .description(failure.description())
-            .content("application/json", content)
-            .build();
+            .content("application/json", content);
+        if failure == Failure::TooManyRequests {
+            let seconds = utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Integer)
+                .minimum(Some(1));
+            let mut header = utoipa::openapi::header::Header::new(seconds);
+            header.description = Some("Seconds to wait before trying again.".to_owned());
+            response = response.header("Retry-After", header);
+        }
+        let response = response.build();
         components = components.response(failure.name(), response);
     }
     let license = LicenseBuilder::new()

@@ -243,11 +243,13 @@ pub enum Failure {
     PayloadTooLarge,
     /// 422.
     Unprocessable,
+    /// 429.
+    TooManyRequests,
 }
 
 impl Failure {
     /// Every error response, in status order.
-    pub const ALL: [Failure; 7] = [
+    pub const ALL: [Failure; 8] = [
         Failure::BadRequest,
         Failure::Unauthorized,
         Failure::Forbidden,
@@ -255,6 +257,7 @@ impl Failure {
         Failure::Conflict,
         Failure::PayloadTooLarge,
         Failure::Unprocessable,
+        Failure::TooManyRequests,
     ];
 
     /// The error response of `status`. In a declaration (a constant), a
@@ -268,6 +271,7 @@ impl Failure {
             409 => Failure::Conflict,
             413 => Failure::PayloadTooLarge,
             422 => Failure::Unprocessable,
+            429 => Failure::TooManyRequests,
             _ => panic!("no error response is declared for this status"),
         }
     }
@@ -323,6 +327,11 @@ impl Failure {
                 422,
                 "Unprocessable",
                 "422: well-formed JSON whose values break a rule (wrong type, out of range, missing).",
+            ),
+            Failure::TooManyRequests => (
+                429,
+                "TooManyRequests",
+                "429: too many sign-in attempts from this address or on this account (code RATE_LIMITED); the Retry-After header says how many seconds to wait.",
             ),
         }
     }

@@ -279,11 +279,11 @@ operations! {
     register: POST "/auth/register" => auth::register, tag Auth, graphql "Mutation.register",
         auth Public,
         body Registration, ok 201 Registered "The identity, an API key and a token",
-        errors [409];
+        errors [409, 429];
 
     /// Exchanges an email or actor id and a password for a JWT.
     login: POST "/auth/login" => auth::login, tag Auth, graphql "Mutation.login", auth Public,
-        body Login, ok 200 LoggedIn "A token and its expiry", errors [401];
+        body Login, ok 200 LoggedIn "A token and its expiry", errors [401, 429];
 
     /// Ends the session of the login token sent (refused from now on, on every replica).
     logout: POST "/auth/logout" => auth::logout, tag Auth, graphql "Mutation.logout",

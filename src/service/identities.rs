@@ -1,5 +1,7 @@
 //! Identities: register, log in, authenticate, profile, API keys.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -12,6 +14,7 @@ use super::sessions::KeyScope;
 use super::viewer::Viewer;
 use super::{Ats, validate};
 use crate::actor::{Actor, ActorType};
+use crate::auth::limits::AccountKey;
 use crate::auth::{AuthMode, RegistrationMode, password, token};
 use crate::entity::{api_key, identity};
 use crate::error::{Error, Result};
@@ -314,8 +317,15 @@ impl Ats {
         Ok(view)
     }
 
-    /// Registers an identity; returns it with a first API key and an access token.
-    pub async fn register(&self, input: Registration) -> Result<Registered> {
+    /// Forgets sign-in limits that have fully replenished (called
+    /// periodically); returns how many clients and accounts are still held.
+    pub fn sweep_sign_in_limits(&self) -> usize {
+        self.sign_in.sweep()
+    }
+
+    /// Registers an identity; returns it with a first API key and an access
+    /// token. Counts against `client`'s sign-in limit (it hashes a password).
+    pub async fn register(&self, input: Registration, client: IpAddr) -> Result<Registered> {
         match (self.auth.registration, &input.invitation) {
             (RegistrationMode::Closed, _) => {
                 return Err(Error::forbidden(
@@ -343,11 +353,12 @@ impl Ats {
             input.display_name.as_deref().unwrap_or(&actor.id),
         )?;
         let email = input.email.as_deref().map(email).transpose()?;
+        if let Some(p) = &input.password {
+            password::validate(p)?;
+        }
+        self.sign_in.check_ip(client)?;
         let password_hash = match input.password {
-            Some(p) => {
-                password::validate(&p)?;
-                Some(password::hash(p).await?)
-            }
+            Some(p) => Some(password::hash(p).await?),
             None => None,
         };
         let w = self.store.begin_write().await?;
@@ -431,27 +442,47 @@ impl Ats {
         })
     }
 
-    /// Checks a password and issues an access token.
-    pub async fn login(&self, input: Login) -> Result<LoggedIn> {
+    /// Checks a password and issues an access token. Each attempt counts
+    /// against `client`'s sign-in limit and then against the account's
+    /// (both checked before the password, so a refused attempt costs no
+    /// hashing and says nothing about the password).
+    pub async fn login(&self, input: Login, client: IpAddr) -> Result<LoggedIn> {
         let refused = || Error::Unauthenticated("wrong email, actor id or password".to_owned());
         let password = input
             .password
             .ok_or_else(|| Error::validation("password is required"))?;
         let db = self.store.conn();
         let mut q = identity::Entity::find();
-        q = match (&input.email, &input.actor_id) {
-            (Some(e), _) => q.filter(identity::Column::Email.eq(e.trim().to_lowercase())),
+        let named;
+        (q, named) = match (&input.email, &input.actor_id) {
+            (Some(e), _) => {
+                let e = e.trim().to_lowercase();
+                (
+                    q.filter(identity::Column::Email.eq(e.clone())),
+                    format!("email {e}"),
+                )
+            }
             (None, Some(id)) => {
                 let q = q.filter(identity::Column::ActorId.eq(id.clone()));
                 match &input.actor_type {
-                    Some(t) => q.filter(identity::Column::ActorType.eq(t.clone())),
-                    None => q,
+                    Some(t) => (
+                        q.filter(identity::Column::ActorType.eq(t.clone())),
+                        format!("actor {t}:{id}"),
+                    ),
+                    None => (q, format!("actor {id}")),
                 }
             }
             (None, None) => return Err(Error::validation("email or actor_id is required")),
         };
+        self.sign_in.check_ip(client)?;
         let found = q.order_by_asc(identity::Column::Id).one(db).await?;
-        let Some(i) = found.filter(|i| i.password_hash.is_some()) else {
+        let found = found.filter(|i| i.password_hash.is_some());
+        let account = match &found {
+            Some(i) => AccountKey::Identity(i.id),
+            None => AccountKey::unknown(&named),
+        };
+        self.sign_in.check_account(&account, client)?;
+        let Some(i) = found else {
             password::verify(password, dummy_hash().await).await.ok();
             return Err(refused());
         };

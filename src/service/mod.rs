@@ -64,17 +64,20 @@ pub struct Ats {
     auth: AuthSettings,
     rights: std::sync::Arc<viewer::RightsCache>,
     credentials: std::sync::Arc<sessions::CredentialCache>,
+    sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
 }
 
 impl Ats {
     /// A service over `store`, publishing committed events to `bus`.
     pub fn new(store: Store, bus: EventBus, auth: AuthSettings) -> Self {
+        let sign_in = std::sync::Arc::new(crate::auth::limits::SignInLimits::new(&auth.sign_in));
         Self {
             store,
             bus,
             auth,
             rights: Default::default(),
             credentials: Default::default(),
+            sign_in,
         }
     }
 

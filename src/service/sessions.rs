@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -22,6 +24,7 @@ use utoipa::ToSchema;
 use super::identities::LoggedIn;
 use super::viewer::{Credential, Viewer};
 use super::{Ats, Principal};
+use crate::auth::limits::AccountKey;
 use crate::auth::{jwt, password, token};
 use crate::entity::{api_key, identity, password_reset, revoked_token};
 use crate::error::{Error, Result};
@@ -256,14 +259,20 @@ impl Ats {
 
     /// Changes the caller's password (the current one is required). Every
     /// login token issued before ends; the answer carries a new one. API
-    /// keys are separate credentials and keep working.
+    /// keys are separate credentials and keep working. Counts against the
+    /// sign-in limits of `client` and of the account, like a login: a
+    /// stolen token must not become a way to guess the password.
     pub async fn change_password(
         &self,
         viewer: &Viewer,
         input: PasswordChange,
+        client: IpAddr,
     ) -> Result<LoggedIn> {
         let p = viewer.identity()?;
         viewer.require_full_credential("change the password")?;
+        self.sign_in.check_ip(client)?;
+        self.sign_in
+            .check_account(&AccountKey::Identity(p.identity_id()), client)?;
         let current = input
             .current_password
             .ok_or_else(|| Error::validation("current_password is required"))?;
@@ -326,7 +335,9 @@ impl Ats {
 
     /// Sets a new password with a reset token (once, within its hour).
     /// Every login token issued before ends; the answer signs the user in.
-    pub async fn reset_password(&self, input: PasswordReset) -> Result<LoggedIn> {
+    /// Counts against `client`'s sign-in limit (it hashes a password).
+    pub async fn reset_password(&self, input: PasswordReset, client: IpAddr) -> Result<LoggedIn> {
+        self.sign_in.check_ip(client)?;
         let secret = input
             .token
             .ok_or_else(|| Error::validation("token is required"))?;

@@ -149,6 +149,7 @@ fn check_responses((method, path): &(String, String), operation: &Value) {
                     "409" => "Conflict",
                     "413" => "PayloadTooLarge",
                     "422" => "Unprocessable",
+                    "429" => "TooManyRequests",
                     other => panic!("{method} {path}: unexpected status {other}"),
                 })),
                 "{method} {path}: response {status}"

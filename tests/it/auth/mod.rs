@@ -7,6 +7,7 @@ mod guardians;
 mod hardening;
 mod invitations;
 mod isolation;
+mod limits;
 mod logs;
 mod matrix;
 mod required_mode;

@@ -14,6 +14,9 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
 /// The `ATS_METRICS_TOKEN` of every test server.
 pub const METRICS_TOKEN: &str = "test-metrics-token";
 
+/// A sign-in rate no test reaches.
+pub const UNLIMITED: &str = "1000000/1s";
+
 /// A running server over its own database.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -90,6 +93,10 @@ impl TestApp {
         let mut config = ats::config::Config::for_database(db.url.clone());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.metrics_token = Some(METRICS_TOKEN.to_owned());
+        // Tests sign many users in from 127.0.0.1; the sign-in limits'
+        // own tests set realistic ones in `tweak`.
+        config.sign_in_rate_per_ip = vec![UNLIMITED.parse().unwrap()];
+        config.sign_in_rate_per_account = vec![UNLIMITED.parse().unwrap()];
         tweak(&mut config);
         let auth_required = matches!(config.auth, ats::auth::AuthMode::Required);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
