@@ -13,6 +13,7 @@ mod m20261201_000008_event_watermark;
 mod m20261201_000009_partial_write_indexes;
 mod m20261202_000010_read_path;
 mod m20261202_000011_sessions;
+mod m20261202_000012_priority_list;
 
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_partial_write_indexes::Migration),
             Box::new(m20261202_000010_read_path::Migration),
             Box::new(m20261202_000011_sessions::Migration),
+            Box::new(m20261202_000012_priority_list::Migration),
         ]
     }
 }

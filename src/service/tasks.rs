@@ -333,12 +333,17 @@ pub struct TaskList {
 }
 
 impl SortBy {
-    fn column(self) -> task::Column {
+    /// What a list in this order is sorted by (then by id). The priority
+    /// order sorts by `priority + 0`, which only the list index
+    /// `ix_tasks_status_priority` holds: an index on the plain column would
+    /// draw claim-next (which orders by `priority`) away from the ready
+    /// queue whenever the planner lacks statistics.
+    fn sort_expr(self) -> sea_orm::sea_query::SimpleExpr {
         match self {
-            SortBy::CreatedAt => task::Column::CreatedAt,
-            SortBy::UpdatedAt => task::Column::UpdatedAt,
-            SortBy::Priority => task::Column::Priority,
-            SortBy::Title => task::Column::Title,
+            SortBy::CreatedAt => Expr::col(task::Column::CreatedAt).into(),
+            SortBy::UpdatedAt => Expr::col(task::Column::UpdatedAt).into(),
+            SortBy::Priority => Expr::cust("(\"priority\" + 0)"),
+            SortBy::Title => Expr::col(task::Column::Title).into(),
         }
     }
 
@@ -368,7 +373,7 @@ impl SortBy {
             }
         };
         // A row comparison, which both backends use as an index bound.
-        let here = Expr::tuple([Expr::col(self.column()), Expr::col(task::Column::Id)]);
+        let here = Expr::tuple([self.sort_expr(), Expr::col(task::Column::Id).into()]);
         let there = Expr::tuple([Expr::val(key), Expr::val(cursor.id)]);
         Ok(Condition::all().add(if later {
             here.gt(there)
@@ -795,7 +800,7 @@ impl Ats {
         let order = if ascending { Order::Asc } else { Order::Desc };
         let mut rows = task::Entity::find()
             .filter(page)
-            .order_by(q.sort_by.column(), order.clone())
+            .order_by(q.sort_by.sort_expr(), order.clone())
             .order_by(task::Column::Id, order)
             .limit(q.limit + 1)
             .offset(q.offset)

@@ -372,6 +372,15 @@ async fn task_lists_are_served_by_indexes() {
             },
         ),
         (
+            "pending, most urgent first",
+            Scope::Any,
+            TaskQuery {
+                statuses: pending.clone(),
+                sort_by: SortBy::Priority,
+                ..base.clone()
+            },
+        ),
+        (
             "recently changed",
             Scope::Any,
             TaskQuery {
