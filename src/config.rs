@@ -141,6 +141,17 @@ pub struct Config {
     )]
     pub trusted_proxies: TrustedProxies,
 
+    /// Expensive GraphQL requests (costing at least a fifth of the limit)
+    /// one caller (an identity, or an address without credentials) may have
+    /// running at once; more answer `RATE_LIMITED` (0: no limit).
+    #[arg(
+        long,
+        env = "ATS_GRAPHQL_CONCURRENCY_PER_CALLER",
+        default_value_t = 8,
+        global = true
+    )]
+    pub graphql_concurrency_per_caller: usize,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -242,6 +253,10 @@ impl fmt::Debug for Config {
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("graphql_timeout_ms", &self.graphql_timeout_ms)
+            .field(
+                "graphql_concurrency_per_caller",
+                &self.graphql_concurrency_per_caller,
+            )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sign_in_rate_per_ip", &self.sign_in_rate_per_ip)
             .field("sign_in_rate_per_account", &self.sign_in_rate_per_account)

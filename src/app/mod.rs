@@ -155,7 +155,10 @@ pub async fn serve(
     );
     CountFolder::spawn(ats.clone(), COUNT_FOLD, stop_rx.clone());
     spawn_limit_sweeper(ats.clone(), stop_rx.clone());
-    let schema = crate::graphql::schema(ats.clone());
+    let schema = crate::graphql::schema_with(
+        ats.clone(),
+        crate::graphql::CallerGate::new(config.graphql_concurrency_per_caller),
+    );
     let app = router(AppState {
         schema,
         metrics,

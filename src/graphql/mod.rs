@@ -4,6 +4,7 @@
 mod access;
 mod bounds;
 mod error;
+mod gate;
 mod inputs;
 mod loaders;
 mod mutation;
@@ -15,6 +16,7 @@ mod transport;
 mod types;
 
 use async_graphql::{Context, Schema};
+pub use gate::{CallerGate, CallerKey, EXPENSIVE};
 
 pub use error::{GqlResult, OrGql};
 pub use transport::routes;
@@ -74,8 +76,16 @@ pub(crate) fn list_cost(child_complexity: usize) -> usize {
     1 + UNPAGED_LIST * child_complexity
 }
 
+/// Expensive requests one caller may run at once by default.
+pub const DEFAULT_CONCURRENCY_PER_CALLER: usize = 8;
+
 /// Builds the schema over `ats`.
 pub fn schema(ats: Ats) -> AtsSchema {
+    schema_with(ats, CallerGate::new(DEFAULT_CONCURRENCY_PER_CALLER))
+}
+
+/// Builds the schema over `ats`, holding expensive requests to `gate`.
+pub fn schema_with(ats: Ats, gate: std::sync::Arc<CallerGate>) -> AtsSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -86,6 +96,7 @@ pub fn schema(ats: Ats) -> AtsSchema {
     .limit_complexity(MAX_COMPLEXITY)
     .extension(error::DefaultCode)
     .extension(bounds::DocumentBounds)
+    .extension(gate::Gate(gate))
     .finish()
 }
 

@@ -326,13 +326,10 @@ impl Ats {
     /// Registers an identity; returns it with a first API key and an access
     /// token. Counts against `client`'s sign-in limit (it hashes a password).
     pub async fn register(&self, input: Registration, client: IpAddr) -> Result<Registered> {
-        match (self.auth.registration, &input.invitation) {
-            (RegistrationMode::Closed, _) => {
-                return Err(Error::forbidden(
-                    "registration is closed on this server: ask its operator for an account",
-                ));
-            }
-            _ => {}
+        if self.auth.registration == RegistrationMode::Closed {
+            return Err(Error::forbidden(
+                "registration is closed on this server: ask its operator for an account",
+            ));
         }
         let actor_type = ActorType::parse(input.actor_type.as_deref().unwrap_or("human"))
             .map_err(|e| Error::validation(e.to_string()))?;

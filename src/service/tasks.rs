@@ -340,10 +340,10 @@ impl SortBy {
     /// queue whenever the planner lacks statistics.
     fn sort_expr(self) -> sea_orm::sea_query::SimpleExpr {
         match self {
-            SortBy::CreatedAt => Expr::col(task::Column::CreatedAt).into(),
-            SortBy::UpdatedAt => Expr::col(task::Column::UpdatedAt).into(),
+            SortBy::CreatedAt => Expr::col(task::Column::CreatedAt),
+            SortBy::UpdatedAt => Expr::col(task::Column::UpdatedAt),
             SortBy::Priority => Expr::cust("(\"priority\" + 0)"),
-            SortBy::Title => Expr::col(task::Column::Title).into(),
+            SortBy::Title => Expr::col(task::Column::Title),
         }
     }
 
@@ -373,7 +373,7 @@ impl SortBy {
             }
         };
         // A row comparison, which both backends use as an index bound.
-        let here = Expr::tuple([self.sort_expr(), Expr::col(task::Column::Id).into()]);
+        let here = Expr::tuple([self.sort_expr(), Expr::col(task::Column::Id)]);
         let there = Expr::tuple([Expr::val(key), Expr::val(cursor.id)]);
         Ok(Condition::all().add(if later {
             here.gt(there)

@@ -16,7 +16,10 @@ use crate::common::gql::gql;
 use crate::common::observed::observed;
 use crate::on_both_backends;
 
-on_both_backends!(alias_attacks_are_refused_before_any_statement);
+on_both_backends!(
+    alias_attacks_are_refused_before_any_statement,
+    a_caller_runs_few_expensive_requests_at_once,
+);
 on_both_backends!(start = super::no_time_to_spare; a_request_past_its_time_budget_is_stopped);
 
 /// A server whose GraphQL requests have no time at all.
@@ -116,4 +119,58 @@ async fn alias_attacks_are_refused_before_any_statement(app: TestApp) {
         .collect();
     let resp = gql(&owner, &format!("{{ {counts}}}"), json!({})).await;
     assert!(resp.get("errors").is_none(), "{resp}");
+}
+
+/// Expensive requests (a fifth of the cost limit or more) count against
+/// their caller's places at the gate: with its places taken, a caller's
+/// next expensive request is refused with `RATE_LIMITED` and nothing runs;
+/// its cheap requests, and other callers, go on; a freed place is used again.
+async fn a_caller_runs_few_expensive_requests_at_once(app: TestApp) {
+    use ats::graphql::{CallerGate, CallerKey};
+    let c = app.actor("agent", "heavy");
+    c.create_task(json!({ "title": "t" })).await;
+    let (ats, log) = observed(&app).await;
+    let viewer = ats
+        .viewer(&Caller::Named(Actor::new("agent", "heavy", None).unwrap()))
+        .await
+        .unwrap();
+    let gate = CallerGate::new(1);
+    let schema = ats::graphql::schema_with(ats.clone(), gate.clone());
+    let (me, other): (std::net::IpAddr, std::net::IpAddr) =
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    // Ten pages of 500 with a few fields: well over the threshold, under the limit.
+    let expensive: String = (0..10)
+        .map(|i| format!("p{i}: tasks(first: 500) {{ nodes {{ id title status }} }} "))
+        .collect();
+    let expensive = format!("{{ {expensive}}}");
+    let cheap = "{ tasks(first: 5) { nodes { id } } }";
+    let run = |doc: String, ip: std::net::IpAddr| {
+        let schema = schema.clone();
+        let viewer = viewer.clone();
+        async move {
+            let req = async_graphql::Request::new(doc)
+                .data(viewer)
+                .data(ats::app::ClientIp(ip));
+            serde_json::to_value(schema.execute(req).await).unwrap()
+        }
+    };
+    let ok = run(expensive.clone(), me).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+
+    let held = gate.enter(CallerKey::Address(me)).unwrap();
+    log.lock().unwrap().clear();
+    let refused = run(expensive.clone(), me).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+    assert!(refused["data"].is_null(), "{refused}");
+    assert!(log.lock().unwrap().is_empty(), "a refused request ran SQL");
+    let small = run(cheap.to_owned(), me).await;
+    assert!(small.get("errors").is_none(), "{small}");
+    let elsewhere = run(expensive.clone(), other).await;
+    assert!(elsewhere.get("errors").is_none(), "{elsewhere}");
+    drop(held);
+    let again = run(expensive, me).await;
+    assert!(again.get("errors").is_none(), "{again}");
 }
