@@ -81,6 +81,35 @@ pub struct Config {
     )]
     pub ws_init_timeout_ms: u64,
 
+    /// Most WebSockets (`/ws` and `/graphql/ws` together) open at once from
+    /// one client address (IPv6: one /64); 0 for no limit. Past it a new
+    /// socket is accepted and closed at once with 1013 and a reason.
+    #[arg(long, env = "ATS_WS_MAX_PER_IP", default_value_t = 256, global = true)]
+    pub ws_max_per_ip: usize,
+
+    /// Most WebSockets (`/ws` and `/graphql/ws` together) open at once in
+    /// this process; 0 for no limit. Past it a new socket is accepted and
+    /// closed at once with 1013 and a reason.
+    #[arg(
+        long,
+        env = "ATS_WS_MAX_TOTAL",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub ws_max_total: usize,
+
+    /// Largest WebSocket message (and frame) a client may send on `/ws` and,
+    /// once initialised, on `/graphql/ws`, in bytes; larger ones close the
+    /// socket with 1009. Before `connection_init` succeeds `/graphql/ws`
+    /// takes at most 16 KiB (or this, if smaller).
+    #[arg(
+        long,
+        env = "ATS_WS_MAX_MESSAGE_BYTES",
+        default_value_t = 64 * 1024,
+        global = true
+    )]
+    pub ws_max_message_bytes: usize,
+
     /// Longest a GraphQL request may run, in milliseconds: past it the
     /// request stops (its statements with it) and answers `TIMEOUT`.
     #[arg(
@@ -252,6 +281,9 @@ impl fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
+            .field("ws_max_per_ip", &self.ws_max_per_ip)
+            .field("ws_max_total", &self.ws_max_total)
+            .field("ws_max_message_bytes", &self.ws_max_message_bytes)
             .field("graphql_timeout_ms", &self.graphql_timeout_ms)
             .field(
                 "graphql_concurrency_per_caller",

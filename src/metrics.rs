@@ -39,6 +39,8 @@ pub struct Metrics {
     http_seconds: Family<HttpLabels, Histogram>,
     tasks: Family<StatusLabels, Gauge>,
     subscriptions: Gauge,
+    websockets: Gauge,
+    websockets_refused: Counter,
     db_queries: Counter,
     /// Reaper passes.
     pub reaper_runs: Counter,
@@ -62,6 +64,8 @@ impl Metrics {
         });
         let tasks = Family::<StatusLabels, Gauge>::default();
         let subscriptions = Gauge::default();
+        let websockets = Gauge::default();
+        let websockets_refused = Counter::default();
         let db_queries = Counter::default();
         let reaper_runs = Counter::default();
         let reaper_expired = Counter::default();
@@ -81,6 +85,16 @@ impl Metrics {
             "Open event subscriptions (/ws and GraphQL)",
             subscriptions.clone(),
         );
+        registry.register(
+            "open_websockets",
+            "Open WebSockets (/ws and /graphql/ws)",
+            websockets.clone(),
+        );
+        registry.register(
+            "websockets_refused",
+            "WebSockets refused by ATS_WS_MAX_PER_IP or ATS_WS_MAX_TOTAL",
+            websockets_refused.clone(),
+        );
         registry.register("db_queries", "SQL statements executed", db_queries.clone());
         registry.register("reaper_runs", "Lease reaper passes", reaper_runs.clone());
         registry.register(
@@ -94,6 +108,8 @@ impl Metrics {
             http_seconds,
             tasks,
             subscriptions,
+            websockets,
+            websockets_refused,
             db_queries,
             reaper_runs,
             reaper_expired,
@@ -106,6 +122,11 @@ impl Metrics {
             runs: self.reaper_runs.clone(),
             expired: self.reaper_expired.clone(),
         }
+    }
+
+    /// The gauge of open WebSockets and the counter of refused ones.
+    pub fn socket_metrics(&self) -> (Gauge, Counter) {
+        (self.websockets.clone(), self.websockets_refused.clone())
     }
 
     /// The counter the store increments for each SQL statement.

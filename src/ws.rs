@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{ApiQuery, AppState};
+use crate::app::sockets;
+use crate::app::{ApiQuery, AppState, ClientIp};
 use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::{Error, Result};
 use crate::service::views::EventView;
@@ -21,26 +22,34 @@ use crate::service::{Ats, EventQuery, SubscriptionItem, Viewer};
 
 /// How often the server pings; a peer silent for three intervals is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
-/// Largest client message accepted.
-const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// Most subscriptions one connection may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
 
 /// Upgrades `GET /ws` to the event protocol. The caller comes from the
 /// `Authorization` header, `?token=`, or (open mode) the actor parameters;
 /// the socket is closed, with a reason, as soon as that credential stops
-/// holding.
+/// holding. A caller over the socket caps (`ATS_WS_MAX_PER_IP`,
+/// `ATS_WS_MAX_TOTAL`) gets a socket closed at once with 1013.
 pub async fn upgrade(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<SocketQuery>,
+    ClientIp(client): ClientIp,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
     let caller = Caller::from_socket(&headers, &params)?;
     let viewer = state.ats.viewer(&caller).await?;
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| Connection::run(state, viewer, socket)))
+    let slot = match state.sockets.admit(Some(client)) {
+        Ok(slot) => slot,
+        Err(refusal) => return Ok(sockets::refuse(ws, &refusal)),
+    };
+    let max_message = state.config.ws_max_message_bytes;
+    Ok(
+        sockets::configure(ws, max_message).on_upgrade(move |socket| async move {
+            let _slot = slot;
+            Connection::run(state, viewer, socket, max_message).await
+        }),
+    )
 }
 
 /// A client message.
@@ -85,7 +94,7 @@ fn error_message(code: &str, message: &str, id: Option<&str>) -> Message {
 }
 
 impl Connection {
-    async fn run(state: AppState, viewer: Viewer, socket: WebSocket) {
+    async fn run(state: AppState, viewer: Viewer, socket: WebSocket, max_message: usize) {
         let (mut sink, mut stream) = socket.split();
         let (out, mut outbox) = mpsc::channel::<Message>(256);
         let mut shutdown = state.shutdown.clone();
@@ -98,9 +107,14 @@ impl Connection {
             }
             let _ = sink.close().await;
         });
-        let watched = viewer.clone();
-        let revoked = state.ats.credential_revoked(&watched);
-        futures_util::pin_mut!(revoked);
+        // The credential is watched in a task of its own: a check suspended
+        // here while a subscribe runs below would hold its database
+        // connection, and enough such sockets at once would leave the pool
+        // to no one (every subscribe then waits out the acquire timeout).
+        let mut revoked = {
+            let (ats, watched) = (state.ats.clone(), viewer.clone());
+            sockets::OwnedTask::spawn(async move { ats.credential_revoked(&watched).await })
+        };
         let mut conn = Connection {
             ats: state.ats.clone(),
             viewer,
@@ -119,17 +133,27 @@ impl Connection {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut missed_pongs = 0u32;
+        let mut watching = true;
         loop {
             tokio::select! {
                 incoming = stream.next() => match incoming {
                     Some(Ok(Message::Text(t))) => {
                         missed_pongs = 0;
-                        conn.handle(t.as_str()).await;
+                        // Boxed: room for a subscribe's reads only while it runs.
+                        Box::pin(conn.handle(t.as_str())).await;
                     }
                     Some(Ok(Message::Binary(_))) => {
                         let _ = conn.out.send(error_message("bad_request", "binary frames are not supported; send JSON text", None)).await;
                     }
                     Some(Ok(Message::Pong(_) | Message::Ping(_))) => missed_pongs = 0,
+                    Some(Err(e)) if sockets::is_too_big(&e) => {
+                        let (code, reason) = sockets::too_big_close(max_message, "per message");
+                        let _ = conn.out.send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: Utf8Bytes::from(reason),
+                        }))).await;
+                        break;
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 },
                 _ = ping.tick() => {
@@ -140,7 +164,11 @@ impl Connection {
                     }
                     let _ = conn.out.try_send(Message::Ping(Default::default()));
                 }
-                err = &mut revoked => {
+                ended = &mut revoked, if watching => {
+                    let Ok(err) = ended else {
+                        watching = false;
+                        continue;
+                    };
                     let reason = format!("credentials no longer valid: {}", err.public_message());
                     let _ = conn.out.send(Message::Close(Some(CloseFrame {
                         code: axum::extract::ws::close_code::POLICY,
@@ -157,6 +185,7 @@ impl Connection {
                 }
             }
         }
+        drop(revoked);
         for (_, task) in conn.subscriptions.drain() {
             task.abort();
         }

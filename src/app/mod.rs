@@ -7,6 +7,7 @@ mod client_ip;
 mod extract;
 mod middleware;
 mod router;
+pub mod sockets;
 mod state;
 
 use std::future::Future;
@@ -159,12 +160,20 @@ pub async fn serve(
         ats.clone(),
         crate::graphql::CallerGate::new(config.graphql_concurrency_per_caller),
     );
+    let (open_sockets, refused_sockets) = metrics.socket_metrics();
+    let sockets = sockets::SocketSlots::new(
+        config.ws_max_per_ip,
+        config.ws_max_total,
+        open_sockets,
+        refused_sockets,
+    );
     let app = router(AppState {
         schema,
         metrics,
         ats,
         config: Arc::new(config),
         shutdown: stop_rx,
+        sockets,
     });
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

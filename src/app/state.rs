@@ -22,4 +22,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The GraphQL schema over the same service.
     pub schema: AtsSchema,
+    /// Open WebSockets (`/ws` and `/graphql/ws`) and their caps.
+    pub sockets: Arc<super::sockets::SocketSlots>,
 }

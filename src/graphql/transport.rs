@@ -16,6 +16,7 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 
 use super::loaders::{EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader};
+use crate::app::sockets;
 use crate::app::{AppState, ClientIp};
 use crate::auth::caller::{Caller, SocketQuery};
 use crate::error::Error;
@@ -180,13 +181,18 @@ async fn subscribe(
         )
         .into_response();
     };
+    let upgrade = upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let slot = match state.sockets.admit(Some(client.0)) {
+        Ok(slot) => slot,
+        Err(refusal) => return sockets::refuse(upgrade, &refusal),
+    };
     // A malformed credential on the upgrade itself is refused at init.
     let upgrade_caller = Caller::from_socket(&headers, &query).ok();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(MAX_SOCKET_MESSAGE)
-        .max_frame_size(MAX_SOCKET_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol, upgrade_caller, client))
+    sockets::configure(upgrade, state.config.ws_max_message_bytes)
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            serve_socket(state, socket, protocol, upgrade_caller, client).await
+        })
         .into_response()
 }
 
@@ -200,10 +206,6 @@ fn subprotocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
                 .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
         })
 }
-
-/// The largest message a `/graphql/ws` client may send: subscription
-/// documents and `connection_init` payloads are small.
-const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
 
 /// The close code for a `connection_init` the service refused: 4401 without
 /// valid credentials, 4403 for credentials that may not subscribe.
@@ -223,16 +225,37 @@ async fn serve_socket(
     client: ClientIp,
 ) {
     let (mut sink, stream) = socket.split();
-    let input = stream
-        .take_while(|res| futures_util::future::ready(res.is_ok()))
-        .filter_map(|msg| {
-            futures_util::future::ready(match msg {
-                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
-                _ => None,
-            })
-        });
     let (viewer_tx, mut viewer_rx) = tokio::sync::watch::channel::<Option<Viewer>>(None);
     let mut init_watch = viewer_rx.clone();
+    // Messages in, until the first error or oversized message; a message
+    // over the limit leaves the close frame to send here.
+    let max_message = state.config.ws_max_message_bytes;
+    let max_before_init = sockets::MAX_INIT_MESSAGE.min(max_message);
+    let oversize: std::sync::Arc<std::sync::Mutex<Option<(u16, String)>>> = Default::default();
+    let too_big = oversize.clone();
+    let initialised = viewer_rx.clone();
+    let input = stream
+        .map(move |msg| {
+            let refuse = |limit, when| {
+                *too_big.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(sockets::too_big_close(limit, when));
+                None
+            };
+            match msg {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                    let m = m.into_data();
+                    if m.len() > max_before_init && initialised.borrow().is_none() {
+                        return refuse(max_before_init, "before connection_init");
+                    }
+                    Some(Some(m))
+                }
+                Ok(_) => Some(None),
+                Err(e) if sockets::is_too_big(&e) => refuse(max_message, "per message"),
+                Err(_) => None,
+            }
+        })
+        .take_while(|item| futures_util::future::ready(item.is_some()))
+        .filter_map(|item| futures_util::future::ready(item.flatten()));
     let refused: std::sync::Arc<std::sync::Mutex<Option<Error>>> = Default::default();
     let refusal = refused.clone();
     let ats = state.ats.clone();
@@ -262,7 +285,15 @@ async fn serve_socket(
                 return std::future::pending().await;
             }
         };
-        state.ats.credential_revoked(&viewer).await
+        // Watched in a task of its own: a check suspended here while this
+        // socket waits to send would hold its database connection.
+        let ats = state.ats.clone();
+        let watcher =
+            sockets::OwnedTask::spawn(async move { ats.credential_revoked(&viewer).await });
+        match watcher.await {
+            Ok(err) => err,
+            Err(_) => std::future::pending().await,
+        }
     };
     futures_util::pin_mut!(revoked);
     let mut shutdown = state.shutdown.clone();
@@ -295,7 +326,10 @@ async fn serve_socket(
                         None => (code, reason),
                     };
                 }
-                None => return,
+                None => match oversize.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(close) => break close,
+                    None => return,
+                },
             },
             timed = &mut init_deadline, if init_pending => {
                 init_pending = false;

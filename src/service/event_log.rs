@@ -351,7 +351,9 @@ impl Ats {
             loop {
                 // Subscribed to the bus first, then read the table: whatever
                 // the bus sent before we listened is already in the table.
-                match ats.replay(&viewer, &filter, last, &tx).await {
+                // The database reads are boxed so that an idle subscription's
+                // task holds only the waiting state, not room for them.
+                match Box::pin(ats.replay(&viewer, &filter, last, &tx)).await {
                     Ok(Some(new_last)) => last = new_last,
                     Ok(None) => return,
                     Err(err) => {
@@ -368,7 +370,7 @@ impl Ats {
                                 if id <= last || !filter.matches(&e) {
                                     continue;
                                 }
-                                match ats.rights(&viewer).await {
+                                match Box::pin(ats.rights(&viewer)).await {
                                     Ok(r) if r.can_read(e.project_id) => {}
                                     Ok(_) => continue,
                                     Err(err) => {

@@ -61,7 +61,8 @@ pub use workflow::{HandoffView, NewHandoff};
 pub struct Ats {
     store: Store,
     bus: EventBus,
-    auth: AuthSettings,
+    /// Shared: the JWT keys are not copied with every clone.
+    auth: std::sync::Arc<AuthSettings>,
     rights: std::sync::Arc<viewer::RightsCache>,
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
@@ -74,7 +75,7 @@ impl Ats {
         Self {
             store,
             bus,
-            auth,
+            auth: std::sync::Arc::new(auth),
             rights: Default::default(),
             credentials: Default::default(),
             sign_in,

@@ -451,7 +451,9 @@ impl Ats {
         }
         let mut changes = self.bus.access_changes();
         loop {
-            if let Err(e @ Error::Unauthenticated(_)) = self.revalidate(viewer).await {
+            // Boxed: the check (database reads) is allocated while it runs,
+            // not kept inside every idle socket's state.
+            if let Err(e @ Error::Unauthenticated(_)) = Box::pin(self.revalidate(viewer)).await {
                 return e;
             }
             let expiry = match &viewer.inner.credential {

@@ -12,3 +12,4 @@ mod logs;
 mod matrix;
 mod required_mode;
 mod sessions;
+mod sockets;

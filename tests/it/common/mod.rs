@@ -5,7 +5,8 @@
 //! as users made in one line ([`users`]), one GraphQL helper ([`gql`]), the
 //! JSON shapes of the SPEC written once ([`shapes`]), refusals that write
 //! nothing ([`refusals`]), WebSocket clients for `/ws` ([`ws`]) and
-//! `/graphql/ws` ([`gql_ws`]), the `ats` CLI runner ([`cli`], [`watcher`]), and the
+//! `/graphql/ws` ([`gql_ws`]), bare sockets from any loopback address
+//! ([`sockets`]), the `ats` CLI runner ([`cli`], [`watcher`]), and the
 //! `ats-server` binary as a child process ([`process`]).
 //!
 //! PostgreSQL cases run when `ATS_TEST_PG_URL` names a server we may create
@@ -25,6 +26,7 @@ pub mod observed;
 pub mod process;
 pub mod refusals;
 pub mod shapes;
+pub mod sockets;
 pub mod users;
 pub mod watcher;
 pub mod ws;

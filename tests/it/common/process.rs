@@ -6,6 +6,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary to run: `ATS_SERVER_BIN` if set (e.g. a release build, or
+/// another version to compare with), else the one this test run built.
+fn binary() -> PathBuf {
+    std::env::var_os("ATS_SERVER_BIN")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_ats-server")),
+            PathBuf::from,
+        )
+}
+
 /// A running `ats-server`.
 pub struct ServerProcess {
     child: Child,
@@ -29,7 +40,7 @@ impl ServerProcess {
             std::process::id()
         ));
         let out = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ats-server"));
+        let mut cmd = Command::new(binary());
         cmd.env("DATABASE_URL", db_url)
             .env("ATS_LISTEN", format!("127.0.0.1:{port}"))
             .stdin(Stdio::null())
@@ -72,6 +83,11 @@ impl ServerProcess {
             "ats-server did not become healthy; log:\n{}",
             self.log_text()
         );
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown hook, no flush, nothing graceful.
