@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -107,14 +108,14 @@ impl ExtensionFactory for Gate {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(GatedRequest {
             gate: self.0.clone(),
-            complexity: Mutex::new(0),
+            complexity: AtomicUsize::new(0),
         })
     }
 }
 
 struct GatedRequest {
     gate: Arc<CallerGate>,
-    complexity: Mutex<usize>,
+    complexity: AtomicUsize,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -125,7 +126,7 @@ impl Extension for GatedRequest {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
-        *self.complexity.lock().unwrap_or_else(|p| p.into_inner()) = result.complexity;
+        self.complexity.store(result.complexity, Ordering::Relaxed);
         Ok(result)
     }
 
@@ -135,7 +136,7 @@ impl Extension for GatedRequest {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let complexity = *self.complexity.lock().unwrap_or_else(|p| p.into_inner());
+        let complexity = self.complexity.load(Ordering::Relaxed);
         if complexity < EXPENSIVE {
             return next.run(ctx, operation_name).await;
         }

@@ -363,7 +363,7 @@ impl Ats {
         // tells nothing about which names and emails are taken.
         let invitation = match input.invitation.as_deref() {
             Some(secret) => Some(
-                self.invitation_for_registration(&w.txn, secret, &actor, email.as_deref())
+                self.invitation_for_registration(&w.txn, secret, &actor)
                     .await?,
             ),
             // The first identity of an invite-only server needs none: it

@@ -416,7 +416,6 @@ impl Ats {
         txn: &impl sea_orm::ConnectionTrait,
         secret: &str,
         actor: &crate::actor::Actor,
-        _email: Option<&str>,
     ) -> Result<invitation::Model> {
         let missing = || Error::not_found("invitation not found, used or expired");
         let inv = invitation::Entity::find()
@@ -450,25 +449,42 @@ impl Ats {
         let me = self.identity_of(p).await?;
         let db = self.store.conn();
         let now = time::now();
+        // The invitations that name `me` (see `invitation_is_for`), read
+        // with their orgs in two statements, not every pending invitation.
         let pending = invitation::Entity::find()
             .filter(invitation::Column::Status.eq("pending"))
             .filter(invitation::Column::ExpiresAt.gt(now))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(invitation::Column::Email.is_not_null())
+                            .add(invitation::Column::IdentityId.eq(me.id)),
+                    )
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(invitation::Column::ActorType.eq(me.actor_type.clone()))
+                            .add(invitation::Column::ActorId.eq(me.actor_id.clone())),
+                    ),
+            )
             .order_by_asc(invitation::Column::Id)
             .all(db)
             .await?;
-        let mut out = Vec::new();
-        for i in pending
+        let org_ids: Vec<i32> = pending.iter().map(|i| i.org_id).collect();
+        let slugs: std::collections::HashMap<i32, String> = org::Entity::find()
+            .filter(org::Column::Id.is_in(org_ids))
+            .all(db)
+            .await?
             .into_iter()
-            .filter(|i| Self::invitation_is_for(i, &me))
-        {
-            let slug = org::Entity::find_by_id(i.org_id)
-                .one(db)
-                .await?
-                .map(|o| o.slug)
-                .unwrap_or_default();
-            out.push(invitation_view(&slug, i));
-        }
-        Ok(out)
+            .map(|o| (o.id, o.slug))
+            .collect();
+        Ok(pending
+            .into_iter()
+            .map(|i| {
+                let slug = slugs.get(&i.org_id).cloned().unwrap_or_default();
+                invitation_view(&slug, i)
+            })
+            .collect())
     }
 
     /// Accepts (joining the org) or declines an invitation addressed to the caller.

@@ -21,6 +21,7 @@ crate::on_both_backends!(
     a_reset_token_sets_a_new_password_once,
     limited_keys_read_only_or_named_projects,
     email_invitations_belong_to_the_address_holder_at_invitation_time,
+    session_routes_refuse_outsiders_revoked_keys_and_hostile_input,
 );
 
 crate::on_both_backends!(
@@ -500,4 +501,49 @@ async fn closed_registration_refuses_everyone(app: TestApp) {
         matches!(zoe, Err(ats::error::Error::NotFound(_))),
         "zoe exists"
     );
+}
+
+/// The session routes as an attacker tries them: without credentials, with
+/// a revoked key, with another user's reset token spent, and with hostile
+/// passwords (NUL, oversize); nothing changes.
+async fn session_routes_refuse_outsiders_revoked_keys_and_hostile_input(app: TestApp) {
+    let anon = app.client();
+    anon.post("/auth/logout", json!({})).await.expect_error(401);
+    let change = json!({ "current_password": PASSWORD, "new_password": "new-password-1" });
+    anon.post("/auth/password", change.clone())
+        .await
+        .expect_error(401);
+
+    let key = register(&app, "vic", "vic@example.com").await;
+    let owner = app.bearer(&key);
+    let spare = owner
+        .post("/auth/api-keys", json!({ "name": "spare" }))
+        .await
+        .expect(201);
+    let spare_id = spare["api_key"]["id"].as_i64().unwrap();
+    let spare = app.bearer(spare["api_key"]["key"].as_str().unwrap());
+    spare.get("/auth/me").await.expect(200);
+    owner
+        .delete(&format!("/auth/api-keys/{spare_id}"))
+        .await
+        .expect(200);
+    spare
+        .post("/auth/password", change.clone())
+        .await
+        .expect_error(401);
+    spare
+        .post("/auth/api-keys", json!({ "name": "again" }))
+        .await
+        .expect_error(401);
+
+    for bad in ["new\u{0}password", &"x".repeat(10_000)] {
+        let body = json!({ "current_password": PASSWORD, "new_password": bad });
+        owner.post("/auth/password", body).await.expect_error(422);
+    }
+    let body = json!({ "token": "atsr_x\u{0}", "new_password": "new-password-1" });
+    anon.post("/auth/password/reset", body)
+        .await
+        .expect_error(422);
+    // The password is still the first one.
+    login(&app, "vic@example.com", PASSWORD).await;
 }
