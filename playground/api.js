@@ -33,6 +33,11 @@ export function setToken(token) {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
+/** Whether the page signed in with an API key (they start `ats_`) rather than a password. */
+export function signedInWithKey() {
+  return Boolean(session.token && session.token.startsWith('ats_'));
+}
+
 export function setActor(actor) {
   session.actor = actor;
   localStorage.setItem(ACTOR_KEY, JSON.stringify(actor));
@@ -58,6 +63,7 @@ export function initPayload() {
 
 /** Runs a query or mutation; resolves to `data`, rejects with ApiError. */
 export async function gql(query, variables = {}) {
+  const sent = session.token;
   let res;
   try {
     res = await fetch('/graphql', {
@@ -72,7 +78,11 @@ export async function gql(query, variables = {}) {
   try { body = await res.json(); } catch { /* not JSON */ }
   if (body && Array.isArray(body.errors) && body.errors.length) {
     const e = body.errors[0];
-    throw new ApiError(e.message, e.extensions && e.extensions.code, e.path);
+    const code = e.extensions && e.extensions.code;
+    // Sent with a token the page has since replaced (a password change):
+    // refused before it ran, so it is asked again with the new one.
+    if (code === 'UNAUTHENTICATED' && sent && session.token && session.token !== sent) return gql(query, variables);
+    throw new ApiError(e.message, code, e.path);
   }
   if (!res.ok || !body) {
     throw new ApiError((body && body.error) || `HTTP ${res.status}`, (body && body.code) || 'INTERNAL');

@@ -1,5 +1,5 @@
 // The dashboard: wires identity, the board, the live subscription, the task
-// detail, the create form and the figures. It uses only the public GraphQL
+// detail, the create form, the account dialog and the figures. It uses only the public GraphQL
 // API (`/graphql` and `taskEvents` on `/graphql/ws`).
 
 import { gql, session, setToken, setActor, ApiError } from './api.js';
@@ -7,6 +7,7 @@ import { Board, STATUSES, esc, taskFilter, countdown } from './board.js';
 import { LiveEvents } from './live.js';
 import { Detail } from './detail.js';
 import { CreateForm, createDialogHtml } from './create.js';
+import { Account, accountDialogHtml } from './account.js';
 import { sparkline, bars } from './charts.js';
 import { signinHtml, wireSignin, ME } from './signin.js';
 
@@ -16,6 +17,7 @@ const $ = (sel) => document.querySelector(sel);
 const state = {
   filters: readUrl(),
   openTask: new URLSearchParams(location.search).get('task'),
+  view: readView(), // 'account' while the account dialog is open
   loaded: false,
   buffer: [],
   depth: new Map(), // channel -> recent pending counts
@@ -32,6 +34,10 @@ function readUrl() {
   return f;
 }
 
+function readView() {
+  return new URLSearchParams(location.search).get('view') === 'account' ? 'account' : null;
+}
+
 function writeUrl({ push = false } = {}) {
   const p = new URLSearchParams();
   for (const k of FILTER_KEYS) {
@@ -39,6 +45,7 @@ function writeUrl({ push = false } = {}) {
     if (v && !((k === 'org' && v === 'default') || (k === 'project' && v === 'main'))) p.set(k, v);
   }
   if (state.openTask) p.set('task', state.openTask);
+  if (state.view) p.set('view', state.view);
   const url = `${location.pathname}${p.toString() ? `?${p}` : ''}`;
   if (url !== `${location.pathname}${location.search}`) history[push ? 'pushState' : 'replaceState'](null, '', url);
 }
@@ -184,6 +191,26 @@ const create = new CreateForm($('#create'), {
   onCreated: (id) => openTask(id, true),
 });
 
+$('#account').innerHTML = accountDialogHtml();
+const account = new Account($('#account'), {
+  onClose: () => {
+    if (!state.view) return;
+    state.view = null;
+    writeUrl();
+    const b = $('#account-open');
+    if (b) b.focus();
+  },
+  onEnded: () => start(),
+  pauseLive: () => live.stop(),
+  resumeLive: () => live.start(liveFilter(), { fresh: false }),
+});
+
+function openAccount(push) {
+  state.view = 'account';
+  writeUrl({ push });
+  return account.open();
+}
+
 function openTask(id, push) {
   state.openTask = String(id);
   writeUrl({ push });
@@ -207,6 +234,10 @@ async function reload() {
   document.body.dataset.ready = 'true';
 }
 
+function liveFilter() {
+  return { projects: [`${state.filters.org}/${state.filters.project}`] };
+}
+
 async function switchView() {
   writeUrl();
   document.body.dataset.ready = 'false';
@@ -214,7 +245,7 @@ async function switchView() {
   state.completions.clear();
   $('#feed').innerHTML = '';
   state.loaded = false;
-  const connected = live.start({ projects: [`${state.filters.org}/${state.filters.project}`] });
+  const connected = live.start(liveFilter());
   await Promise.race([connected, new Promise((r) => setTimeout(r, 3000))]);
   await reload();
 }
@@ -276,7 +307,9 @@ function renderIdentity() {
   const box = $('#identity');
   if (session.token) {
     const who = session.identity ? (session.identity.displayName || session.identity.actorId) : 'signed in';
-    box.innerHTML = `<span>Signed in as <strong data-me>${esc(who)}</strong></span> <button type="button" id="signout">Sign out</button>`;
+    box.innerHTML = `<span>Signed in as <strong data-me>${esc(who)}</strong></span>
+      <button type="button" id="account-open" aria-haspopup="dialog">Account</button> <button type="button" id="signout">Sign out</button>`;
+    $('#account-open').onclick = () => openAccount(true);
     $('#signout').onclick = signOut;
     return;
   }
@@ -309,6 +342,7 @@ async function signOut() {
 
 function startSignin(message = '') {
   live.stop();
+  account.close();
   if (!$('#signin').hidden && !message) return;
   $('#app').hidden = true;
   $('#new-task').hidden = true;
@@ -349,13 +383,17 @@ async function start() {
   try { await loadOrgs(); } catch (e) { setConn('error', e.message); }
   await switchView();
   if (state.openTask) detail.open(state.openTask);
+  if (state.view === 'account') {
+    if (session.token) openAccount(false);
+    else { state.view = null; writeUrl(); } // open mode: no account to show
+  }
 }
 
 // ---- keyboard and timers -------------------------------------------------
 
 document.addEventListener('keydown', (e) => {
   const typing = e.target.closest && e.target.closest('input, textarea, select, [contenteditable]');
-  if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (typing || e.ctrlKey || e.metaKey || e.altKey || document.querySelector('dialog[open]')) return;
   if (e.key === '/') { e.preventDefault(); $('#f-q').focus(); }
   if (e.key === 'n' && !$('#app').hidden) { e.preventDefault(); create.open(); }
   if (e.key === 'Escape' && detail.id) detail.close();
@@ -372,6 +410,9 @@ window.addEventListener('popstate', () => {
   const task = new URLSearchParams(location.search).get('task');
   if (JSON.stringify(state.filters) !== before) switchView();
   if (task && task !== detail.id) { state.openTask = task; detail.open(task); } else if (!task && detail.id) detail.close();
+  state.view = readView();
+  if (state.view && !account.isOpen && session.token) account.open();
+  else if (!state.view && account.isOpen) account.close();
 });
 setInterval(() => Board.tick(), 1000);
 setInterval(() => { if (state.loaded) figuresSoon(0); }, 10000);

@@ -32,7 +32,7 @@ function json(v) {
   return esc(JSON.stringify(v, null, 2));
 }
 
-function time(iso) {
+export function time(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
   return `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(d.toLocaleString())}</time>`;

@@ -357,7 +357,7 @@ async function authMode(browser) {
   const anon = client(server.base);
   const password = 'a long password';
   const alice = (await ok(anon('POST', '/auth/register', { actor_type: 'human', actor_id: 'alice', display_name: 'Alice', email: 'alice@example.com', password }), 201, 'register alice'));
-  await ok(anon('POST', '/auth/register', { actor_type: 'human', actor_id: 'bob', display_name: 'Bob Viewer', email: 'bob@example.com', password }), 201, 'register bob');
+  const bob = await ok(anon('POST', '/auth/register', { actor_type: 'human', actor_id: 'bob', display_name: 'Bob Viewer', email: 'bob@example.com', password }), 201, 'register bob');
   const asAlice = client(server.base, { token: alice.token });
   await ok(asAlice('POST', '/orgs', { slug: 'acme', name: 'Acme' }), 201, 'org');
   const projects = (await ok(asAlice('GET', '/orgs/acme/projects'), 200, 'projects')).projects;
@@ -365,7 +365,8 @@ async function authMode(browser) {
   await ok(asAlice('POST', '/orgs/acme/members', { actor_type: 'human', actor_id: 'bob', role: 'viewer' }), 201, 'member');
   const task = (await ok(asAlice('POST', '/orgs/acme/projects/web/tasks', { title: 'Fix the login page', channel: 'web', priority: 7 }), 201, 'task')).task;
 
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'light' });
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write']);
   const page = watch(await ctx.newPage(), 'auth');
   await page.goto(`${server.base}/?org=acme&project=web`);
   await page.waitForSelector('#signin-form');
@@ -391,6 +392,8 @@ async function authMode(browser) {
   // Live in required mode: the token went in connection_init.
   await ok(asAlice('POST', `/tasks/${task.id}/claim`, {}), 200, 'claim');
   await page.waitForSelector(card('in_progress', task.id), { timeout: 3000 });
+  await accountPage(page, server, { password, alice: asAlice });
+  await accountByKey(browser, server, bob.api_key);
   const token = await page.evaluate(() => localStorage.getItem('ats.token'));
   check(Boolean(token), 'the signed-in page holds a token');
   await page.click('#signout');
@@ -400,6 +403,138 @@ async function authMode(browser) {
   check(after.status === 401, `the signed-out token is refused (${after.status})`);
   await ctx.close();
   await kill(server, 'SIGTERM');
+}
+
+/** A GraphQL request from the page with `key` as its bearer: `{status, body}`. */
+function gqlAs(page, key, query) {
+  return page.evaluate(async ([k, q]) => {
+    const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${k}` }, body: JSON.stringify({ query: q }) });
+    return { status: r.status, body: await r.json() };
+  }, [key, query]);
+}
+
+const errorCode = (r) => r.body && r.body.errors && r.body.errors[0].extensions && r.body.errors[0].extensions.code;
+
+/** The account page of Bob, signed in with his password: a read-only key made, used and revoked; the password changed. */
+async function accountPage(page, server, { password, alice }) {
+  const oldToken = await page.evaluate(() => localStorage.getItem('ats.token'));
+  await page.click('#account-open');
+  await page.waitForSelector('#account[open] [data-who-actor]');
+  check(new URL(page.url()).searchParams.get('view') === 'account', `the account page is in the URL (${page.url()})`);
+  const who = await page.textContent('#account [data-who]');
+  for (const text of ['human:bob', 'Bob Viewer', 'bob@example.com', 'a password']) check(who.includes(text), `the account shows ${text}: "${who}"`);
+  check(await page.isVisible('#password-form'), 'a password session is offered the password change');
+
+  // A read-only key limited to acme/web: its secret is shown once.
+  const acmeWeb = '#account input[name="projects"][value="acme/web"]';
+  await page.waitForSelector(acmeWeb);
+  const month = new Date(Date.now() + 30 * 86400000);
+  const local = new Date(month.getTime() - month.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  await page.fill('#k-name', 'ci reader');
+  await page.fill('#k-expires', local);
+  await page.check('#k-readonly');
+  await page.check(acmeWeb);
+  await page.click('#key-form button[type="submit"]');
+  await page.waitForSelector('#account [data-secret]:not([hidden])');
+  const secret = await page.inputValue('#k-secret');
+  check(/^ats_[0-9a-f]{64}$/.test(secret), `the new key is shown (${secret.slice(0, 8)}…)`);
+  check((await page.textContent('#account [data-secret]')).includes('shown once'), 'the key is marked as shown once');
+  const row = page.locator('#account [data-keys] li', { hasText: 'ci reader' });
+  await row.waitFor();
+  const keyId = await row.getAttribute('data-key-id');
+  const rowText = await row.textContent();
+  check(await row.locator('[data-scope="read-only"]').count() === 1 && rowText.includes('acme/web'), `listed as read-only, limited to acme/web: "${rowText.replace(/\s+/g, ' ')}"`);
+  check(!rowText.includes(secret) && rowText.includes(secret.slice(0, 12)), 'the list shows the prefix, not the key');
+  check(rowText.includes('expires') && !rowText.includes('never expires'), 'the key expires');
+  await shot(page, 'account-light');
+  await page.click('#k-copy');
+  await page.waitForSelector('#k-copied:not([hidden])');
+  const copied = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+  check(copied === secret, `Copy puts the key on the clipboard (${await page.textContent('#k-copied')})`);
+  await page.click('#k-done');
+  const lingers = await page.evaluate((k) => document.documentElement.innerHTML.includes(k) || [...document.querySelectorAll('input')].some((i) => i.value === k), secret);
+  check(!lingers, 'the key is gone from the page once dismissed');
+
+  // The key reads, and may not write.
+  const read = await gqlAs(page, secret, '{ tasks(filter: {org: "acme", project: "web"}) { totalCount } }');
+  check(read.status === 200 && !read.body.errors && read.body.data.tasks.totalCount >= 1, `the read-only key reads: ${JSON.stringify(read.body)}`);
+  const write = await gqlAs(page, secret, 'mutation { createTask(input: {org: "acme", project: "web", title: "Written with a read-only key"}) { task { id } } }');
+  check(errorCode(write) === 'FORBIDDEN', `the read-only key may not create a task: ${JSON.stringify(write.body)}`);
+  // Bob is only a viewer of acme, so that refusal is his role's too; his own profile is his to change, but not with this key.
+  const profile = await gqlAs(page, secret, 'mutation { updateMe(input: {displayName: "Bob by key"}) { displayName } }');
+  check(errorCode(profile) === 'FORBIDDEN' && /read-only/.test(profile.body.errors[0].message), `the read-only key may not change the profile: ${JSON.stringify(profile.body)}`);
+  log(`read-only key refused: "${write.body.errors[0].message}"; "${profile.body.errors[0].message}"`);
+
+  // Revoke asks first; Keep keeps it.
+  await row.locator('[data-revoke]').click();
+  await page.click(`#account [data-key-id="${keyId}"] [data-keep]`);
+  check(await page.locator(`#account [data-key-id="${keyId}"] [data-revoke]`).count() === 1, 'Keep keeps the key');
+  check((await gqlAs(page, secret, '{ me { actorId } }')).status === 200, 'a kept key still works');
+  await page.click(`#account [data-key-id="${keyId}"] [data-revoke]`);
+  await page.click(`#account [data-key-id="${keyId}"] [data-confirm-revoke]`);
+  await page.waitForSelector(`#account [data-key-id="${keyId}"]`, { state: 'detached' });
+  const revoked = await gqlAs(page, secret, '{ me { actorId } }');
+  check(revoked.status === 401 && errorCode(revoked) === 'UNAUTHENTICATED', `the revoked key is refused: ${revoked.status} ${JSON.stringify(revoked.body)}`);
+
+  // The password: a wrong current one is refused with the server's sentence, then the right one.
+  const newPassword = 'a new and longer password';
+  for (const [sel, v] of [['#p-current', 'not the password'], ['#p-new', newPassword], ['#p-confirm', `${newPassword}!`]]) await page.fill(sel, v);
+  await page.click('#password-form button[type="submit"]');
+  await page.waitForSelector('#p-error:not([hidden])');
+  check((await page.textContent('#p-error')).includes('differ'), 'a mismatched confirmation is caught');
+  await page.fill('#p-confirm', newPassword);
+  await page.click('#password-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('#p-error').textContent.includes('current password is wrong'));
+  check(await page.getAttribute('#p-error', 'role') === 'alert', 'the error is an alert');
+  check(await page.getAttribute('#p-current', 'aria-invalid') === 'true', 'the current password is marked invalid');
+  log(`wrong current password: "${await page.textContent('#p-error')}"`);
+  check(await page.evaluate(() => localStorage.getItem('ats.token')) === oldToken, 'a refused change keeps the token');
+  for (const [sel, v] of [['#p-current', password], ['#p-new', newPassword], ['#p-confirm', newPassword]]) await page.fill(sel, v);
+  await page.click('#password-form button[type="submit"]');
+  await page.waitForSelector('#p-done:not([hidden])');
+  check(await page.locator('#p-error:not([hidden])').count() === 0, 'no error after the change');
+  const newToken = await page.evaluate(() => localStorage.getItem('ats.token'));
+  check(newToken && newToken !== oldToken, 'the page holds the new token');
+  const old = await client(server.base, { token: oldToken })('GET', '/auth/me');
+  check(old.status === 401, `the old token is refused (${old.status})`);
+
+  // Escape closes the page; the dashboard goes on, live, with the new token.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#account:not([open])', { state: 'attached' });
+  check(!new URL(page.url()).searchParams.has('view'), `the account page left the URL (${page.url()})`);
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'account-open', 'focus returns to the Account button');
+  await page.waitForSelector('#conn[data-state="live"]');
+  const next = (await ok(alice('POST', '/orgs/acme/projects/web/tasks', { title: 'After the password change', channel: 'web' }), 201, 'task')).task;
+  await page.waitForSelector(card('pending', next.id), { timeout: 3000 });
+  check(await page.locator('#signin-form').count() === 0, 'still signed in');
+  const anon = client(server.base);
+  await ok(anon('POST', '/auth/login', { email: 'bob@example.com', password: newPassword }), 200, 'login with the new password');
+  const stale = await anon('POST', '/auth/login', { email: 'bob@example.com', password });
+  check(stale.status === 401, `the old password is refused (${stale.status})`);
+  // By URL: the account page opens on load.
+  await page.goto(`${server.base}/?org=acme&project=web&view=account`);
+  await page.waitForSelector('#account[open] [data-who-actor]');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#account:not([open])', { state: 'attached' });
+}
+
+/** Signed in with an API key, the account page (dark) says a password change needs a password sign-in. */
+async function accountByKey(browser, server, key) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'dark' });
+  await ctx.addInitScript((k) => localStorage.setItem('ats.token', k), key);
+  const page = watch(await ctx.newPage(), 'account-key');
+  await page.goto(`${server.base}/?org=acme&project=web&view=account`);
+  await page.waitForSelector('#account[open] [data-who-actor]');
+  await ready(page);
+  check((await page.textContent('#account [data-who-via]')).includes('an API key'), 'signed in with an API key');
+  check(await page.isVisible('#account [data-pw-key]') && !(await page.isVisible('#password-form')), 'an API-key session is told the password change needs a password sign-in');
+  check(await page.locator('#account [data-keys] li', { hasText: '(this page)' }).count() === 1, "the page's own key is marked");
+  await shot(page, 'account-dark');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => { const d = document.querySelector('#account'); return d.scrollWidth - d.clientWidth; });
+  check(overflow <= 1, `the account page fits a phone (${overflow}px too wide)`);
+  await shot(page, 'account-phone');
+  await ctx.close();
 }
 
 main().then(() => process.exit(0), async (e) => {

@@ -102,6 +102,9 @@ async fn dashboard_in_chromium(dbs: Dbs) {
         "detail-dark",
         "board-phone",
         "signin",
+        "account-light",
+        "account-dark",
+        "account-phone",
     ] {
         let file = shots.join(format!("{name}.png"));
         assert!(file.is_file(), "no screenshot {}", file.display());
