@@ -1,6 +1,6 @@
 // The dashboard: wires identity, the board, the live subscription, the task
-// detail, the create form, the account dialog and the figures. It uses only the public GraphQL
-// API (`/graphql` and `taskEvents` on `/graphql/ws`).
+// detail, the create form, the account dialog and the figures. It uses only
+// the public GraphQL API (`/graphql` and `taskEvents` on `/graphql/ws`).
 
 import { gql, session, setToken, setActor, ApiError } from './api.js';
 import { Board, STATUSES, esc, taskFilter, countdown } from './board.js';

@@ -518,7 +518,7 @@ async function accountPage(page, server, { password, alice }) {
   await page.waitForSelector('#account:not([open])', { state: 'attached' });
 }
 
-/** Signed in with an API key, the account page (dark) says a password change needs a password sign-in. */
+/** Signed in with an API key, the account page (dark) says a password change needs a password sign-in; revoking that key signs out. */
 async function accountByKey(browser, server, key) {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'dark' });
   await ctx.addInitScript((k) => localStorage.setItem('ats.token', k), key);
@@ -534,6 +534,14 @@ async function accountByKey(browser, server, key) {
   const overflow = await page.evaluate(() => { const d = document.querySelector('#account'); return d.scrollWidth - d.clientWidth; });
   check(overflow <= 1, `the account page fits a phone (${overflow}px too wide)`);
   await shot(page, 'account-phone');
+  // Revoking the page's own key signs the page out.
+  await page.setViewportSize({ width: 1200, height: 900 });
+  const own = page.locator('#account [data-keys] li', { hasText: '(this page)' });
+  await own.locator('[data-revoke]').click();
+  check((await own.textContent()).includes('you will be signed out'), 'revoking the own key warns of the sign-out');
+  await own.locator('[data-confirm-revoke]').click();
+  await page.waitForSelector('#signin-form');
+  check(await page.evaluate(() => localStorage.getItem('ats.token')) === null, 'the revoked key is forgotten');
   await ctx.close();
 }
 
