@@ -71,6 +71,16 @@ pub struct Config {
     #[arg(long, env = "ATS_METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 
+    /// Most (org, project, channel) series the queue metrics of `/metrics`
+    /// report; the rest are summed under `_other`, so label sets stay bounded.
+    #[arg(
+        long,
+        env = "ATS_METRICS_MAX_SERIES",
+        default_value_t = 500,
+        global = true
+    )]
+    pub metrics_max_series: usize,
+
     /// How long a `/graphql/ws` socket may stay open without a successful
     /// `connection_init`, in milliseconds (then it is closed with 4408).
     #[arg(
@@ -280,6 +290,7 @@ impl fmt::Debug for Config {
             .field("registration", &self.registration)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
+            .field("metrics_max_series", &self.metrics_max_series)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("ws_max_per_ip", &self.ws_max_per_ip)
             .field("ws_max_total", &self.ws_max_total)

@@ -136,10 +136,11 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(config.metrics_max_series));
     let store = open_counted_store(&config, &metrics).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let bus = EventBus::new();
+    bus.count_with(metrics.queue.clone());
     bus.spawn_fanout(store.clone(), FANOUT_POLL, stop_rx.clone())
         .await;
     let addr = listener

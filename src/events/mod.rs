@@ -85,6 +85,8 @@ struct Inner {
     /// Bumped on every access change seen by this process (its own, or
     /// another replica's by `NOTIFY`): cached rights older than it are stale.
     access: watch::Sender<u64>,
+    /// Counts each event as it is delivered (`/metrics`).
+    counted: std::sync::OnceLock<crate::metrics::QueueMetrics>,
 }
 
 impl Default for EventBus {
@@ -124,8 +126,15 @@ impl EventBus {
                 local_commits: AtomicBool::new(false),
                 instance: format!("{:016x}", rand::random::<u64>()),
                 access: watch::Sender::new(0),
+                counted: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Counts every event this bus delivers in `metrics` (once; later calls
+    /// are ignored).
+    pub fn count_with(&self, metrics: crate::metrics::QueueMetrics) {
+        let _ = self.inner.counted.set(metrics);
     }
 
     /// A receiver of every event broadcast from now on.
@@ -301,6 +310,9 @@ impl EventBus {
             }
             *gap = None;
             *cursor = position;
+            if let Some(m) = self.inner.counted.get() {
+                m.observe(&row);
+            }
             let _ = self.inner.sender.send(Arc::new(row));
         }
         (*cursor != before, false)

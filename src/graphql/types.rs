@@ -346,15 +346,18 @@ impl TaskEvent {
     async fn task_id(&self) -> Option<ID> {
         Some(ID(self.0.task_id.to_string()))
     }
-    /// The task as it is now (null once deleted); `data.task` holds it as it was after this change.
+    /// The task as it is now (null once deleted; on a subscription, as read
+    /// when this event was first delivered, shared by every subscriber);
+    /// `data.task` holds it as it was after this change.
     async fn task(&self, ctx: &Context<'_>) -> GqlResult<Option<Task>> {
         if ctx.data_opt::<super::loaders::LiveConnection>().is_some() {
             use super::OrGql;
-            let mut found = super::ats(ctx)
-                .tasks_by_ids(super::viewer(ctx)?, &[self.0.task_id])
+            // Read once per event for every live subscriber of this process.
+            let task = super::ats(ctx)
+                .live_event_task(super::viewer(ctx)?, self.0.id, self.0.task_id)
                 .await
                 .gql()?;
-            return Ok(found.remove(&self.0.task_id).map(Task));
+            return Ok(task.map(Task));
         }
         let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
         Ok(loader

@@ -11,11 +11,13 @@ mod guardians;
 mod health;
 mod identities;
 mod lifecycle;
+mod live;
 mod members;
 mod messages;
 mod orgs;
 pub mod paging;
 mod projects;
+mod queue;
 mod reaper;
 mod sessions;
 mod stats;
@@ -49,6 +51,7 @@ pub use members::{
 pub use messages::NewMessage;
 pub use orgs::{NewOrg, OrgPatch};
 pub use projects::{NewProject, ProjectPatch};
+pub use queue::{QueueSeries, QueueSnapshot};
 pub use reaper::{LeaseReaper, ReaperCounters};
 pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
@@ -66,6 +69,7 @@ pub struct Ats {
     rights: std::sync::Arc<viewer::RightsCache>,
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
+    live_tasks: std::sync::Arc<live::LiveTasks>,
 }
 
 impl Ats {
@@ -79,6 +83,7 @@ impl Ats {
             rights: Default::default(),
             credentials: Default::default(),
             sign_in,
+            live_tasks: Default::default(),
         }
     }
 

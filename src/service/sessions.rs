@@ -284,9 +284,9 @@ impl Ats {
             ));
         };
         if !password::verify(current, hash).await? {
-            return Err(Error::Unauthenticated(
-                "the current password is wrong".to_owned(),
-            ));
+            // The session stands; only this change is refused (a 401 would
+            // tell clients the session has ended).
+            return Err(Error::forbidden("the current password is wrong"));
         }
         self.set_password(i, new, None).await
     }

@@ -19,6 +19,7 @@ mod event_order;
 mod graphql;
 mod lifecycle;
 mod parity;
+mod queue_metrics;
 mod read_path;
 mod rest;
 mod revocation;

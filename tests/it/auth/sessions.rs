@@ -125,8 +125,9 @@ async fn a_password_change_ends_every_earlier_token(app: TestApp) {
     let e = a
         .post("/auth/password", change("wrong-password", "new-password-1"))
         .await
-        .expect_error(401);
-    assert_eq!(e["code"], "UNAUTHENTICATED");
+        .expect_error(403);
+    assert_eq!(e["code"], "FORBIDDEN");
+    a.get("/auth/me").await.expect(200);
     a.post("/auth/password", change(PASSWORD, "short"))
         .await
         .expect_error(422);

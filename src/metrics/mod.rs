@@ -1,5 +1,8 @@
 //! `GET /metrics` in Prometheus text format: requests, latencies, tasks by
-//! status, open subscriptions, reaper runs and database queries.
+//! status, the queue (see [`queue`]), open subscriptions, reaper runs and
+//! database queries.
+
+pub mod queue;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +20,7 @@ use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
 use crate::service::ReaperCounters;
+pub use queue::QueueMetrics;
 
 /// Labels of HTTP metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,17 +50,20 @@ pub struct Metrics {
     pub reaper_runs: Counter,
     /// Leases the reaper expired.
     pub reaper_expired: Counter,
+    /// The queue's depth, age and events.
+    pub queue: QueueMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(500)
     }
 }
 
 impl Metrics {
-    /// A registry with every ATS metric.
-    pub fn new() -> Self {
+    /// A registry with every ATS metric; the queue metrics name at most
+    /// `max_series` (org, project, channel) series.
+    pub fn new(max_series: usize) -> Self {
         let mut registry = Registry::with_prefix("ats");
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_seconds = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
@@ -102,6 +109,7 @@ impl Metrics {
             "Leases the reaper returned to pending",
             reaper_expired.clone(),
         );
+        let queue = QueueMetrics::register(&mut registry, max_series);
         Self {
             registry,
             http_requests,
@@ -113,6 +121,7 @@ impl Metrics {
             db_queries,
             reaper_runs,
             reaper_expired,
+            queue,
         }
     }
 
@@ -175,6 +184,10 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
                 })
                 .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
+    }
+    match state.ats.queue_snapshot(metrics.queue.cap()).await {
+        Ok(snapshot) => metrics.queue.set(&snapshot),
+        Err(err) => tracing::warn!(error = %err, "reading the queue for /metrics failed"),
     }
     metrics
         .subscriptions

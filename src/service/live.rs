@@ -1,0 +1,90 @@
+//! The task of a live event, read once for every subscriber of this process
+//! who selects it, instead of once per subscriber: with a hundred dashboards
+//! on a project, an event costs one read, not a hundred.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use sea_orm::EntityTrait;
+use tokio::sync::OnceCell;
+
+use super::Ats;
+use super::access::Access;
+use super::viewer::Viewer;
+use super::views::TaskView;
+use crate::entity::task;
+use crate::error::Result;
+
+/// How many recent events keep their task.
+const KEEP: usize = 4096;
+
+type Slot = Arc<OnceCell<Option<TaskView>>>;
+
+/// The tasks of the most recent live events, by event id.
+#[derive(Default)]
+pub(crate) struct LiveTasks {
+    recent: Mutex<Recent>,
+}
+
+#[derive(Default)]
+struct Recent {
+    slots: HashMap<i64, Slot>,
+    order: VecDeque<i64>,
+}
+
+impl LiveTasks {
+    /// The slot of `event`, made on first use; the oldest slot goes past [`KEEP`].
+    fn slot(&self, event: i64) -> Slot {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = recent.slots.get(&event) {
+            return slot.clone();
+        }
+        let slot = Slot::default();
+        recent.slots.insert(event, slot.clone());
+        recent.order.push_back(event);
+        while recent.order.len() > KEEP {
+            if let Some(old) = recent.order.pop_front() {
+                recent.slots.remove(&old);
+            }
+        }
+        slot
+    }
+}
+
+impl Ats {
+    /// The task `event_id` names (`task_id`) as it was when the first live
+    /// subscriber asked, shared by every later one; `None` once deleted or
+    /// when `viewer` may not read it.
+    pub async fn live_event_task(
+        &self,
+        viewer: &Viewer,
+        event_id: i64,
+        task_id: i64,
+    ) -> Result<Option<TaskView>> {
+        let rights = self.rights(viewer).await?;
+        let slot = self.live_tasks.slot(event_id);
+        let task = slot
+            .get_or_try_init(|| async {
+                let db = self.store.conn();
+                let Some(row) = task::Entity::find_by_id(task_id).one(db).await? else {
+                    return Ok::<_, crate::error::Error>(None);
+                };
+                let loc = match rights.location(row.project_id) {
+                    Some(loc) => Some(loc.clone()),
+                    None => self
+                        .locations(db, vec![row.project_id])
+                        .await?
+                        .remove(&row.project_id),
+                };
+                let Some(loc) = loc else { return Ok(None) };
+                let mut view = TaskView::new(row, &loc);
+                self.decorate(db, std::slice::from_mut(&mut view)).await?;
+                Ok(Some(view))
+            })
+            .await?;
+        Ok(task
+            .as_ref()
+            .filter(|t| rights.project(t.project_id) >= Access::Read)
+            .cloned())
+    }
+}
