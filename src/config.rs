@@ -191,6 +191,18 @@ pub struct Config {
     )]
     pub graphql_concurrency_per_caller: usize,
 
+    /// How long a graceful shutdown (SIGTERM or Ctrl-C) may take, in
+    /// milliseconds: new connections are refused at once, WebSockets are
+    /// closed with 1001, waiting claims end, and requests in flight are
+    /// given this long to finish; then the process exits anyway.
+    #[arg(
+        long,
+        env = "ATS_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
+
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -301,6 +313,7 @@ impl fmt::Debug for Config {
                 &self.graphql_concurrency_per_caller,
             )
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("sign_in_rate_per_ip", &self.sign_in_rate_per_ip)
             .field("sign_in_rate_per_account", &self.sign_in_rate_per_account)
             .field("trusted_proxies", &self.trusted_proxies)

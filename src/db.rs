@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use prometheus_client::metrics::counter::Counter;
+use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -55,6 +56,71 @@ fn sqlite_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
 /// How long a request waits for a free database connection before it is
 /// answered 503 (`UNAVAILABLE`, with `Retry-After`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL advisory lock (session level) under which migrations run,
+/// so that replicas starting together apply them once ("ATS_MIGR").
+pub const MIGRATION_LOCK: i64 = 0x4154_535f_4d49_4752;
+
+/// How often a replica waiting for another's migrations tries the lock again.
+const MIGRATION_LOCK_RETRY: Duration = Duration::from_millis(100);
+
+/// The migration lock, held on a connection of its own (outside the pool, so
+/// that no pooled session can keep it by accident).
+struct MigrationLock {
+    conn: Option<sqlx::PgConnection>,
+}
+
+impl MigrationLock {
+    /// Connects and waits until the lock is ours.
+    async fn acquire(db: &DatabaseConnection) -> Result<Self> {
+        use sqlx::ConnectOptions as _;
+        let options = db.get_postgres_connection_pool().connect_options();
+        let mut conn = options.connect().await.map_err(lock_error)?;
+        let mut waiting_since = None;
+        loop {
+            let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(lock_error)?;
+            if locked {
+                if let Some(since) = waiting_since.map(|s: std::time::Instant| s.elapsed()) {
+                    tracing::info!(
+                        waited_ms = since.as_millis() as u64,
+                        "migration lock taken after another replica released it"
+                    );
+                }
+                return Ok(Self { conn: Some(conn) });
+            }
+            if waiting_since.is_none() {
+                tracing::info!("another replica is applying migrations; waiting for it");
+                waiting_since = Some(std::time::Instant::now());
+            }
+            tokio::time::sleep(MIGRATION_LOCK_RETRY).await;
+        }
+    }
+
+    /// Unlocks and closes the connection (closing alone would release the
+    /// lock too: it belongs to the session).
+    async fn release(&mut self) {
+        use sqlx::Connection as _;
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut conn)
+            .await;
+        if let Err(err) = unlocked {
+            tracing::warn!(error = %err, "releasing the migration lock failed; closing its session releases it");
+        }
+        let _ = conn.close().await;
+    }
+}
+
+fn lock_error(err: sqlx::Error) -> crate::error::Error {
+    crate::error::Error::Internal(format!("cannot take the migration lock: {err}"))
+}
 
 /// Called with each statement the store runs.
 pub type StatementObserver = Arc<dyn Fn(&Statement) + Send + Sync>;
@@ -142,8 +208,26 @@ impl Store {
     }
 
     /// Applies every pending migration.
+    ///
+    /// On PostgreSQL, replicas starting together take turns: the migrations
+    /// run under a session-level advisory lock held by a connection of their
+    /// own ([`MIGRATION_LOCK`]), so one replica applies them and the others,
+    /// once it is done, find nothing pending. The lock is taken by polling
+    /// `pg_try_advisory_lock` rather than waiting in `pg_advisory_lock`: a
+    /// replica blocked inside a statement holds a snapshot, and a migration
+    /// that builds an index `CONCURRENTLY` waits for every older snapshot to
+    /// go, which would be a deadlock. A replica that dies holding the lock
+    /// releases it with its session. SQLite needs none of this: its writers
+    /// are serialised by the database file's lock.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.db, None).await?;
+        if self.backend() != DbBackend::Postgres {
+            Migrator::up(&self.db, None).await?;
+            return Ok(());
+        }
+        let mut lock = MigrationLock::acquire(&self.db).await?;
+        let applied = Migrator::up(&self.db, None).await;
+        lock.release().await;
+        applied?;
         Ok(())
     }
 

@@ -89,6 +89,8 @@ async fn run(config: Config) -> ats::error::Result<()> {
     }
 }
 
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C); `serve` then shuts
+/// down gracefully within `ATS_SHUTDOWN_GRACE_MS`.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -104,9 +106,9 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+    let signal = tokio::select! {
+        _ = ctrl_c => "SIGINT",
+        _ = term => "SIGTERM",
+    };
+    tracing::info!(signal, "shutdown requested");
 }

@@ -134,6 +134,8 @@ impl Connection {
         ping.tick().await;
         let mut missed_pongs = 0u32;
         let mut watching = true;
+        // Whether we sent a close frame (then the client's reply is awaited).
+        let mut closed_by_us = false;
         loop {
             tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -152,6 +154,7 @@ impl Connection {
                             code,
                             reason: Utf8Bytes::from(reason),
                         }))).await;
+                        closed_by_us = true;
                         break;
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -174,13 +177,15 @@ impl Connection {
                         code: axum::extract::ws::close_code::POLICY,
                         reason: Utf8Bytes::from(truncate(&reason, 120)),
                     }))).await;
+                    closed_by_us = true;
                     break;
                 }
                 _ = shutdown.changed() => {
                     let _ = conn.out.send(Message::Close(Some(CloseFrame {
                         code: axum::extract::ws::close_code::AWAY,
-                        reason: Utf8Bytes::from_static("server shutting down"),
+                        reason: Utf8Bytes::from_static(sockets::SHUTDOWN_REASON),
                     }))).await;
+                    closed_by_us = true;
                     break;
                 }
             }
@@ -191,6 +196,9 @@ impl Connection {
         }
         drop(conn);
         let _ = writer.await;
+        if closed_by_us {
+            sockets::await_close_reply(&mut stream).await;
+        }
     }
 
     async fn handle(&mut self, raw: &str) {

@@ -129,8 +129,22 @@ fn spawn_limit_sweeper(ats: Ats, mut stop: watch::Receiver<bool>) {
     });
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains
-/// in-flight requests and closes WebSockets with a close frame.
+/// Serves the API on `listener` until `shutdown` resolves, then shuts down
+/// gracefully, within `ATS_SHUTDOWN_GRACE_MS`:
+///
+/// 1. the listener closes, so new connections are refused (a load balancer
+///    moves on to another replica), and idle keep-alive connections close;
+/// 2. every WebSocket (`/ws`, `/graphql/ws`) is sent a close frame with 1001
+///    (going away) and the reason `server shutting down`; claims waiting for
+///    work (`wait_ms`) answer at once with what they have;
+/// 3. requests in flight run to their answer, and the sockets finish
+///    sending their close frames;
+/// 4. the background workers (event fanout, lease reaper, count folder)
+///    stop, and `serve` returns.
+///
+/// The fanout keeps running until step 4, so a write finishing in step 3
+/// is answered as usual. If steps 1–3 take longer than the grace period,
+/// `serve` logs what was still open and returns anyway.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -138,6 +152,9 @@ pub async fn serve(
 ) -> Result<()> {
     let metrics = Arc::new(Metrics::new(config.metrics_max_series));
     let store = open_counted_store(&config, &metrics).await?;
+    // `draining`: the server is shutting down (sockets close, waits end);
+    // `stop`: the background workers end, once the draining is over.
+    let (draining_tx, draining) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
     let bus = EventBus::new();
     bus.count_with(metrics.queue.clone());
@@ -168,20 +185,51 @@ pub async fn serve(
         open_sockets,
         refused_sockets,
     );
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
     let app = router(AppState {
         schema,
         metrics,
-        ats,
+        ats: ats.clone(),
         config: Arc::new(config),
-        shutdown: stop_rx,
-        sockets,
+        shutdown: draining.clone(),
+        sockets: sockets.clone(),
     });
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("server error: {e}")))
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: refusing new connections, closing WebSockets, finishing requests in flight"
+        );
+        let _ = draining_tx.send(true);
+        ats.begin_shutdown();
+    });
+    // Every connection answered and every socket closed...
+    let drained = async {
+        server
+            .await
+            .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+        sockets.all_closed().await;
+        tracing::info!("shut down: every request answered and every WebSocket closed");
+        Ok(())
+    };
+    // ...or the grace period, counted from the signal, is over.
+    let mut signalled = draining.clone();
+    let grace_over = async move {
+        let _ = signalled.wait_for(|draining| *draining).await;
+        tokio::time::sleep(grace).await;
+    };
+    let outcome = tokio::select! {
+        done = drained => done,
+        () = grace_over => {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                open_websockets = sockets.open(None).0,
+                "shutdown grace period over: exiting with connections still open"
+            );
+            Ok(())
+        }
+    };
+    let _ = stop_tx.send(true);
+    outcome
 }

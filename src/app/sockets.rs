@@ -30,8 +30,31 @@ const READ_BUFFER: usize = 2 * 1024;
 /// succeeded (a `connection_init` is a few hundred bytes).
 pub const MAX_INIT_MESSAGE: usize = 16 * 1024;
 
-/// How long a refused socket waits for the client's close reply.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+/// How long a socket the server closes waits for the client's close reply.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// The close reason (with 1001, going away) every WebSocket gets when the
+/// server shuts down.
+pub const SHUTDOWN_REASON: &str = "server shutting down";
+
+/// After the server sent a close frame: reads (and drops) what the client
+/// still sends until its close reply or the end of the stream, for at most
+/// a second. Closing the TCP connection with the client's messages unread
+/// would reset it, and a reset can discard the close frame before the
+/// client reads it.
+pub async fn await_close_reply<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
 
 /// Applies the shared WebSocket settings: small read buffer, every message
 /// written at once (no write buffering), and at most `max_message` bytes per
@@ -113,6 +136,8 @@ pub struct SocketSlots {
     counts: Mutex<Counts>,
     open: Gauge,
     refused: Counter,
+    /// Woken whenever the last open socket closes.
+    none_open: tokio::sync::Notify,
 }
 
 /// One open socket's place in the counts, given back when dropped.
@@ -131,7 +156,23 @@ impl SocketSlots {
             counts: Mutex::new(Counts::default()),
             open,
             refused,
+            none_open: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves once no socket is open (at once if none is): a server
+    /// shutting down waits here, within its grace period, for its sockets
+    /// to have sent their close frames.
+    pub async fn all_closed(&self) {
+        loop {
+            let notified = self.none_open.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.counts().total == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -188,8 +229,12 @@ impl Drop for SocketSlot {
                 counts.by_client.remove(&client);
             }
         }
+        let none_open = counts.total == 0;
         drop(counts);
         self.slots.open.dec();
+        if none_open {
+            self.slots.none_open.notify_waiters();
+        }
     }
 }
 
@@ -212,14 +257,7 @@ async fn close_at_once(mut socket: WebSocket, code: u16, reason: String) {
     if socket.send(Message::Close(Some(frame))).await.is_err() {
         return;
     }
-    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-        while let Some(Ok(msg)) = socket.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
+    await_close_reply(&mut socket).await;
     let _ = socket.close().await;
 }
 
@@ -316,6 +354,25 @@ mod tests {
         assert!(handle.join().is_err());
         assert_eq!(s.open(None).0, 0);
         assert!(s.admit(None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn all_closed_waits_for_the_last_socket() {
+        let s = slots(0, 0);
+        s.all_closed().await;
+        let (a, b) = (s.admit(None).unwrap(), s.admit(None).unwrap());
+        let waiting = tokio::spawn({
+            let s = s.clone();
+            async move { s.all_closed().await }
+        });
+        drop(a);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one socket is still open");
+        drop(b);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("all_closed resolves when the last socket closes")
+            .unwrap();
     }
 
     #[test]

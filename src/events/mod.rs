@@ -18,9 +18,13 @@
 //! is a transaction still in flight, or one that rolled back (or a sequence
 //! value lost in a crash). Each events transaction has its xid before it
 //! draws an id (the insert trigger), so when a gap is first seen, with
-//! newer ids already visible, its transaction's xid is below that
-//! snapshot's `xmax`; once a later snapshot's `xmin` reaches that `xmax`,
-//! every such transaction has ended, and an id still missing never comes.
+//! newer ids already visible, its transaction already had its xid; the
+//! fanout then takes an xid of its own, which is larger than any assigned
+//! before, and once a later snapshot's `xmin` is past that xid, every
+//! transaction that could fill the gap has ended, and an id still missing
+//! never comes. (The first snapshot's `xmax` is no such bound: it is one
+//! past the newest *ended* transaction, and a transaction that took its
+//! xid later but is still running may hold the gap.)
 //! Until then the fanout waits at the gap: delivery is in position order,
 //! never skipping, at the cost of waiting for an open transaction (ours
 //! last milliseconds). No writer waits for another's commit, and nothing is
@@ -95,20 +99,20 @@ impl Default for EventBus {
     }
 }
 
-/// A gap in the ids seen by the fanout: where it starts, and the `xmax` of
-/// the snapshot that first saw it.
+/// A gap in the ids seen by the fanout: where it starts, and (once taken,
+/// after the gap was seen) an xid above that of every transaction that
+/// could fill it: the gap is final once a snapshot's `xmin` passes it.
 #[derive(Clone, Copy, PartialEq, Debug)]
 struct Gap {
     start: i64,
-    xmax: i64,
+    bound: Option<i64>,
 }
 
 /// One batch of the fanout's read: committed events after the cursor, and
-/// the `xmin`/`xmax` of the snapshot that read them (PostgreSQL).
+/// the `xmin` of the snapshot that read them (PostgreSQL).
 struct Batch {
     rows: Vec<event::Model>,
     xmin: i64,
-    xmax: i64,
 }
 
 impl EventBus {
@@ -267,6 +271,17 @@ impl EventBus {
                         break;
                     }
                 }
+                // A gap seen for the first time: take its bound now, after
+                // the read that saw it.
+                if let Some(g) = gap.as_mut().filter(|g| g.bound.is_none()) {
+                    match xid_bound(&store).await {
+                        Ok(bound) => g.bound = Some(bound),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "fanout: taking a gap's bound failed");
+                            gap = None;
+                        }
+                    }
+                }
                 bus.inner.watermark.send_if_modified(|w| {
                     let moved = *w != cursor;
                     *w = cursor;
@@ -294,16 +309,13 @@ impl EventBus {
         for row in batch.rows {
             let position = row.position.unwrap_or(row.id);
             if postgres && position != *cursor + 1 {
-                let here = Gap {
-                    start: *cursor + 1,
-                    xmax: batch.xmax,
-                };
+                let start = *cursor + 1;
                 match *gap {
                     // Every transaction that could fill it has ended.
-                    Some(g) if g.start == here.start && batch.xmin >= g.xmax => {}
-                    Some(g) if g.start == here.start => return (*cursor != before, true),
+                    Some(g) if g.start == start && g.bound.is_some_and(|b| batch.xmin > b) => {}
+                    Some(g) if g.start == start => return (*cursor != before, true),
                     _ => {
-                        *gap = Some(here);
+                        *gap = Some(Gap { start, bound: None });
                         return (*cursor != before, true);
                     }
                 }
@@ -375,20 +387,22 @@ async fn settled_start(store: &Store) -> Result<i64, DbErr> {
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("a snapshot".to_owned()))
     };
+    // The xid is taken as the statement runs, after its snapshot: above
+    // that of every transaction that drew a position below `top`.
     let row = read(
         "SELECT COALESCE((SELECT MAX(position) FROM events), 0) AS top, \
-         pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snap_xmax",
+         pg_current_xact_id()::text::bigint AS bound",
     )
     .await?;
     let top: i64 = row.try_get("", "top")?;
-    let xmax: i64 = row.try_get("", "snap_xmax")?;
+    let bound: i64 = row.try_get("", "bound")?;
     let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
     loop {
         let xmin: i64 =
             read("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snap_xmin")
                 .await?
                 .try_get("", "snap_xmin")?;
-        if xmin >= xmax {
+        if xmin > bound {
             return Ok(top);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -411,18 +425,13 @@ async fn read_batch(store: &Store, cursor: i64) -> Result<Batch, DbErr> {
             .limit(FANOUT_BATCH)
             .all(store.conn())
             .await?;
-        return Ok(Batch {
-            rows,
-            xmin: 0,
-            xmax: 0,
-        });
+        return Ok(Batch { rows, xmin: 0 });
     }
     let found = store
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin, \
-                    pg_snapshot_xmax(s.snap)::text::bigint AS snap_xmax \
+            "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin \
              FROM (SELECT pg_current_snapshot() AS snap) s \
              LEFT JOIN LATERAL (SELECT * FROM events WHERE position > $1 \
                                 ORDER BY position LIMIT $2) e ON true",
@@ -432,16 +441,33 @@ async fn read_batch(store: &Store, cursor: i64) -> Result<Batch, DbErr> {
     let mut batch = Batch {
         rows: Vec::with_capacity(found.len()),
         xmin: 0,
-        xmax: 0,
     };
     for row in found {
         batch.xmin = row.try_get("", "snap_xmin")?;
-        batch.xmax = row.try_get("", "snap_xmax")?;
         if row.try_get::<Option<i64>>("", "id")?.is_some() {
             batch.rows.push(event::Model::from_query_result(&row, "")?);
         }
     }
     Ok(batch)
+}
+
+/// An xid larger than that of every transaction that has taken one so far
+/// (it takes one of its own, in a statement that commits at once): the
+/// bound of a gap just seen. The statement writes nothing, so its commit
+/// need not wait for the WAL to reach the disk (`synchronous_commit` off
+/// for it alone): whether it survives a crash does not matter, only that
+/// its xid was assigned.
+async fn xid_bound(store: &Store) -> Result<i64, DbErr> {
+    store
+        .conn()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT set_config('synchronous_commit', 'off', true) AS sync, \
+                    pg_current_xact_id()::text::bigint AS bound",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("an xid".to_owned()))?
+        .try_get("", "bound")
 }
 
 /// Tells the other replicas that new events committed (after the commits,

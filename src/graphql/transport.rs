@@ -305,6 +305,7 @@ async fn serve_socket(
     let init_deadline = tokio::time::timeout(init_timeout, initialised);
     futures_util::pin_mut!(init_deadline);
     let mut init_pending = true;
+    let mut output_ended = false;
     let close = loop {
         tokio::select! {
             item = output.next() => match item {
@@ -327,7 +328,10 @@ async fn serve_socket(
                     };
                 }
                 None => match oversize.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    Some(close) => break close,
+                    Some(close) => {
+                        output_ended = true;
+                        break close;
+                    }
                     None => return,
                 },
             },
@@ -338,7 +342,7 @@ async fn serve_socket(
                 }
             },
             err = &mut revoked => break (4403, err.public_message()),
-            _ = shutdown.changed() => break (1001, "server shutting down".to_owned()),
+            _ = shutdown.changed() => break (1001, sockets::SHUTDOWN_REASON.to_owned()),
         }
     };
     let _ = sink
@@ -348,6 +352,14 @@ async fn serve_socket(
         })))
         .await;
     let _ = sink.close().await;
+    // Wait (briefly) for the client's close reply: what it sends meanwhile
+    // is read and dropped, and the input ends with its close frame.
+    if !output_ended {
+        let _ = tokio::time::timeout(sockets::CLOSE_LINGER, async {
+            while output.next().await.is_some() {}
+        })
+        .await;
+    }
 }
 
 async fn graphiql() -> Html<String> {

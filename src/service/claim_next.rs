@@ -106,7 +106,12 @@ impl Ats {
                 return Ok(claimed);
             }
             loop {
-                match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                let arrival = tokio::select! {
+                    arrival = tokio::time::timeout_at(deadline, arrivals.recv()) => arrival,
+                    // A server shutting down answers now rather than at the deadline.
+                    () = self.shutting_down() => return Ok(claimed),
+                };
+                match arrival {
                     Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return Ok(claimed),
                     Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
                         arrivals = arrivals.resubscribe();

@@ -70,6 +70,8 @@ pub struct Ats {
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
     live_tasks: std::sync::Arc<live::LiveTasks>,
+    /// Flips to true when the server begins to shut down.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Ats {
@@ -84,7 +86,21 @@ impl Ats {
             credentials: Default::default(),
             sign_in,
             live_tasks: Default::default(),
+            closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Tells the service that the server is shutting down: claims waiting
+    /// for work (`wait_ms`) stop waiting and answer with what they have, so
+    /// their requests finish within the shutdown's grace period.
+    pub fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Ats::begin_shutdown`] has been called (at once if it has).
+    pub(crate) async fn shutting_down(&self) {
+        let mut closing = self.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
     }
 
     /// How many event subscriptions are open in this process (`/metrics`).

@@ -168,6 +168,40 @@ async fn writers_committing_out_of_order_keep_the_log_order() {
     );
 }
 
+/// As above, but the transaction left open took its xid *after* the one
+/// that commits: a snapshot's `xmax` is one past the newest ended xid, so
+/// the open transaction's xid is not below the `xmax` of the snapshot that
+/// first sees the gap, and waiting only for that `xmax` skipped the gap
+/// (delivering B, then never A) while A was still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gap_held_by_a_younger_transaction_is_waited_for() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let (task, project_id, org_id, start) = ordered_task(&app).await;
+    let db = Database::connect(&app.db.url).await.unwrap();
+    let mut live = subscriber(&app, start).await;
+    let xid = "SELECT pg_current_xact_id()";
+    // B takes its xid first, then A; A draws the smaller position.
+    let b = db.begin().await.unwrap();
+    b.execute_unprepared(xid).await.unwrap();
+    let a = db.begin().await.unwrap();
+    a.execute_unprepared(xid).await.unwrap();
+    insert_event(&a, &task, project_id, org_id, "A").await;
+    insert_event(&b, &task, project_id, org_id, "B").await;
+    b.commit().await.unwrap();
+    // Several fanout rounds (it polls every 500 ms) pass while A is open.
+    let early = tokio::time::timeout(Duration::from_millis(2_000), next_event(&mut live)).await;
+    assert!(
+        early.is_err(),
+        "delivered past an open transaction: {early:?}"
+    );
+    a.commit().await.unwrap();
+    assert_eq!(next_event(&mut live).await.1, "A");
+    assert_eq!(next_event(&mut live).await.1, "B");
+}
+
 /// A task to write events for, its project and org ids, and the position
 /// of its last event so far.
 async fn ordered_task(app: &TestApp) -> (Value, i32, i32, i64) {
@@ -206,15 +240,30 @@ async fn ordered_task(app: &TestApp) -> (Value, i32, i32, i64) {
 /// new replica gets both events, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_starting_beside_an_open_transaction_misses_nothing() {
+    replica_starting_beside_an_open_transaction(false).await;
+}
+
+/// The same when the open transaction took its xid after the committed one
+/// (so it is not below the start-up snapshot's `xmax`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_starting_beside_a_younger_open_transaction_misses_nothing() {
+    replica_starting_beside_an_open_transaction(true).await;
+}
+
+async fn replica_starting_beside_an_open_transaction(younger_open: bool) {
     let Some(app) = TestApp::start(Backend::Postgres).await else {
         eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
         return;
     };
     let (task, project_id, org_id, start) = ordered_task(&app).await;
     let db = Database::connect(&app.db.url).await.unwrap();
+    let xid = "SELECT pg_current_xact_id()";
+    let b = db.begin().await.unwrap();
+    if younger_open {
+        b.execute_unprepared(xid).await.unwrap();
+    }
     let a = db.begin().await.unwrap();
     insert_event(&a, &task, project_id, org_id, "A").await;
-    let b = db.begin().await.unwrap();
     insert_event(&b, &task, project_id, org_id, "B").await;
     b.commit().await.unwrap();
 

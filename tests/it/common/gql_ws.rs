@@ -29,7 +29,13 @@ pub struct Session {
 impl Session {
     /// Opens a socket speaking `protocol` (the server must agree to it).
     pub async fn connect(app: &TestApp, protocol: &str) -> Self {
-        let mut req = (app.base.replacen("http://", "ws://", 1) + "/graphql/ws")
+        Self::connect_to(&app.base, protocol).await
+    }
+
+    /// Opens a socket speaking `protocol` to the server at `base`
+    /// (`http://…`), e.g. an `ats-server` process.
+    pub async fn connect_to(base: &str, protocol: &str) -> Self {
+        let mut req = (base.replacen("http://", "ws://", 1) + "/graphql/ws")
             .into_client_request()
             .unwrap();
         req.headers_mut()
@@ -54,7 +60,12 @@ impl Session {
 
     /// Connects and completes `connection_init` → `connection_ack`.
     pub async fn open(app: &TestApp, protocol: &str, payload: Value) -> Self {
-        let mut s = Self::connect(app, protocol).await;
+        Self::open_to(&app.base, protocol, payload).await
+    }
+
+    /// Like [`Session::open`], to the server at `base`.
+    pub async fn open_to(base: &str, protocol: &str, payload: Value) -> Self {
+        let mut s = Self::connect_to(base, protocol).await;
         s.send(json!({ "type": "connection_init", "payload": payload }))
             .await;
         let ack = s.recv(Duration::from_secs(10)).await;
@@ -110,6 +121,34 @@ impl Session {
             }
             self.got.push(v.clone());
             return Some(v);
+        }
+    }
+
+    /// The next message (keep-alives skipped), close frame or end of the
+    /// connection within `wait`, where ending is expected. Messages are
+    /// kept in `got` as by [`Session::recv`].
+    pub async fn next_or_close(&mut self, wait: Duration) -> super::ws::Next {
+        use super::ws::Next;
+        let deadline = Instant::now() + wait;
+        loop {
+            let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await else {
+                return Next::Quiet;
+            };
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "ka" {
+                        continue;
+                    }
+                    self.got.push(v.clone());
+                    return Next::Message(v);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Next::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Next::Closed(None),
+            }
         }
     }
 

@@ -3,12 +3,12 @@
 //! when its log is printed.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary to run: `ATS_SERVER_BIN` if set (e.g. a release build, or
 /// another version to compare with), else the one this test run built.
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     std::env::var_os("ATS_SERVER_BIN")
         .filter(|p| !p.is_empty())
         .map_or_else(
@@ -94,6 +94,59 @@ impl ServerProcess {
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL ats-server");
         self.child.wait().expect("reap ats-server");
+    }
+
+    /// SIGTERM: asks for a graceful shutdown.
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill -TERM");
+        assert!(sent.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("check on ats-server")
+    }
+
+    /// Waits up to `within` for it to exit; its exit status, or `None` if it
+    /// is still running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// `ws://127.0.0.1:<port>`.
+    pub fn ws_base(&self) -> String {
+        self.base.replacen("http://", "ws://", 1)
+    }
+
+    /// The value of the Prometheus sample `name` on its `/metrics` (open
+    /// auth mode, where `/metrics` needs no token).
+    pub async fn metric(&self, name: &str) -> i64 {
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
     }
 
     /// Everything it has logged so far.

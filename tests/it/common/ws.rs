@@ -16,6 +16,18 @@ use super::app::TestApp;
 /// The longest any single expected message may take.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// What a socket delivered next.
+#[derive(Debug)]
+pub enum Next {
+    /// A JSON text message.
+    Message(Value),
+    /// A close frame (code and reason), or the end of the connection
+    /// without one (`None`).
+    Closed(Option<(u16, String)>),
+    /// Nothing within the wait.
+    Quiet,
+}
+
 /// One `/ws` connection.
 pub struct WsConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -180,6 +192,34 @@ impl WsConn {
             let v = self.recv_within(left).await?;
             if v["type"].as_str().is_some_and(|t| t.starts_with("task.")) {
                 return Some(v);
+            }
+        }
+    }
+
+    /// The next JSON message, close frame or end of the connection within
+    /// `wait` (pings skipped), where ending is expected.
+    pub async fn next_or_close(&mut self, wait: Duration) -> Next {
+        if let Some(v) = self.stash.pop_front() {
+            return Next::Message(v);
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await else {
+                return Next::Quiet;
+            };
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Next::Message(
+                        serde_json::from_str(t.as_str()).unwrap_or_else(|e| {
+                            panic!("/ws sent text that is not JSON ({e}): {t}")
+                        }),
+                    );
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Next::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Next::Closed(None),
             }
         }
     }
