@@ -1,5 +1,5 @@
 //! `GET /metrics` in Prometheus text format: requests, latencies, tasks by
-//! status, open subscriptions, reaper runs and database queries.
+//! status, open subscriptions, reaper runs, retention and database queries.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
-use crate::service::ReaperCounters;
+use crate::service::{ReaperCounters, RetentionCounters};
 
 /// Labels of HTTP metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +46,8 @@ pub struct Metrics {
     pub reaper_runs: Counter,
     /// Leases the reaper expired.
     pub reaper_expired: Counter,
+    /// What the retention job deleted.
+    retention: RetentionCounters,
 }
 
 impl Default for Metrics {
@@ -102,6 +104,8 @@ impl Metrics {
             "Leases the reaper returned to pending",
             reaper_expired.clone(),
         );
+        let retention = RetentionCounters::default();
+        retention.register(&mut registry);
         Self {
             registry,
             http_requests,
@@ -113,7 +117,13 @@ impl Metrics {
             db_queries,
             reaper_runs,
             reaper_expired,
+            retention,
         }
+    }
+
+    /// The metrics the retention job moves.
+    pub fn retention_counters(&self) -> RetentionCounters {
+        self.retention.clone()
     }
 
     /// The counters the lease reaper moves.
