@@ -21,6 +21,7 @@ mod lifecycle;
 mod parity;
 mod read_path;
 mod rest;
+mod retention;
 mod revocation;
 mod server_logs;
 mod smoke;
