@@ -64,6 +64,52 @@ pub struct Config {
     )]
     pub reaper_interval_ms: u64,
 
+    /// How long events are kept: a duration such as `30d`, `12h` or `90days`,
+    /// or `forever` (or `0`) to keep every event. Older events are pruned
+    /// from the front of the log; a cursor before what is kept answers
+    /// `CURSOR_EXPIRED`. Tasks themselves are not affected.
+    #[arg(
+        long,
+        env = "ATS_RETAIN_EVENTS",
+        default_value = "30d",
+        value_parser = Retention::parse,
+        global = true
+    )]
+    pub retain_events: Retention,
+
+    /// How long a finished task (completed, failed, rejected or cancelled)
+    /// is kept after its last change: a duration such as `90d`, or `forever`
+    /// (the default; `0` too) to keep every task.
+    #[arg(
+        long,
+        env = "ATS_RETAIN_FINISHED_TASKS",
+        default_value = "forever",
+        value_parser = Retention::parse,
+        global = true
+    )]
+    pub retain_finished_tasks: Retention,
+
+    /// How often the retention job prunes, in milliseconds.
+    #[arg(
+        long,
+        env = "ATS_RETENTION_INTERVAL_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(10..),
+        global = true
+    )]
+    pub retention_interval_ms: u64,
+
+    /// Most rows the retention job deletes in one statement (each batch is
+    /// its own short transaction).
+    #[arg(
+        long,
+        env = "ATS_RETENTION_BATCH",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u64).range(1..=100_000),
+        global = true
+    )]
+    pub retention_batch: u64,
+
     /// Bearer token that `GET /metrics` requires when authentication is
     /// required (it shows counts across every tenant, so an ordinary
     /// account's credential is not enough). Unset in required mode:
@@ -246,6 +292,46 @@ impl Config {
     }
 }
 
+/// How long something is kept (`ATS_RETAIN_EVENTS`,
+/// `ATS_RETAIN_FINISHED_TASKS`): `None` keeps it forever.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+impl Retention {
+    /// Keeps everything.
+    pub const FOREVER: Self = Self(None);
+
+    /// A duration in humantime's syntax (`30d`, `12h`, `90days`, `1w 2d`),
+    /// or `forever` / `never` / `0` to keep forever.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if ["forever", "never", "0", ""].contains(&s.to_ascii_lowercase().as_str()) {
+            return Ok(Self::FOREVER);
+        }
+        let d = humantime::parse_duration(s).map_err(|e| {
+            format!("'{s}' is not a duration such as 30d, 12h or 90days, nor 'forever' ({e})")
+        })?;
+        if d.is_zero() {
+            return Ok(Self::FOREVER);
+        }
+        if chrono::Duration::from_std(d).is_err() {
+            return Err(format!(
+                "'{s}' is longer than any date this server can store"
+            ));
+        }
+        Ok(Self(Some(d)))
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("forever"),
+            Some(d) => write!(f, "{}", humantime::format_duration(d)),
+        }
+    }
+}
+
 /// The reverse proxies whose `X-Forwarded-For` is believed
 /// (`ATS_TRUSTED_PROXIES`); empty by default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -303,6 +389,10 @@ impl fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
             .field("metrics_max_series", &self.metrics_max_series)
+            .field("retain_events", &self.retain_events)
+            .field("retain_finished_tasks", &self.retain_finished_tasks)
+            .field("retention_interval_ms", &self.retention_interval_ms)
+            .field("retention_batch", &self.retention_batch)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("ws_max_per_ip", &self.ws_max_per_ip)
             .field("ws_max_total", &self.ws_max_total)
@@ -323,7 +413,33 @@ impl fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_proxies, redact_url};
+    use std::time::Duration;
+
+    use super::{Retention, parse_proxies, redact_url};
+
+    #[test]
+    fn retention_periods_parse() {
+        let days = |n: u64| Retention(Some(Duration::from_secs(n * 86_400)));
+        assert_eq!(Retention::parse("30d").unwrap(), days(30));
+        assert_eq!(Retention::parse("90days").unwrap(), days(90));
+        assert_eq!(
+            Retention::parse("12h").unwrap(),
+            Retention(Some(Duration::from_secs(12 * 3600)))
+        );
+        for forever in ["forever", "Forever", "never", "0", "0s"] {
+            assert_eq!(
+                Retention::parse(forever).unwrap(),
+                Retention::FOREVER,
+                "{forever}"
+            );
+        }
+        for bad in ["thirty days", "30", "-1d", "1000000000000y"] {
+            let err = Retention::parse(bad).unwrap_err();
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+        assert_eq!(days(30).to_string(), "30days");
+        assert_eq!(Retention::FOREVER.to_string(), "forever");
+    }
 
     #[test]
     fn trusted_proxies_parse() {

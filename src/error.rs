@@ -4,7 +4,9 @@
 //! Use `Error::validation` for a value a client sent that breaks a rule (422),
 //! `Error::bad_request` for input that cannot be read at all (400),
 //! `Error::not_found` for anything missing *or not visible to the caller* (404),
-//! and `Error::conflict` for an action the current state does not allow (409).
+//! `Error::conflict` for an action the current state does not allow (409),
+//! and `Error::cursor_expired` for an `after` cursor before the retained
+//! event log (410).
 //! Storage failures convert from `DbErr` and are logged, never shown.
 
 use axum::http::StatusCode;
@@ -51,6 +53,18 @@ pub enum Error {
         /// Whole seconds until an attempt may succeed (at least 1).
         retry_after: u64,
     },
+    /// A cursor (`after`) before the retained event log: the events after
+    /// it were pruned (410 `CURSOR_EXPIRED`). The client reads the current
+    /// state again and resumes with `after` = `pruned_through` or later.
+    #[error(
+        "cursor {after} is before the retained event log: events up to id {pruned_through} were pruned (retention); read the current state again and resume with after = {pruned_through} or later, or subscribe without after"
+    )]
+    CursorExpired {
+        /// The cursor asked for.
+        after: i64,
+        /// Every event up to this id is gone.
+        pruned_through: i64,
+    },
     /// Storage or another internal failure; the detail is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -94,6 +108,29 @@ impl Error {
         }
     }
 
+    /// 410: a cursor before the retained log.
+    pub fn cursor_expired(after: i64, pruned_through: i64) -> Self {
+        Self::CursorExpired {
+            after,
+            pruned_through,
+        }
+    }
+
+    /// Facts a client acts on, beside the sentence and the code: for
+    /// `CURSOR_EXPIRED`, `oldest_id` (the first id the log may still hold)
+    /// and `pruned_through` (the oldest cursor still accepted). REST adds
+    /// them to the body, `/ws` to the error message, GraphQL (camelCased)
+    /// to `extensions`.
+    pub fn details(&self) -> Vec<(&'static str, i64)> {
+        match self {
+            Self::CursorExpired { pruned_through, .. } => vec![
+                ("oldest_id", pruned_through + 1),
+                ("pruned_through", *pruned_through),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     /// Seconds a client should wait before trying again, when the error says.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
@@ -115,6 +152,7 @@ impl Error {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CursorExpired { .. } => StatusCode::GONE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,6 +169,7 @@ impl Error {
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Timeout(_) => "TIMEOUT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::CursorExpired { .. } => "CURSOR_EXPIRED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -170,7 +209,10 @@ impl IntoResponse for Error {
         if let Self::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
         }
-        let body = json!({ "error": self.public_message(), "code": self.code() });
+        let mut body = json!({ "error": self.public_message(), "code": self.code() });
+        for (key, value) in self.details() {
+            body[key] = json!(value);
+        }
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(

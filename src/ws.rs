@@ -93,6 +93,22 @@ fn error_message(code: &str, message: &str, id: Option<&str>) -> Message {
     text(json!({ "type": "error", "code": code, "message": message, "id": id }))
 }
 
+/// The error message for a service error: its code in lower case, its
+/// sentence, and its details (`oldest_id` and `pruned_through` of
+/// `cursor_expired`).
+fn error_of(e: &Error, id: &str) -> Value {
+    let mut v = json!({
+        "type": "error",
+        "code": e.code().to_lowercase(),
+        "message": e.public_message(),
+        "id": id,
+    });
+    for (key, value) in e.details() {
+        v[key] = json!(value);
+    }
+    v
+}
+
 impl Connection {
     async fn run(state: AppState, viewer: Viewer, socket: WebSocket, max_message: usize) {
         let (mut sink, mut stream) = socket.split();
@@ -277,11 +293,7 @@ impl Connection {
                         self.subscriptions.insert(id, task);
                     }
                     Err(e) => {
-                        let code = e.code().to_lowercase();
-                        let _ = self
-                            .out
-                            .send(error_message(&code, &e.public_message(), Some(&id)))
-                            .await;
+                        let _ = self.out.send(text(error_of(&e, &id))).await;
                     }
                 }
             }
@@ -331,6 +343,17 @@ fn spawn_forwarder(
                     if out.send(text(v)).await.is_err() {
                         return;
                     }
+                }
+                Some(SubscriptionItem::Expired {
+                    after,
+                    pruned_through,
+                }) => {
+                    // The pruner passed the cursor while the subscription caught up.
+                    let mut msg = error_of(&Error::cursor_expired(after, pruned_through), &id);
+                    msg["subscription_id"] = json!(id);
+                    msg["last_id"] = json!(last);
+                    let _ = out.send(text(msg)).await;
+                    return;
                 }
                 Some(SubscriptionItem::Lagged { .. }) | None => {
                     let msg = json!({

@@ -14,6 +14,7 @@ mod m20261201_000009_partial_write_indexes;
 mod m20261202_000010_read_path;
 mod m20261202_000011_sessions;
 mod m20261202_000012_priority_list;
+mod m20261203_000013_log_retention;
 
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_read_path::Migration),
             Box::new(m20261202_000011_sessions::Migration),
             Box::new(m20261202_000012_priority_list::Migration),
+            Box::new(m20261203_000013_log_retention::Migration),
         ]
     }
 }

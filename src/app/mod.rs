@@ -28,7 +28,7 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::service::{Ats, CountFolder, LeaseReaper};
+use crate::service::{Ats, CountFolder, LeaseReaper, Pruner, RetentionPolicy};
 
 /// How often subscribers' fanout re-reads the event table without being woken
 /// (the safety net under in-process wakes and PostgreSQL `NOTIFY`).
@@ -173,6 +173,13 @@ pub async fn serve(
         metrics.reaper_counters(),
     );
     CountFolder::spawn(ats.clone(), COUNT_FOLD, stop_rx.clone());
+    Pruner::spawn(
+        ats.clone(),
+        RetentionPolicy::from_config(&config),
+        Duration::from_millis(config.retention_interval_ms.max(10)),
+        stop_rx.clone(),
+        metrics.retention_counters(),
+    );
     spawn_limit_sweeper(ats.clone(), stop_rx.clone());
     let schema = crate::graphql::schema_with(
         ats.clone(),

@@ -80,8 +80,11 @@ struct Inner {
     rounds_started: AtomicU64,
     /// The last finished round, and the newest committed position it saw.
     rounds_done: watch::Sender<(u64, i64)>,
-    /// The watermark: every position up to it is final (see the module doc).
+    /// The watermark: every position up to it is final (see the module doc),
+    /// and broadcast. On SQLite, only the latter.
     watermark: watch::Sender<i64>,
+    /// True once a fanout runs in this process.
+    fanout: AtomicBool,
     /// Set by local writers: the next round tells the other replicas.
     local_commits: AtomicBool,
     /// This process's mark on its `NOTIFY`s, so its own listener skips them.
@@ -127,6 +130,7 @@ impl EventBus {
                 rounds_started: AtomicU64::new(0),
                 rounds_done: watch::Sender::new((0, 0)),
                 watermark: watch::Sender::new(0),
+                fanout: AtomicBool::new(false),
                 local_commits: AtomicBool::new(false),
                 instance: format!("{:016x}", rand::random::<u64>()),
                 access: watch::Sender::new(0),
@@ -161,6 +165,16 @@ impl EventBus {
     pub fn log_end(&self) -> Option<i64> {
         self.inner
             .watermarked
+            .load(Ordering::Acquire)
+            .then(|| *self.inner.watermark.borrow())
+    }
+
+    /// The newest position this process's fanout has broadcast: every
+    /// event up to it is final and has reached this process's subscribers
+    /// (`None` while no fanout runs). The retention job prunes no further.
+    pub fn broadcast_through(&self) -> Option<i64> {
+        self.inner
+            .fanout
             .load(Ordering::Acquire)
             .then(|| *self.inner.watermark.borrow())
     }
@@ -230,8 +244,9 @@ impl EventBus {
             tracing::error!(error = %err, "fanout: cannot read the event cursor");
             0
         });
+        self.inner.watermark.send_replace(start);
+        self.inner.fanout.store(true, Ordering::Release);
         if postgres {
-            self.inner.watermark.send_replace(start);
             self.spawn_pg_listener(store.clone(), shutdown.clone());
             self.inner.watermarked.store(true, Ordering::Release);
         }
@@ -379,6 +394,7 @@ impl EventBus {
 /// it was read may hold smaller positions, so the fanout (and with it the
 /// server, which starts serving after it) waits until every transaction
 /// open then has ended, as the gap rule does (at most [`STARTUP_WAIT`]).
+/// An empty log whose front was pruned starts where the pruning stopped.
 async fn settled_start(store: &Store) -> Result<i64, DbErr> {
     let read = |sql: &'static str| async move {
         store
@@ -390,7 +406,8 @@ async fn settled_start(store: &Store) -> Result<i64, DbErr> {
     // The xid is taken as the statement runs, after its snapshot: above
     // that of every transaction that drew a position below `top`.
     let row = read(
-        "SELECT COALESCE((SELECT MAX(position) FROM events), 0) AS top, \
+        "SELECT GREATEST(COALESCE((SELECT MAX(position) FROM events), 0), \
+                         COALESCE((SELECT MAX(pruned_through) FROM log_retention), 0)) AS top, \
          pg_current_xact_id()::text::bigint AS bound",
     )
     .await?;

@@ -39,12 +39,38 @@ pub fn to_gql(e: Error) -> async_graphql::Error {
         Error::RateLimited { retry_after, .. } => Some(*retry_after),
         _ => None,
     };
+    // Ids go out as strings, like the `ID`s they are (`oldestId`, `prunedThrough`).
+    let details: Vec<(String, String)> = e
+        .details()
+        .into_iter()
+        .map(|(key, value)| (camel_case(key), value.to_string()))
+        .collect();
     async_graphql::Error::new(e.public_message()).extend_with(|_, ext| {
         ext.set("code", code);
         if let Some(seconds) = retry_after {
             ext.set("retryAfter", seconds);
         }
+        for (key, value) in &details {
+            ext.set(key, value.as_str());
+        }
     })
+}
+
+/// `oldest_id` → `oldestId`.
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A BAD_REQUEST error.

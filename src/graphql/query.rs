@@ -215,7 +215,11 @@ impl QueryRoot {
     }
 
     /// Stored events after the cursor `after` (an event id), oldest first:
-    /// `first` of them (1–1000, default 100).
+    /// `first` of them (1–1000, default 100). Without `after`, from the
+    /// oldest event kept; an `after` before the retained log (events older
+    /// than the retention period are pruned) is refused with
+    /// `extensions.code` `CURSOR_EXPIRED` and `extensions.prunedThrough`, the
+    /// oldest cursor still accepted.
     #[graphql(complexity = "super::READ_COST + super::history_cost(first, child_complexity)")]
     async fn task_events(
         &self,
@@ -232,7 +236,7 @@ impl QueryRoot {
         let q = filter.unwrap_or_default().to_query(after.as_ref())?;
         let filter = ats.event_filter(viewer, &q).await.gql()?;
         let rows = ats
-            .read_events(viewer, &filter, q.after.unwrap_or(0), first)
+            .read_events(viewer, &filter, q.after, first)
             .await
             .gql()?;
         Ok(rows

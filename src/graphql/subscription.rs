@@ -3,9 +3,11 @@
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::Stream;
 
+use super::error::to_gql;
 use super::inputs::TaskEventFilter;
 use super::types::TaskEvent;
 use super::{GqlResult, OrGql, ats};
+use crate::error::Error;
 use crate::service::SubscriptionItem;
 use crate::service::views::EventView;
 
@@ -17,6 +19,9 @@ impl SubscriptionRoot {
     /// Events as they commit. With `after` (an event id), stored events after
     /// it come first, then live ones, with no gap and no duplicate. A consumer
     /// that falls too far behind gets a `LAGGED` error and may resubscribe.
+    /// An `after` before the retained log (events older than the retention
+    /// period are pruned) gets a `CURSOR_EXPIRED` error whose
+    /// `extensions.prunedThrough` is the oldest cursor still accepted.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
@@ -46,6 +51,13 @@ impl SubscriptionRoot {
                         ext.set("code", "LAGGED");
                         ext.set("lastId", last_id.to_string());
                     });
+                        Some((Err(err), (rx, true)))
+                    }
+                    SubscriptionItem::Expired {
+                        after,
+                        pruned_through,
+                    } => {
+                        let err = to_gql(Error::cursor_expired(after, pruned_through));
                         Some((Err(err), (rx, true)))
                     }
                 }

@@ -277,7 +277,8 @@ impl Task {
             .unwrap_or_default();
         Ok(all.into_iter().map(Handoff).collect())
     }
-    /// The task's history, oldest first.
+    /// The task's history, oldest first: what is kept of it (events older
+    /// than the retention period are pruned).
     #[graphql(complexity = "super::history_cost(None, child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<TaskEvent>> {
         let loader = ctx.data_unchecked::<Cached<EventsLoader>>();

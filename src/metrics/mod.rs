@@ -1,6 +1,6 @@
 //! `GET /metrics` in Prometheus text format: requests, latencies, tasks by
-//! status, the queue (see [`queue`]), open subscriptions, reaper runs and
-//! database queries.
+//! status, the queue (see [`queue`]), open subscriptions, reaper runs,
+//! retention and database queries.
 
 pub mod queue;
 
@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
-use crate::service::ReaperCounters;
+use crate::service::{ReaperCounters, RetentionCounters};
 pub use queue::QueueMetrics;
 
 /// Labels of HTTP metrics.
@@ -52,6 +52,8 @@ pub struct Metrics {
     pub reaper_expired: Counter,
     /// The queue's depth, age and events.
     pub queue: QueueMetrics,
+    /// What the retention job deleted.
+    retention: RetentionCounters,
 }
 
 impl Default for Metrics {
@@ -110,6 +112,8 @@ impl Metrics {
             reaper_expired.clone(),
         );
         let queue = QueueMetrics::register(&mut registry, max_series);
+        let retention = RetentionCounters::default();
+        retention.register(&mut registry);
         Self {
             registry,
             http_requests,
@@ -122,7 +126,13 @@ impl Metrics {
             reaper_runs,
             reaper_expired,
             queue,
+            retention,
         }
+    }
+
+    /// The metrics the retention job moves.
+    pub fn retention_counters(&self) -> RetentionCounters {
+        self.retention.clone()
     }
 
     /// The counters the lease reaper moves.

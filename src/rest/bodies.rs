@@ -26,9 +26,26 @@ pub struct ErrorBody {
     #[schema(examples("task 42 not found"))]
     pub error: String,
     /// `BAD_REQUEST`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`,
-    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED` or `INTERNAL`.
+    /// `CURSOR_EXPIRED`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED` or `INTERNAL`.
     #[schema(examples("NOT_FOUND"))]
     pub code: String,
+}
+
+/// The 410 answer to a cursor before the retained event log.
+#[derive(Serialize, ToSchema)]
+pub struct CursorExpiredBody {
+    /// What went wrong, and what to do.
+    #[schema(examples(
+        "cursor 5 is before the retained event log: events up to id 120 were pruned (retention); read the current state again and resume with after = 120 or later, or subscribe without after"
+    ))]
+    pub error: String,
+    /// `CURSOR_EXPIRED`.
+    #[schema(examples("CURSOR_EXPIRED"))]
+    pub code: String,
+    /// The first id the retained log may hold (`pruned_through` + 1).
+    pub oldest_id: i64,
+    /// Every event up to this id was pruned: the oldest cursor still accepted.
+    pub pruned_through: i64,
 }
 
 /// `{"task": …}`

@@ -19,7 +19,7 @@ use utoipa::openapi::{
 };
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::bodies::ErrorBody;
+use super::bodies::{CursorExpiredBody, ErrorBody};
 use super::operation::{
     Answer, Auth, Component, Failure, Operation, PROJECT_SCOPE, Schemas, Tag, path_param_doc,
     path_param_is_numeric,
@@ -37,6 +37,7 @@ const DESCRIPTION: &str = "Agent Task Service: tasks handed between AI agents an
 pub fn document() -> Document {
     let mut schemas = Schemas::new();
     let error_body = Component::of::<ErrorBody>().register(&mut schemas);
+    let expired_body = Component::of::<CursorExpiredBody>().register(&mut schemas);
     let mut paths = Paths::new();
     for op in OPERATIONS {
         for (path, operation_id) in op.rest_routes() {
@@ -61,9 +62,11 @@ pub fn document() -> Document {
     let schemas: BTreeMap<String, _> = schemas.into_iter().collect();
     let mut components = ComponentsBuilder::new().schemas_from_iter(schemas);
     for failure in Failure::ALL {
-        let content = ContentBuilder::new()
-            .schema(Some(error_body.clone()))
-            .build();
+        let body = match failure {
+            Failure::Gone => expired_body.clone(),
+            _ => error_body.clone(),
+        };
+        let content = ContentBuilder::new().schema(Some(body)).build();
         let mut response = ResponseBuilder::new()
             .description(failure.description())
             .content("application/json", content);

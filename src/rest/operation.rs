@@ -239,6 +239,8 @@ pub enum Failure {
     NotFound,
     /// 409.
     Conflict,
+    /// 410: a cursor before the retained event log (`CURSOR_EXPIRED`).
+    Gone,
     /// 413.
     PayloadTooLarge,
     /// 422.
@@ -249,12 +251,13 @@ pub enum Failure {
 
 impl Failure {
     /// Every error response, in status order.
-    pub const ALL: [Failure; 8] = [
+    pub const ALL: [Failure; 9] = [
         Failure::BadRequest,
         Failure::Unauthorized,
         Failure::Forbidden,
         Failure::NotFound,
         Failure::Conflict,
+        Failure::Gone,
         Failure::PayloadTooLarge,
         Failure::Unprocessable,
         Failure::TooManyRequests,
@@ -269,6 +272,7 @@ impl Failure {
             403 => Failure::Forbidden,
             404 => Failure::NotFound,
             409 => Failure::Conflict,
+            410 => Failure::Gone,
             413 => Failure::PayloadTooLarge,
             422 => Failure::Unprocessable,
             429 => Failure::TooManyRequests,
@@ -317,6 +321,11 @@ impl Failure {
                 409,
                 "Conflict",
                 "409: the record's current state does not allow this.",
+            ),
+            Failure::Gone => (
+                410,
+                "Gone",
+                "410: the cursor `after` is before the retained event log (code CURSOR_EXPIRED): the events after it were pruned. `pruned_through` is the oldest cursor still accepted; read the current state again and resume from there.",
             ),
             Failure::PayloadTooLarge => (
                 413,

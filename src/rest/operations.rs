@@ -158,10 +158,11 @@ operations! {
         graphql "Task.messages",
         query CursorParams, ok 200 MessageList "The messages", errors [404];
 
-    /// A task's history: its stored events, oldest first.
+    /// A task's history: its stored events, oldest first. Events older than
+    /// the retention period are pruned; a cursor before what is kept answers 410.
     task_events: GET "/tasks/{id}/events" => task_actions::events, tag Events,
         graphql "Task.events",
-        query CursorParams, ok 200 EventList "The events", errors [404];
+        query CursorParams, ok 200 EventList "The events", errors [404, 410];
 
     /// Statistics over every task, or the `org`/`project` named in the query.
     /// Under a project's task routes, over that project.

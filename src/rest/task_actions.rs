@@ -125,7 +125,9 @@ pub(super) async fn add_message(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct CursorParams {
-    /// Only records with an id greater than this.
+    /// Only records with an id greater than this. For events, a cursor
+    /// before the retained event log (older events are pruned) answers 410
+    /// `CURSOR_EXPIRED`; without it, the history starts at the oldest event kept.
     after: Option<i64>,
     /// Most records to return (default 100, at most 1000).
     #[param(minimum = 1)]
@@ -160,6 +162,8 @@ pub(super) async fn events(
     ApiQuery(params): ApiQuery<CursorParams>,
 ) -> Result<Reply<EventList>> {
     let (after, limit) = params.resolve()?;
+    // Only a cursor the client gave can be before the retained log.
+    let after = params.after.map(|_| after);
     let events = s
         .ats
         .task_events(&viewer, &task.scope, task.id, after, limit)

@@ -114,6 +114,15 @@ pub enum SubscriptionItem {
         /// The last event id delivered before the subscription ended.
         last_id: i64,
     },
+    /// The events after the subscription's cursor were pruned (retention)
+    /// before it could read them; the subscription has ended
+    /// ([`Error::CursorExpired`]).
+    Expired {
+        /// The cursor the subscription had reached.
+        after: i64,
+        /// Every event up to this id is gone.
+        pruned_through: i64,
+    },
 }
 
 /// An event to write: its type, the task after the change, and extra data keys.
@@ -287,27 +296,36 @@ impl Ats {
         })
     }
 
-    /// Stored events after `after` that match `filter` and that the viewer
-    /// may read, oldest first.
+    /// Stored events after the cursor `after` that match `filter` and that
+    /// the viewer may read, oldest first. Without a cursor, from the oldest
+    /// event kept; a cursor before the retained log is refused with
+    /// `CURSOR_EXPIRED` (see [`Ats::check_cursor`]), whatever the filter.
     pub async fn read_events(
         &self,
         viewer: &Viewer,
         filter: &EventFilter,
-        after: i64,
+        after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<event::Model>> {
         let rights = self.rights(viewer).await?;
-        self.stored_events(&filter.narrowed(&rights), after, limit)
-            .await
+        let rows = self
+            .stored_events(&filter.narrowed(&rights), after.unwrap_or(0), limit)
+            .await?;
+        if let Some(after) = after {
+            self.check_cursor(after).await?;
+        }
+        Ok(rows)
     }
 
-    /// A task's history (`GET /tasks/:id/events`).
+    /// A task's history (`GET /tasks/:id/events`): what is kept of it,
+    /// after the cursor `after` when given (`CURSOR_EXPIRED` when that is
+    /// before the retained log).
     pub async fn task_events(
         &self,
         viewer: &Viewer,
         scope: &super::Scope,
         task_id: i64,
-        after: i64,
+        after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<EventView>> {
         self.find_task(viewer, scope, task_id).await?;
@@ -315,7 +333,12 @@ impl Ats {
             task_id: Some(task_id),
             ..Default::default()
         };
-        let rows = self.stored_events(&filter, after, limit).await?;
+        let rows = self
+            .stored_events(&filter, after.unwrap_or(0), limit)
+            .await?;
+        if let Some(after) = after {
+            self.check_cursor(after).await?;
+        }
         Ok(rows.iter().map(EventView::from).collect())
     }
 
@@ -328,6 +351,10 @@ impl Ats {
     /// The viewer's rights are checked at each event, not once: after an
     /// access change (a removed member, a revoked grant), events of projects
     /// the viewer can no longer read stop.
+    ///
+    /// A cursor before the retained log is refused with `CURSOR_EXPIRED`;
+    /// one that falls behind it while the subscription catches up (the
+    /// pruner got there first) ends it with [`SubscriptionItem::Expired`].
     pub async fn subscribe_events(
         &self,
         viewer: &Viewer,
@@ -336,6 +363,9 @@ impl Ats {
     ) -> Result<mpsc::Receiver<SubscriptionItem>> {
         let viewer = viewer.clone();
         self.rights(&viewer).await?;
+        if let Some(after) = after {
+            self.check_cursor(after).await?;
+        }
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let ats = self.clone();
         // Without `after`, the cursor is "now": everything committed from here on.
@@ -356,6 +386,17 @@ impl Ats {
                 match Box::pin(ats.replay(&viewer, &filter, last, &tx)).await {
                     Ok(Some(new_last)) => last = new_last,
                     Ok(None) => return,
+                    Err(Error::CursorExpired {
+                        after,
+                        pruned_through,
+                    }) => {
+                        let expired = SubscriptionItem::Expired {
+                            after,
+                            pruned_through,
+                        };
+                        deliver(&tx, expired, last).await;
+                        return;
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "subscription replay failed");
                         return;
@@ -407,7 +448,7 @@ impl Ats {
     ) -> Result<Option<i64>> {
         loop {
             let rows = self
-                .read_events(viewer, filter, cursor, REPLAY_PAGE)
+                .read_events(viewer, filter, Some(cursor), REPLAY_PAGE)
                 .await?;
             let done = (rows.len() as u64) < REPLAY_PAGE;
             for row in rows {
@@ -433,16 +474,21 @@ impl Ats {
         }
     }
 
-    /// The id of the newest stored event (0 when there is none): the cursor
-    /// "now" of a subscription that gives no `after`.
+    /// The id of the newest stored event: the cursor "now" of a
+    /// subscription that gives no `after`. With no event stored, the front
+    /// of the log (0, or the last id pruned), so that the cursor is never
+    /// before the retained log.
     pub async fn max_event_id(&self) -> Result<i64> {
-        Ok(event::Entity::find()
+        let newest = event::Entity::find()
             .filter(self.in_log())
             .order_by_desc(event::Column::Position)
             .one(self.store.conn())
             .await?
-            .and_then(|e| e.position)
-            .unwrap_or(0))
+            .and_then(|e| e.position);
+        match newest {
+            Some(id) => Ok(id),
+            None => self.pruned_through().await,
+        }
     }
 }
 

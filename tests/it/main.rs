@@ -23,6 +23,7 @@ mod queue_metrics;
 mod read_path;
 mod replicas;
 mod rest;
+mod retention;
 mod revocation;
 mod server_logs;
 mod shutdown;

@@ -7,7 +7,8 @@
 //! nothing ([`refusals`]), WebSocket clients for `/ws` ([`ws`]) and
 //! `/graphql/ws` ([`gql_ws`]), bare sockets from any loopback address
 //! ([`sockets`]), the `ats` CLI runner ([`cli`], [`watcher`]), and the
-//! `ats-server` binary as a child process ([`process`]).
+//! `ats-server` binary as a child process ([`process`]), and direct SQL on
+//! a test's database ([`sql`]) with servers that prune it ([`retention`]).
 //!
 //! PostgreSQL cases run when `ATS_TEST_PG_URL` names a server we may create
 //! databases on (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each
@@ -25,8 +26,10 @@ pub mod gql_ws;
 pub mod observed;
 pub mod process;
 pub mod refusals;
+pub mod retention;
 pub mod shapes;
 pub mod sockets;
+pub mod sql;
 pub mod users;
 pub mod watcher;
 pub mod ws;
