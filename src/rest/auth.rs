@@ -92,6 +92,7 @@ pub(super) async fn update_me(
 #[into_params(parameter_in = Query)]
 pub(super) struct IdentityQuery {
     /// Narrow to one actor type.
+    #[param(value_type = Option<crate::actor::ActorType>, inline)]
     actor_type: Option<String>,
 }
 

@@ -38,7 +38,8 @@ pub(super) async fn add_member(
 /// Body of `PATCH /orgs/:org/members/:type/:id`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct RoleBody {
-    /// owner, admin, member or viewer.
+    /// Required: owner, admin, member or viewer.
+    #[schema(required = true, value_type = crate::service::documented::Role)]
     role: Option<String>,
 }
 

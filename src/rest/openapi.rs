@@ -12,6 +12,7 @@ use utoipa::openapi::path::{
     ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi as Document,
@@ -25,6 +26,7 @@ use super::operation::{
     path_param_is_numeric,
 };
 use super::operations::OPERATIONS;
+use crate::actor::ActorType;
 use crate::app::AppState;
 
 const DESCRIPTION: &str = "Agent Task Service: tasks handed between AI agents and humans, with \
@@ -59,7 +61,13 @@ pub fn document() -> Document {
             }
         }
     }
-    let schemas: BTreeMap<String, _> = schemas.into_iter().collect();
+    let schemas: BTreeMap<String, _> = schemas
+        .into_iter()
+        .map(|(name, schema)| {
+            let schema = crate::service::documented::with_field_rules(&name, schema);
+            (name, schema)
+        })
+        .collect();
     let mut components = ComponentsBuilder::new().schemas_from_iter(schemas);
     for failure in Failure::ALL {
         let body = match failure {
@@ -207,8 +215,17 @@ fn path_param(op: &Operation, path: &str, name: &str) -> Parameter {
         .find(|(param, _)| *param == name)
         .map(|(_, doc)| *doc)
         .or_else(|| path_param_doc(path, name));
-    let schema = if path_param_is_numeric(name) {
+    let schema: RefOr<Schema> = if path_param_is_numeric(name) && path.starts_with("/tasks/") {
+        // A task id that is not a positive integer is refused (400).
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .into()
+    } else if path_param_is_numeric(name) {
         i64::schema()
+    } else if name == "actor_type" {
+        ActorType::schema()
     } else {
         String::schema()
     };
@@ -221,23 +238,44 @@ fn path_param(op: &Operation, path: &str, name: &str) -> Parameter {
         .build()
 }
 
-/// The `X-Actor-*` headers that name the caller in open mode.
+/// The `X-Actor-*` headers that name the caller in open mode, with the
+/// rules `Actor::new` holds them to (400 otherwise): visible ASCII (an HTTP
+/// header value), an id of 1 to 200 characters that is not blank, a name of
+/// at most 200.
 fn actor_headers() -> [Parameter; 3] {
+    let max = crate::actor::MAX_ACTOR_FIELD;
+    let text = |min: usize, pattern: &str| -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length((min > 0).then_some(min))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .into()
+    };
     [
-        ("X-Actor-Type", "Who acts: human (default), agent or system"),
+        (
+            "X-Actor-Type",
+            "Who acts: human (default), agent or system. Needs `X-Actor-ID`.",
+            ActorType::schema(),
+        ),
         (
             "X-Actor-ID",
-            "The actor's id; without actor headers the caller is human:anonymous",
+            "The actor's id (1 to 200 characters, not blank); without actor headers the caller is human:anonymous",
+            text(1, "^[ -~]*[!-~][ -~]*$"),
         ),
-        ("X-Actor-Name", "The actor's display name"),
+        (
+            "X-Actor-Name",
+            "The actor's display name (at most 200 characters)",
+            text(0, "^[ -~]*$"),
+        ),
     ]
-    .map(|(name, description)| {
+    .map(|(name, description, schema)| {
         ParameterBuilder::new()
             .name(name)
             .parameter_in(ParameterIn::Header)
             .required(Required::False)
             .description(Some(description))
-            .schema(Some(String::schema()))
+            .schema(Some(schema))
             .build()
     })
 }

@@ -7,10 +7,12 @@
 //! the one table, `operations::OPERATIONS`.
 //!
 //! The errors an operation documents come from two places. Those its
-//! extractors answer are added by rule ([`Operation::failures`]): every
-//! caller may get 401, a JSON body 400, 413 and 422, a query string or a
-//! numeric path segment 400. Those the service answers (403, 404, 409, and
-//! sometimes 400) are listed in the declaration.
+//! extractors and middleware answer are added by rule
+//! ([`Operation::failures`]): every caller may get 401, a caller named by
+//! `X-Actor-*` headers 400, a JSON body 400, 413 and 422, a query string or
+//! a numeric path segment 400, and every request 422 for a NUL (`%00`) in its
+//! URL. Those the service answers (403, 404, 409, and sometimes 400) are
+//! listed in the declaration.
 //!
 //! The compiler holds a declaration to its handler: the route sends the
 //! handler's `200` with the declared status, a declared body the handler does
@@ -93,11 +95,17 @@ impl Operation {
     }
 
     /// Every error response the operation documents: those its extractors
-    /// answer, by rule, and those declared.
+    /// and the middleware answer, by rule, and those declared.
     pub fn failures(&self) -> BTreeSet<Failure> {
         let mut failures: BTreeSet<Failure> = self.errors.iter().copied().collect();
+        // A URL that spells a NUL character (`%00`) is refused before routing.
+        failures.insert(Failure::Unprocessable);
         if self.auth != Auth::Public {
             failures.insert(Failure::Unauthorized);
+        }
+        if self.auth == Auth::Actor {
+            // `X-Actor-*` headers that name no valid actor.
+            failures.insert(Failure::BadRequest);
         }
         if self.body.is_some() {
             failures.extend([
@@ -300,7 +308,7 @@ impl Failure {
             Failure::BadRequest => (
                 400,
                 "BadRequest",
-                "400: the request could not be read (malformed JSON, a bad path or query value).",
+                "400: the request could not be read (malformed JSON, a bad path or query value, `X-Actor-*` headers that name no valid actor).",
             ),
             Failure::Unauthorized => (
                 401,
@@ -335,7 +343,7 @@ impl Failure {
             Failure::Unprocessable => (
                 422,
                 "Unprocessable",
-                "422: well-formed JSON whose values break a rule (wrong type, out of range, missing).",
+                "422: well-formed JSON whose values break a rule (wrong type, out of range, missing), or text holding a NUL character (U+0000) anywhere in the request, `%00` in the URL included.",
             ),
             Failure::TooManyRequests => (
                 429,

@@ -50,7 +50,7 @@ operations! {
 
     /// Creates a task (on `/tasks`: in `default/main`) with status `pending`.
     create_task: POST "/tasks" => tasks::create, tag Tasks, graphql "Mutation.createTask",
-        body NewTask, ok 201 TaskBody "The new task", errors [404];
+        body NewTask, ok 201 TaskBody "The new task", errors [403, 404];
 
     /// Lists tasks matching the filters, one page at a time, with the total count.
     list_tasks: GET "/tasks" => tasks::list, tag Tasks, graphql "Query.tasks",
@@ -62,16 +62,16 @@ operations! {
 
     /// Changes a task's fields; a new `status` goes through the lifecycle rules.
     update_task: PATCH "/tasks/{id}" => tasks::update, tag Tasks, graphql "Mutation.updateTask",
-        body TaskPatch, ok 200 TaskBody "The changed task", errors [404, 409];
+        body TaskPatch, ok 200 TaskBody "The changed task", errors [403, 404, 409];
 
     /// Deletes a task and its thread; its history stays.
     delete_task: DELETE "/tasks/{id}" => tasks::remove, tag Tasks, graphql "Mutation.deleteTask",
-        ok 200 TaskDeleted "The task is gone", errors [404, 409];
+        ok 200 TaskDeleted "The task is gone", errors [403, 404, 409];
 
     /// Creates up to 1 000 tasks at once: all or nothing; an error names the bad item's index.
     create_tasks: POST "/tasks/bulk" => task_workflow::bulk, tag Tasks,
         graphql "Mutation.createTasks",
-        body BulkBody, ok 201 BulkCreated "The new tasks", errors [404];
+        body BulkBody, ok 201 BulkCreated "The new tasks", errors [403, 404];
 
     /// A task's subtasks.
     list_subtasks: GET "/tasks/{id}/subtasks" => task_workflow::list_subtasks, tag Tasks,
@@ -81,7 +81,7 @@ operations! {
     /// Creates a subtask in the parent's project.
     create_subtask: POST "/tasks/{id}/subtasks" => task_workflow::create_subtask, tag Tasks,
         graphql "Mutation.createSubtask",
-        body NewTask, ok 201 TaskBody "The new subtask", errors [404];
+        body NewTask, ok 201 TaskBody "The new subtask", errors [403, 404];
 
     /// A task's handoffs, oldest first.
     list_handoffs: GET "/tasks/{id}/handoffs" => task_workflow::list_handoffs, tag Tasks,
@@ -91,7 +91,7 @@ operations! {
     /// Posts a handoff: what was done and what the next session should do.
     add_handoff: POST "/tasks/{id}/handoffs" => task_workflow::add_handoff, tag Tasks,
         graphql "Mutation.addHandoff",
-        body NewHandoff, ok 201 HandoffBody "The handoff", errors [404];
+        body NewHandoff, ok 201 HandoffBody "The handoff", errors [403, 404];
 
     /// The tasks that depend on this one (that it blocks until it completes), oldest first.
     list_dependents: GET "/tasks/{id}/dependents" => task_workflow::dependents, tag Tasks,
@@ -101,37 +101,37 @@ operations! {
     /// Claims a pending task under a lease, or renews the caller's own lease.
     claim_task: POST "/tasks/{id}/claim" => task_actions::claim, tag Lifecycle,
         graphql "Mutation.claimTask",
-        body ClaimBody or empty, ok 200 TaskBody "The claimed task", errors [404, 409];
+        body ClaimBody or empty, ok 200 TaskBody "The claimed task", errors [403, 404, 409];
 
     /// Completes the caller's claimed task, appending `outputs`.
     complete_task: POST "/tasks/{id}/complete" => task_actions::complete, tag Lifecycle,
         graphql "Mutation.completeTask",
-        body CompleteBody or empty, ok 200 TaskBody "The completed task", errors [404, 409];
+        body CompleteBody or empty, ok 200 TaskBody "The completed task", errors [403, 404, 409];
 
     /// Fails the caller's claimed task.
     fail_task: POST "/tasks/{id}/fail" => task_actions::fail, tag Lifecycle,
         graphql "Mutation.failTask",
-        body ReasonBody or empty, ok 200 TaskBody "The failed task", errors [404, 409];
+        body ReasonBody or empty, ok 200 TaskBody "The failed task", errors [403, 404, 409];
 
     /// Rejects a pending or claimed task.
     reject_task: POST "/tasks/{id}/reject" => task_actions::reject, tag Lifecycle,
         graphql "Mutation.rejectTask",
-        body ReasonBody or empty, ok 200 TaskBody "The rejected task", errors [404, 409];
+        body ReasonBody or empty, ok 200 TaskBody "The rejected task", errors [403, 404, 409];
 
     /// Cancels a pending or claimed task.
     cancel_task: POST "/tasks/{id}/cancel" => task_actions::cancel, tag Lifecycle,
         graphql "Mutation.cancelTask",
-        body ReasonBody or empty, ok 200 TaskBody "The cancelled task", errors [404, 409];
+        body ReasonBody or empty, ok 200 TaskBody "The cancelled task", errors [403, 404, 409];
 
     /// Returns a finished task to `pending`.
     reopen_task: POST "/tasks/{id}/reopen" => task_actions::reopen, tag Lifecycle,
         graphql "Mutation.reopenTask",
-        body ReasonBody or empty, ok 200 TaskBody "The reopened task", errors [404, 409];
+        body ReasonBody or empty, ok 200 TaskBody "The reopened task", errors [403, 404, 409];
 
     /// Claims the most urgent claimable task matching the filter (highest priority, then oldest).
     claim_next_task: POST "/tasks/claim-next" => task_workflow::claim_next, tag Lifecycle,
         graphql "Mutation.claimNextTask",
-        body ClaimNext or empty, ok 200 TaskBody "The claimed task", errors [404, 409];
+        body ClaimNext or empty, ok 200 TaskBody "The claimed task", errors [403, 404, 409];
 
     /// Claims up to `limit` (1–100, default 10) of the most urgent claimable tasks
     /// matching the filter in one transaction, each with its own lease and
@@ -151,7 +151,7 @@ operations! {
     /// Posts a message on a task's thread.
     add_message: POST "/tasks/{id}/messages" => task_actions::add_message, tag Messages,
         graphql "Mutation.addMessage",
-        body NewMessage, ok 201 MessageBody "The new message", errors [404];
+        body NewMessage, ok 201 MessageBody "The new message", errors [403, 404];
 
     /// A task's message thread, oldest first.
     list_messages: GET "/tasks/{id}/messages" => task_actions::list_messages, tag Messages,
@@ -183,7 +183,7 @@ operations! {
     /// Creates an organization; the caller becomes its owner.
     create_org: POST "/orgs" => orgs::create_org, tag Organizations,
         graphql "Mutation.createOrganization",
-        body NewOrg, ok 201 OrgBody "The new organization", errors [409];
+        body NewOrg, ok 201 OrgBody "The new organization", errors [403, 409];
 
     /// One organization.
     get_org: GET "/orgs/{org}" => orgs::read_org, tag Organizations,
@@ -193,12 +193,12 @@ operations! {
     /// Renames or redescribes an organization.
     update_org: PATCH "/orgs/{org}" => orgs::update_org, tag Organizations,
         graphql "Mutation.updateOrganization",
-        body OrgPatch, ok 200 OrgBody "The changed organization", errors [404, 409];
+        body OrgPatch, ok 200 OrgBody "The changed organization", errors [403, 404, 409];
 
     /// Deletes an organization with everything in it.
     delete_org: DELETE "/orgs/{org}" => orgs::delete_org, tag Organizations,
         graphql "Mutation.deleteOrganization",
-        ok 200 OrgDeleted "The organization is gone", errors [404, 409];
+        ok 200 OrgDeleted "The organization is gone", errors [403, 404, 409];
 
     /// The projects of an organization.
     list_projects: GET "/orgs/{org}/projects" => orgs::list_projects, tag Projects,
@@ -208,7 +208,7 @@ operations! {
     /// Creates a project in an organization.
     create_project: POST "/orgs/{org}/projects" => orgs::create_project, tag Projects,
         graphql "Mutation.createProject",
-        body NewProject, ok 201 ProjectBody "The new project", errors [404, 409];
+        body NewProject, ok 201 ProjectBody "The new project", errors [403, 404, 409];
 
     /// One project.
     get_project: GET "/orgs/{org}/projects/{project}" => orgs::read_project, tag Projects,
@@ -218,12 +218,12 @@ operations! {
     /// Renames or redescribes a project.
     update_project: PATCH "/orgs/{org}/projects/{project}" => orgs::update_project, tag Projects,
         graphql "Mutation.updateProject",
-        body ProjectPatch, ok 200 ProjectBody "The changed project", errors [404, 409];
+        body ProjectPatch, ok 200 ProjectBody "The changed project", errors [403, 404, 409];
 
     /// Deletes a project with its tasks.
     delete_project: DELETE "/orgs/{org}/projects/{project}" => orgs::delete_project, tag Projects,
         graphql "Mutation.deleteProject",
-        ok 200 ProjectDeleted "The project is gone", errors [404, 409];
+        ok 200 ProjectDeleted "The project is gone", errors [403, 404, 409];
 
     // Members, invitations and permissions of an organization.
 
@@ -280,7 +280,7 @@ operations! {
     register: POST "/auth/register" => auth::register, tag Auth, graphql "Mutation.register",
         auth Public,
         body Registration, ok 201 Registered "The identity, an API key and a token",
-        errors [409, 429];
+        errors [403, 404, 409, 429];
 
     /// Exchanges an email or actor id and a password for a JWT.
     login: POST "/auth/login" => auth::login, tag Auth, graphql "Mutation.login", auth Public,
@@ -294,12 +294,12 @@ operations! {
     /// Changes the caller's password; every earlier login token ends, a new one is returned.
     change_password: POST "/auth/password" => auth::change_password, tag Auth,
         graphql "Mutation.changePassword", auth Credentials,
-        body PasswordChange, ok 200 LoggedIn "A new token", errors [403, 409];
+        body PasswordChange, ok 200 LoggedIn "A new token", errors [403, 409, 429];
 
     /// Sets a new password with a one-time reset token from `ats-server password-reset`.
     reset_password: POST "/auth/password/reset" => auth::reset_password, tag Auth,
         graphql "Mutation.resetPassword", auth Public,
-        body PasswordReset, ok 200 LoggedIn "A new token", errors [404];
+        body PasswordReset, ok 200 LoggedIn "A new token", errors [404, 429];
 
     /// The caller's identity.
     get_me: GET "/auth/me" => auth::me, tag Auth, graphql "Query.me", auth Credentials,
@@ -308,7 +308,7 @@ operations! {
     /// Changes the caller's display name, email or profile.
     update_me: PATCH "/auth/me" => auth::update_me, tag Auth, graphql "Mutation.updateMe",
         auth Credentials,
-        body IdentityPatch, ok 200 IdentityBody "The identity", errors [409];
+        body IdentityPatch, ok 200 IdentityBody "The identity", errors [403, 409];
 
     /// Public fields of an identity.
     get_identity: GET "/auth/identities/{actor_id}" => auth::public_identity, tag Auth,
@@ -323,12 +323,12 @@ operations! {
     /// Creates an API key (the key is in this response only).
     create_api_key: POST "/auth/api-keys" => auth::create_key, tag Auth,
         graphql "Mutation.createApiKey", auth Credentials,
-        body NewApiKey, ok 201 ApiKeyBody "The key";
+        body NewApiKey, ok 201 ApiKeyBody "The key", errors [403];
 
     /// Revokes one of the caller's API keys.
     delete_api_key: DELETE "/auth/api-keys/{id}" => auth::delete_key, tag Auth,
         graphql "Mutation.deleteApiKey", auth Credentials, param id "API key id",
-        ok 200 Deleted "Revoked", errors [404];
+        ok 200 Deleted "Revoked", errors [403, 404];
 
     /// An agent creates a guardian link token for a human (valid 24 h).
     create_guardian_link: POST "/auth/me/guardian-link" => auth::guardian_link, tag Guardians,
@@ -349,12 +349,12 @@ operations! {
     /// Either side ends a guardian relation.
     remove_guardian: DELETE "/auth/me/guardians/{id}" => auth::remove_guardian, tag Guardians,
         graphql "Mutation.removeGuardian", auth Credentials, param id "Guardianship id",
-        ok 200 Deleted "Removed", errors [404];
+        ok 200 Deleted "Removed", errors [403, 404];
 
     /// A guardian issues an API key for one of its agents.
     create_agent_api_key: POST "/auth/guardians/{agent_id}/api-keys" => auth::guardian_key,
         tag Guardians, graphql "Mutation.createAgentApiKey", auth Credentials,
-        body NewApiKey, ok 201 ApiKeyBody "The agent's new key", errors [404];
+        body NewApiKey, ok 201 ApiKeyBody "The agent's new key", errors [403, 404];
 
     /// The caller's pending invitations.
     list_my_invitations: GET "/auth/invitations" => auth::my_invitations, tag Invitations,
@@ -365,11 +365,11 @@ operations! {
     accept_invitation: POST "/auth/invitations/{token}/accept" => auth::accept,
         tag Invitations, graphql "Mutation.acceptInvitation", auth Credentials,
         param token "Invitation token",
-        ok 200 InvitationBody "The invitation", errors [404, 409];
+        ok 200 InvitationBody "The invitation", errors [403, 404, 409];
 
     /// Declines an invitation addressed to the caller.
     decline_invitation: POST "/auth/invitations/{token}/decline" => auth::decline,
         tag Invitations, graphql "Mutation.declineInvitation", auth Credentials,
         param token "Invitation token",
-        ok 200 InvitationBody "The invitation", errors [404, 409];
+        ok 200 InvitationBody "The invitation", errors [403, 404, 409];
 }

@@ -17,7 +17,7 @@ use crate::service::{Scope, StatsScope};
 pub(super) struct StatsParams {
     /// Only tasks of this organization (slug).
     org: Option<String>,
-    /// Only tasks of this project (slug; needs `org`).
+    /// Only tasks of this project (slug; needs `org`, 400 without it).
     project: Option<String>,
 }
 

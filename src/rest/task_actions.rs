@@ -17,21 +17,25 @@ use crate::service::{Action, NewMessage, paging};
 /// Body of `claim`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub(super) struct ClaimBody {
-    /// Lease length in milliseconds (default 60 000).
+    /// Lease length in milliseconds (1 000 to 86 400 000, default 60 000).
+    #[schema(minimum = 1000, maximum = 86400000)]
     lease_duration: Option<i64>,
 }
 
 /// Body of `complete`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub(super) struct CompleteBody {
-    /// Results to append to the task's `outputs`: an object or an array.
+    /// Results to append to the task's `outputs`: an object (one output) or
+    /// an array of outputs; the task's outputs stay within 1 MiB in all.
+    #[schema(schema_with = crate::service::documented::outputs)]
     outputs: Option<Value>,
 }
 
 /// Body of `fail`, `reject`, `cancel`, `reopen`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub(super) struct ReasonBody {
-    /// Why, in words; stored on the task.
+    /// Why, in words (at most 10 000 characters); stored on the task.
+    #[schema(max_length = 10000)]
     reason: Option<String>,
 }
 
@@ -125,9 +129,11 @@ pub(super) async fn add_message(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct CursorParams {
-    /// Only records with an id greater than this. For events, a cursor
-    /// before the retained event log (older events are pruned) answers 410
-    /// `CURSOR_EXPIRED`; without it, the history starts at the oldest event kept.
+    /// Only records with an id greater than this (not negative). For events,
+    /// a cursor before the retained event log (older events are pruned)
+    /// answers 410 `CURSOR_EXPIRED`; without it, the history starts at the
+    /// oldest event kept.
+    #[param(minimum = 0)]
     after: Option<i64>,
     /// Most records to return (default 100, at most 1000).
     #[param(minimum = 1)]

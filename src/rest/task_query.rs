@@ -5,6 +5,7 @@ use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
 use crate::service::paging::TaskCursor;
+use crate::service::documented::{SortDirection, TaskSortKey};
 use crate::service::{SortBy, TaskQuery, paging, validate};
 use crate::time;
 
@@ -13,6 +14,7 @@ use crate::time;
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// Statuses to include: pending, in_progress, completed, cancelled, failed, rejected.
+    #[param(pattern = "^ *(pending|in_progress|completed|cancelled|failed|rejected)? *(, *(pending|in_progress|completed|cancelled|failed|rejected)? *)*$")]
     status: Option<String>,
     /// Task types to include.
     #[serde(rename = "type")]
@@ -30,6 +32,7 @@ pub(super) struct ListParams {
     /// Only tasks after this position: the `next_cursor` of the previous
     /// page (same filters and order). Pages by cursor stay fast at any
     /// depth; not with `offset`.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     after: Option<String>,
     /// RFC 3339: only tasks created after this time.
     #[param(format = DateTime)]
@@ -49,8 +52,10 @@ pub(super) struct ListParams {
     /// Case-insensitive text in title or description.
     search: Option<String>,
     /// created_at (default), updated_at, priority or title.
+    #[param(value_type = Option<TaskSortKey>, inline)]
     sort_by: Option<String>,
     /// asc or desc (default).
+    #[param(value_type = Option<SortDirection>, inline)]
     sort_dir: Option<String>,
     /// Only tasks of this project id.
     project_id: Option<i32>,

@@ -17,7 +17,7 @@ use crate::service::{ClaimBatch, ClaimNext, HandoffView, NO_CLAIMABLE_TASK, NewH
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct BulkBody {
     /// 1 to 1 000 tasks, created all or nothing.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Vec<NewTask>, min_items = 1, max_items = 1000)]
     tasks: Option<Vec<NewTask>>,
 }
 

@@ -30,11 +30,14 @@ pub struct ClaimNext {
     #[serde(rename = "type")]
     pub task_type: Option<String>,
     /// Only tasks at least this urgent (1–10).
+    #[schema(minimum = 1, maximum = 10)]
     pub min_priority: Option<i64>,
-    /// Lease length in ms (default 60 000).
+    /// Lease length in ms (1 000 to 86 400 000, default 60 000).
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub lease_duration: Option<i64>,
     /// With nothing claimable, wait up to this many ms (0–30 000, default 0)
     /// for work to arrive instead of answering at once.
+    #[schema(minimum = 0, maximum = 30000)]
     pub wait_ms: Option<i64>,
 }
 
@@ -45,6 +48,7 @@ pub struct ClaimBatch {
     #[serde(flatten)]
     pub next: ClaimNext,
     /// How many tasks to claim at most (1–100, default 10).
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -134,10 +134,20 @@ impl From<api_key::Model> for ApiKeyView {
 /// `POST /auth/register`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct Registration {
+    /// `human` (the default) or `agent`.
+    #[schema(value_type = Option<super::documented::RegistrableActorType>)]
     pub actor_type: Option<String>,
+    /// Required: 1 to 200 characters, not blank (trimmed).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     pub actor_id: Option<String>,
+    /// 1 to 200 characters, not blank (default: the actor id).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
+    /// An email address to sign in with.
+    #[schema(schema_with = super::documented::email)]
     pub email: Option<String>,
+    /// 8 to 1024 characters; without one the identity signs in with API keys only.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// A pending invitation's token: required when registration is by
     /// invitation (`ATS_REGISTRATION=invite`), and accepted as the identity
@@ -156,9 +166,15 @@ pub struct Registered {
 /// `POST /auth/login`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct Login {
+    /// The identity's email (this or `actor_id`).
     pub email: Option<String>,
+    /// The identity's actor id (this or `email`).
     pub actor_id: Option<String>,
+    /// Narrows `actor_id` to one actor type.
+    #[schema(value_type = Option<crate::actor::ActorType>)]
     pub actor_type: Option<String>,
+    /// Required.
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
 }
 
@@ -174,8 +190,13 @@ pub struct LoggedIn {
 /// `PATCH /auth/me`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct IdentityPatch {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
+    /// A new email address.
+    #[schema(schema_with = super::documented::email)]
     pub email: Option<String>,
+    /// A JSON object of at most 256 KiB, serialized.
     #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
 }
@@ -183,11 +204,16 @@ pub struct IdentityPatch {
 /// `POST /auth/api-keys`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewApiKey {
+    /// 1 to 200 characters, not blank (default `api key`).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    /// When the key stops working: an RFC 3339 time in the future (default: never).
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Only reading (default false).
     pub read_only: Option<bool>,
     /// Limit the key to these `org/project` names (default: all projects).
+    #[schema(schema_with = super::documented::key_projects)]
     pub projects: Option<Vec<String>>,
 }
 

@@ -66,26 +66,51 @@ pub struct PermissionView {
 /// `POST /orgs/:org/members` (and the role of `PATCH`).
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewMember {
+    /// The member's actor type (default `human`).
+    #[schema(value_type = Option<crate::actor::ActorType>)]
     pub actor_type: Option<String>,
+    /// Required: the member's actor id, 1 to 200 characters, not blank (in
+    /// required mode, of a registered identity).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     pub actor_id: Option<String>,
+    /// The role (default `member`).
+    #[schema(value_type = Option<super::documented::Role>)]
     pub role: Option<String>,
 }
 
-/// `POST /orgs/:org/invitations`.
+/// `POST /orgs/:org/invitations`: an `email`, or an `actor_id` (with its
+/// `actor_type`), not both.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewInvitation {
+    /// The address invited (instead of an actor).
+    #[schema(schema_with = super::documented::email)]
     pub email: Option<String>,
+    /// The invited actor's type (default `human`).
+    #[schema(value_type = Option<crate::actor::ActorType>)]
     pub actor_type: Option<String>,
+    /// The invited actor's id (instead of an email): 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub actor_id: Option<String>,
+    /// The role the invitation grants (default `member`).
+    #[schema(value_type = Option<super::documented::Role>)]
     pub role: Option<String>,
 }
 
 /// `POST /orgs/:org/permissions`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct NewPermission {
+    /// The grantee's actor type (default `human`).
+    #[schema(value_type = Option<crate::actor::ActorType>)]
     pub actor_type: Option<String>,
+    /// Required: the grantee's actor id, 1 to 200 characters, not blank (in
+    /// required mode, of a registered identity).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     pub actor_id: Option<String>,
+    /// Required: a project slug of the org, or `*` for all of them.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 63, pattern = "^([*]|[a-z0-9][a-z0-9-]{0,62})$")]
     pub namespace: Option<String>,
+    /// Required: `r` (read) or `rw` (read and write).
+    #[schema(required = true, value_type = super::documented::PermissionAccess)]
     pub access: Option<String>,
 }
 

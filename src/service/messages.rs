@@ -25,7 +25,7 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewMessage {
     /// `[{type, content}]`: `text`, `data` (JSON content), `url`, or `file` (with `url`, `mime`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(schema_with = super::documented::message_parts, required = true)]
     pub parts: Option<Vec<Value>>,
 }
 

@@ -6,6 +6,7 @@ mod batch;
 mod claim_next;
 mod counts;
 mod dashboard;
+pub mod documented;
 mod event_log;
 mod guardians;
 mod health;

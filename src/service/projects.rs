@@ -18,18 +18,30 @@ use crate::time;
 /// Fields of a new project.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
-    /// Required.
-    #[schema(required = true, value_type = String)]
+    /// Required: 1 to 63 lowercase letters, digits or dashes, starting with
+    /// a letter or digit.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: Option<String>,
+    /// 1 to 200 characters, not blank (default: the slug).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    /// At most 64 KiB (UTF-8); blank means none.
+    #[schema(max_length = 65536)]
     pub description: Option<String>,
 }
 
 /// Fields a project update may change.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProjectPatch {
+    /// A new slug: 1 to 63 lowercase letters, digits or dashes, starting
+    /// with a letter or digit.
+    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub slug: Option<String>,
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    /// At most 64 KiB (UTF-8).
+    #[schema(max_length = 65536)]
     pub description: Option<String>,
 }
 

@@ -78,14 +78,22 @@ impl KeyScope {
 /// `POST /auth/password`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct PasswordChange {
+    /// Required: the password now.
+    #[schema(required = true, value_type = String)]
     pub current_password: Option<String>,
+    /// Required: 8 to 1024 characters.
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
     pub new_password: Option<String>,
 }
 
 /// `POST /auth/password/reset`.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct PasswordReset {
+    /// Required: the reset token `ats-server password-reset` printed.
+    #[schema(required = true, value_type = String)]
     pub token: Option<String>,
+    /// Required: 8 to 1024 characters.
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
     pub new_password: Option<String>,
 }
 

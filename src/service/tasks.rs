@@ -56,18 +56,34 @@ pub const DEFAULT_PROJECT: &str = "main";
 /// Fields of a new task.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewTask {
-    /// Required.
-    #[schema(required = true, value_type = String)]
+    /// Required: 1 to 500 characters, not blank (trimmed).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: Option<String>,
+    /// At most 64 KiB (UTF-8); blank means none.
+    #[schema(max_length = 65536)]
     pub description: Option<String>,
+    /// 1 to 100 characters, not blank (default `task`).
     #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub task_type: Option<String>,
+    /// 1 to 100 characters, not blank (default `default`).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub channel: Option<String>,
+    /// 1 (least urgent) to 10 (default 5).
+    #[schema(minimum = 1, maximum = 10)]
     pub priority: Option<i64>,
+    /// A JSON object of at most 256 KiB, serialized (default `{}`).
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
+    /// A task of the same project, whose subtask this becomes.
+    #[schema(minimum = 1)]
     pub parent_id: Option<i64>,
+    /// Claims allowed before the task fails for good (1 to 1000; default: no cap).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_attempts: Option<i64>,
-    /// Ids of tasks (same org) that must complete before this one can be claimed.
+    /// Ids of tasks (same org) that must complete before this one can be
+    /// claimed; at most 100.
+    #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
 }
 
@@ -248,18 +264,35 @@ impl ValidTask {
 /// Fields an update may change; `status` goes through the lifecycle.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TaskPatch {
+    /// 1 to 500 characters, not blank (trimmed).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: Option<String>,
+    /// At most 64 KiB (UTF-8); blank or `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 65536)]
     pub description: Option<Option<String>>,
+    /// 1 (least urgent) to 10.
+    #[schema(minimum = 1, maximum = 10)]
     pub priority: Option<i64>,
+    /// 1 to 100 characters, not blank.
     #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub task_type: Option<String>,
+    /// 1 to 100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub channel: Option<String>,
+    /// A JSON object of at most 256 KiB, serialized.
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
+    /// A new status, reached by the lifecycle's rules (409 when they do not allow it).
+    #[schema(value_type = Option<crate::entity::task::TaskStatus>)]
     pub status: Option<String>,
+    /// 1 to 1000; `null` removes the cap.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub max_attempts: Option<Option<i64>>,
-    /// Replaces the task's blockers (same org; no cycles).
+    /// Replaces the task's blockers (same org; no cycles); at most 100.
+    #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
 }
 

@@ -66,9 +66,12 @@ impl From<handoff::Model> for HandoffView {
 /// `POST /tasks/:id/handoffs`.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewHandoff {
-    /// What was done and where things stand.
+    /// Required: what was done and where things stand; not blank, at most
+    /// 64 KiB (UTF-8).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 65536, pattern = r"\S")]
     pub summary: Option<String>,
     /// What the next session should do.
+    #[schema(schema_with = super::documented::next_steps)]
     pub next_steps: Option<Vec<String>>,
 }
 
