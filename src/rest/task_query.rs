@@ -4,8 +4,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
-use crate::service::paging::TaskCursor;
 use crate::service::documented::{SortDirection, TaskSortKey};
+use crate::service::paging::TaskCursor;
 use crate::service::{SortBy, TaskQuery, paging, validate};
 use crate::time;
 
@@ -14,7 +14,9 @@ use crate::time;
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// Statuses to include: pending, in_progress, completed, cancelled, failed, rejected.
-    #[param(pattern = "^ *(pending|in_progress|completed|cancelled|failed|rejected)? *(, *(pending|in_progress|completed|cancelled|failed|rejected)? *)*$")]
+    #[param(
+        pattern = "^ *(pending|in_progress|completed|cancelled|failed|rejected)? *(, *(pending|in_progress|completed|cancelled|failed|rejected)? *)*$"
+    )]
     status: Option<String>,
     /// Task types to include.
     #[serde(rename = "type")]
