@@ -65,6 +65,7 @@ type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = Options::parse();
     let say = |m: String| eprintln!("[{:>7.1}s] {m}", START.elapsed().as_secs_f64());
     let _ = *START;
