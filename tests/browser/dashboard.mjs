@@ -50,7 +50,9 @@ async function startServer({ db, port, auth = 'open', tag }) {
   const logFile = path.join(os.tmpdir(), `ats_dashboard_${process.pid}_${BACKEND}_${tag}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(BIN, [], {
-    env: { ...process.env, DATABASE_URL: db, ATS_LISTEN: `127.0.0.1:${port}`, ATS_AUTH: auth, ATS_ENV: 'test', RUST_LOG: 'warn' },
+    env: { ...process.env, DATABASE_URL: db, ATS_LISTEN: `127.0.0.1:${port}`, ATS_AUTH: auth, ATS_ENV: 'test', RUST_LOG: 'warn',
+      // The sign-in limits have their own tests; this one signs in and out many times.
+      ATS_SIGN_IN_RATE_PER_ACCOUNT: '1000/1m', ATS_SIGN_IN_RATE_PER_IP: '1000/1m' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(out); child.stderr.pipe(out);

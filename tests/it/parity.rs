@@ -147,6 +147,7 @@ fn check_responses((method, path): &(String, String), operation: &Value) {
                     "403" => "Forbidden",
                     "404" => "NotFound",
                     "409" => "Conflict",
+                    "410" => "Gone",
                     "413" => "PayloadTooLarge",
                     "422" => "Unprocessable",
                     "429" => "TooManyRequests",
