@@ -19,7 +19,7 @@ use async_graphql::{Context, Schema};
 pub use gate::{CallerGate, CallerKey, EXPENSIVE};
 
 pub use error::{GqlResult, OrGql};
-pub use transport::routes;
+pub use transport::{request_data, routes};
 
 use crate::service::{Ats, Viewer};
 

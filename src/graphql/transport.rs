@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Per-request data: the viewer and DataLoaders over its rights.
-fn request_data(ats: &Ats, viewer: Viewer) -> Data {
+pub fn request_data(ats: &Ats, viewer: Viewer) -> Data {
     let mut data = Data::default();
     macro_rules! loaders {
         ($($loader:ident),*) => {$(
