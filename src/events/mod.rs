@@ -34,8 +34,9 @@
 //! SQLite has one writer, which commits in id order: its watermark is
 //! simply the newest event.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::{
@@ -58,6 +59,8 @@ const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
+/// The same, for the broadcast of one project's events.
+const PROJECT_CAPACITY: usize = 1024;
 /// The longest start-up waits for transactions open when it began.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// How soon the fanout looks again while it waits at a gap.
@@ -73,6 +76,10 @@ pub struct EventBus {
 
 struct Inner {
     sender: broadcast::Sender<Arc<event::Model>>,
+    /// One broadcast per project that a subscription watches alone, so that
+    /// an event wakes only the subscribers who may want it, not every one
+    /// in the process. An entry goes when an event finds no one listening.
+    projects: Mutex<HashMap<i32, broadcast::Sender<Arc<event::Model>>>>,
     wake: Notify,
     /// True once a fanout keeps a watermark in this process (PostgreSQL).
     watermarked: AtomicBool,
@@ -125,6 +132,7 @@ impl EventBus {
         Self {
             inner: Arc::new(Inner {
                 sender,
+                projects: Mutex::default(),
                 wake: Notify::new(),
                 watermarked: AtomicBool::new(false),
                 rounds_started: AtomicU64::new(0),
@@ -150,9 +158,24 @@ impl EventBus {
         self.inner.sender.subscribe()
     }
 
+    /// A receiver of the events of project `project_id` broadcast from now
+    /// on.
+    pub fn subscribe_project(&self, project_id: i32) -> broadcast::Receiver<Arc<event::Model>> {
+        let mut projects = self.inner.projects.lock().unwrap();
+        projects
+            .entry(project_id)
+            .or_insert_with(|| broadcast::channel(PROJECT_CAPACITY).0)
+            .subscribe()
+    }
+
     /// How many receivers are attached (open subscriptions).
     pub fn receiver_count(&self) -> usize {
+        let projects = self.inner.projects.lock().unwrap();
         self.inner.sender.receiver_count()
+            + projects
+                .values()
+                .map(broadcast::Sender::receiver_count)
+                .sum::<usize>()
     }
 
     /// Tells the fanout that new events were committed.
@@ -340,7 +363,15 @@ impl EventBus {
             if let Some(m) = self.inner.counted.get() {
                 m.observe(&row);
             }
-            let _ = self.inner.sender.send(Arc::new(row));
+            let row = Arc::new(row);
+            let mut projects = self.inner.projects.lock().unwrap();
+            if let Some(sender) = projects.get(&row.project_id)
+                && sender.send(row.clone()).is_err()
+            {
+                projects.remove(&row.project_id);
+            }
+            drop(projects);
+            let _ = self.inner.sender.send(row);
         }
         (*cursor != before, false)
     }

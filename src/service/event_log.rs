@@ -376,7 +376,10 @@ impl Ats {
         // Listen only once the cursor is fixed, so that an open subscription
         // (`ats_open_subscriptions`) sees every later commit. What the bus sends
         // before we listen is in the table, which the replay below reads.
-        let mut live = ats.bus.subscribe();
+        let mut live = match filter.project_ids.as_deref() {
+            Some(&[project]) => ats.bus.subscribe_project(project),
+            _ => ats.bus.subscribe(),
+        };
         tokio::spawn(async move {
             loop {
                 // Subscribed to the bus first, then read the table: whatever
