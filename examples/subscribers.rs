@@ -173,9 +173,19 @@ async fn main() {
         (rss_connected.saturating_sub(rss_idle)) as f64 / connected.max(1) as f64
     );
     drop(server);
-    if let Some((admin, name)) = pg {
-        drop_database(&admin, &name).await;
+    match pg {
+        Some((admin, name)) => drop_database(&admin, &name).await,
+        None => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", sqlite_path().display()));
+            }
+        }
     }
+}
+
+/// The SQLite database file of this run.
+fn sqlite_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ats-subscribers-{}.db", std::process::id()))
 }
 
 static START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
@@ -183,7 +193,7 @@ static START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::n
 /// The database URL, and for PostgreSQL the admin URL and database name to drop.
 async fn database(opts: &Options) -> (String, Option<(String, String)>) {
     if !opts.postgres {
-        let path = std::env::temp_dir().join(format!("ats-subscribers-{}.db", std::process::id()));
+        let path = sqlite_path();
         let _ = std::fs::remove_file(&path);
         return (format!("sqlite://{}?mode=rwc", path.display()), None);
     }
@@ -233,7 +243,7 @@ impl Server {
             .expect("a free port")
             .port();
         let child = std::process::Command::new(bin)
-            .env("ATS_DATABASE_URL", url)
+            .env("DATABASE_URL", url)
             .env("ATS_LISTEN", format!("127.0.0.1:{port}"))
             .env("ATS_AUTH", "required")
             .env("ATS_JWT_SECRET", "bench-secret-bench-secret-bench-secret")
@@ -285,7 +295,10 @@ async fn setup(http: &reqwest::Client, base: &str, projects: usize) -> Vec<(Stri
         .json()
         .await
         .expect("register answer");
-    let key = reg["api_key"].as_str().expect("an api key").to_owned();
+    let key = reg["api_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no api key in the registration answer: {reg}"))
+        .to_owned();
     let post = |path: String, body: Value| {
         let req = http
             .post(format!("{base}{path}"))

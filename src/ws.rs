@@ -288,8 +288,13 @@ impl Connection {
                                 json!({ "type": "subscribed", "id": id, "after": after }),
                             ))
                             .await;
-                        let task =
-                            spawn_forwarder(self.out.clone(), id.clone(), events, Some(after));
+                        let task = spawn_forwarder(
+                            self.ats.clone(),
+                            self.out.clone(),
+                            id.clone(),
+                            events,
+                            Some(after),
+                        );
                         self.subscriptions.insert(id, task);
                     }
                     Err(e) => {
@@ -324,8 +329,18 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
+/// An event as a subscription delivers it: the event object, and the id of
+/// the subscription.
+#[derive(serde::Serialize)]
+struct Delivered<'a> {
+    #[serde(flatten)]
+    event: &'a EventView,
+    subscription_id: &'a str,
+}
+
 /// Forwards one subscription's events to the connection's outbox.
 fn spawn_forwarder(
+    ats: Ats,
     out: mpsc::Sender<Message>,
     id: String,
     mut events: mpsc::Receiver<SubscriptionItem>,
@@ -337,10 +352,17 @@ fn spawn_forwarder(
             match events.recv().await {
                 Some(SubscriptionItem::Event(e)) => {
                     last = e.position.unwrap_or(last);
-                    let mut v =
-                        serde_json::to_value(EventView::from(e.as_ref())).unwrap_or(Value::Null);
-                    v["subscription_id"] = json!(id);
-                    if out.send(text(v)).await.is_err() {
+                    let event = ats.live_event_view(&e);
+                    let delivered = Delivered {
+                        event: &event,
+                        subscription_id: &id,
+                    };
+                    let json = serde_json::to_string(&delivered).unwrap_or_default();
+                    if out
+                        .send(Message::Text(Utf8Bytes::from(json)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -116,7 +116,9 @@ async fn transition(ctx: &Context<'_>, id: &ID, action: Action) -> GqlResult<Tas
         .transition(viewer(ctx)?, &Scope::Any, id, action)
         .await
         .gql()?;
-    Ok(TaskPayload { task: Task(task) })
+    Ok(TaskPayload {
+        task: Task::from(task),
+    })
 }
 
 /// Write operations.
@@ -136,7 +138,9 @@ impl MutationRoot {
             .create_task(viewer(ctx)?, &scope, input.to_new_task()?)
             .await
             .gql()?;
-        Ok(TaskPayload { task: Task(task) })
+        Ok(TaskPayload {
+            task: Task::from(task),
+        })
     }
 
     /// Creates up to 1 000 tasks at once (in `default/main` unless `org` and
@@ -164,7 +168,7 @@ impl MutationRoot {
             .gql()?;
         Ok(TasksPayload {
             count: tasks.len(),
-            tasks: tasks.into_iter().map(Task).collect(),
+            tasks: tasks.into_iter().map(Task::from).collect(),
         })
     }
 
@@ -180,7 +184,9 @@ impl MutationRoot {
             .create_subtask(viewer(ctx)?, &Scope::Any, parent, input.to_new_task()?)
             .await
             .gql()?;
-        Ok(TaskPayload { task: Task(task) })
+        Ok(TaskPayload {
+            task: Task::from(task),
+        })
     }
 
     /// Claims the most urgent claimable task matching `filter` (highest
@@ -199,7 +205,7 @@ impl MutationRoot {
         let req = claim_request(filter, lease_ms, wait_ms);
         let task = ats(ctx).claim_next(viewer(ctx)?, &scope, req).await.gql()?;
         Ok(ClaimNextPayload {
-            task: task.map(Task),
+            task: task.map(Task::from),
         })
     }
 
@@ -229,7 +235,7 @@ impl MutationRoot {
             .gql()?;
         Ok(ClaimTasksPayload {
             count: tasks.len() as i32,
-            tasks: tasks.into_iter().map(Task).collect(),
+            tasks: tasks.into_iter().map(Task::from).collect(),
         })
     }
 
@@ -270,7 +276,9 @@ impl MutationRoot {
             .update_task(viewer(ctx)?, &Scope::Any, id, input.to_patch()?)
             .await
             .gql()?;
-        Ok(TaskPayload { task: Task(task) })
+        Ok(TaskPayload {
+            task: Task::from(task),
+        })
     }
 
     /// Deletes a task and its thread; its history stays.

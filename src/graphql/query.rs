@@ -99,7 +99,7 @@ pub async fn task_connection(
     conn.edges.extend(
         tasks
             .into_iter()
-            .map(|t| connection::Edge::new(sort_by.cursor(&t).encode(), Task(t))),
+            .map(|t| connection::Edge::new(sort_by.cursor(&t).encode(), Task::from(t))),
     );
     prime(ctx, &conn).await?;
     Ok(conn)
@@ -183,7 +183,7 @@ impl QueryRoot {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
         match ats(ctx).task_view(viewer(ctx)?, &Scope::Any, id).await {
-            Ok(t) => Ok(Some(Task(t))),
+            Ok(t) => Ok(Some(Task::from(t))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
         }
@@ -241,7 +241,7 @@ impl QueryRoot {
             .gql()?;
         Ok(rows
             .iter()
-            .map(|e| TaskEvent(crate::service::views::EventView::from(e)))
+            .map(|e| TaskEvent::from(crate::service::views::EventView::from(e)))
             .collect())
     }
 

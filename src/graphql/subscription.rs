@@ -9,7 +9,6 @@ use super::types::TaskEvent;
 use super::{GqlResult, OrGql, ats};
 use crate::error::Error;
 use crate::service::SubscriptionItem;
-use crate::service::views::EventView;
 
 /// Live operations.
 pub struct SubscriptionRoot;
@@ -34,14 +33,15 @@ impl SubscriptionRoot {
         let filter = ats.event_filter(viewer, &q).await.gql()?;
         let rx = ats.subscribe_events(viewer, filter, q.after).await.gql()?;
         Ok(futures_util::stream::unfold(
-            (rx, false),
-            |(mut rx, ended)| async move {
+            (rx, false, ats),
+            |(mut rx, ended, ats)| async move {
                 if ended {
                     return None;
                 }
                 match rx.recv().await? {
                     SubscriptionItem::Event(e) => {
-                        Some((Ok(TaskEvent(EventView::from(e.as_ref()))), (rx, false)))
+                        let event = TaskEvent(ats.live_event_view(&e));
+                        Some((Ok(event), (rx, false, ats)))
                     }
                     SubscriptionItem::Lagged { last_id } => {
                         let err = async_graphql::Error::new(format!(
@@ -51,14 +51,14 @@ impl SubscriptionRoot {
                         ext.set("code", "LAGGED");
                         ext.set("lastId", last_id.to_string());
                     });
-                        Some((Err(err), (rx, true)))
+                        Some((Err(err), (rx, true, ats)))
                     }
                     SubscriptionItem::Expired {
                         after,
                         pruned_through,
                     } => {
                         let err = to_gql(Error::cursor_expired(after, pruned_through));
-                        Some((Err(err), (rx, true)))
+                        Some((Err(err), (rx, true, ats)))
                     }
                 }
             },

@@ -3,6 +3,7 @@
 use super::scalars::DateTime;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use serde_json::Value;
+use std::sync::Arc;
 
 use super::GqlResult;
 use super::loaders::{
@@ -101,7 +102,19 @@ impl Actor {
 }
 
 /// A unit of work handed between actors.
-pub struct Task(pub TaskView);
+pub struct Task(pub Arc<TaskView>);
+
+impl From<Arc<TaskView>> for Task {
+    fn from(view: Arc<TaskView>) -> Self {
+        Self(view)
+    }
+}
+
+impl From<TaskView> for Task {
+    fn from(view: TaskView) -> Self {
+        Self(Arc::new(view))
+    }
+}
 
 #[Object]
 impl Task {
@@ -177,7 +190,7 @@ impl Task {
             .load_one(parent)
             .await
             .map_err(|e| (*e).clone())?
-            .map(Task))
+            .map(Task::from))
     }
     /// How many times it has been claimed.
     async fn attempts(&self) -> i32 {
@@ -229,7 +242,7 @@ impl Task {
             .await
             .map_err(|e| (*e).clone())?
             .unwrap_or_default();
-        Ok(all.into_iter().map(Task).collect())
+        Ok(all.into_iter().map(Task::from).collect())
     }
     /// The tasks that must complete before this one can be claimed (those the caller may read).
     #[graphql(complexity = "super::list_cost(child_complexity)")]
@@ -287,7 +300,7 @@ impl Task {
             .await
             .map_err(|e| (*e).clone())?
             .unwrap_or_default();
-        Ok(all.into_iter().map(TaskEvent).collect())
+        Ok(all.into_iter().map(TaskEvent::from).collect())
     }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
@@ -331,7 +344,13 @@ impl Message {
 }
 
 /// One recorded change.
-pub struct TaskEvent(pub EventView);
+pub struct TaskEvent(pub Arc<EventView>);
+
+impl From<EventView> for TaskEvent {
+    fn from(view: EventView) -> Self {
+        Self(Arc::new(view))
+    }
+}
 
 #[Object]
 impl TaskEvent {
@@ -358,14 +377,14 @@ impl TaskEvent {
                 .live_event_task(super::viewer(ctx)?, self.0.id, self.0.task_id)
                 .await
                 .gql()?;
-            return Ok(task.map(Task));
+            return Ok(task.map(Task::from));
         }
         let loader = ctx.data_unchecked::<Cached<TaskLoader>>();
         Ok(loader
             .load_one(self.0.task_id)
             .await
             .map_err(|e| (*e).clone())?
-            .map(Task))
+            .map(Task::from))
     }
     async fn actor(&self) -> GqlResult<Actor> {
         Actor::from_parts(
@@ -637,7 +656,7 @@ async fn visible_tasks(ctx: &Context<'_>, ids: &[i64]) -> GqlResult<Vec<Task>> {
         .iter()
         .filter_map(|id| found.get(id))
         .cloned()
-        .map(Task)
+        .map(Task::from)
         .collect())
 }
 
