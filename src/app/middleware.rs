@@ -54,6 +54,35 @@ pub async fn refuse_nul_in_url(
     }
 }
 
+/// Every answer carries `X-Content-Type-Options: nosniff`; every HTML page
+/// that sets no policy of its own (the Swagger UI at `/docs`, GraphiQL)
+/// also forbids framing (`X-Frame-Options: DENY`, CSP `frame-ancestors
+/// 'none'`). The dashboard sets a stricter policy itself, kept as it is.
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::HeaderValue;
+    use axum::http::header::{
+        CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.entry(X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    let html = h
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        h.entry(X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+        h.entry(CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    }
+    res
+}
+
 /// A request path as logs show it: the tokens some paths carry (an
 /// invitation's, a guardian link's) replaced by `***`.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {

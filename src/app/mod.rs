@@ -165,7 +165,7 @@ pub async fn serve(
         .map_err(|e| Error::Internal(format!("listener has no address: {e}")))?;
     let auth = auth_settings(&config, addr)?;
     tracing::info!(auth = auth.mode.as_str(), "authentication mode");
-    let ats = Ats::new(store, bus, auth);
+    let ats = Ats::counting_sign_ins(store, bus, auth, metrics.sign_in_refusals());
     LeaseReaper::spawn(
         ats.clone(),
         Duration::from_millis(config.reaper_interval_ms.max(10)),

@@ -10,6 +10,7 @@ use tower_http::trace::TraceLayer;
 use super::AppState;
 use super::middleware::{
     method_not_allowed, not_found, panic_response, refuse_nul_in_url, refuse_oversize,
+    security_headers,
 };
 use crate::error::Error;
 
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
             refuse_oversize,
         ))
         .layer(axum::middleware::from_fn(refuse_nul_in_url))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,

@@ -27,6 +27,10 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 
 use crate::error::Error;
 
@@ -173,24 +177,89 @@ impl AccountKey {
     }
 }
 
+/// Labels of the refused sign-ins counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: String,
+}
+
+/// Why a sign-in was refused, as `/metrics` counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over a sign-in rate limit (429 `RATE_LIMITED`).
+    RateLimited,
+    /// A wrong email, actor id or password (a login, or the current
+    /// password of a password change).
+    BadCredentials,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::BadCredentials => "bad_credentials",
+        }
+    }
+}
+
+/// `ats_sign_in_refused_total{reason}`: sign-ins refused, by reason. Clones
+/// share their counts.
+#[derive(Clone, Debug, Default)]
+pub struct SignInRefusals(Family<RefusalLabels, Counter>);
+
+impl SignInRefusals {
+    /// Registers the counter (both reasons, from zero) in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        for r in [Refusal::RateLimited, Refusal::BadCredentials] {
+            self.counter(r);
+        }
+        registry.register(
+            "sign_in_refused",
+            "Sign-ins refused (login, register, password change and reset, REST and GraphQL): rate_limited by the sign-in limits, bad_credentials for a wrong email, actor id or password",
+            self.0.clone(),
+        );
+    }
+
+    /// Counts one refusal.
+    pub fn count(&self, reason: Refusal) {
+        self.counter(reason).inc();
+    }
+
+    fn counter(&self, reason: Refusal) -> Counter {
+        self.0
+            .get_or_create(&RefusalLabels {
+                reason: reason.label().to_owned(),
+            })
+            .clone()
+    }
+}
+
 /// The sign-in limiters of one replica.
 pub struct SignInLimits {
     per_ip: Tiers<IpAddr>,
     per_account: Tiers<AccountKey>,
+    refusals: SignInRefusals,
 }
 
 impl SignInLimits {
-    /// Limiters for `rates`.
-    pub fn new(rates: &SignInRates) -> Self {
+    /// Limiters for `rates`, counting their refusals in `refusals`.
+    pub fn new(rates: &SignInRates, refusals: SignInRefusals) -> Self {
         Self {
             per_ip: Tiers::new(&rates.per_ip),
             per_account: Tiers::new(&rates.per_account),
+            refusals,
         }
+    }
+
+    /// Counts a refusal for another reason than the limits (a wrong password).
+    pub fn refused(&self, reason: Refusal) {
+        self.refusals.count(reason);
     }
 
     /// Counts a sign-in attempt (login or register) from `client`.
     pub fn check_ip(&self, client: IpAddr) -> Result<(), Error> {
         self.per_ip.check(&ip_key(client)).map_err(|wait| {
+            self.refusals.count(Refusal::RateLimited);
             tracing::warn!(client_ip = %client, retry_after_s = seconds(wait), "sign-in attempts from this address over the limit");
             Error::rate_limited(
                 "too many sign-in attempts from this address: try again later",
@@ -202,6 +271,7 @@ impl SignInLimits {
     /// Counts a login attempt on `account`.
     pub fn check_account(&self, account: &AccountKey, client: IpAddr) -> Result<(), Error> {
         self.per_account.check(account).map_err(|wait| {
+            self.refusals.count(Refusal::RateLimited);
             tracing::warn!(client_ip = %client, retry_after_s = seconds(wait), "login attempts on one account over the limit");
             Error::rate_limited(
                 "too many login attempts for this account: try again later",

@@ -4,7 +4,10 @@
 //! - at most [`MAX_FIELDS`] field selections (aliases and fragment uses each
 //!   count), refused with `QUERY_TOO_COMPLEX` and the limit;
 //! - at most one sign-in (`login` or `register`): each runs argon2, and
-//!   aliases would let one request test many passwords.
+//!   aliases would let one request test many passwords;
+//! - no NUL character in the document or the variables (refused with
+//!   `BAD_REQUEST`, as over REST), whichever transport brought it: over
+//!   `/graphql/ws` it reached the store (SQLite kept it; PostgreSQL failed).
 
 use std::sync::Arc;
 
@@ -107,6 +110,9 @@ impl Extension for DocumentBounds {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        if let Err(e) = super::transport::refuse_nul_in(query, variables) {
+            return Err(super::error::to_gql(e).into_server_error(Default::default()));
+        }
         if names_in(query) > MAX_NAMES {
             return Err(too_many_fields());
         }

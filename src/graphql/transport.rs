@@ -87,6 +87,17 @@ fn is_public(req: &Request) -> bool {
 
 /// Refuses a request whose document or variables hold a NUL character.
 fn refuse_nul(req: &Request) -> Result<(), Error> {
+    refuse_nul_in(&req.query, &req.variables)
+}
+
+/// Refuses a document or variables holding a NUL character (spelled
+/// `\u0000` in the document, or in any string or key of the variables).
+/// Checked here for HTTP requests, and by [`super::bounds::DocumentBounds`]
+/// for every operation, however it came (`/graphql/ws` too).
+pub(super) fn refuse_nul_in(
+    query: &str,
+    variables: &async_graphql::Variables,
+) -> Result<(), Error> {
     fn walk(v: &async_graphql::Value) -> Result<(), Error> {
         use async_graphql::Value as V;
         match v {
@@ -99,8 +110,8 @@ fn refuse_nul(req: &Request) -> Result<(), Error> {
             _ => Ok(()),
         }
     }
-    crate::service::validate::no_nul_escape(req.query.as_bytes())?;
-    req.variables.iter().try_for_each(|(k, v)| {
+    crate::service::validate::no_nul_escape(query.as_bytes())?;
+    variables.iter().try_for_each(|(k, v)| {
         crate::service::validate::no_nul(k.as_str())?;
         walk(v)
     })

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub queue: QueueMetrics,
     /// What the retention job deleted.
     retention: RetentionCounters,
+    /// Refused sign-ins, by reason.
+    sign_in_refused: crate::auth::limits::SignInRefusals,
 }
 
 impl Default for Metrics {
@@ -114,6 +116,8 @@ impl Metrics {
         let queue = QueueMetrics::register(&mut registry, max_series);
         let retention = RetentionCounters::default();
         retention.register(&mut registry);
+        let sign_in_refused = crate::auth::limits::SignInRefusals::default();
+        sign_in_refused.register(&mut registry);
         Self {
             registry,
             http_requests,
@@ -127,7 +131,13 @@ impl Metrics {
             reaper_expired,
             queue,
             retention,
+            sign_in_refused,
         }
+    }
+
+    /// The counter of refused sign-ins, for the service to move.
+    pub fn sign_in_refusals(&self) -> crate::auth::limits::SignInRefusals {
+        self.sign_in_refused.clone()
     }
 
     /// The metrics the retention job moves.

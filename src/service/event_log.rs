@@ -275,6 +275,17 @@ impl Ats {
         if q.after.is_some_and(|a| a < 0) {
             return Err(Error::bad_request("after must not be negative"));
         }
+        // Filters are compared in SQL when stored events are replayed:
+        // PostgreSQL refuses a NUL there, and would end the subscription.
+        for text in q
+            .channels
+            .iter()
+            .chain(&q.task_types)
+            .chain(&q.event_types)
+            .chain(&q.projects)
+        {
+            super::validate::no_nul(text)?;
+        }
         let project_ids = if q.projects.is_empty() {
             None
         } else {

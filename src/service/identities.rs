@@ -14,7 +14,7 @@ use super::sessions::KeyScope;
 use super::viewer::Viewer;
 use super::{Ats, validate};
 use crate::actor::{Actor, ActorType};
-use crate::auth::limits::AccountKey;
+use crate::auth::limits::{AccountKey, Refusal};
 use crate::auth::{AuthMode, RegistrationMode, password, token};
 use crate::entity::{api_key, identity};
 use crate::error::{Error, Result};
@@ -507,9 +507,11 @@ impl Ats {
         self.sign_in.check_account(&account, client)?;
         let Some(i) = found else {
             password::verify(password, dummy_hash().await).await.ok();
+            self.sign_in.refused(Refusal::BadCredentials);
             return Err(refused());
         };
         if !password::verify(password, i.password_hash.clone().unwrap_or_default()).await? {
+            self.sign_in.refused(Refusal::BadCredentials);
             return Err(refused());
         }
         self.logged_in(i)

@@ -80,7 +80,21 @@ pub struct Ats {
 impl Ats {
     /// A service over `store`, publishing committed events to `bus`.
     pub fn new(store: Store, bus: EventBus, auth: AuthSettings) -> Self {
-        let sign_in = std::sync::Arc::new(crate::auth::limits::SignInLimits::new(&auth.sign_in));
+        Self::counting_sign_ins(store, bus, auth, Default::default())
+    }
+
+    /// Like [`Ats::new`], counting refused sign-ins in `refusals` (the
+    /// `/metrics` counter).
+    pub fn counting_sign_ins(
+        store: Store,
+        bus: EventBus,
+        auth: AuthSettings,
+        refusals: crate::auth::limits::SignInRefusals,
+    ) -> Self {
+        let sign_in = std::sync::Arc::new(crate::auth::limits::SignInLimits::new(
+            &auth.sign_in,
+            refusals,
+        ));
         Self {
             store,
             bus,

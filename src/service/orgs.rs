@@ -98,6 +98,10 @@ impl Ats {
             .filter(|o| {
                 o.slug == DEFAULT_ORG || roles.contains_key(&o.id) || granted.contains(&o.id)
             })
+            // What the credential may open: a key limited to some projects
+            // sees only their orgs (neither `default` nor the identity's
+            // other orgs, which answer 404 to it).
+            .filter(|o| rights.org(o.id).sees_org())
             .map(|o| {
                 let role = roles.get(&o.id).cloned();
                 OrgView::new(o, role)

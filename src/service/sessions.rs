@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use super::identities::LoggedIn;
 use super::viewer::{Credential, Viewer};
 use super::{Ats, Principal};
-use crate::auth::limits::AccountKey;
+use crate::auth::limits::{AccountKey, Refusal};
 use crate::auth::{jwt, password, token};
 use crate::entity::{api_key, identity, password_reset, revoked_token};
 use crate::error::{Error, Result};
@@ -292,6 +292,7 @@ impl Ats {
             ));
         };
         if !password::verify(current, hash).await? {
+            self.sign_in.refused(Refusal::BadCredentials);
             // The session stands; only this change is refused (a 401 would
             // tell clients the session has ended).
             return Err(Error::forbidden("the current password is wrong"));

@@ -14,9 +14,13 @@ on_both_backends!(
     start = crate::common::TestApp::required_auth;
     metrics_need_the_metrics_token_in_required_mode,
     only_registered_identities_join_or_get_grants,
+    nul_characters_are_refused_over_sockets,
+    a_limited_key_lists_only_the_orgs_it_may_open,
 );
 
-/// The dashboard's pages forbid framing, sniffing and foreign scripts.
+/// The dashboard's pages forbid framing, sniffing and foreign scripts; the
+/// other pages (Swagger UI, GraphiQL) and every other answer at least
+/// framing and sniffing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_pages_carry_security_headers() {
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
@@ -34,6 +38,23 @@ async fn dashboard_pages_carry_security_headers() {
         }
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");
+    }
+    for path in ["/docs/", "/graphiql"] {
+        let res = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy"))
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+    }
+    for path in ["/health", "/openapi.json", "/tasks"] {
+        let res = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
     }
 }
 
@@ -382,4 +403,175 @@ async fn one_sign_in_per_graphql_document(app: TestApp) {
     )
     .await;
     assert!(one["data"]["a"]["token"].is_string(), "{one}");
+}
+
+/// The first message about operation `id` on a `/graphql/ws` session that
+/// is a result (`next`, legacy `data`) or an `error`; its payload.
+async fn result_of(s: &mut crate::common::gql_ws::Session, id: &str) -> Value {
+    use std::time::Duration;
+    loop {
+        let msg = s
+            .recv(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no answer to {id}"));
+        if msg["id"] == id && ["next", "data", "error"].contains(&msg["type"].as_str().unwrap()) {
+            return msg["payload"].clone();
+        }
+        assert_ne!(msg["type"], "close", "{msg}");
+    }
+}
+
+/// The first error code of a GraphQL answer (or of a graphql-transport-ws
+/// `error` payload, a list of errors).
+fn first_code(payload: &Value) -> Value {
+    let errors = if payload.is_array() {
+        payload
+    } else {
+        &payload["errors"]
+    };
+    errors[0]["extensions"]["code"].clone()
+}
+
+/// NUL characters are refused over the sockets too: a mutation or a query
+/// sent over `/graphql/ws` (either subprotocol), and the filters of a
+/// subscription on `/graphql/ws` and on `/ws`. They used to reach the
+/// store: SQLite kept the NUL in a task's title, PostgreSQL failed with an
+/// internal error, and a subscription's replay failed and ended.
+async fn nul_characters_are_refused_over_sockets(app: TestApp) {
+    use crate::common::gql_ws::{LEGACY, Session, TRANSPORT};
+    use crate::common::ws::WsConn;
+    let owner = app
+        .user("olga")
+        .in_org("acme", crate::common::Role::Owner)
+        .with_project("web")
+        .await;
+    let key = owner.token().unwrap().to_owned();
+    for protocol in [TRANSPORT, LEGACY] {
+        let legacy = protocol == LEGACY;
+        let start = if legacy { "start" } else { "subscribe" };
+        let mut s = Session::open(
+            &app,
+            protocol,
+            json!({ "Authorization": format!("Bearer {key}") }),
+        )
+        .await;
+        let ops = [
+            (
+                "vars",
+                "mutation($t: String!) { createTask(input: {title: $t, org: \"acme\", project: \"web\"}) { task { id } } }",
+                json!({ "t": NUL }),
+            ),
+            (
+                "doc",
+                r#"mutation { createTask(input: {title: "a\u0000b", org: "acme", project: "web"}) { task { id } } }"#,
+                json!({}),
+            ),
+            (
+                "search",
+                r#"{ tasks(filter: {search: "a\u0000"}) { totalCount } }"#,
+                json!({}),
+            ),
+            (
+                "sub",
+                "subscription($c: [String!]) { taskEvents(after: \"0\", filter: {channels: $c}) { id } }",
+                json!({ "c": [NUL] }),
+            ),
+            (
+                "subproject",
+                "subscription($p: [String!]) { taskEvents(after: \"0\", filter: {projects: $p}) { id } }",
+                json!({ "p": ["acme/w\u{0}b"] }),
+            ),
+        ];
+        for (id, query, variables) in ops {
+            s.send(json!({ "id": id, "type": start, "payload": { "query": query, "variables": variables } }))
+                .await;
+            let payload = result_of(&mut s, id).await;
+            assert_eq!(
+                first_code(&payload),
+                "BAD_REQUEST",
+                "{protocol} {id}: {payload}"
+            );
+        }
+    }
+
+    let mut ws = WsConn::open_url(&app.ws_url(&format!("token={key}"))).await;
+    for (id, filters) in [
+        ("c", json!({ "channels": [NUL], "after": 0 })),
+        ("p", json!({ "projects": ["acme/w\u{0}b"], "after": 0 })),
+        ("t", json!({ "task_types": [NUL], "after": 0 })),
+        ("e", json!({ "event_types": [NUL], "after": 0 })),
+    ] {
+        let mut req = json!({ "type": "subscribe", "id": id });
+        req.as_object_mut()
+            .unwrap()
+            .extend(filters.as_object().unwrap().clone());
+        ws.send(req).await;
+        let reply = ws
+            .reply(|v| v["id"] == id && (v["type"] == "subscribed" || v["type"] == "error"))
+            .await;
+        assert_eq!(reply["type"], "error", "/ws {id}: {reply}");
+        assert_eq!(reply["code"], "bad_request", "/ws {id}: {reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains("NUL"),
+            "/ws {id}: {reply}"
+        );
+    }
+
+    let list = owner
+        .get("/orgs/acme/projects/web/tasks?limit=100")
+        .await
+        .expect(200);
+    assert_eq!(list["tasks"], json!([]), "something was stored");
+}
+
+/// A key limited to some projects lists only the orgs of those projects:
+/// neither the default org nor its identity's other orgs, which it cannot
+/// open (404), on REST and GraphQL.
+async fn a_limited_key_lists_only_the_orgs_it_may_open(app: TestApp) {
+    let owner = app
+        .user("olga")
+        .in_org("acme", crate::common::Role::Owner)
+        .with_project("web")
+        .await;
+    owner
+        .post("/orgs", json!({ "slug": "other" }))
+        .await
+        .expect(201);
+    let slugs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["slug"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = owner.get("/orgs").await.expect(200);
+    assert_eq!(
+        slugs(&all["organizations"]),
+        ["acme", "default", "other"],
+        "a full key sees them all"
+    );
+    let made = owner
+        .post(
+            "/auth/api-keys",
+            json!({ "name": "web", "projects": ["acme/web"] }),
+        )
+        .await
+        .expect(201);
+    let web = app.bearer(made["api_key"]["key"].as_str().unwrap());
+    for slug in ["default", "other"] {
+        web.get(&format!("/orgs/{slug}")).await.expect_error(404);
+    }
+    let listed = web.get("/orgs").await.expect(200);
+    assert_eq!(slugs(&listed["organizations"]), ["acme"], "{listed}");
+    let resp = gql(
+        &web,
+        "{ organizations { slug projects { slug } } }",
+        json!({}),
+    )
+    .await;
+    assert!(resp.get("errors").is_none(), "{resp}");
+    assert_eq!(
+        resp["data"]["organizations"],
+        json!([{ "slug": "acme", "projects": [{ "slug": "web" }] }])
+    );
 }

@@ -160,6 +160,13 @@ on_both_backends!(start = crate::auth::limits::ip_limited; one_address_is_limite
 on_both_backends!(start = crate::auth::limits::ip_limited_no_proxy; forwarded_for_is_ignored_from_an_untrusted_peer,);
 on_both_backends!(start = crate::auth::limits::growing; the_delay_grows_with_the_failures,);
 on_both_backends!(start = crate::auth::limits::short_window; the_real_user_gets_in_after_the_wait,);
+on_both_backends!(start = crate::auth::limits::socket_limited; logins_over_graphql_sockets_are_one_per_document_and_limited,);
+
+/// Nine sign-ins per address and five logins per account, every client at
+/// 127.0.0.1 (no proxy is trusted).
+async fn socket_limited(backend: Backend) -> Option<TestApp> {
+    limited(backend, "9/10m", "5/10m", false).await
+}
 
 /// Issue 15.1: many wrong passwords for one account, each from a new
 /// address (so that no per-address limit applies): after five, every
@@ -222,6 +229,13 @@ async fn wrong_passwords_for_one_account_are_refused_with_429(app: TestApp) {
     register(&app, "198.51.100.2", "bob").await;
     let a = login(&app, "198.51.100.2", "bob@example.com", PASSWORD).await;
     assert_eq!(a.status, 200, "{}", a.body);
+
+    // `/metrics` counts the refusals: ten wrong passwords (five for ann,
+    // five for nobody), five attempts over the limit; the sign-in that
+    // worked and the registrations are not refusals.
+    let refused = |reason: &str| format!("ats_sign_in_refused_total{{reason=\"{reason}\"}}");
+    assert_eq!(app.metric(&refused("bad_credentials")).await, 10);
+    assert_eq!(app.metric(&refused("rate_limited")).await, 5);
 }
 
 /// Issue 15.1: one address trying many accounts is refused once over its
@@ -416,4 +430,113 @@ async fn logged_client_addresses_follow_trusted_proxies_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logged_client_addresses_follow_trusted_proxies_postgres() {
     logged_client_addresses_follow_trusted_proxies(Backend::Postgres).await;
+}
+
+/// The result of operation `id` on a `/graphql/ws` session: the payload of
+/// its `next` (legacy `data`) or `error` message.
+async fn socket_result(s: &mut crate::common::gql_ws::Session, id: &str) -> Value {
+    loop {
+        let msg = s
+            .recv(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no answer to {id}"));
+        assert_ne!(msg["type"], "close", "{msg}");
+        if msg["id"] == id && ["next", "data", "error"].contains(&msg["type"].as_str().unwrap()) {
+            return msg["payload"].clone();
+        }
+    }
+}
+
+/// A `login` sent as an operation over `/graphql/ws` (once the socket is
+/// initialised with some credential) obeys the same rules as over HTTP: one
+/// sign-in field per document, the account's limit (shared with REST and
+/// across sockets and subprotocols) and the socket's address's limit.
+async fn logins_over_graphql_sockets_are_one_per_document_and_limited(app: TestApp) {
+    use crate::common::gql_ws::{LEGACY, Session, TRANSPORT};
+    // Two registrations: two of the address's nine sign-ins.
+    let ann = register(&app, "198.51.100.1", "ann").await;
+    assert_eq!(ann.status, 201, "{}", ann.body);
+    let bob = register(&app, "198.51.100.2", "bob").await;
+    let key = bob.body["api_key"].as_str().unwrap().to_owned();
+    let init = json!({ "Authorization": format!("Bearer {key}") });
+    let login = |id: &str, fields: &str, legacy: bool| {
+        json!({
+            "id": id,
+            "type": if legacy { "start" } else { "subscribe" },
+            "payload": { "query": format!("mutation {{ {fields} }}") },
+        })
+    };
+    let guess = |alias: &str, email: &str, password: &str| {
+        format!(
+            r#"{alias}: login(input: {{email: "{email}", password: "{password}"}}) {{ token }}"#
+        )
+    };
+    let code = |p: &Value| p["errors"][0]["extensions"]["code"].clone();
+    let mut transport = Session::open(&app, TRANSPORT, init.clone()).await;
+    let mut legacy = Session::open(&app, LEGACY, init).await;
+
+    // Ten aliased logins in one document: refused before any runs (no
+    // password is checked, nothing counts against the limits).
+    for (s, is_legacy) in [(&mut transport, false), (&mut legacy, true)] {
+        let fields: Vec<String> = (0..10)
+            .map(|i| guess(&format!("a{i}"), "ann@example.com", &format!("guess {i}")))
+            .collect();
+        s.send(login("ten", &fields.join(" "), is_legacy)).await;
+        let p = socket_result(s, "ten").await;
+        let text = p.to_string();
+        assert!(text.contains("at most one"), "{text}");
+        assert!(!text.contains("\"token\""), "{text}");
+    }
+
+    // Five wrong passwords for ann over the socket, then refused: on the
+    // socket, on the other subprotocol's socket, and over REST, whatever
+    // the password.
+    for i in 0..5 {
+        let id = format!("w{i}");
+        transport
+            .send(login(
+                &id,
+                &guess("x", "ann@example.com", "wrong guess"),
+                false,
+            ))
+            .await;
+        let p = socket_result(&mut transport, &id).await;
+        assert_eq!(code(&p), "UNAUTHENTICATED", "{id}: {p}");
+    }
+    transport
+        .send(login(
+            "w5",
+            &guess("x", "ann@example.com", "wrong guess"),
+            false,
+        ))
+        .await;
+    let p = socket_result(&mut transport, "w5").await;
+    assert_eq!(code(&p), "RATE_LIMITED", "{p}");
+    assert!(p["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() >= 1);
+    legacy
+        .send(login("r", &guess("x", "ann@example.com", PASSWORD), true))
+        .await;
+    let p = socket_result(&mut legacy, "r").await;
+    assert_eq!(code(&p), "RATE_LIMITED", "{p}");
+    assert!(p.to_string().contains("this account"), "{p}");
+    let rest = send(
+        &app,
+        "/auth/login",
+        None,
+        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+    rest.limited(600);
+
+    // The address has made its nine sign-ins (two registrations, five
+    // wrong passwords, and the two attempts the account's limit refused
+    // after the address's had let them through; the REST one was refused
+    // by the address's): the next login for any account is refused for the
+    // address.
+    legacy
+        .send(login("o", &guess("x", "bob@example.com", PASSWORD), true))
+        .await;
+    let p = socket_result(&mut legacy, "o").await;
+    assert_eq!(code(&p), "RATE_LIMITED", "{p}");
+    assert!(p.to_string().contains("this address"), "{p}");
 }
