@@ -300,3 +300,22 @@ pub fn classic_table(out: &Output, rows: &[Value], columns: &[Column<'_>]) -> Ve
     }
     lines
 }
+
+/// Pretty JSON (two-space indent) of an array of objects with their keys in
+/// the order `keys` gives, as `JSON.stringify(rows, null, 2)` printed them.
+pub fn ordered_json_array(rows: &[Value], keys: &[&str]) -> String {
+    if rows.is_empty() {
+        return "[]".to_owned();
+    }
+    let objects: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = keys
+                .iter()
+                .map(|k| format!("    {}: {}", Value::from(*k), row[*k]))
+                .collect();
+            format!("  {{\n{}\n  }}", fields.join(",\n"))
+        })
+        .collect();
+    format!("[\n{}\n]", objects.join(",\n"))
+}

@@ -309,7 +309,11 @@ pub fn print_event(e: &Value, out: Output) {
         println!(
             "  Task #{}: {}",
             text(&e["task_id"]),
-            if title.is_empty() { "(no title)" } else { &title }
+            if title.is_empty() {
+                "(no title)"
+            } else {
+                &title
+            }
         );
         println!(
             "  Status: {}, Channel: {}",

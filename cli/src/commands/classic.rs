@@ -143,7 +143,10 @@ pub fn task_details(out: &Output, t: &Value) -> Vec<String> {
         format!("│ Updated:     {}", locale_time(&t["updated_at"])),
     ];
     if !text(&t["lease_expires"]).is_empty() {
-        l.push(format!("│ Lease:       {}", locale_time(&t["lease_expires"])));
+        l.push(format!(
+            "│ Lease:       {}",
+            locale_time(&t["lease_expires"])
+        ));
     }
     l.push("├─ Description ──────────────────────────────────────".to_owned());
     let description = text(&t["description"]);
@@ -224,11 +227,7 @@ pub fn message_list(id: i64, msgs: &[Value]) -> Vec<String> {
 /// `ats stats`: the boxed summary.
 pub fn stats(out: &Output, s: &Value) -> Vec<String> {
     let num = |v: &Value| {
-        if v.is_null() {
-            "0".to_owned()
-        } else {
-            text(v)
-        }
+        if v.is_null() { "0".to_owned() } else { text(v) }
     };
     let mut l = vec![
         String::new(),
@@ -259,7 +258,11 @@ pub fn stats(out: &Output, s: &Value) -> Vec<String> {
         l.push("│   (none)".to_owned());
     }
     for (channel, count) in channels {
-        l.push(format!("│   {} {}", crate::output::pad(channel, 20), text(count)));
+        l.push(format!(
+            "│   {} {}",
+            crate::output::pad(channel, 20),
+            text(count)
+        ));
     }
     l.push("├─ Performance ──────────────────────────────────────".to_owned());
     let avg = match s["avg_completion_seconds"].as_f64() {
@@ -312,9 +315,16 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                format!("ID  Title{pad_t}  Status       Pri  Type         Channel  Assignee     Created"),
-                format!("──────{}──────────────────────────────────────────────────────────────────────", "─".repeat(40)),
-                format!("7   Review the pull request{pad_r}  pending      5    task         default               "),
+                format!(
+                    "ID  Title{pad_t}  Status       Pri  Type         Channel  Assignee     Created"
+                ),
+                format!(
+                    "──────{}──────────────────────────────────────────────────────────────────────",
+                    "─".repeat(40)
+                ),
+                format!(
+                    "7   Review the pull request{pad_r}  pending      5    task         default               "
+                ),
                 format!("12  {x40}  in_progress  10   code-review  ops      Claude Code         "),
             ]
         );

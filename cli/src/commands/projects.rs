@@ -214,7 +214,17 @@ fn classic_list(ctx: &Ctx, projects: &[Value], current: &str) -> CliResult<()> {
         })
         .collect();
     if ctx.out.json() {
-        ctx.out.print_json(&Value::Array(rows));
+        // Keys in the original's order.
+        let keys = [
+            "project",
+            "name",
+            "pending_count",
+            "in_progress_count",
+            "total_count",
+            "org_slug",
+            "project_slug",
+        ];
+        println!("{}", crate::output::ordered_json_array(&rows, &keys));
         return Ok(());
     }
     if rows.is_empty() {
@@ -431,7 +441,10 @@ fn show(ctx: &Ctx) -> CliResult<()> {
 /// `ats project show` as the original's box.
 fn classic_show(ctx: &Ctx) {
     let s = &ctx.settings;
-    let path_of = |f: &ConfigFile| match (f.get("organization").or_else(|| f.get("org")), f.get("project")) {
+    let path_of = |f: &ConfigFile| match (
+        f.get("organization").or_else(|| f.get("org")),
+        f.get("project"),
+    ) {
         (Some(o), Some(p)) => format!("{o}/{p}"),
         _ => "(not set)".to_owned(),
     };
@@ -443,7 +456,9 @@ fn classic_show(ctx: &Ctx) {
     println!("│ Project:       {}", path_of(&s.global));
     println!(
         "│ URL:           {}",
-        s.global.get("url").unwrap_or_else(|| "(default)".to_owned())
+        s.global
+            .get("url")
+            .unwrap_or_else(|| "(default)".to_owned())
     );
     println!("├─ Local Config ─────────────────────────────────────");
     match &s.local {
@@ -552,9 +567,8 @@ async fn rename(
         }
         let final_project = project["slug"].as_str().unwrap_or(&new_project);
         if new_project != old_project || name.is_some() {
-            ctx.out.confirm(&format!(
-                "Project renamed: {old_project} → {final_project}"
-            ));
+            ctx.out
+                .confirm(&format!("Project renamed: {old_project} → {final_project}"));
             if let Some(n) = name {
                 println!("  Name: {}", project["name"].as_str().unwrap_or(n));
             }
@@ -563,6 +577,9 @@ async fn rename(
             .confirm(&format!("Project: {new_org}/{final_project}"));
         // The original names the local file first, then the global one.
         updated.sort_by_key(|(is_global, _)| *is_global);
+        if new_org == old_org && new_project == old_project {
+            updated.clear();
+        }
         for (is_global, p) in updated {
             let which = if is_global { "global" } else { "local" };
             println!("  Updated {which} config: {p}");
