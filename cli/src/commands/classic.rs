@@ -318,12 +318,12 @@ mod tests {
                 format!(
                     "ID  Title{pad_t}  Status       Pri  Type         Channel  Assignee     Created"
                 ),
+                // Widths 2, 40, 11, 3, 11, 7, 11, 7 joined by `──`.
+                "─".repeat(2 + 40 + 11 + 3 + 11 + 7 + 11 + 7 + 7 * 2),
+                // Empty cells are padded too (Assignee 11, Created 7).
                 format!(
-                    "──────{}──────────────────────────────────────────────────────────────────────",
-                    "─".repeat(40)
-                ),
-                format!(
-                    "7   Review the pull request{pad_r}  pending      5    task         default               "
+                    "7   Review the pull request{pad_r}  pending      5    task         default  {}",
+                    " ".repeat(11 + 2 + 7)
                 ),
                 format!("12  {x40}  in_progress  10   code-review  ops      Claude Code         "),
             ]
