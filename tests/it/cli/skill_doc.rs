@@ -117,7 +117,7 @@ fn expect(run: &Run, expected: &[String]) {
 }
 
 macro_rules! lines {
-    ($($l:expr),* $(,)?) => { vec![$(String::from($l)),*] };
+    ($($l:expr),* $(,)?) => { [$(String::from($l)),*] };
 }
 
 /// The id in `✓ Task created with ID: N`.
@@ -131,7 +131,7 @@ fn created_id(run: &Run) -> String {
 }
 
 /// The row table `create` and `update` print after their confirmation.
-fn detail_rows(first: &str, row: &str) -> Vec<String> {
+fn detail_rows(first: &str, row: &str) -> [String; 4] {
     lines![
         first,
         "ID  Title  Status  Priority  Type  Channel  Source  Assignee  Created  Updated",
