@@ -96,6 +96,47 @@ async fn output_is_format_and_modern_keeps_the_new_layouts(app: TestApp) {
     assert!(!added.stdout.starts_with("✓ Message added"), "{added:?}");
     let current = modern.run(&["project", "current"]).await.ok();
     assert_eq!(current.stdout, "default/main\n  from default\n");
+    // The modern watch: no banner on stdout, the event's stored time.
+    let dir = crate::common::cli::TempDir::new("modern_watch");
+    let (out, err) = (dir.path().join("w.out"), dir.path().join("w.err"));
+    let mut child = modern.spawn(&["watch", "--channel", "modern"], &out, &err);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    while !read(&err).contains("Watching events on") {
+        assert!(std::time::Instant::now() < deadline, "{}", read(&err));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The banner is printed before subscribing: wait for the subscription.
+    crate::common::watcher::wait_subscribed(&app.base, 1).await;
+    modern
+        .run(&["create", "seen", "--channel", "modern"])
+        .await
+        .ok();
+    while read(&out).lines().count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", read(&out));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = read(&out);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("[20") && first.ends_with("] task.created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  Status: pending, Channel: modern\n"),
+        "{text}"
+    );
+    // Off a terminal, a bulk creation shows no spinner: stderr stays empty.
+    let file = dir.path().join("tasks.json");
+    let many: Vec<serde_json::Value> = (0..50)
+        .map(|i| serde_json::json!({ "title": format!("bulk {i}") }))
+        .collect();
+    std::fs::write(&file, serde_json::Value::Array(many).to_string()).unwrap();
+    let bulk = modern.run(&["bulk", file.to_str().unwrap()]).await.ok();
+    assert!(bulk.stdout.starts_with("✓ Created 50 tasks"), "{bulk:?}");
+    assert!(bulk.stderr.is_empty(), "{bulk:?}");
 }
 
 /// Completion scripts for every shell clap_complete knows, and the manual
