@@ -384,15 +384,29 @@ fn show(ctx: &Ctx) -> CliResult<()> {
         "credential": s.credential.as_ref().map_or(Value::Null, |c| json!({ "value": "<redacted>", "source": c.source.to_string() })),
         "channel": s.channel,
     });
+    // `project` and `url` as the original printed them, beside the rest.
+    let project_of = |f: &ConfigFile| match (
+        f.get("organization").or_else(|| f.get("org")),
+        f.get("project"),
+    ) {
+        (Some(o), Some(p)) => json!(format!("{o}/{p}")),
+        _ => Value::Null,
+    };
     let global = json!({
         "path": s.global.path.display().to_string(),
+        "project": project_of(&s.global),
+        "url": s.global.get("url").unwrap_or_else(|| crate::config::DEFAULT_URL.to_owned()),
         "exists": s.global.exists,
         "config": s.global.redacted(),
     });
-    let local = s.local.as_ref().map_or(
-        Value::Null,
-        |l| json!({ "path": l.path.display().to_string(), "config": l.redacted() }),
-    );
+    let local = s.local.as_ref().map_or(Value::Null, |l| {
+        json!({
+            "path": l.path.display().to_string(),
+            "project": project_of(l),
+            "url": l.get("url"),
+            "config": l.redacted(),
+        })
+    });
     if ctx.out.json() {
         ctx.out.print_json(&json!({
             "current": s.project_path(),

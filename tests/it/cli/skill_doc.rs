@@ -721,6 +721,11 @@ async fn every_command_of_the_skill_document_prints_the_original_lines(app: Test
         .ok()
         .json();
     assert_eq!(shown["current"], "myorg/myproject");
+    // The original's keys are there too.
+    assert_eq!(shown["local"]["project"], "myorg/myproject");
+    assert!(shown["local"]["url"].is_null(), "{shown}");
+    assert!(shown["global"]["project"].is_null(), "{shown}");
+    assert_eq!(shown["global"]["url"], "http://127.0.0.1:8080");
     expect(
         &cli.run(&["project", "switch", "myorg/myproject"])
             .await
