@@ -15,10 +15,18 @@ pub use admin::{
 /// ATS_API_KEY), then the project binding (.ats/project.json found walking up
 /// from the working directory), then ~/.ats/config, then defaults.
 ///
+/// Output is the lines the original ats CLI (v1.3) printed; ATS_OUTPUT=modern
+/// prints this CLI's own layouts instead. -f json prints the server's objects.
+///
 /// Exit codes: 0 success, 1 the server refused (its error on stderr),
 /// 2 usage or configuration error, 3 the server could not be reached.
 #[derive(Debug, Parser)]
-#[command(name = "ats", version, max_term_width = 100)]
+#[command(
+    name = "ats",
+    display_name = "ats-cli",
+    version = concat!("v", env!("CARGO_PKG_VERSION")),
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -38,8 +46,8 @@ pub struct GlobalArgs {
     /// Project (slug)
     #[arg(long, global = true)]
     pub project: Option<String>,
-    /// Output format
-    #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Table)]
+    /// Output format (--output is the same option)
+    #[arg(short = 'f', long, visible_alias = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Actor type when no credentials are sent: human, agent or system
     #[arg(long, global = true)]
@@ -176,6 +184,13 @@ pub enum Command {
     /// Namespace permissions in the organization
     #[command(subcommand)]
     Permission(PermissionCmd),
+    /// Print a shell completion script: ats completion bash > /etc/bash_completion.d/ats
+    Completion {
+        /// bash, zsh, fish, powershell or elvish
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): ats man > ats.1; man ./ats.1
+    Man,
 }
 
 /// Fields of a new task.

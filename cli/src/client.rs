@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use crate::config::Settings;
+use crate::config::{ConfigFile, Settings};
 use crate::error::{CliError, CliResult};
 
 /// Who the requests act as.
@@ -40,7 +40,16 @@ pub struct Client {
     verbose: bool,
     /// `(org, project)` when task routes are scoped to a project.
     scope: Option<(String, String)>,
+    /// The global config file when the credential is the login token saved
+    /// there: on 401 the CLI signs in again (ATS_PASSWORD) or says how.
+    login: Option<ConfigFile>,
+    /// A token got by signing in again, used instead of the saved one.
+    renewed: std::sync::Mutex<Option<String>>,
 }
+
+/// Why a saved login token no longer works, and what to do.
+const SESSION_EXPIRED: &str = "your login session has expired (a login token lasts an hour): \
+run `ats auth login` to sign in again, or set ATS_PASSWORD so that ats signs in again by itself";
 
 /// Parses and checks a server URL.
 pub fn parse_base(url: &str) -> CliResult<Url> {
@@ -70,6 +79,8 @@ impl Client {
             identity: Identity::from_settings(settings),
             verbose,
             scope: settings.scope(),
+            login: settings.login_token.then(|| settings.global.clone()),
+            renewed: std::sync::Mutex::new(None),
         })
     }
 
@@ -84,6 +95,8 @@ impl Client {
             },
             verbose: self.verbose,
             scope: self.scope.clone(),
+            login: None,
+            renewed: std::sync::Mutex::new(None),
         }
     }
 
@@ -132,8 +145,70 @@ impl Client {
         url
     }
 
-    /// Sends a request; a 2xx answer's JSON body (`null` when empty).
+    /// Sends a request; a 2xx answer's JSON body (`null` when empty). When
+    /// the saved login token has expired, signs in again once and retries
+    /// (with ATS_PASSWORD and the identity `ats auth login` saved), or says
+    /// to run `ats auth login`.
     pub async fn send(
+        &self,
+        method: Method,
+        segments: &[String],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> CliResult<Value> {
+        match self.send_once(method.clone(), segments, query, body).await {
+            Err(CliError::Server {
+                status: 401, code, ..
+            }) if self.login.is_some() => {
+                if self.sign_in_again().await? {
+                    return self.send_once(method, segments, query, body).await;
+                }
+                Err(CliError::Server {
+                    status: 401,
+                    message: SESSION_EXPIRED.to_owned(),
+                    code,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Signs in again with ATS_PASSWORD and the login the global file
+    /// remembers; saves the new token. False when that is not possible.
+    async fn sign_in_again(&self) -> CliResult<bool> {
+        let Some(global) = &self.login else {
+            return Ok(false);
+        };
+        let password = std::env::var("ATS_PASSWORD").unwrap_or_default();
+        let login = global.data.get("login").cloned().unwrap_or(Value::Null);
+        if password.is_empty() || !login.is_object() {
+            return Ok(false);
+        }
+        let mut body = login;
+        body["password"] = Value::from(password);
+        let anonymous = self.with_bearer("");
+        let res = match anonymous
+            .send_once(Method::POST, &segs(&["auth", "login"]), &[], Some(&body))
+            .await
+        {
+            Ok(res) => res,
+            Err(CliError::Server { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let Some(token) = res["token"].as_str() else {
+            return Ok(false);
+        };
+        let mut global = global.clone();
+        global.set("token", Some(Value::from(token)));
+        global.save()?;
+        if self.verbose {
+            eprintln!("(the login session had expired: signed in again)");
+        }
+        *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.to_owned());
+        Ok(true)
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         segments: &[String],
@@ -145,8 +220,14 @@ impl Client {
             eprintln!("→ {method} {url}");
         }
         let mut req = self.http.request(method, url.clone());
-        match &self.identity.bearer {
-            Some(token) => req = req.bearer_auth(token),
+        let renewed = self
+            .renewed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match renewed.as_ref().or(self.identity.bearer.as_ref()) {
+            Some(token) if !token.is_empty() => req = req.bearer_auth(token),
+            Some(_) => {}
             None => {
                 if let Some(t) = &self.identity.actor_type {
                     req = req.header("X-Actor-Type", t);

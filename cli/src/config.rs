@@ -207,6 +207,8 @@ pub struct Settings {
     pub actor_name: Option<Sourced>,
     /// An API key or JWT sent as `Authorization: Bearer`.
     pub credential: Option<Sourced>,
+    /// The credential is the login token saved in the global file.
+    pub login_token: bool,
     pub channel: Option<String>,
     pub global: ConfigFile,
     pub local: Option<ConfigFile>,
@@ -306,6 +308,10 @@ impl Settings {
                     .then(|| from_file(g, global.get("token"), false))
                     .flatten()
             });
+        // The token `ats auth login` saved (not an API key): it expires.
+        let login_token = credential.as_ref().is_some_and(|c| {
+            matches!(c.source, Source::Global(_)) && global.get("token").as_ref() == Some(&c.value)
+        });
         Ok(Self {
             url,
             org,
@@ -314,6 +320,7 @@ impl Settings {
             actor_id,
             actor_name,
             credential,
+            login_token,
             channel: env("ATS_CHANNEL").map(|s| s.value),
             global,
             local,

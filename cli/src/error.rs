@@ -12,6 +12,8 @@ pub enum CliError {
         message: String,
         code: String,
     },
+    /// The server refused outside HTTP (a WebSocket error frame): no status.
+    Refused { message: String, code: String },
     /// Bad arguments, configuration or local files.
     Usage(String),
     /// No answer from the server.
@@ -30,7 +32,7 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Server { .. } => 1,
+            Self::Server { .. } | Self::Refused { .. } => 1,
             Self::Usage(_) => 2,
             Self::Unreachable { .. } => 3,
         }
@@ -45,6 +47,7 @@ impl fmt::Display for CliError {
                 message,
                 code,
             } => write!(f, "{message} ({code}, HTTP {status})"),
+            Self::Refused { message, code } => write!(f, "{message} ({code})"),
             Self::Usage(message) => f.write_str(message),
             Self::Unreachable { url, reason } => write!(
                 f,

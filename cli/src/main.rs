@@ -1,11 +1,27 @@
 //! `ats`: the command-line client of the Agent Task Service (SPEC §9).
 
+// Printing never panics on a closed pipe (`ats list | head`): these shadow
+// std's macros for the whole crate. On stdout a broken pipe ends the process
+// quietly with success, since the reader has all it wanted; other write
+// errors, and any error on stderr, are ignored.
+macro_rules! println {
+    () => { $crate::pipe::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::pipe::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { $crate::pipe::err(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::pipe::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+mod pipe;
+
 mod cli;
 mod client;
 mod commands;
 mod config;
 mod error;
 mod output;
+mod progress;
 mod watch;
 
 use clap::Parser;
@@ -18,6 +34,23 @@ use output::{Output, Style};
 
 fn main() {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut stdout = pipe::Stdout;
+            clap_complete::generate(*shell, &mut cmd, "ats", &mut stdout);
+            return;
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command().display_name("ats");
+            if let Err(e) = clap_mangen::Man::new(cmd).render(&mut pipe::Stdout) {
+                eprintln!("Error: cannot write the manual page: {e}");
+                std::process::exit(2);
+            }
+            return;
+        }
+        _ => {}
+    }
     let out = Output::new(cli.global.format);
     // TLS (https:// and wss:// servers) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -101,6 +134,7 @@ async fn run(cli: Cli, out: Output) -> CliResult<()> {
         Command::Member(c) => access::member(&ctx, c).await,
         Command::Invitation(c) => access::invitation(&ctx, c).await,
         Command::Permission(c) => access::permission(&ctx, c).await,
+        Command::Completion { .. } | Command::Man => Ok(()),
     }
 }
 

@@ -12,8 +12,16 @@ use crate::cli::Format;
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
     pub format: Format,
+    /// `ATS_OUTPUT=modern`: this CLI's own layouts instead of the lines the
+    /// original Node CLI (v1.3) printed.
+    pub modern: bool,
     color_out: bool,
     color_err: bool,
+}
+
+/// Whether `ATS_OUTPUT` asks for the modern layouts.
+fn modern_requested() -> bool {
+    std::env::var("ATS_OUTPUT").is_ok_and(|v| v.trim().eq_ignore_ascii_case("modern"))
 }
 
 fn color_allowed() -> bool {
@@ -51,9 +59,26 @@ impl Output {
         let allowed = color_allowed();
         Self {
             format,
+            modern: modern_requested(),
             color_out: allowed && std::io::stdout().is_terminal(),
             color_err: allowed && std::io::stderr().is_terminal(),
         }
+    }
+
+    /// Original-format output with no colour (for unit tests).
+    #[cfg(test)]
+    pub fn plain(format: Format) -> Self {
+        Self {
+            format,
+            modern: false,
+            color_out: false,
+            color_err: false,
+        }
+    }
+
+    /// Whether stderr is a terminal (spinners go there, and only there).
+    pub fn stderr_terminal(&self) -> bool {
+        std::io::stderr().is_terminal()
     }
 
     pub fn json(&self) -> bool {
@@ -171,4 +196,126 @@ pub fn actor(v: &Value, prefix: &str) -> String {
         Some(name) if !name.is_empty() => format!("{t}:{id} ({name})"),
         _ => format!("{t}:{id}"),
     }
+}
+
+/// A time as the original CLI showed it (`Date.toLocaleString()` in en-US):
+/// `12/2/2026, 8:47:42 AM`, local time; empty for null.
+pub fn locale_time(v: &Value) -> String {
+    let t = text(v);
+    match chrono::DateTime::parse_from_rfc3339(&t) {
+        Ok(dt) => dt
+            .with_timezone(&chrono::Local)
+            .format("%-m/%-d/%Y, %-I:%M:%S %p")
+            .to_string(),
+        Err(_) => t,
+    }
+}
+
+/// The time of day now as `Date.toLocaleTimeString()` in en-US: `8:47:42 AM`.
+pub fn locale_clock_now() -> String {
+    chrono::Local::now().format("%-I:%M:%S %p").to_string()
+}
+
+/// The first `n` characters of `s`.
+pub fn prefix(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// `s` padded with spaces to `width` characters.
+pub fn pad(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if len >= width {
+        s.to_owned()
+    } else {
+        format!("{s}{}", " ".repeat(width - len))
+    }
+}
+
+/// A column of the original CLI's tables: a label and each row's cell.
+pub struct Column<'a> {
+    pub label: &'a str,
+    pub cell: &'a dyn Fn(&Value) -> String,
+    /// Paint the (padded) cell: the status column.
+    pub status: bool,
+}
+
+/// The original CLI's table: labels padded to each column's width and joined
+/// by two spaces, a rule of `─`, then the rows; `No results found.` when empty.
+pub fn classic_table(out: &Output, rows: &[Value], columns: &[Column<'_>]) -> Vec<String> {
+    if rows.is_empty() {
+        return vec!["No results found.".to_owned()];
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| columns.iter().map(|c| (c.cell)(r)).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.label.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut lines = Vec::with_capacity(rows.len() + 2);
+    lines.push(
+        columns
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| pad(c.label, *w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    );
+    lines.push(
+        widths
+            .iter()
+            .map(|w| "─".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("──"),
+    );
+    for row in cells {
+        lines.push(
+            row.iter()
+                .zip(columns.iter().zip(&widths))
+                .map(|(cell, (c, w))| {
+                    let padded = pad(cell, *w);
+                    if c.status && out.color_out {
+                        // Colour the word, keep the padding plain.
+                        format!(
+                            "{}{}",
+                            out.status(cell),
+                            " ".repeat(w.saturating_sub(cell.chars().count()))
+                        )
+                    } else {
+                        padded
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  "),
+        );
+    }
+    lines
+}
+
+/// Pretty JSON (two-space indent) of an array of objects with their keys in
+/// the order `keys` gives, as `JSON.stringify(rows, null, 2)` printed them.
+pub fn ordered_json_array(rows: &[Value], keys: &[&str]) -> String {
+    if rows.is_empty() {
+        return "[]".to_owned();
+    }
+    let objects: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = keys
+                .iter()
+                .map(|k| format!("    {}: {}", Value::from(*k), row[*k]))
+                .collect();
+            format!("  {{\n{}\n  }}", fields.join(",\n"))
+        })
+        .collect();
+    format!("[\n{}\n]", objects.join(",\n"))
 }

@@ -72,6 +72,13 @@ pub async fn run(
 ) -> CliResult<()> {
     let mut cursor = after;
     let mut connected_once = false;
+    if !out.json() && !out.modern {
+        let mut url = ws_url(client);
+        if let Some(q) = url.find('?') {
+            url.truncate(q);
+        }
+        println!("Connecting to {url}...");
+    }
     let mut backoff = Duration::from_millis(200);
     loop {
         let mut subscribed = false;
@@ -91,17 +98,20 @@ pub async fn run(
         match ended {
             Ended::Fatal(e) => return Err(e),
             Ended::Retry(reason) => {
-                eprintln!(
-                    "{}",
-                    out.paint_err(
-                        &format!(
-                            "watch: {reason}; reconnecting in {} ms",
-                            backoff.as_millis()
-                        ),
-                        Style::Yellow
-                    )
+                let line = format!(
+                    "watch: {reason}; reconnecting in {} ms",
+                    backoff.as_millis()
                 );
-                tokio::time::sleep(backoff).await;
+                if out.stderr_terminal() {
+                    // A spinner while waiting to reconnect; the reason stays.
+                    eprintln!("{}", out.paint_err(&line, Style::Yellow));
+                    let spinner = crate::progress::spinner(&out, "reconnecting…");
+                    tokio::time::sleep(backoff).await;
+                    spinner.finish_and_clear();
+                } else {
+                    eprintln!("{}", out.paint_err(&line, Style::Yellow));
+                    tokio::time::sleep(backoff).await;
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -222,6 +232,11 @@ async fn session(
         match msg["type"].as_str().unwrap_or_default() {
             "connected" | "pong" | "unsubscribed" => {}
             "subscribed" => {
+                if !connected_once && !*subscribed && !out.json() && !out.modern {
+                    println!("✓ Connected");
+                    println!("Watching for events... (Ctrl+C to stop)");
+                    println!();
+                }
                 *subscribed = true;
                 if cursor.is_none() {
                     *cursor = msg["after"].as_i64();
@@ -233,9 +248,10 @@ async fn session(
                 if code == "lagged" {
                     return Ended::Retry(format!("fell behind ({message})"));
                 }
-                return Ended::Fatal(CliError::Server {
-                    status: 0,
-                    message,
+                // Not an HTTP answer: the socket is up and the server
+                // refused the subscription itself.
+                return Ended::Fatal(CliError::Refused {
+                    message: format!("the server refused the subscription: {message}"),
                     code: code.to_uppercase(),
                 });
             }
@@ -280,6 +296,34 @@ pub fn print_event(e: &Value, out: Output) {
             .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
             .collect();
         println!("{{{}}}", body.join(","));
+        return;
+    }
+    if !out.modern {
+        let title = text(&task["title"]);
+        let channel = text(&e["channel"]);
+        println!(
+            "[{}] {}",
+            crate::output::locale_clock_now(),
+            text(&e["type"])
+        );
+        println!(
+            "  Task #{}: {}",
+            text(&e["task_id"]),
+            if title.is_empty() {
+                "(no title)"
+            } else {
+                &title
+            }
+        );
+        println!(
+            "  Status: {}, Channel: {}",
+            out.status(&text(&task["status"])),
+            if channel.is_empty() { "-" } else { &channel }
+        );
+        if let Some(name) = e["actor_name"].as_str().filter(|n| !n.is_empty()) {
+            println!("  By: {name}");
+        }
+        println!();
         return;
     }
     println!(

@@ -132,6 +132,15 @@ pub async fn auth(ctx: &Ctx, cmd: &AuthCmd) -> CliResult<()> {
             }
             let res = ctx.client.post(&segs(&["auth", "login"]), &body).await?;
             let path = save_secret(ctx, "token", res["token"].as_str())?;
+            // Who signed in (never the password): with ATS_PASSWORD set, the
+            // CLI signs in again by itself when the token expires.
+            let mut login = body.clone();
+            if let Some(o) = login.as_object_mut() {
+                o.remove("password");
+            }
+            let mut global = crate::config::ConfigFile::load(ctx.settings.global.path.clone())?;
+            global.set("login", Some(login));
+            global.save()?;
             if out.json() {
                 out.print_json(&res);
             } else {
@@ -167,6 +176,7 @@ pub async fn auth(ctx: &Ctx, cmd: &AuthCmd) -> CliResult<()> {
             let mut global = ctx.settings.global.clone();
             global.set("token", None);
             global.set("api_key", None);
+            global.set("login", None);
             if global.exists {
                 global.save()?;
             }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod classic;
 pub mod orgs;
 pub mod projects;
 pub mod task_view;

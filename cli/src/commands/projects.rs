@@ -118,12 +118,18 @@ async fn init(ctx: &Ctx, path: Option<&str>, force: bool, skip: bool) -> CliResu
         ctx.out.print_json(&json!({
             "organization": org, "project": project, "path": file_path.display().to_string(),
         }));
-    } else {
+    } else if ctx.out.modern {
         ctx.out.confirm(&format!(
             "Bound {} to {org}/{project} ({})",
             ctx.cwd.display(),
             file_path.display()
         ));
+    } else {
+        ctx.out
+            .confirm(&format!("Directory bound to project: {org}/{project}"));
+        println!("  Config: {}", file_path.display());
+        println!();
+        println!("All ats commands in this directory will now use this project.");
     }
     Ok(())
 }
@@ -134,7 +140,12 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
         "organizations",
     );
     let mut projects = Vec::new();
-    for org in orgs.as_array().into_iter().flatten() {
+    let orgs = orgs.as_array().cloned().unwrap_or_default();
+    if orgs.is_empty() && !ctx.out.json() && !ctx.out.modern {
+        println!("No organizations found. Create one with: ats project create <org/project>");
+        return Ok(());
+    }
+    for org in &orgs {
         let slug = text(&org["slug"]);
         let body = ctx
             .client
@@ -150,11 +161,14 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
                 .unwrap_or_default(),
         );
     }
+    let current = ctx.settings.project_path();
+    if !ctx.out.modern {
+        return classic_list(ctx, &projects, &current);
+    }
     if ctx.out.json() {
         ctx.out.print_json(&Value::Array(projects));
         return Ok(());
     }
-    let current = ctx.settings.project_path();
     let rows = projects
         .iter()
         .map(|p| {
@@ -178,6 +192,71 @@ async fn list(ctx: &Ctx) -> CliResult<()> {
     Ok(())
 }
 
+/// `ats project list` as the original printed it: rows of `org/slug` (` *`
+/// on the current one), name and counts, as a table or a JSON array.
+fn classic_list(ctx: &Ctx, projects: &[Value], current: &str) -> CliResult<()> {
+    let rows: Vec<Value> = projects
+        .iter()
+        .map(|p| {
+            let (org, slug) = (text(&p["org"]), text(&p["slug"]));
+            let path = format!("{org}/{slug}");
+            let name = text(&p["name"]);
+            let count = |k: &str| p[k].as_i64().unwrap_or(0);
+            json!({
+                "project": if path == current { format!("{path} *") } else { path },
+                "name": if name.is_empty() { slug.clone() } else { name },
+                "pending_count": count("pending_count"),
+                "in_progress_count": count("in_progress_count"),
+                "total_count": count("total_count"),
+                "org_slug": org,
+                "project_slug": slug,
+            })
+        })
+        .collect();
+    if ctx.out.json() {
+        // Keys in the original's order.
+        let keys = [
+            "project",
+            "name",
+            "pending_count",
+            "in_progress_count",
+            "total_count",
+            "org_slug",
+            "project_slug",
+        ];
+        println!("{}", crate::output::ordered_json_array(&rows, &keys));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("No projects found. Create one with: ats project create <org/project>");
+        return Ok(());
+    }
+    let cell = |k: &'static str| move |v: &Value| text(&v[k]);
+    let (a, b, c, d, e) = (
+        cell("project"),
+        cell("name"),
+        cell("pending_count"),
+        cell("in_progress_count"),
+        cell("total_count"),
+    );
+    let col = |label, cell| crate::output::Column {
+        label,
+        cell,
+        status: false,
+    };
+    let columns = [
+        col("Project", &a as &dyn Fn(&Value) -> String),
+        col("Name", &b),
+        col("Pending", &c),
+        col("Active", &d),
+        col("Total", &e),
+    ];
+    super::classic::print_lines(&crate::output::classic_table(&ctx.out, &rows, &columns));
+    println!();
+    println!("{} project(s) (* = current)", rows.len());
+    Ok(())
+}
+
 async fn create(
     ctx: &Ctx,
     path: &str,
@@ -188,10 +267,13 @@ async fn create(
     match ctx.client.get(&segs(&["orgs", &org]), &[]).await {
         Ok(_) => {}
         Err(CliError::Server { status: 404, .. }) => {
+            if !ctx.out.modern && !ctx.out.json() {
+                println!("Creating organization: {org}");
+            }
             ctx.client
                 .post(&segs(&["orgs"]), &json!({ "slug": org, "name": org }))
                 .await?;
-            if !ctx.out.json() {
+            if ctx.out.modern && !ctx.out.json() {
                 ctx.out.confirm(&format!("Organization {org} created"));
             }
         }
@@ -207,7 +289,12 @@ async fn create(
             .await?,
         "project",
     );
-    ctx.out.confirm(&format!("Project {org}/{project} created"));
+    if ctx.out.modern {
+        ctx.out.confirm(&format!("Project {org}/{project} created"));
+    } else {
+        let slug = created["slug"].as_str().unwrap_or(&project);
+        ctx.out.confirm(&format!("Project created: {org}/{slug}"));
+    }
     if ctx.out.json() {
         ctx.out.print_json(&created);
     }
@@ -226,13 +313,22 @@ async fn switch(ctx: &Ctx, path: &str, skip: bool) -> CliResult<()> {
     if ctx.out.json() {
         ctx.out
             .print_json(&json!({ "organization": org, "project": project }));
-    } else {
+    } else if ctx.out.modern {
         ctx.out.confirm(&format!(
             "Default project is now {org}/{project} ({})",
             global.path.display()
         ));
         if let Some(local) = &ctx.settings.local {
             println!(
+                "Note: {} binds this directory to a project and takes precedence here.",
+                local.path.display()
+            );
+        }
+    } else {
+        ctx.out
+            .confirm(&format!("Switched to project: {org}/{project}"));
+        if let Some(local) = &ctx.settings.local {
+            eprintln!(
                 "Note: {} binds this directory to a project and takes precedence here.",
                 local.path.display()
             );
@@ -257,9 +353,15 @@ fn current(ctx: &Ctx) -> CliResult<()> {
             "organization_source": s.org.source.to_string(),
             "project_source": s.project.source.to_string(),
         }));
-    } else {
+    } else if ctx.out.modern {
         println!("{}", s.project_path());
         println!("  from {source}");
+    } else {
+        println!("Current project: {}", s.project_path());
+        match &s.local {
+            Some(l) => println!("  Source: {}", l.path.display()),
+            None => println!("  Source: global config"),
+        }
     }
     Ok(())
 }
@@ -282,18 +384,40 @@ fn show(ctx: &Ctx) -> CliResult<()> {
         "credential": s.credential.as_ref().map_or(Value::Null, |c| json!({ "value": "<redacted>", "source": c.source.to_string() })),
         "channel": s.channel,
     });
+    // `project` and `url` as the original printed them, beside the rest.
+    let project_of = |f: &ConfigFile| match (
+        f.get("organization").or_else(|| f.get("org")),
+        f.get("project"),
+    ) {
+        (Some(o), Some(p)) => json!(format!("{o}/{p}")),
+        _ => Value::Null,
+    };
     let global = json!({
         "path": s.global.path.display().to_string(),
+        "project": project_of(&s.global),
+        "url": s.global.get("url").unwrap_or_else(|| crate::config::DEFAULT_URL.to_owned()),
         "exists": s.global.exists,
         "config": s.global.redacted(),
     });
-    let local = s.local.as_ref().map_or(
-        Value::Null,
-        |l| json!({ "path": l.path.display().to_string(), "config": l.redacted() }),
-    );
+    let local = s.local.as_ref().map_or(Value::Null, |l| {
+        json!({
+            "path": l.path.display().to_string(),
+            "project": project_of(l),
+            "url": l.get("url"),
+            "config": l.redacted(),
+        })
+    });
     if ctx.out.json() {
-        ctx.out
-            .print_json(&json!({ "global": global, "local": local, "effective": effective }));
+        ctx.out.print_json(&json!({
+            "current": s.project_path(),
+            "global": global,
+            "local": local,
+            "effective": effective,
+        }));
+        return Ok(());
+    }
+    if !ctx.out.modern {
+        classic_show(ctx);
         return Ok(());
     }
     println!(
@@ -326,6 +450,53 @@ fn show(ctx: &Ctx) -> CliResult<()> {
         }
     }
     Ok(())
+}
+
+/// `ats project show` as the original's box.
+fn classic_show(ctx: &Ctx) {
+    let s = &ctx.settings;
+    let path_of = |f: &ConfigFile| match (
+        f.get("organization").or_else(|| f.get("org")),
+        f.get("project"),
+    ) {
+        (Some(o), Some(p)) => format!("{o}/{p}"),
+        _ => "(not set)".to_owned(),
+    };
+    println!();
+    println!("┌─ Project Configuration ────────────────────────────");
+    println!("│ Current:       {}", s.project_path());
+    println!("├─ Global Config ────────────────────────────────────");
+    println!("│ Path:          {}", s.global.path.display());
+    println!("│ Project:       {}", path_of(&s.global));
+    println!(
+        "│ URL:           {}",
+        s.global
+            .get("url")
+            .unwrap_or_else(|| "(default)".to_owned())
+    );
+    println!("├─ Local Config ─────────────────────────────────────");
+    match &s.local {
+        Some(l) => {
+            println!("│ Path:          {}", l.path.display());
+            println!("│ Project:       {}", path_of(l));
+            println!(
+                "│ URL:           {}",
+                l.get("url").unwrap_or_else(|| "(inherited)".to_owned())
+            );
+        }
+        None => println!("│ (no local config found)"),
+    }
+    println!("├─ Effective Settings ───────────────────────────────");
+    println!("│ Project:       {}", s.project_path());
+    println!("│ URL:           {}", s.url.value);
+    let value = |v: &Option<crate::config::Sourced>| v.as_ref().map(|v| v.value.clone());
+    let name = value(&s.actor_name)
+        .or_else(|| value(&s.actor_id))
+        .unwrap_or_else(|| "-".to_owned());
+    let kind = value(&s.actor_type).unwrap_or_else(|| "-".to_owned());
+    println!("│ Actor:         {name} ({kind})");
+    println!("{}", super::classic::BOX_END);
+    println!();
 }
 
 async fn rename(
@@ -398,16 +569,41 @@ async fn rename(
             file.set("project", Some(json!(new_project)));
         }
         file.save()?;
-        updated.push(file.path.display().to_string());
+        let is_global = file.path == ctx.settings.global.path;
+        updated.push((is_global, file.path.display().to_string()));
     }
     if ctx.out.json() {
         ctx.out.print_json(&project);
+    } else if !ctx.out.modern {
+        if new_org != old_org {
+            ctx.out
+                .confirm(&format!("Organization renamed: {old_org} → {new_org}"));
+        }
+        let final_project = project["slug"].as_str().unwrap_or(&new_project);
+        if new_project != old_project || name.is_some() {
+            ctx.out
+                .confirm(&format!("Project renamed: {old_project} → {final_project}"));
+            if let Some(n) = name {
+                println!("  Name: {}", project["name"].as_str().unwrap_or(n));
+            }
+        }
+        ctx.out
+            .confirm(&format!("Project: {new_org}/{final_project}"));
+        // The original names the local file first, then the global one.
+        updated.sort_by_key(|(is_global, _)| *is_global);
+        if new_org == old_org && new_project == old_project {
+            updated.clear();
+        }
+        for (is_global, p) in updated {
+            let which = if is_global { "global" } else { "local" };
+            println!("  Updated {which} config: {p}");
+        }
     } else {
         ctx.out.confirm(&format!(
             "Renamed {from} to {new_org}/{new_project}{}",
             name.map(|n| format!(" ({n})")).unwrap_or_default()
         ));
-        for p in updated {
+        for (_, p) in updated {
             println!("  updated {p}");
         }
     }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::classic::{self, print_lines};
 use super::task_view::{print_task, print_tasks};
 use super::{Ctx, json_arg, unwrap_key};
 use crate::cli::{CreateArgs, ListArgs, TaskFields, UpdateArgs};
@@ -15,6 +16,11 @@ pub async fn health(ctx: &Ctx) -> CliResult<()> {
     let body = ctx.client.get(&segs(&["health"]), &[]).await?;
     if ctx.out.json() {
         ctx.out.print_json(&body);
+        return Ok(());
+    }
+    if !ctx.out.modern {
+        println!("✓ Service is {}", text(&body["status"]));
+        println!("  Timestamp: {}", text(&body["timestamp"]));
         return Ok(());
     }
     let status = text(&body["status"]);
@@ -40,6 +46,10 @@ pub async fn stats(ctx: &Ctx) -> CliResult<()> {
     let stats = unwrap_key(body, "stats");
     if ctx.out.json() {
         ctx.out.print_json(&stats);
+        return Ok(());
+    }
+    if !ctx.out.modern {
+        print_lines(&classic::stats(&ctx.out, &stats));
         return Ok(());
     }
     println!("Total tasks: {}", text(&stats["total"]));
@@ -117,8 +127,18 @@ pub async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult<()> {
     );
     ctx.out
         .confirm(&format!("Task created with ID: {}", text(&task["id"])));
-    print_task(&ctx.out, &task);
+    print_task_or_row(ctx, &task);
     Ok(())
+}
+
+/// After `create` and `update`: the task's JSON, the original's one-row
+/// table, or (modern) the task summary.
+fn print_task_or_row(ctx: &Ctx, task: &Value) {
+    if ctx.out.json() || ctx.out.modern {
+        print_task(&ctx.out, task);
+    } else {
+        print_lines(&classic::task_detail_table(&ctx.out, task));
+    }
 }
 
 /// `ats bulk FILE`.
@@ -138,10 +158,14 @@ pub async fn bulk(ctx: &Ctx, file: &str) -> CliResult<()> {
             )));
         }
     };
+    let n = tasks.as_array().map_or(0, Vec::len);
+    let spinner = crate::progress::spinner(&ctx.out, &format!("Creating {n} tasks…"));
     let body = ctx
         .client
         .post(&ctx.client.task_path(&["bulk"]), &json!({ "tasks": tasks }))
-        .await?;
+        .await;
+    spinner.finish_and_clear();
+    let body = body?;
     let tasks = unwrap_key(body, "tasks");
     ctx.out.confirm(&format!(
         "Created {} tasks",
@@ -159,7 +183,11 @@ pub async fn get(ctx: &Ctx, id: i64) -> CliResult<()> {
             .await?,
         "task",
     );
-    print_task(&ctx.out, &task);
+    if ctx.out.json() || ctx.out.modern {
+        print_task(&ctx.out, &task);
+    } else {
+        print_lines(&classic::task_details(&ctx.out, &task));
+    }
     Ok(())
 }
 
@@ -284,7 +312,34 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> CliResult<()> {
     let q: Vec<(&str, String)> = q.into_iter().collect();
     let body = ctx.client.get(&ctx.client.task_path(&[]), &q).await?;
     let total = body["count"].as_u64();
-    print_tasks(&ctx.out, &body["tasks"], total);
+    if ctx.out.json() || ctx.out.modern {
+        print_tasks(&ctx.out, &body["tasks"], total);
+        return Ok(());
+    }
+    let tasks = body["tasks"].as_array().cloned().unwrap_or_default();
+    let pending_only = a.status.is_none() && !a.all;
+    if tasks.is_empty() {
+        println!(
+            "{}",
+            if pending_only {
+                "No pending tasks. Use --all to see all tasks."
+            } else {
+                "No tasks found."
+            }
+        );
+        return Ok(());
+    }
+    print_lines(&classic::task_table(&ctx.out, &tasks));
+    let count = total.filter(|c| *c > 0).unwrap_or(tasks.len() as u64);
+    println!();
+    println!(
+        "{count} task(s) found{}",
+        if pending_only {
+            " (pending only, use --all for all)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
@@ -312,7 +367,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> CliResult<()> {
         "task",
     );
     ctx.out.confirm(&format!("Task {} updated", a.id));
-    print_task(&ctx.out, &task);
+    print_task_or_row(ctx, &task);
     Ok(())
 }
 
@@ -324,8 +379,21 @@ pub async fn action(ctx: &Ctx, id: i64, action: &str, body: Value, done: &str) -
             .await?,
         "task",
     );
+    let done = if action == "fail" && !ctx.out.modern {
+        "marked as failed"
+    } else {
+        done
+    };
     ctx.out.confirm(&format!("Task {id} {done}"));
-    print_task(&ctx.out, &task);
+    if ctx.out.json() || ctx.out.modern {
+        print_task(&ctx.out, &task);
+    } else if action == "claim" {
+        println!("  Assignee: {}", text(&task["assignee_name"]));
+        println!(
+            "  Lease expires: {}",
+            crate::output::locale_time(&task["lease_expires"])
+        );
+    }
     Ok(())
 }
 

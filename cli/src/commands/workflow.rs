@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::classic::{self, print_lines};
 use super::task_view::{print_messages, print_task, print_tasks};
 use super::tasks::fields_body;
 use super::{Ctx, json_arg, unwrap_key};
@@ -103,10 +104,16 @@ pub async fn message(ctx: &Ctx, cmd: &MessageCmd) -> CliResult<()> {
                     .await?,
                 "message",
             );
-            ctx.out
-                .confirm(&format!("Message {} added to task {id}", text(&msg["id"])));
+            if ctx.out.modern {
+                ctx.out
+                    .confirm(&format!("Message {} added to task {id}", text(&msg["id"])));
+            } else {
+                ctx.out.confirm(&format!("Message added to task {id}"));
+            }
             if ctx.out.json() {
                 ctx.out.print_json(&msg);
+            } else if !ctx.out.modern {
+                print_lines(&classic::message_table(&ctx.out, &msg));
             }
         }
         MessageCmd::List { id, limit, after } => {
@@ -125,8 +132,11 @@ pub async fn message(ctx: &Ctx, cmd: &MessageCmd) -> CliResult<()> {
             );
             if ctx.out.json() {
                 ctx.out.print_json(&msgs);
-            } else {
+            } else if ctx.out.modern {
                 print_messages(&ctx.out, &msgs);
+            } else {
+                let list = msgs.as_array().cloned().unwrap_or_default();
+                print_lines(&classic::message_list(*id, &list));
             }
         }
     }
@@ -269,7 +279,7 @@ pub async fn watch(ctx: &Ctx, a: &WatchArgs) -> CliResult<()> {
     let channel = a.channel.clone().or_else(|| ctx.settings.channel.clone());
     let project = ctx.settings.scope().map(|(o, p)| format!("{o}/{p}"));
     let filters = watch::Filters::new(a, channel.as_deref(), project);
-    if !ctx.out.json() {
+    if ctx.out.modern && !ctx.out.json() {
         eprintln!("Watching events on {} (Ctrl-C to stop)", ctx.client.base());
     }
     watch::run(&ctx.client, filters, a.after, ctx.out).await

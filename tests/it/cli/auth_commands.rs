@@ -169,6 +169,33 @@ async fn login_saves_a_token_and_logout_forgets_it(app: TestApp) {
         .await
         .ok();
     by_id.run(&["auth", "me"]).await.ok();
+    // A saved login token that no longer works (expired after its hour):
+    // with ATS_PASSWORD the CLI signs in again by itself and saves the new
+    // token; without it, it says to run `ats auth login`.
+    let cfg_path = by_id.home.path().join(".ats/config");
+    let stale = |path: &std::path::Path| {
+        let mut cfg = crate::common::cli::read_json(path);
+        cfg["token"] = serde_json::json!("eyJ.expired.token");
+        crate::common::cli::write_json(path, &cfg);
+    };
+    stale(&cfg_path);
+    let me = by_id.run(&["auth", "me", "-f", "json"]).await.ok().json();
+    assert_eq!(me["actor_id"], "alice");
+    let renewed = crate::common::cli::read_json(&cfg_path);
+    assert!(
+        renewed["token"].as_str().unwrap() != "eyJ.expired.token",
+        "{renewed}"
+    );
+    assert!(renewed.get("password").is_none() && renewed["login"]["password"].is_null());
+    stale(&cfg_path);
+    let mut by_id = by_id;
+    by_id.unset_env("ATS_PASSWORD");
+    let expired = by_id.run(&["auth", "me"]).await.code(1);
+    assert!(
+        expired.stderr.contains("login session has expired")
+            && expired.stderr.contains("run `ats auth login`"),
+        "{expired:?}"
+    );
     // ATS_API_KEY wins over the saved token; a bad one is refused.
     let wrong = laptop
         .run(&["auth", "me", "--api-key", "ats_not_a_key"])

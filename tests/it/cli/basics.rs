@@ -136,7 +136,12 @@ async fn health_help_and_version(app: TestApp) {
     let health = cli.run(&["health", "-f", "json"]).await.ok().json();
     assert_eq!(health["status"], "ok");
     let table = cli.run(&["health"]).await.ok();
-    assert!(table.stdout.contains("Status:   ok"), "{table:?}");
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines[0], "✓ Service is ok", "{table:?}");
+    assert!(lines[1].starts_with("  Timestamp: "), "{table:?}");
+    assert_eq!(lines.len(), 2, "{table:?}");
+    let modern = cli.sh("ATS_OUTPUT=modern ats health").await.ok();
+    assert!(modern.stdout.contains("Status:   ok"), "{modern:?}");
     let help = cli.run(&["--help"]).await.ok();
     for cmd in [
         "create",
@@ -161,7 +166,8 @@ async fn health_help_and_version(app: TestApp) {
         );
     }
     let version = cli.run(&["--version"]).await.ok();
-    assert!(version.stdout.starts_with("ats "), "{version:?}");
+    // The skill document checks for v1.x; the original printed `ats-cli v1.3.0`.
+    assert!(version.stdout.starts_with("ats-cli v1."), "{version:?}");
 }
 
 /// `script` gives a pseudo-terminal.

@@ -77,7 +77,12 @@ async fn a_binding_above_the_working_directory(cli: &mut Cli) -> std::path::Path
     // What the binding does not set still comes from the global file.
     assert_eq!(e["url"]["value"], "http://global.example:1");
     let current = cli.run(&["project", "current"]).await.ok();
-    assert!(current.stdout.starts_with("p-org/p-proj\n"), "{current:?}");
+    assert!(
+        current
+            .stdout
+            .starts_with("Current project: p-org/p-proj\n"),
+        "{current:?}"
+    );
     assert!(current.stdout.contains("project.json"), "{current:?}");
     // A binding that names its own server gets no secret from the global file.
     let elsewhere = cli.work().join("elsewhere");

@@ -202,7 +202,10 @@ async fn project_rename_follows_config(app: TestApp) {
     );
     assert_eq!(read(&global)["organization"], "globex");
     let current = cli.run(&["project", "current"]).await.ok();
-    assert!(current.stdout.starts_with("globex/portal"), "{current:?}");
+    assert!(
+        current.stdout.starts_with("Current project: globex/portal"),
+        "{current:?}"
+    );
     // Unrelated configs are left alone; nothing to rename is a usage error.
     cli.run(&["project", "rename", "globex/portal"])
         .await

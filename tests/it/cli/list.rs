@@ -14,6 +14,7 @@ crate::on_both_backends!(
     priority_search_and_paging_flags,
     sorts_and_time_and_project_filters,
     ats_channel_is_the_default_channel,
+    the_original_table_and_count_line,
     the_table_has_a_header_a_row_per_task_and_the_count,
     bad_filter_values_are_usage_errors,
 );
@@ -134,9 +135,46 @@ async fn ats_channel_is_the_default_channel(app: TestApp) {
     assert_eq!(created["channel"], "ops");
 }
 
-/// A narrow terminal gets a table that fits.
+/// By default the original's table: padded columns, a rule, the rows, a
+/// blank line and `N task(s) found`; the pending-only note without --all or
+/// --status; its own sentence when nothing is pending.
+async fn the_original_table_and_count_line(app: TestApp) {
+    let mut cli = four(&app).await;
+    let table = cli.run(&["list"]).await.ok();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ID  Title  ")
+            && lines[0].contains("  Status   Pri  Type      Channel  Assignee  Created"),
+        "{table:?}"
+    );
+    assert!(lines[1].chars().all(|c| c == '─'), "{table:?}");
+    // Three pending (the fourth task is claimed).
+    assert_eq!(lines.len(), 2 + 3 + 2, "{table:?}");
+    assert_eq!(lines[5], "", "{table:?}");
+    assert_eq!(
+        lines[6],
+        "3 task(s) found (pending only, use --all for all)"
+    );
+    let all = cli.run(&["list", "--all"]).await.ok();
+    assert!(all.stdout.ends_with("\n\n4 task(s) found\n"), "{all:?}");
+    let none = cli.run(&["list", "--type", "nothing"]).await.ok();
+    assert_eq!(
+        none.stdout,
+        "No pending tasks. Use --all to see all tasks.\n"
+    );
+    let none = cli
+        .run(&["list", "--type", "nothing", "--status", "pending"])
+        .await
+        .ok();
+    assert_eq!(none.stdout, "No tasks found.\n");
+    cli.set_env("ATS_OUTPUT", "modern");
+    let modern = cli.run(&["list"]).await.ok();
+    assert!(modern.stdout.ends_with("3 of 3 tasks\n"), "{modern:?}");
+}
+
+/// ATS_OUTPUT=modern: a narrow terminal gets a table that fits.
 async fn the_table_has_a_header_a_row_per_task_and_the_count(app: TestApp) {
-    let cli = four(&app).await;
+    let cli = four(&app).await.env("ATS_OUTPUT", "modern");
     let ops = Cli::new(&app.base).env("ATS_CHANNEL", "ops");
     ops.run(&["create", "on ops"]).await.ok();
     let table = cli.run(&["list"]).await.ok();
@@ -152,6 +190,7 @@ async fn the_table_has_a_header_a_row_per_task_and_the_count(app: TestApp) {
     assert_eq!(empty.stdout.trim(), "No tasks found.");
     let narrow = Cli::new(&app.base)
         .env("COLUMNS", "60")
+        .env("ATS_OUTPUT", "modern")
         .run(&["list", "--all"])
         .await
         .ok();

@@ -122,7 +122,7 @@ ats complete $TASK_ID --outputs '{"review": "LGTM, approved"}'
         run.stdout.contains(&format!("✓ Task {id} completed")),
         "{run:?}"
     );
-    assert!(run.stdout.contains("Status:      completed"), "{run:?}");
+    assert!(run.stdout.contains("  Lease expires: "), "{run:?}");
     let t = read_task(&app.client(), id).await;
     assert_eq!(t["status"], "completed");
     assert_eq!(t["assignee_id"], "reviewer");
@@ -155,7 +155,14 @@ ats create "Human decision required: Delete production database?" \
         run.stdout.starts_with("✓ Task created with ID: "),
         "{run:?}"
     );
-    assert!(run.stdout.contains("Priority:    10"), "{run:?}");
+    // The original's one-row table of the new task follows.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].starts_with("ID  Title "), "{run:?}");
+    assert!(lines[1].contains("  Priority  "), "{run:?}");
+    assert!(
+        lines[3].contains("  10        escalation  urgent  "),
+        "{run:?}"
+    );
     let list = app.client().get("/tasks?type=escalation").await.expect(200);
     let t = &list["tasks"][0];
     assert_eq!(t["channel"], "urgent");

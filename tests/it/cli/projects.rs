@@ -132,7 +132,7 @@ async fn project_list_counts_and_marks_the_current_one(app: TestApp) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["org"] == "acme" && p["slug"] == "web")
+        .find(|p| p["org_slug"] == "acme" && p["project_slug"] == "web")
         .expect("acme/web listed");
     assert_eq!(web_row["pending_count"], 1);
     assert_eq!(web_row["total_count"], 1);
@@ -140,7 +140,7 @@ async fn project_list_counts_and_marks_the_current_one(app: TestApp) {
     let marked: Vec<&str> = table
         .stdout
         .lines()
-        .filter(|l| l.trim_start().starts_with('*'))
+        .filter(|l| l.contains(" *  "))
         .collect();
     assert_eq!(marked.len(), 1, "{table:?}");
     assert!(

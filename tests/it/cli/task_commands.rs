@@ -98,7 +98,9 @@ async fn fail_reopen_reject_and_cancel_follow_the_rules(app: TestApp) {
         .await
         .ok();
     assert!(
-        failed.stdout.contains(&format!("✓ Task {id} failed")),
+        failed
+            .stdout
+            .contains(&format!("✓ Task {id} marked as failed")),
         "{failed:?}"
     );
     let t = task(&app, &id).await;

@@ -125,12 +125,13 @@ async fn json_lines_follow_the_session_in_order(app: TestApp) {
     json_lines(&app, &s).await;
 }
 
-/// Four lines per event (`By:` is known here).
+/// The original's banner (connecting, connected, watching, a blank line),
+/// then four lines per event (`By:` is known here) and a blank line.
 async fn table_lines_are_the_documented_form(app: TestApp) {
     let s = session(&app).await;
     let (id, expected, table_watch) = (s.id, s.expected, &s.table_watch);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while table_watch.text().lines().count() < expected.len() * 4 {
+    while table_watch.text().lines().count() < 4 + expected.len() * 5 {
         assert!(
             Instant::now() < deadline,
             "table watch:\n{}",
@@ -139,7 +140,16 @@ async fn table_lines_are_the_documented_form(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let text = table_watch.text();
-    let table: Vec<&str> = text.lines().collect();
+    let all: Vec<&str> = text.lines().collect();
+    assert!(
+        all[0].starts_with("Connecting to ws://") && all[0].ends_with("/ws..."),
+        "{text}"
+    );
+    assert_eq!(
+        all[1..4],
+        ["✓ Connected", "Watching for events... (Ctrl+C to stop)", ""]
+    );
+    let table = &all[4..];
     assert!(
         table[0].starts_with('[') && table[0].ends_with("] task.created"),
         "{text}"
@@ -147,8 +157,9 @@ async fn table_lines_are_the_documented_form(app: TestApp) {
     assert_eq!(table[1], format!("  Task #{id}: Deploy v2"));
     assert_eq!(table[2], "  Status: pending, Channel: ops");
     assert_eq!(table[3], "  By: Executor One");
-    assert!(table[4].ends_with("] task.claimed"), "{text}");
-    assert_eq!(table[6], "  Status: in_progress, Channel: ops");
+    assert_eq!(table[4], "");
+    assert!(table[5].ends_with("] task.claimed"), "{text}");
+    assert_eq!(table[7], "  Status: in_progress, Channel: ops");
 }
 
 /// `--after` replays stored events first; `--task` narrows to one task.

@@ -68,15 +68,33 @@ async fn messages(cli: &Cli, pid: &str) {
         msgs[0]["parts"][0]["content"],
         "I've started working on this"
     );
-    let table = cli.run(&["message", "list", pid]).await.ok();
+    let table = cli
+        .sh(&format!("ATS_OUTPUT=modern ats message list {pid}"))
+        .await
+        .ok();
     assert!(
         table
             .stdout
             .contains("agent:bot: I've started working on this"),
         "{table:?}"
     );
-    let got = cli.run(&["get", pid]).await.ok();
+    let got = cli
+        .sh(&format!("ATS_OUTPUT=modern ats get {pid}"))
+        .await
+        .ok();
     assert!(got.stdout.contains("Messages (2):"), "{got:?}");
+    // The original's layout: a header, each message, the count.
+    let table = cli.run(&["message", "list", pid]).await.ok();
+    assert!(
+        table
+            .stdout
+            .contains(&format!("─── Messages for Task {pid} ───"))
+            && table.stdout.contains("\n  I've started working on this\n")
+            && table.stdout.ends_with("2 message(s)\n"),
+        "{table:?}"
+    );
+    let got = cli.run(&["get", pid]).await.ok();
+    assert!(got.stdout.contains("├─ Messages ─"), "{got:?}");
     let got = cli.run(&["get", pid, "-f", "json"]).await.ok().json();
     assert_eq!(got["messages"].as_array().unwrap().len(), 2);
 }

@@ -97,6 +97,7 @@ const ATS_VARS: &[&str] = &[
     "ATS_ACTOR_NAME",
     "ATS_API_KEY",
     "ATS_PASSWORD",
+    "ATS_OUTPUT",
     "COLUMNS",
 ];
 
