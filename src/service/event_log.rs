@@ -275,6 +275,10 @@ impl Ats {
         if q.after.is_some_and(|a| a < 0) {
             return Err(Error::bad_request("after must not be negative"));
         }
+        super::validate::filter_values("projects", &q.projects)?;
+        super::validate::filter_values("channels", &q.channels)?;
+        super::validate::filter_values("task types", &q.task_types)?;
+        super::validate::filter_values("event types", &q.event_types)?;
         let project_ids = if q.projects.is_empty() {
             None
         } else {
