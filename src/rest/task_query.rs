@@ -35,7 +35,7 @@ pub(super) struct ListParams {
     /// Only tasks after this position: the `next_cursor` of the previous
     /// page (same filters and order). Pages by cursor stay fast at any
     /// depth; not with `offset`.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     after: Option<String>,
     /// RFC 3339: only tasks created after this time.
     #[param(format = DateTime)]

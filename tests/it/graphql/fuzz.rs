@@ -493,18 +493,15 @@ impl Gen<'_> {
             let args = self.arguments(&field.args);
             out.push_str(&args);
             let named = named(&field.ty);
-            match schema.types.get(named) {
-                Some(Def::Object(_) | Def::Abstract(..)) => {
-                    if depth >= 5 {
-                        // Deep enough: the type's name is always selectable.
-                        out.push_str(" { __typename }");
-                    } else {
-                        out.push(' ');
-                        let sub = self.selection(named, depth + 1, 3);
-                        out.push_str(&sub);
-                    }
+            if let Some(Def::Object(_) | Def::Abstract(..)) = schema.types.get(named) {
+                if depth >= 5 {
+                    // Deep enough: the type's name is always selectable.
+                    out.push_str(" { __typename }");
+                } else {
+                    out.push(' ');
+                    let sub = self.selection(named, depth + 1, 3);
+                    out.push_str(&sub);
                 }
-                _ => {}
             }
             out.push(' ');
         }
