@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use serde_json::{Value, json};
 
 use crate::common::{Role, TestApp};
@@ -89,21 +89,29 @@ async fn graphql_fuzz_never_answers_internal_errors(app: TestApp) {
             let r = handle.block_on(check(&http, &url, &request));
             if t.elapsed() > Duration::from_millis(500) {
                 eprintln!(
-                    "slow: kind {kind} {:?} {:?}",
+                    "slow case: kind {kind}, tape {:?}…: {:?}",
                     &tape[..tape.len().min(4)],
                     t.elapsed()
                 );
             }
             r
         });
-        (outcome.map_err(|e| e.to_string()), sent.get())
+        // On a failure, the shrunk case's request too (clipped).
+        let outcome = outcome.map_err(|e| match &e {
+            TestError::Fail(_, (kind, tape)) => format!(
+                "{e}\nits request: {}",
+                clip(&format!("{:?}", schema.request(*kind, tape.clone())))
+            ),
+            TestError::Abort(_) => e.to_string(),
+        });
+        (outcome, sent.get())
     })
     .await
     .unwrap();
 
     let (outcome, sent) = result;
     eprintln!(
-        "graphql fuzz ({backend}): {cases} cases ({sent} requests with shrinking) in {:.1} s, seed {seed}",
+        "graphql fuzz ({backend}): {cases} cases ({sent} requests, shrinking included) in {:.1} s, seed {seed}",
         started.elapsed().as_secs_f64()
     );
     if let Err(e) = outcome {
