@@ -85,6 +85,9 @@ async fn graphql_fuzz_never_answers_internal_errors(app: TestApp) {
         let outcome = runner.run(&strategy, |(kind, tape)| {
             sent.set(sent.get() + 1);
             let request = schema.request(kind, tape.clone());
+            if std::env::var_os("ATS_GQL_FUZZ_TRACE").is_some() {
+                eprintln!("case: kind {kind}, tape {tape:?}");
+            }
             let t = Instant::now();
             let r = handle.block_on(check(&http, &url, &request));
             if t.elapsed() > Duration::from_millis(500) {
@@ -648,7 +651,7 @@ impl Gen<'_> {
     /// Nesting past every limit: selections, list and object values,
     /// fragments spreading each other, many aliases.
     fn deep(&mut self) -> String {
-        let n = [13, 64, 500, 5_000, 50_000][self.pick(5)];
+        let n = [13, 64, 65, 300, 5_000, 50_000][self.pick(6)];
         match self.pick(7) {
             0 => format!("{{{}{}", "task(id: \"1\") { ".repeat(n), "}".repeat(n + 1)),
             1 => format!("{{{}}}", "{".repeat(n)),

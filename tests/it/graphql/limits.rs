@@ -11,7 +11,11 @@ use crate::common::gql::{fails, gql, ok};
 use crate::common::{Client, TestApp};
 
 crate::on_both_backends!(start = crate::common::TestApp::quiet; statements_do_not_grow_with_the_page);
-crate::on_both_backends!(depth_is_limited, complexity_grows_with_first_and_is_limited);
+crate::on_both_backends!(
+    depth_is_limited,
+    complexity_grows_with_first_and_is_limited,
+    deeply_nested_brackets_are_refused_before_parsing,
+);
 
 /// `ats_db_queries_total` from `/metrics`.
 async fn db_queries(app: &TestApp) -> u64 {
@@ -196,4 +200,39 @@ async fn complexity_grows_with_first_and_is_limited(app: TestApp) {
         .collect();
     let (code, _) = fails(&c, &format!("{{ {d}}}"), json!({})).await;
     assert_eq!(code, "QUERY_TOO_COMPLEX");
+}
+
+/// Found by the GraphQL fuzz: a list value nested 300 deep overflowed a
+/// worker's stack while the document was parsed and checked, and the whole
+/// server aborted. Brackets now nest at most 64 deep, checked on the text.
+async fn deeply_nested_brackets_are_refused_before_parsing(app: TestApp) {
+    let c = app.user("nester").client().await;
+    let nested = |n: usize| {
+        format!(
+            "{{ tasks(filter: {{statuses: {}PENDING{}}}) {{ totalCount }} }}",
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    for n in [300, 5_000] {
+        let resp = gql(&c, &nested(n), json!({})).await;
+        assert_eq!(
+            resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{resp}"
+        );
+        assert_eq!(resp["errors"][0]["extensions"]["limit"], 64, "{resp}");
+    }
+    // Payload literals nest too; within the bound they pass.
+    let payload = format!("{}1{}", "{a: ".repeat(50), "}".repeat(50));
+    ok(
+        &c,
+        &format!("mutation {{ createTask(input: {{title: \"t\", payload: {payload}}}) {{ task {{ id }} }} }}"),
+        json!({}),
+    )
+    .await;
+    // A statuses list one level deep too many is an ordinary type error.
+    let (code, _) = fails(&c, &nested(2), json!({})).await;
+    assert_eq!(code, "BAD_REQUEST");
+    // And the server is still there.
+    ok(&c, "{ health { status } }", json!({})).await;
 }
