@@ -152,6 +152,21 @@ fn names_in(text: &str) -> usize {
     names
 }
 
+/// The bounds a document's text must keep before anything parses it: at
+/// most [`MAX_NAMES`] names and [`MAX_NESTING`] levels of brackets. Every
+/// parse of a request's document comes after this, the transport's own
+/// (`GET` refuses mutations; required mode lets sign-ins in without
+/// credentials) as well as the schema's.
+pub(crate) fn before_parsing(query: &str) -> ServerResult<()> {
+    if names_in(query) > MAX_NAMES {
+        return Err(too_many_fields());
+    }
+    if nests_deeper_than(query, MAX_NESTING) {
+        return Err(too_deeply_nested());
+    }
+    Ok(())
+}
+
 /// Refuses a document over [`MAX_FIELDS`] or whose mutations hold more
 /// than one sign-in field.
 pub struct DocumentBounds;
@@ -171,12 +186,7 @@ impl Extension for DocumentBounds {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if names_in(query) > MAX_NAMES {
-            return Err(too_many_fields());
-        }
-        if nests_deeper_than(query, MAX_NESTING) {
-            return Err(too_deeply_nested());
-        }
+        before_parsing(query)?;
         let doc = next.run(ctx, query, variables).await?;
         let mut fields = 0;
         let within = doc.operations.iter().all(|(_, op)| {

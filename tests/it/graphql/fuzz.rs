@@ -86,7 +86,10 @@ async fn graphql_fuzz_never_answers_internal_errors(app: TestApp) {
             sent.set(sent.get() + 1);
             let request = schema.request(kind, tape.clone());
             if std::env::var_os("ATS_GQL_FUZZ_TRACE").is_some() {
-                eprintln!("case: kind {kind}, tape {tape:?}");
+                eprintln!(
+                    "case: kind {kind}, tape {tape:?}\n  request: {}",
+                    clip(&format!("{request:?}"))
+                );
             }
             let t = Instant::now();
             let r = handle.block_on(check(&http, &url, &request));

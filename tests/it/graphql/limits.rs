@@ -233,6 +233,45 @@ async fn deeply_nested_brackets_are_refused_before_parsing(app: TestApp) {
     // A statuses list one level deep too many is an ordinary type error.
     let (code, _) = fails(&c, &nested(2), json!({})).await;
     assert_eq!(code, "BAD_REQUEST");
-    // And the server is still there.
+    // The transport parses some documents itself before the schema does: a
+    // GET (mutations are refused there) and, in required mode, a request
+    // without credentials (only sign-ins may pass). Both are bounded first.
+    let deep_mutation = format!(
+        "mutation {{ createTask(input: {{title: \"t\", payload: {}1{}}}) {{ task {{ id }} }} }}",
+        "{a: ".repeat(300),
+        "}".repeat(300)
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", app.base);
+    let get = reqwest::Url::parse_with_params(&url, [("query", &deep_mutation)]).unwrap();
+    let resp: Value = http.get(get).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    let required = TestApp::required_auth(app.backend).await.unwrap();
+    let resp: Value = http
+        .post(format!("{}/graphql", required.base))
+        .json(&json!({ "query": deep_mutation }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    // And the servers are still there.
     ok(&c, "{ health { status } }", json!({})).await;
+    let resp: Value = http
+        .get(format!("{}/health", required.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], "ok");
 }
