@@ -8,6 +8,11 @@
 //! - no NUL character in the document or the variables (refused with
 //!   `BAD_REQUEST`, as over REST), whichever transport brought it: over
 //!   `/graphql/ws` it reached the store (SQLite kept it; PostgreSQL failed).
+//! - brackets (`{`, `[`, `(`) nested at most [`MAX_NESTING`] deep, checked
+//!   on the text before it is parsed: the parser and the value checks
+//!   recurse once per level, and a list value nested 300 deep overflowed a
+//!   worker's stack and aborted the whole process (found by the GraphQL
+//!   fuzz).
 
 use std::sync::Arc;
 
@@ -29,6 +34,12 @@ pub const MAX_FIELDS: usize = 500;
 /// of milliseconds only to be refused.
 const MAX_NAMES: usize = 4 * MAX_FIELDS;
 
+/// The deepest brackets (`{`, `[`, `(`) may nest in a document's text.
+/// Selections are held to `MAX_DEPTH` (12) anyway; this leaves room for
+/// list and object values (a JSON literal), far below what overflows a
+/// 2 MiB stack in a debug build (about 300).
+pub const MAX_NESTING: usize = 64;
+
 fn too_many_fields() -> ServerError {
     let mut err = ServerError::new(
         format!(
@@ -39,6 +50,59 @@ fn too_many_fields() -> ServerError {
     let mut ext = async_graphql::ErrorExtensionValues::default();
     ext.set("code", "QUERY_TOO_COMPLEX");
     ext.set("limit", MAX_FIELDS);
+    err.extensions = Some(ext);
+    err
+}
+
+/// Whether the brackets of a GraphQL document's text, outside strings and
+/// comments, nest deeper than `limit` (unbalanced ones count as they come).
+fn nests_deeper_than(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 3;
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn too_deeply_nested() -> ServerError {
+    let mut err = ServerError::new(
+        format!("the document nests brackets more than {MAX_NESTING} deep"),
+        None,
+    );
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "BAD_REQUEST");
+    ext.set("limit", MAX_NESTING);
     err.extensions = Some(ext);
     err
 }
@@ -91,6 +155,21 @@ fn names_in(text: &str) -> usize {
     names
 }
 
+/// The bounds a document's text must keep before anything parses it: at
+/// most [`MAX_NAMES`] names and [`MAX_NESTING`] levels of brackets. Every
+/// parse of a request's document comes after this, the transport's own
+/// (`GET` refuses mutations; required mode lets sign-ins in without
+/// credentials) as well as the schema's.
+pub(crate) fn before_parsing(query: &str) -> ServerResult<()> {
+    if names_in(query) > MAX_NAMES {
+        return Err(too_many_fields());
+    }
+    if nests_deeper_than(query, MAX_NESTING) {
+        return Err(too_deeply_nested());
+    }
+    Ok(())
+}
+
 /// Refuses a document over [`MAX_FIELDS`] or whose mutations hold more
 /// than one sign-in field.
 pub struct DocumentBounds;
@@ -113,9 +192,7 @@ impl Extension for DocumentBounds {
         if let Err(e) = super::transport::refuse_nul_in(query, variables) {
             return Err(super::error::to_gql(e).into_server_error(Default::default()));
         }
-        if names_in(query) > MAX_NAMES {
-            return Err(too_many_fields());
-        }
+        before_parsing(query)?;
         let doc = next.run(ctx, query, variables).await?;
         let mut fields = 0;
         let within = doc.operations.iter().all(|(_, op)| {
@@ -218,7 +295,20 @@ fn walk(
 
 #[cfg(test)]
 mod tests {
-    use super::names_in;
+    use super::{names_in, nests_deeper_than};
+
+    #[test]
+    fn nesting_is_measured_outside_strings_and_comments() {
+        assert!(!nests_deeper_than("{ a { b(x: [[1]]) } }", 5));
+        assert!(nests_deeper_than("{ a { b(x: [[1]]) } }", 4));
+        assert!(!nests_deeper_than("{ f(s: \"[[[[[[\") } # {{{{{{\n", 2));
+        assert!(!nests_deeper_than(
+            "{ f(s: \"\"\"{{{{ \\\"\"\" [[[[\"\"\") }",
+            2
+        ));
+        assert!(nests_deeper_than(&"[".repeat(300), 64));
+        assert!(!nests_deeper_than(&"[]".repeat(300), 1));
+    }
 
     #[test]
     fn names_are_counted_outside_strings_comments_and_numbers() {

@@ -10,7 +10,7 @@ use super::error::bad_request;
 use super::types::TaskStatus;
 use crate::service::{EventQuery, NewTask, SortBy, TaskPatch, TaskQuery, validate};
 
-/// Which tasks a list returns.
+/// Which tasks a list returns. A list holds at most 100 values.
 #[derive(InputObject, Default, Clone, Debug)]
 pub struct TaskFilter {
     pub statuses: Option<Vec<TaskStatus>>,
@@ -116,7 +116,8 @@ impl TaskFilter {
     }
 }
 
-/// Which events a history read or subscription yields. Empty means all.
+/// Which events a history read or subscription yields. Empty means all; a
+/// list holds at most 100 values.
 #[derive(InputObject, Default, Clone, Debug)]
 pub struct TaskEventFilter {
     /// `org/project` paths.

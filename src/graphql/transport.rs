@@ -134,6 +134,12 @@ async fn execute(
     if let Err(e) = refuse_nul(&req) {
         return error_response(super::error::to_gql(e));
     }
+    // Before `is_mutation` and `is_public` parse the document: a document
+    // nested a few hundred brackets deep overflows the parser's stack.
+    if let Err(e) = super::bounds::before_parsing(&req.query) {
+        let resp = async_graphql::Response::from_errors(vec![e]);
+        return GraphQLResponse::from(resp).into_response();
+    }
     if method == Method::GET && is_mutation(&req) {
         return error_response(super::error::bad_request(
             "mutations must be sent with POST",

@@ -9,7 +9,8 @@ use crate::service::paging::TaskCursor;
 use crate::service::{SortBy, TaskQuery, paging, validate};
 use crate::time;
 
-/// Query string of `GET /tasks`. List values (`status`, `type`, `channel`) are comma-separated.
+/// Query string of `GET /tasks`. List values (`status`, `type`, `channel`) are
+/// comma-separated, at most 100 each.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
@@ -18,10 +19,10 @@ pub(super) struct ListParams {
         pattern = "^ *(pending|in_progress|completed|cancelled|failed|rejected)? *(, *(pending|in_progress|completed|cancelled|failed|rejected)? *)*$"
     )]
     status: Option<String>,
-    /// Task types to include.
+    /// Task types to include (comma-separated, at most 100).
     #[serde(rename = "type")]
     task_type: Option<String>,
-    /// Channels to include.
+    /// Channels to include (comma-separated, at most 100).
     channel: Option<String>,
     /// Only tasks held by this assignee id.
     assignee_id: Option<String>,
@@ -34,7 +35,7 @@ pub(super) struct ListParams {
     /// Only tasks after this position: the `next_cursor` of the previous
     /// page (same filters and order). Pages by cursor stay fast at any
     /// depth; not with `offset`.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     after: Option<String>,
     /// RFC 3339: only tasks created after this time.
     #[param(format = DateTime)]

@@ -286,6 +286,10 @@ impl Ats {
         {
             super::validate::no_nul(text)?;
         }
+        super::validate::filter_values("projects", &q.projects)?;
+        super::validate::filter_values("channels", &q.channels)?;
+        super::validate::filter_values("task types", &q.task_types)?;
+        super::validate::filter_values("event types", &q.event_types)?;
         let project_ids = if q.projects.is_empty() {
             None
         } else {

@@ -714,6 +714,9 @@ impl Ats {
         scope: &Scope,
         q: TaskQuery,
     ) -> Result<TaskList> {
+        validate::filter_values("statuses", &q.statuses)?;
+        validate::filter_values("types", &q.types)?;
+        validate::filter_values("channels", &q.channels)?;
         let rights = self.rights(viewer).await?;
         let db = self.store.conn();
         // The projects the list may show: readable, narrowed by scope, org and project id.

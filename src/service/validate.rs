@@ -59,7 +59,23 @@ pub fn priority(p: i64) -> Result<i32> {
     }
 }
 
-/// A type or channel name: 1–100 characters, trimmed.
+/// Most values one list filter (statuses, types, channels, event types,
+/// projects) may hold. Each value is a bind parameter of the statement, and
+/// the backends refuse statements with too many (SQLite 32,766, PostgreSQL
+/// 65,535), which answered 500 before this bound.
+pub const MAX_FILTER_VALUES: usize = 100;
+
+/// A list filter of at most [`MAX_FILTER_VALUES`] values (400 otherwise).
+pub fn filter_values<T>(name: &str, values: &[T]) -> Result<()> {
+    if values.len() > MAX_FILTER_VALUES {
+        return Err(Error::bad_request(format!(
+            "{name} may hold at most {MAX_FILTER_VALUES} values, got {}",
+            values.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A priority filter (`min_priority`, …): absent, or 1–10.
 pub fn priority_filter(name: &str, p: Option<i64>) -> Result<Option<i32>> {
     match p {
@@ -70,6 +86,7 @@ pub fn priority_filter(name: &str, p: Option<i64>) -> Result<Option<i32>> {
     }
 }
 
+/// A type or channel name: 1–100 characters, trimmed.
 pub fn label(field: &str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > MAX_LABEL {

@@ -13,7 +13,11 @@ use ats::auth::caller::Caller;
 use ats::service::Ats;
 
 crate::on_both_backends!(statements_do_not_grow_with_the_page);
-crate::on_both_backends!(depth_is_limited, complexity_grows_with_first_and_is_limited);
+crate::on_both_backends!(
+    depth_is_limited,
+    complexity_grows_with_first_and_is_limited,
+    deeply_nested_brackets_are_refused_before_parsing,
+);
 
 /// SQL statements one GraphQL request of `agent:counter` costs, from
 /// building its viewer to the answer, counted by a statement observer on a
@@ -193,4 +197,78 @@ async fn complexity_grows_with_first_and_is_limited(app: TestApp) {
         .collect();
     let (code, _) = fails(&c, &format!("{{ {d}}}"), json!({})).await;
     assert_eq!(code, "QUERY_TOO_COMPLEX");
+}
+
+/// Found by the GraphQL fuzz: a list value nested 300 deep overflowed a
+/// worker's stack while the document was parsed and checked, and the whole
+/// server aborted. Brackets now nest at most 64 deep, checked on the text.
+async fn deeply_nested_brackets_are_refused_before_parsing(app: TestApp) {
+    let c = app.user("nester").client().await;
+    let nested = |n: usize| {
+        format!(
+            "{{ tasks(filter: {{statuses: {}PENDING{}}}) {{ totalCount }} }}",
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    for n in [300, 5_000] {
+        let resp = gql(&c, &nested(n), json!({})).await;
+        assert_eq!(
+            resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{resp}"
+        );
+        assert_eq!(resp["errors"][0]["extensions"]["limit"], 64, "{resp}");
+    }
+    // Payload literals nest too; within the bound they pass.
+    let payload = format!("{}1{}", "{a: ".repeat(50), "}".repeat(50));
+    ok(
+        &c,
+        &format!("mutation {{ createTask(input: {{title: \"t\", payload: {payload}}}) {{ task {{ id }} }} }}"),
+        json!({}),
+    )
+    .await;
+    // A statuses list one level deep too many is an ordinary type error.
+    let (code, _) = fails(&c, &nested(2), json!({})).await;
+    assert_eq!(code, "BAD_REQUEST");
+    // The transport parses some documents itself before the schema does: a
+    // GET (mutations are refused there) and, in required mode, a request
+    // without credentials (only sign-ins may pass). Both are bounded first.
+    let deep_mutation = format!(
+        "mutation {{ createTask(input: {{title: \"t\", payload: {}1{}}}) {{ task {{ id }} }} }}",
+        "{a: ".repeat(300),
+        "}".repeat(300)
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", app.base);
+    let get = reqwest::Url::parse_with_params(&url, [("query", &deep_mutation)]).unwrap();
+    let resp: Value = http.get(get).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    let required = TestApp::required_auth(app.backend).await.unwrap();
+    let resp: Value = http
+        .post(format!("{}/graphql", required.base))
+        .json(&json!({ "query": deep_mutation }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{resp}"
+    );
+    // And the servers are still there.
+    ok(&c, "{ health { status } }", json!({})).await;
+    let resp: Value = http
+        .get(format!("{}/health", required.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], "ok");
 }

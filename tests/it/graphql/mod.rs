@@ -6,6 +6,7 @@
 mod cost;
 mod errors;
 mod filters;
+mod fuzz;
 mod limits;
 mod orgs;
 mod paging;
