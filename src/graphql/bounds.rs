@@ -54,6 +54,34 @@ fn too_many_fields() -> ServerError {
     err
 }
 
+/// Where the comment or string starting at `i` ends (the index after it),
+/// or `None` when none starts there.
+fn past_comment_or_string(bytes: &[u8], mut i: usize) -> Option<usize> {
+    match bytes[i] {
+        b'#' => {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            Some(i + 1)
+        }
+        b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+            i += 3;
+            while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            Some(i + 3)
+        }
+        b'"' => {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            Some(i + 1)
+        }
+        _ => None,
+    }
+}
+
 /// Whether the brackets of a GraphQL document's text, outside strings and
 /// comments, nest deeper than `limit` (unbalanced ones count as they come).
 fn nests_deeper_than(text: &str, limit: usize) -> bool {
@@ -61,26 +89,11 @@ fn nests_deeper_than(text: &str, limit: usize) -> bool {
     let mut depth = 0usize;
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(next) = past_comment_or_string(bytes, i) {
+            i = next;
+            continue;
+        }
         match bytes[i] {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 3;
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
             b'{' | b'[' | b'(' => {
                 depth += 1;
                 if depth > limit {
@@ -114,26 +127,11 @@ fn names_in(text: &str) -> usize {
     let mut names = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(next) = past_comment_or_string(bytes, i) {
+            i = next;
+            continue;
+        }
         match bytes[i] {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 3;
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
             b'_' | b'a'..=b'z' | b'A'..=b'Z' => {
                 names += 1;
                 while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {

@@ -40,11 +40,7 @@ pub fn task_table(out: &Output, tasks: &[Value]) -> Vec<String> {
     let columns = [
         col("ID", &id),
         col("Title", &title),
-        Column {
-            label: "Status",
-            cell: &status,
-            status: true,
-        },
+        status_col(&status),
         col("Pri", &pri),
         col("Type", &ty),
         col("Channel", &ch),
@@ -52,6 +48,15 @@ pub fn task_table(out: &Output, tasks: &[Value]) -> Vec<String> {
         col("Created", &created),
     ];
     classic_table(out, tasks, &columns)
+}
+
+/// The Status column, coloured by status on a terminal.
+fn status_col<'a>(cell: &'a dyn Fn(&Value) -> String) -> Column<'a> {
+    Column {
+        label: "Status",
+        cell,
+        status: true,
+    }
 }
 
 fn col<'a>(label: &'a str, cell: &'a dyn Fn(&Value) -> String) -> Column<'a> {
@@ -80,11 +85,7 @@ pub fn task_detail_table(out: &Output, task: &Value) -> Vec<String> {
     let columns = [
         col("ID", &id),
         col("Title", &title),
-        Column {
-            label: "Status",
-            cell: &status,
-            status: true,
-        },
+        status_col(&status),
         col("Priority", &pri),
         col("Type", &ty),
         col("Channel", &ch),
