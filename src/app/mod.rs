@@ -200,6 +200,7 @@ pub async fn serve(
         config: Arc::new(config),
         shutdown: draining.clone(),
         sockets: sockets.clone(),
+        shared_subscriptions: Default::default(),
     });
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

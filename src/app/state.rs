@@ -24,4 +24,6 @@ pub struct AppState {
     pub schema: AtsSchema,
     /// Open WebSockets (`/ws` and `/graphql/ws`) and their caps.
     pub sockets: Arc<super::sockets::SocketSlots>,
+    /// Live GraphQL subscriptions shared by identical subscribers.
+    pub shared_subscriptions: Arc<crate::graphql::SharedSubscriptions>,
 }

@@ -111,11 +111,14 @@ impl Default for EventBus {
 
 /// A gap in the ids seen by the fanout: where it starts, and (once taken,
 /// after the gap was seen) an xid above that of every transaction that
-/// could fill it: the gap is final once a snapshot's `xmin` passes it.
+/// could fill it: the gap is final once a snapshot's `xmin` passes it, or
+/// once no transaction of this database below it is running (`cleared`,
+/// checked before the read that then finds the gap still open).
 #[derive(Clone, Copy, PartialEq, Debug)]
 struct Gap {
     start: i64,
     bound: Option<i64>,
+    cleared: bool,
 }
 
 /// One batch of the fanout's read: committed events after the cursor, and
@@ -292,6 +295,17 @@ impl EventBus {
                 let round = bus.inner.rounds_started.fetch_add(1, Ordering::AcqRel) + 1;
                 let tell_replicas = bus.inner.local_commits.swap(false, Ordering::AcqRel);
                 let mut seen = cursor;
+                // A snapshot's `xmin` is cluster-wide: a long transaction in
+                // another database would hold the gap open. Ask about ours,
+                // before the read (so that what ended is in its snapshot).
+                if let Some(g) = gap.as_mut().filter(|g| !g.cleared) {
+                    if let Some(bound) = g.bound {
+                        match none_running_below(&store, bound).await {
+                            Ok(cleared) => g.cleared = cleared,
+                            Err(err) => tracing::warn!(error = %err, "fanout: checking a gap failed"),
+                        }
+                    }
+                }
                 loop {
                     let batch = match read_batch(&store, cursor).await {
                         Ok(batch) => batch,
@@ -350,10 +364,16 @@ impl EventBus {
                 let start = *cursor + 1;
                 match *gap {
                     // Every transaction that could fill it has ended.
-                    Some(g) if g.start == start && g.bound.is_some_and(|b| batch.xmin > b) => {}
+                    Some(g)
+                        if g.start == start
+                            && (g.cleared || g.bound.is_some_and(|b| batch.xmin > b)) => {}
                     Some(g) if g.start == start => return (*cursor != before, true),
                     _ => {
-                        *gap = Some(Gap { start, bound: None });
+                        *gap = Some(Gap {
+                            start,
+                            bound: None,
+                            cleared: false,
+                        });
                         return (*cursor != before, true);
                     }
                 }
@@ -516,6 +536,25 @@ async fn xid_bound(store: &Store) -> Result<i64, DbErr> {
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("an xid".to_owned()))?
         .try_get("", "bound")
+}
+
+/// True when no transaction of this database that took its xid before
+/// `bound` (an xid8) is still running. Transactions of other databases on
+/// the same cluster do not count: they cannot write our events. Compared by
+/// age, as 32-bit xids wrap around.
+async fn none_running_below(store: &Store, bound: i64) -> Result<bool, DbErr> {
+    store
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity \
+                WHERE datname = current_database() AND backend_xid IS NOT NULL \
+                AND age(backend_xid) >= age((($1::bigint) % 4294967296)::text::xid)) AS clear",
+            [bound.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("pg_stat_activity".to_owned()))?
+        .try_get("", "clear")
 }
 
 /// Tells the other replicas that new events committed (after the commits,

@@ -10,6 +10,8 @@ mod loaders;
 mod mutation;
 mod query;
 mod scalars;
+mod shared;
+pub use shared::{SharedSubscriptions, SharingExecutor};
 pub use bounds::MAX_FIELDS;
 mod subscription;
 mod transport;

@@ -5,6 +5,7 @@ use futures_util::Stream;
 
 use super::error::to_gql;
 use super::inputs::TaskEventFilter;
+use super::shared::LastEventId;
 use super::types::TaskEvent;
 use super::{GqlResult, OrGql, ats};
 use crate::error::Error;
@@ -32,26 +33,27 @@ impl SubscriptionRoot {
         let q = filter.unwrap_or_default().to_query(after.as_ref())?;
         let filter = ats.event_filter(viewer, &q).await.gql()?;
         let rx = ats.subscribe_events(viewer, filter, q.after).await.gql()?;
+        // A shared execution (see `super::shared`) tells its members which
+        // event each response carries.
+        let last = ctx.data_opt::<LastEventId>().cloned();
         Ok(futures_util::stream::unfold(
             (rx, false, ats),
-            |(mut rx, ended, ats)| async move {
+            move |(mut rx, ended, ats)| {
+                let last = last.clone();
+                async move {
                 if ended {
                     return None;
                 }
                 match rx.recv().await? {
                     SubscriptionItem::Event(e) => {
+                        if let Some(last) = &last {
+                            last.set(e.position.unwrap_or_default());
+                        }
                         let event = TaskEvent(ats.live_event_view(&e));
                         Some((Ok(event), (rx, false, ats)))
                     }
                     SubscriptionItem::Lagged { last_id } => {
-                        let err = async_graphql::Error::new(format!(
-                        "this subscription fell too far behind; subscribe again with after: \"{last_id}\""
-                    ))
-                    .extend_with(|_, ext| {
-                        ext.set("code", "LAGGED");
-                        ext.set("lastId", last_id.to_string());
-                    });
-                        Some((Err(err), (rx, true, ats)))
+                        Some((Err(lagged(last_id)), (rx, true, ats)))
                     }
                     SubscriptionItem::Expired {
                         after,
@@ -61,7 +63,20 @@ impl SubscriptionRoot {
                         Some((Err(err), (rx, true, ats)))
                     }
                 }
+                }
             },
         ))
     }
+}
+
+/// The error that ends a subscription whose consumer fell behind, naming the
+/// cursor to resubscribe with.
+pub(super) fn lagged(last_id: i64) -> async_graphql::Error {
+    async_graphql::Error::new(format!(
+        "this subscription fell too far behind; subscribe again with after: \"{last_id}\""
+    ))
+    .extend_with(|_, ext| {
+        ext.set("code", "LAGGED");
+        ext.set("lastId", last_id.to_string());
+    })
 }

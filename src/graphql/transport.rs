@@ -276,7 +276,12 @@ async fn serve_socket(
     let refused: std::sync::Arc<std::sync::Mutex<Option<Error>>> = Default::default();
     let refusal = refused.clone();
     let ats = state.ats.clone();
-    let output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+    let executor = super::SharingExecutor::new(
+        state.schema.clone(),
+        state.shared_subscriptions.clone(),
+        state.ats.clone(),
+    );
+    let output = async_graphql::http::WebSocket::new(executor, input, protocol)
         .on_connection_init(move |payload| async move {
             let refuse = |e: Error| {
                 let message = e.public_message();

@@ -43,6 +43,7 @@ pub struct Metrics {
     http_seconds: Family<HttpLabels, Histogram>,
     tasks: Family<StatusLabels, Gauge>,
     subscriptions: Gauge,
+    subscription_groups: Gauge,
     websockets: Gauge,
     websockets_refused: Counter,
     db_queries: Counter,
@@ -75,6 +76,7 @@ impl Metrics {
         });
         let tasks = Family::<StatusLabels, Gauge>::default();
         let subscriptions = Gauge::default();
+        let subscription_groups = Gauge::default();
         let websockets = Gauge::default();
         let websockets_refused = Counter::default();
         let db_queries = Counter::default();
@@ -95,6 +97,11 @@ impl Metrics {
             "open_subscriptions",
             "Open event subscriptions (/ws and GraphQL)",
             subscriptions.clone(),
+        );
+        registry.register(
+            "graphql_subscription_groups",
+            "Live GraphQL subscriptions executed once for all their identical subscribers",
+            subscription_groups.clone(),
         );
         registry.register(
             "open_websockets",
@@ -124,6 +131,7 @@ impl Metrics {
             http_seconds,
             tasks,
             subscriptions,
+            subscription_groups,
             websockets,
             websockets_refused,
             db_queries,
@@ -212,6 +220,9 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
     metrics
         .subscriptions
         .set(i64::try_from(state.ats.open_subscriptions()).unwrap_or(i64::MAX));
+    metrics
+        .subscription_groups
+        .set(i64::try_from(state.shared_subscriptions.groups()).unwrap_or(i64::MAX));
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &metrics.registry).is_err() {
         return crate::error::Error::Internal("metrics encoding failed".into()).into_response();

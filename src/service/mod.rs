@@ -73,6 +73,9 @@ pub struct Ats {
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
     live_tasks: std::sync::Arc<live::LiveTasks>,
+    /// Subscribers served by another's execution (shared GraphQL
+    /// subscriptions), counted in [`Ats::open_subscriptions`].
+    shared_subscribers: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Flips to true when the server begins to shut down.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -103,6 +106,7 @@ impl Ats {
             credentials: Default::default(),
             sign_in,
             live_tasks: Default::default(),
+            shared_subscribers: Default::default(),
             closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
@@ -122,6 +126,16 @@ impl Ats {
 
     /// How many event subscriptions are open in this process (`/metrics`).
     pub fn open_subscriptions(&self) -> usize {
-        self.bus.receiver_count()
+        let shared = self
+            .shared_subscribers
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (self.bus.receiver_count() as i64 + shared).max(0) as usize
+    }
+
+    /// Counts `delta` more subscribers served by the execution of another
+    /// (an adapter that shares one subscription among identical ones).
+    pub fn note_shared_subscribers(&self, delta: i64) {
+        self.shared_subscribers
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -106,6 +106,24 @@ impl Viewer {
         self.inner.principal.as_ref()
     }
 
+    /// Equal for two viewers that see and may do exactly the same: the same
+    /// actor proved by the same credential (one API key, one login). Shared
+    /// subscriptions are grouped by it.
+    pub fn sharing_key(&self) -> String {
+        let a = &self.inner.actor;
+        let credential = match &self.inner.credential {
+            Credential::None => "none".to_owned(),
+            Credential::ApiKey { id, .. } => format!("key:{id}"),
+            Credential::Jwt { jti, .. } => format!("jwt:{jti}"),
+        };
+        format!(
+            "{credential}\u{0}{}\u{0}{}\u{0}{}",
+            a.actor_type.as_str(),
+            a.id,
+            a.name.as_deref().unwrap_or("")
+        )
+    }
+
     /// What proved the caller's identity.
     pub(crate) fn credential(&self) -> &Credential {
         &self.inner.credential

@@ -17,3 +17,4 @@ mod tasks;
 mod ws_filters;
 mod ws_protocol;
 mod ws_replay;
+mod ws_shared;
