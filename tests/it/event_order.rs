@@ -202,6 +202,44 @@ async fn a_gap_held_by_a_younger_transaction_is_waited_for() {
     assert_eq!(next_event(&mut live).await.1, "B");
 }
 
+/// A transaction of another database on the same cluster cannot fill a
+/// gap in our log: while it stays open, an event past a gap whose writer
+/// rolled back is still delivered (a snapshot's `xmin` is cluster-wide, so
+/// waiting for it alone held delivery until the other database's
+/// transaction ended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_in_another_database_does_not_hold_a_gap() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        eprintln!("SKIPPED (PostgreSQL): ATS_TEST_PG_URL is not set");
+        return;
+    };
+    let (task, project_id, org_id, start) = ordered_task(&app).await;
+    let other = Database::connect(std::env::var("ATS_TEST_PG_URL").unwrap())
+        .await
+        .unwrap();
+    let elsewhere = other.begin().await.unwrap();
+    elsewhere
+        .execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .unwrap();
+    let db = Database::connect(&app.db.url).await.unwrap();
+    let mut live = subscriber(&app, start).await;
+    // A draws the smaller position and rolls back: a gap that never fills.
+    let a = db.begin().await.unwrap();
+    insert_event(&a, &task, project_id, org_id, "A").await;
+    let b = db.begin().await.unwrap();
+    insert_event(&b, &task, project_id, org_id, "B").await;
+    b.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.rollback().await.unwrap();
+    assert_eq!(
+        next_event(&mut live).await.1,
+        "B",
+        "delivered while another database's transaction is open"
+    );
+    elsewhere.rollback().await.unwrap();
+}
+
 /// A task to write events for, its project and org ids, and the position
 /// of its last event so far.
 async fn ordered_task(app: &TestApp) -> (Value, i32, i32, i64) {
