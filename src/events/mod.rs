@@ -302,7 +302,9 @@ impl EventBus {
                     if let Some(bound) = g.bound {
                         match none_running_below(&store, bound).await {
                             Ok(cleared) => g.cleared = cleared,
-                            Err(err) => tracing::warn!(error = %err, "fanout: checking a gap failed"),
+                            Err(err) => {
+                                tracing::warn!(error = %err, "fanout: checking a gap failed")
+                            }
                         }
                     }
                 }

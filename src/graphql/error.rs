@@ -78,10 +78,12 @@ pub fn bad_request(msg: impl Into<String>) -> async_graphql::Error {
     to_gql(Error::bad_request(msg))
 }
 
-/// Gives `extensions.code` = `BAD_REQUEST` to every error that has no code:
-/// those async-graphql finds in the request itself (syntax, unknown fields,
-/// argument types and validators, variables, depth and complexity limits).
-/// The service's own errors always carry their code already.
+/// Gives `extensions.code` to every error that has none. Those async-graphql
+/// finds in the request itself (syntax, unknown fields, variables, depth and
+/// complexity limits, which have no path; argument values and validators,
+/// refused as a field runs) get `BAD_REQUEST`. The service's own errors
+/// always carry their code already, so any other error raised while a
+/// field ran is a fault of ours: `INTERNAL`, never blamed on the request.
 pub struct DefaultCode;
 
 impl ExtensionFactory for DefaultCode {
@@ -107,7 +109,22 @@ fn with_codes(mut resp: Response) -> Response {
             ext.set("code", code);
             ext.set("limit", limit);
         } else if ext.get("code").is_none() {
-            ext.set("code", "BAD_REQUEST");
+            let from_a_field = !err.path.is_empty();
+            // async-graphql's own refusals of argument and variable values.
+            let bad_argument = [
+                "Failed to parse",
+                "Expected input type",
+                "Invalid value",
+                "Variable ",
+            ]
+            .iter()
+            .any(|p| err.message.starts_with(p));
+            if from_a_field && !bad_argument {
+                tracing::error!(error = %err.message, path = ?err.path, "GraphQL field failed without a code");
+                ext.set("code", "INTERNAL");
+            } else {
+                ext.set("code", "BAD_REQUEST");
+            }
         }
     }
     resp

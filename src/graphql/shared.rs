@@ -141,17 +141,17 @@ impl SharingExecutor {
             },
         );
         drop(groups);
-        let source =
-            Executor::execute_stream(&self.schema, request.data(last.clone()), data);
-        tokio::spawn(run_group(
-            self.shared.clone(),
-            key,
-            tx,
-            last.clone(),
-            source,
-        ));
-        // The group's execution is itself an open subscription of the bus.
-        member(rx, 0, Member::first(&self.ats))
+        let source = Executor::execute_stream(&self.schema, request.data(last.clone()), data);
+        // The group's execution is itself an open subscription of the bus,
+        // counted there; its members are the subscribers to count instead.
+        self.ats.note_shared_subscribers(-1);
+        let ats = self.ats.clone();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            run_group(shared, key, tx, last, source).await;
+            ats.note_shared_subscribers(1);
+        });
+        member(rx, 0, Member::new(&self.ats))
     }
 }
 
@@ -214,30 +214,21 @@ impl SharedSubscriptions {
     }
 }
 
-/// Counts a member in `ats_open_subscriptions` while it lives. The first
-/// member of a group is counted by its execution's own subscription.
+/// Counts a member in `ats_open_subscriptions` while it lives.
 struct Member {
-    counted: Option<Ats>,
+    ats: Ats,
 }
 
 impl Member {
     fn new(ats: &Ats) -> Self {
         ats.note_shared_subscribers(1);
-        Self {
-            counted: Some(ats.clone()),
-        }
-    }
-
-    fn first(_ats: &Ats) -> Self {
-        Self { counted: None }
+        Self { ats: ats.clone() }
     }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
-        if let Some(ats) = &self.counted {
-            ats.note_shared_subscribers(-1);
-        }
+        self.ats.note_shared_subscribers(-1);
     }
 }
 
@@ -303,12 +294,18 @@ fn group_key(request: &Request, data: Option<&Data>) -> Option<GroupKey> {
     if op.node.ty != OperationType::Subscription || !doc.fragments.is_empty() {
         return None;
     }
-    let live_only = op.node.selection_set.node.items.iter().all(|sel| match &sel.node {
-        Selection::Field(f) => {
-            f.node.name.node == "taskEvents" && f.node.get_argument("after").is_none()
-        }
-        _ => false,
-    });
+    let live_only = op
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .all(|sel| match &sel.node {
+            Selection::Field(f) => {
+                f.node.name.node == "taskEvents" && f.node.get_argument("after").is_none()
+            }
+            _ => false,
+        });
     if !live_only {
         return None;
     }

@@ -41,28 +41,28 @@ impl SubscriptionRoot {
             move |(mut rx, ended, ats)| {
                 let last = last.clone();
                 async move {
-                if ended {
-                    return None;
-                }
-                match rx.recv().await? {
-                    SubscriptionItem::Event(e) => {
-                        if let Some(last) = &last {
-                            last.set(e.position.unwrap_or_default());
+                    if ended {
+                        return None;
+                    }
+                    match rx.recv().await? {
+                        SubscriptionItem::Event(e) => {
+                            if let Some(last) = &last {
+                                last.set(e.position.unwrap_or_default());
+                            }
+                            let event = TaskEvent(ats.live_event_view(&e));
+                            Some((Ok(event), (rx, false, ats)))
                         }
-                        let event = TaskEvent(ats.live_event_view(&e));
-                        Some((Ok(event), (rx, false, ats)))
+                        SubscriptionItem::Lagged { last_id } => {
+                            Some((Err(lagged(last_id)), (rx, true, ats)))
+                        }
+                        SubscriptionItem::Expired {
+                            after,
+                            pruned_through,
+                        } => {
+                            let err = to_gql(Error::cursor_expired(after, pruned_through));
+                            Some((Err(err), (rx, true, ats)))
+                        }
                     }
-                    SubscriptionItem::Lagged { last_id } => {
-                        Some((Err(lagged(last_id)), (rx, true, ats)))
-                    }
-                    SubscriptionItem::Expired {
-                        after,
-                        pruned_through,
-                    } => {
-                        let err = to_gql(Error::cursor_expired(after, pruned_through));
-                        Some((Err(err), (rx, true, ats)))
-                    }
-                }
                 }
             },
         ))

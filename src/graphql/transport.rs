@@ -281,8 +281,8 @@ async fn serve_socket(
         state.shared_subscriptions.clone(),
         state.ats.clone(),
     );
-    let output = async_graphql::http::WebSocket::new(executor, input, protocol)
-        .on_connection_init(move |payload| async move {
+    let output = async_graphql::http::WebSocket::new(executor, input, protocol).on_connection_init(
+        move |payload| async move {
             let refuse = |e: Error| {
                 let message = e.public_message();
                 *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -296,7 +296,8 @@ async fn serve_socket(
             // A `login` sent over the socket counts against its address.
             data.insert(client);
             Ok(data)
-        });
+        },
+    );
     futures_util::pin_mut!(output);
     let revoked = async {
         let viewer = loop {

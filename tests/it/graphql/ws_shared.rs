@@ -61,9 +61,11 @@ async fn identical_subscribers_share_one_execution(app: TestApp) {
     .await;
     let want = ["one task.created", "two task.created", "three task.created"];
     for s in &mut watchers {
-        s.until(10, "three events", |s| s.events("w").len() >= 3).await;
+        s.until(10, "three events", |s| s.events("w").len() >= 3)
+            .await;
     }
-    b.until(10, "four events", |s| s.events("w").len() >= 4).await;
+    b.until(10, "four events", |s| s.events("w").len() >= 4)
+        .await;
     replaying
         .until(10, "three events", |s| s.events("w").len() >= 3)
         .await;
@@ -82,10 +84,9 @@ async fn identical_subscribers_share_one_execution(app: TestApp) {
     );
 
     // One member leaves: the others go on.
-    let mut leaving = watchers.pop().unwrap();
-    leaving
-        .send(json!({ "id": "w", "type": "complete" }))
-        .await;
+    // The first, whose subscription started the group, leaves.
+    let mut leaving = watchers.remove(0);
+    leaving.send(json!({ "id": "w", "type": "complete" })).await;
     wait_subscriptions(&app, 5).await;
     // A late joiner gets only what comes after it joined.
     let mut late = as_actor(&app, "watcher").await;
