@@ -34,6 +34,14 @@ pub enum Error {
     /// The current state does not allow the action.
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key sent again with a different request (422
+    /// `IDEMPOTENCY_KEY_REUSED`).
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// The first request with an idempotency key is still running and did
+    /// not finish in time (409 `IDEMPOTENCY_KEY_IN_FLIGHT`).
+    #[error("{0}")]
+    IdempotencyKeyInFlight(String),
     /// The request body is larger than the server accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -148,7 +156,8 @@ impl Error {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyKeyInFlight(_) => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -165,6 +174,8 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
+            Self::IdempotencyKeyInFlight(_) => "IDEMPOTENCY_KEY_IN_FLIGHT",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Timeout(_) => "TIMEOUT",

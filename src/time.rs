@@ -23,17 +23,29 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
 /// Serde helpers so views serialize times in the API format.
 pub mod rfc3339 {
     use chrono::{DateTime, Utc};
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes a time as RFC 3339 UTC with milliseconds.
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format(t))
     }
 
+    /// Reads a time written by [`serialize`] (stored answers).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        DateTime::<Utc>::deserialize(d)
+    }
+
     /// The same for optional times (`null` when absent).
     pub mod option {
         use chrono::{DateTime, Utc};
-        use serde::Serializer;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Reads an optional time written by [`serialize`].
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<DateTime<Utc>>::deserialize(d)
+        }
 
         /// Serializes `Some(t)` as RFC 3339 and `None` as null.
         pub fn serialize<S: Serializer>(

@@ -25,7 +25,9 @@ pub use admin::{
     name = "ats",
     display_name = "ats-cli",
     version = concat!("v", env!("CARGO_PKG_VERSION")),
-    max_term_width = 100
+    max_term_width = 100,
+    help_template = HELP_TEMPLATE,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -33,6 +35,35 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `ats --help` laid out as the original CLI's help: the title line, the
+/// usage line, what it is, the commands, the options, then examples.
+const HELP_TEMPLATE: &str = "
+ATS CLI - Agent Task Service Command Line Interface {version}
+
+USAGE:
+  ats <command> [options]
+
+{about-with-newline}
+COMMANDS:
+{subcommands}
+
+GLOBAL OPTIONS:
+{options}{after-help}";
+
+/// The examples at the end of `ats --help`.
+const EXAMPLES: &str = "EXAMPLES:
+  ats list                                  # Show pending tasks
+  ats list --all                            # Show all tasks
+  ats list --since 1d --priority 7+         # High-priority tasks from last day
+  ats create \"Review PR #123\" --priority 8  # Create a task
+  ats get 42                                # View task details
+  ats claim 42                              # Claim a task
+  ats complete 42                           # Mark complete
+  ats message add 42 \"On it\"                # Add a comment
+  ats watch --channel support               # Watch events
+  ats project list                          # List all projects
+  ats project switch myorg/myproject        # Switch to a project";
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]

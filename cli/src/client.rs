@@ -156,12 +156,18 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> CliResult<Value> {
-        match self.send_once(method.clone(), segments, query, body).await {
+        // One key per write, the same on this call's own retry.
+        let key = (method != Method::GET).then(idempotency_key);
+        let key = key.as_deref();
+        match self
+            .send_once(method.clone(), segments, query, body, key)
+            .await
+        {
             Err(CliError::Server {
                 status: 401, code, ..
             }) if self.login.is_some() => {
                 if self.sign_in_again().await? {
-                    return self.send_once(method, segments, query, body).await;
+                    return self.send_once(method, segments, query, body, key).await;
                 }
                 Err(CliError::Server {
                     status: 401,
@@ -188,7 +194,13 @@ impl Client {
         body["password"] = Value::from(password);
         let anonymous = self.with_bearer("");
         let res = match anonymous
-            .send_once(Method::POST, &segs(&["auth", "login"]), &[], Some(&body))
+            .send_once(
+                Method::POST,
+                &segs(&["auth", "login"]),
+                &[],
+                Some(&body),
+                None,
+            )
             .await
         {
             Ok(res) => res,
@@ -214,6 +226,7 @@ impl Client {
         segments: &[String],
         query: &[(&str, String)],
         body: Option<&Value>,
+        idempotency_key: Option<&str>,
     ) -> CliResult<Value> {
         let url = self.url(segments, query);
         if self.verbose {
@@ -239,6 +252,9 @@ impl Client {
                     req = req.header("X-Actor-Name", name);
                 }
             }
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
         }
         if let Some(body) = body {
             req = req.json(body);
@@ -317,6 +333,32 @@ impl Client {
     pub async fn delete(&self, segs: &[String]) -> CliResult<Value> {
         self.send(Method::DELETE, segs, &[], None).await
     }
+}
+
+/// A fresh `Idempotency-Key`: 128 random bits in the UUID v4 layout. The
+/// server answers a repeat of the same write with the same key by the
+/// first answer, so a retried write happens once.
+pub fn idempotency_key() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No system randomness: time and process id still make the key
+        // unique to this write.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (nanos ^ (u128::from(std::process::id()) << 96)).to_be_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Path segments from string slices.

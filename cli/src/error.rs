@@ -29,6 +29,15 @@ impl CliError {
         Self::Usage(message.into())
     }
 
+    /// The error as the original CLI (v1.3) printed it after `Error: `: the
+    /// server's sentence alone, without its code and status.
+    pub fn classic(&self) -> String {
+        match self {
+            Self::Server { message, .. } | Self::Refused { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {

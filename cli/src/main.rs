@@ -65,7 +65,13 @@ fn main() {
         }
     };
     if let Err(e) = runtime.block_on(run(cli, out)) {
-        eprintln!("{} {e}", out.paint_err("Error:", Style::Red));
+        // The original's line by default; the code and status with ATS_OUTPUT=modern.
+        let text = if out.modern {
+            e.to_string()
+        } else {
+            e.classic()
+        };
+        eprintln!("{} {text}", out.paint_err("Error:", Style::Red));
         std::process::exit(e.exit_code());
     }
 }

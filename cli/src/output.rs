@@ -198,22 +198,31 @@ pub fn actor(v: &Value, prefix: &str) -> String {
     }
 }
 
-/// A time as the original CLI showed it (`Date.toLocaleString()` in en-US):
-/// `12/2/2026, 8:47:42 AM`, local time; empty for null.
+/// A time as the original CLI showed it (`Date.toLocaleString()` in en-US,
+/// as Node 20 and later print it): `12/2/2026, 8:47:42\u{202f}AM`, local
+/// time, with a narrow no-break space (U+202F) before AM/PM; empty for null.
 pub fn locale_time(v: &Value) -> String {
     let t = text(v);
     match chrono::DateTime::parse_from_rfc3339(&t) {
-        Ok(dt) => dt
-            .with_timezone(&chrono::Local)
-            .format("%-m/%-d/%Y, %-I:%M:%S %p")
-            .to_string(),
+        Ok(dt) => locale_format(&dt.with_timezone(&chrono::Local)),
         Err(_) => t,
     }
 }
 
-/// The time of day now as `Date.toLocaleTimeString()` in en-US: `8:47:42 AM`.
+/// `t` as en-US `toLocaleString()` does: `M/D/YYYY, H:MM:SS\u{202f}AM`.
+pub fn locale_format<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.format("%-m/%-d/%Y, %-I:%M:%S\u{202f}%p").to_string()
+}
+
+/// The time of day now as `Date.toLocaleTimeString()` in en-US (Node 20
+/// and later): `8:47:42\u{202f}AM`.
 pub fn locale_clock_now() -> String {
-    chrono::Local::now().format("%-I:%M:%S %p").to_string()
+    chrono::Local::now()
+        .format("%-I:%M:%S\u{202f}%p")
+        .to_string()
 }
 
 /// The first `n` characters of `s`.

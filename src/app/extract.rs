@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use crate::auth::caller::Caller;
 use crate::error::Error;
-use crate::service::Viewer;
+use crate::service::{Idempotency, Viewer};
 
 /// A JSON body. Unreadable JSON is 400, well-formed JSON of the wrong shape
 /// is 422, too large is 413. An empty body reads as `{}`.
@@ -19,24 +19,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge("request body is too large".to_owned())
-            } else {
-                Error::bad_request(format!("cannot read request body: {rejection}"))
-            }
-        })?;
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
+        let (_, value) = read_json(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Reads a JSON body as [`ApiJson`] does: the bytes it counts as the body
+/// (an empty body reads as `{}`) and their value.
+async fn read_json<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<(Bytes, T), Error> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge("request body is too large".to_owned())
         } else {
-            &bytes
-        };
-        crate::service::validate::no_nul_escape(body)?;
-        match serde_json::from_slice(body) {
-            Ok(v) => Ok(Self(v)),
-            Err(e) if e.is_data() => Err(Error::validation(format!("invalid request body: {e}"))),
-            Err(e) => Err(Error::bad_request(format!("malformed JSON: {e}"))),
+            Error::bad_request(format!("cannot read request body: {rejection}"))
         }
+    })?;
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else {
+        bytes
+    };
+    crate::service::validate::no_nul_escape(&bytes)?;
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Ok((bytes, v)),
+        Err(e) if e.is_data() => Err(Error::validation(format!("invalid request body: {e}"))),
+        Err(e) => Err(Error::bad_request(format!("malformed JSON: {e}"))),
+    }
+}
+
+/// A JSON body (as [`ApiJson`]) with the request's `Idempotency-Key`, if
+/// sent: the key (400 when not 1 to 255 printable ASCII characters) and the
+/// fingerprint of the request (method, path and body).
+pub struct KeyedJson<T>(pub Option<Idempotency>, pub T);
+
+/// The header of an idempotent write.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KeyedJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let key = match req.headers().get(IDEMPOTENCY_KEY) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| Error::bad_request("Idempotency-Key must be printable ASCII"))?
+                    .to_owned(),
+            ),
+        };
+        let method = req.method().as_str().to_owned();
+        let path = req.uri().path().to_owned();
+        let (bytes, value) = read_json(req, state).await?;
+        let idem = key
+            .map(|key| Idempotency::new(&key, &[method.as_bytes(), path.as_bytes(), &bytes]))
+            .transpose()?;
+        Ok(Self(idem, value))
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use client_ip::{ClientIp, client_of};
-pub use extract::{ApiJson, ApiQuery, CurrentViewer};
+pub use extract::{ApiJson, ApiQuery, CurrentViewer, IDEMPOTENCY_KEY, KeyedJson};
 pub use router::router;
 pub use state::AppState;
 

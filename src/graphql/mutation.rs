@@ -11,8 +11,8 @@ use super::inputs::{
 use super::types::{Handoff, Message, Organization, Project, Task};
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::service::{
-    Action, ClaimBatch, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch,
-    ProjectPatch, Scope,
+    Action, ClaimBatch, ClaimNext, Idempotency, NewHandoff, NewMessage, NewOrg, NewProject,
+    OrgPatch, ProjectPatch, Scope,
 };
 
 /// The task a mutation changed.
@@ -110,10 +110,41 @@ pub struct ProjectPayload {
     pub project: Project,
 }
 
-async fn transition(ctx: &Context<'_>, id: &ID, action: Action) -> GqlResult<TaskPayload> {
+/// The idempotency key of a mutation (its `idempotencyKey` argument) and
+/// the fingerprint of the call: the field and its other arguments.
+fn idempotency(ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Idempotency>> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let field = ctx.field();
+    let args: serde_json::Map<String, Value> = field
+        .arguments()?
+        .into_iter()
+        .filter(|(name, _)| name.as_str() != "idempotencyKey")
+        .map(|(name, value)| {
+            let value = serde_json::to_value(value).unwrap_or(Value::Null);
+            (name.to_string(), value)
+        })
+        .collect();
+    let args = Value::Object(args).to_string();
+    Idempotency::new(
+        &key,
+        &[b"graphql", field.name().as_bytes(), args.as_bytes()],
+    )
+    .map(Some)
+    .gql()
+}
+
+async fn transition(
+    ctx: &Context<'_>,
+    id: &ID,
+    action: Action,
+    idempotency_key: Option<String>,
+) -> GqlResult<TaskPayload> {
     let id = numeric_id("id", id)?;
+    let idem = idempotency(ctx, idempotency_key)?;
     let task = ats(ctx)
-        .transition(viewer(ctx)?, &Scope::Any, id, action)
+        .transition_keyed(viewer(ctx)?, &Scope::Any, id, action, idem.as_ref())
         .await
         .gql()?;
     Ok(TaskPayload {
@@ -132,10 +163,15 @@ impl MutationRoot {
         &self,
         ctx: &Context<'_>,
         input: CreateTaskInput,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without writing again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
         let scope = scope_of(&input.org, &input.project)?;
+        let idem = idempotency(ctx, idempotency_key)?;
         let task = ats(ctx)
-            .create_task(viewer(ctx)?, &scope, input.to_new_task()?)
+            .create_task_keyed(viewer(ctx)?, &scope, input.to_new_task()?, idem.as_ref())
             .await
             .gql()?;
         Ok(TaskPayload {
@@ -151,8 +187,13 @@ impl MutationRoot {
         inputs: Vec<CreateTaskInput>,
         org: Option<String>,
         project: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without writing again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TasksPayload> {
         let scope = scope_of(&org, &project)?;
+        let idem = idempotency(ctx, idempotency_key)?;
         let mut items = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
             if input.org.is_some() || input.project.is_some() {
@@ -163,7 +204,7 @@ impl MutationRoot {
             items.push(input.to_new_task()?);
         }
         let tasks = ats(ctx)
-            .create_tasks(viewer(ctx)?, &scope, items)
+            .create_tasks_keyed(viewer(ctx)?, &scope, items, idem.as_ref())
             .await
             .gql()?;
         Ok(TasksPayload {
@@ -297,6 +338,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         lease_ms: Option<i32>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
         transition(
             ctx,
@@ -304,6 +349,7 @@ impl MutationRoot {
             Action::Claim {
                 lease_ms: lease_ms.map(i64::from),
             },
+            idempotency_key,
         )
         .await
     }
@@ -314,6 +360,10 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         outputs: Option<Json<Value>>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
         transition(
             ctx,
@@ -321,6 +371,7 @@ impl MutationRoot {
             Action::Complete {
                 outputs: outputs.map(|o| o.0),
             },
+            idempotency_key,
         )
         .await
     }
@@ -331,8 +382,12 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Fail { reason }).await
+        transition(ctx, &id, Action::Fail { reason }, idempotency_key).await
     }
 
     /// Rejects a pending or claimed task.
@@ -341,8 +396,12 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Reject { reason }).await
+        transition(ctx, &id, Action::Reject { reason }, idempotency_key).await
     }
 
     /// Cancels a pending or claimed task (creator or assignee).
@@ -351,8 +410,12 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Cancel { reason }).await
+        transition(ctx, &id, Action::Cancel { reason }, idempotency_key).await
     }
 
     /// Returns a finished task to pending.
@@ -361,8 +424,12 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Reopen { reason }).await
+        transition(ctx, &id, Action::Reopen { reason }, idempotency_key).await
     }
 
     /// Posts a message on a task's thread.
@@ -371,13 +438,18 @@ impl MutationRoot {
         ctx: &Context<'_>,
         task_id: ID,
         parts: Vec<MessagePartInput>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without writing again."
+        )]
+        idempotency_key: Option<String>,
     ) -> GqlResult<MessagePayload> {
         let task_id = numeric_id("taskId", &task_id)?;
+        let idem = idempotency(ctx, idempotency_key)?;
         let input = NewMessage {
             parts: Some(parts.iter().map(MessagePartInput::to_json).collect()),
         };
         let message = ats(ctx)
-            .add_message(viewer(ctx)?, &Scope::Any, task_id, input)
+            .add_message_keyed(viewer(ctx)?, &Scope::Any, task_id, input, idem.as_ref())
             .await
             .gql()?;
         Ok(MessagePayload {

@@ -26,7 +26,8 @@ pub struct ErrorBody {
     #[schema(examples("task 42 not found"))]
     pub error: String,
     /// `BAD_REQUEST`, `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`,
-    /// `CURSOR_EXPIRED`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED` or `INTERNAL`.
+    /// `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_KEY_IN_FLIGHT`, `CURSOR_EXPIRED`,
+    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED` or `INTERNAL`.
     #[schema(examples("NOT_FOUND"))]
     pub code: String,
 }

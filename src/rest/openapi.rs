@@ -147,6 +147,9 @@ fn operation(
     if op.auth == Auth::Actor {
         parameters.extend(actor_headers());
     }
+    if op.idempotent() {
+        parameters.push(idempotency_key_header());
+    }
     let request_body = op.body.map(|body| {
         let content = ContentBuilder::new()
             .schema(Some(body.schema.register(schemas)))
@@ -280,6 +283,25 @@ fn actor_headers() -> [Parameter; 3] {
     })
 }
 
+/// The `Idempotency-Key` header of the writes that take one.
+fn idempotency_key_header() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Sent again with the same request by the same caller within 24 h, answers the first answer (status and body) without writing again; with another request, 422 IDEMPOTENCY_KEY_REUSED; while the first still runs, waits for it (409 IDEMPOTENCY_KEY_IN_FLIGHT after 10 s). 1 to 255 printable ASCII characters.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::service::idempotency::MAX_KEY_LEN))
+                .pattern(Some("^[ -~]+$")),
+        ))
+        .build()
+}
+
 fn http_method(method: &str) -> HttpMethod {
     match method {
         "GET" => HttpMethod::Get,
@@ -336,6 +358,16 @@ mod tests {
             (Some("One line,\ntwo lines.".into()), Some("More.".into()))
         );
         assert_eq!(summary_and_description(&[]), (None, None));
+    }
+
+    #[test]
+    fn every_idempotent_operation_exists() {
+        for name in crate::rest::operation::IDEMPOTENT {
+            assert!(
+                OPERATIONS.iter().any(|op| op.name == *name),
+                "{name} is not an operation"
+            );
+        }
     }
 
     #[test]

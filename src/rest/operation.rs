@@ -94,6 +94,12 @@ impl Operation {
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
     }
 
+    /// True when the operation takes an `Idempotency-Key` header (see
+    /// [`IDEMPOTENT`]).
+    pub fn idempotent(&self) -> bool {
+        IDEMPOTENT.contains(&self.name)
+    }
+
     /// Every error response the operation documents: those its extractors
     /// and the middleware answer, by rule, and those declared.
     pub fn failures(&self) -> BTreeSet<Failure> {
@@ -114,12 +120,34 @@ impl Operation {
                 Failure::Unprocessable,
             ]);
         }
+        if self.idempotent() {
+            // A bad key 400, a key reused 422, a key still in flight 409.
+            failures.extend([
+                Failure::BadRequest,
+                Failure::Conflict,
+                Failure::Unprocessable,
+            ]);
+        }
         if self.query.is_some() || self.path_params().any(path_param_is_numeric) {
             failures.insert(Failure::BadRequest);
         }
         failures
     }
 }
+
+/// The operations whose handler reads an `Idempotency-Key` header
+/// (`app::KeyedJson`): a repeat answers the first answer.
+pub const IDEMPOTENT: &[&str] = &[
+    "create_task",
+    "create_tasks",
+    "add_message",
+    "claim_task",
+    "complete_task",
+    "fail_task",
+    "reject_task",
+    "cancel_task",
+    "reopen_task",
+];
 
 /// True for the path segments that must be integers (`{id}`: a task, a
 /// permission, an API key, a guardianship); a bad one answers 400.
@@ -328,7 +356,7 @@ impl Failure {
             Failure::Conflict => (
                 409,
                 "Conflict",
-                "409: the record's current state does not allow this.",
+                "409: the record's current state does not allow this; or (code IDEMPOTENCY_KEY_IN_FLIGHT) the first request with this `Idempotency-Key` is still running after 10 s.",
             ),
             Failure::Gone => (
                 410,
@@ -343,7 +371,7 @@ impl Failure {
             Failure::Unprocessable => (
                 422,
                 "Unprocessable",
-                "422: well-formed JSON whose values break a rule (wrong type, out of range, missing), or text holding a NUL character (U+0000) anywhere in the request, `%00` in the URL included.",
+                "422: well-formed JSON whose values break a rule (wrong type, out of range, missing), or text holding a NUL character (U+0000) anywhere in the request, `%00` in the URL included; or (code IDEMPOTENCY_KEY_REUSED) an `Idempotency-Key` sent again with another request.",
             ),
             Failure::TooManyRequests => (
                 429,

@@ -9,10 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::bodies::{EventList, MessageBody, MessageList, Reply, TaskBody};
 use super::extract::TaskRef;
 use crate::app::AppState;
-use crate::app::{ApiJson, ApiQuery, CurrentViewer};
+use crate::app::{ApiQuery, CurrentViewer, KeyedJson};
 use crate::error::Result;
-use crate::service::Viewer;
 use crate::service::{Action, NewMessage, paging};
+use crate::service::{Idempotency, Viewer};
 
 /// Body of `claim`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -44,10 +44,11 @@ async fn act(
     viewer: &Viewer,
     task: &TaskRef,
     action: Action,
+    idem: Option<Idempotency>,
 ) -> Result<Reply<TaskBody>> {
     let task = s
         .ats
-        .transition(viewer, &task.scope, task.id, action)
+        .transition_keyed(viewer, &task.scope, task.id, action, idem.as_ref())
         .await?;
     Ok(Reply(TaskBody { task }))
 }
@@ -56,71 +57,71 @@ pub(super) async fn claim(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<ClaimBody>,
+    KeyedJson(idem, body): KeyedJson<ClaimBody>,
 ) -> Result<Reply<TaskBody>> {
     let lease_ms = body.lease_duration;
-    act(&s, &viewer, &task, Action::Claim { lease_ms }).await
+    act(&s, &viewer, &task, Action::Claim { lease_ms }, idem).await
 }
 
 pub(super) async fn complete(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<CompleteBody>,
+    KeyedJson(idem, body): KeyedJson<CompleteBody>,
 ) -> Result<Reply<TaskBody>> {
     let outputs = body.outputs;
-    act(&s, &viewer, &task, Action::Complete { outputs }).await
+    act(&s, &viewer, &task, Action::Complete { outputs }, idem).await
 }
 
 pub(super) async fn fail(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<ReasonBody>,
+    KeyedJson(idem, body): KeyedJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &viewer, &task, Action::Fail { reason }).await
+    act(&s, &viewer, &task, Action::Fail { reason }, idem).await
 }
 
 pub(super) async fn reject(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<ReasonBody>,
+    KeyedJson(idem, body): KeyedJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &viewer, &task, Action::Reject { reason }).await
+    act(&s, &viewer, &task, Action::Reject { reason }, idem).await
 }
 
 pub(super) async fn cancel(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<ReasonBody>,
+    KeyedJson(idem, body): KeyedJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &viewer, &task, Action::Cancel { reason }).await
+    act(&s, &viewer, &task, Action::Cancel { reason }, idem).await
 }
 
 pub(super) async fn reopen(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<ReasonBody>,
+    KeyedJson(idem, body): KeyedJson<ReasonBody>,
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
-    act(&s, &viewer, &task, Action::Reopen { reason }).await
+    act(&s, &viewer, &task, Action::Reopen { reason }, idem).await
 }
 
 pub(super) async fn add_message(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    ApiJson(body): ApiJson<NewMessage>,
+    KeyedJson(idem, body): KeyedJson<NewMessage>,
 ) -> Result<Reply<MessageBody>> {
     let message = s
         .ats
-        .add_message(&viewer, &task.scope, task.id, body)
+        .add_message_keyed(&viewer, &task.scope, task.id, body, idem.as_ref())
         .await?;
     Ok(Reply(MessageBody { message }))
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::bodies::{Reply, TaskBody};
 use super::extract::{TaskRef, TaskScope};
 use crate::app::AppState;
-use crate::app::{ApiJson, CurrentViewer};
+use crate::app::{ApiJson, CurrentViewer, KeyedJson};
 use crate::error::{Error, Result};
 use crate::service::views::TaskView;
 use crate::service::{ClaimBatch, ClaimNext, HandoffView, NO_CLAIMABLE_TASK, NewHandoff, NewTask};
@@ -50,11 +50,16 @@ pub(super) async fn bulk(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
-    ApiJson(body): ApiJson<BulkBody>,
+    KeyedJson(idem, body): KeyedJson<BulkBody>,
 ) -> Result<Reply<BulkCreated>> {
     let tasks = s
         .ats
-        .create_tasks(&viewer, &scope, body.tasks.unwrap_or_default())
+        .create_tasks_keyed(
+            &viewer,
+            &scope,
+            body.tasks.unwrap_or_default(),
+            idem.as_ref(),
+        )
         .await?;
     let count = tasks.len();
     Ok(Reply(BulkCreated { tasks, count }))

@@ -8,7 +8,7 @@ use super::bodies::{Reply, TaskBody, TaskDeleted, TaskPage};
 use super::extract::{TaskRef, TaskScope};
 use super::task_query::ListParams;
 use crate::app::AppState;
-use crate::app::{ApiJson, ApiQuery, CurrentViewer};
+use crate::app::{ApiJson, ApiQuery, CurrentViewer, KeyedJson};
 use crate::error::Result;
 use crate::service::{NewTask, TaskPatch};
 
@@ -16,9 +16,12 @@ pub(super) async fn create(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     TaskScope(scope): TaskScope,
-    ApiJson(input): ApiJson<NewTask>,
+    KeyedJson(idem, input): KeyedJson<NewTask>,
 ) -> Result<Reply<TaskBody>> {
-    let task = s.ats.create_task(&viewer, &scope, input).await?;
+    let task = s
+        .ats
+        .create_task_keyed(&viewer, &scope, input, idem.as_ref())
+        .await?;
     Ok(Reply(TaskBody { task }))
 }
 

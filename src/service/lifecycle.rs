@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::event_log::record_change;
+use super::idempotency::{self, Idempotency};
 use super::tasks::Scope;
 use super::viewer::Viewer;
 use super::views::TaskView;
@@ -422,10 +423,26 @@ impl Ats {
         id: i64,
         action: Action,
     ) -> Result<TaskView> {
+        self.transition_keyed(viewer, scope, id, action, None).await
+    }
+
+    /// [`Ats::transition`] under an idempotency key: a repeat answers the
+    /// first answer without acting again.
+    pub async fn transition_keyed(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        id: i64,
+        action: Action,
+        idem: Option<&Idempotency>,
+    ) -> Result<TaskView> {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         for _ in 0..CAS_RETRIES {
             let w = self.store.begin_write().await?;
+            if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
+                return Ok(done);
+            }
             let (current, loc, access) = self
                 .find_task_in(&w.txn, &rights, scope, id, Access::Write)
                 .await?;
@@ -446,6 +463,7 @@ impl Ats {
                 .await?;
             record_change(&w.txn, actor, &view, &loc, plan.events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
+            idempotency::remember(&w.txn, actor, idem, &view).await?;
             w.commit().await?;
             self.bus.settle().await;
             return Ok(view);

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::Ats;
 use super::access::Access;
 use super::event_log::{NewEvent, record};
+use super::idempotency::{self, Idempotency};
 use super::tasks::Scope;
 use super::viewer::Viewer;
 use super::views::{MessageView, TaskView};
@@ -114,10 +115,26 @@ impl Ats {
         task_id: i64,
         input: NewMessage,
     ) -> Result<MessageView> {
+        self.add_message_keyed(viewer, scope, task_id, input, None)
+            .await
+    }
+
+    /// [`Ats::add_message`] under an idempotency key.
+    pub async fn add_message_keyed(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        task_id: i64,
+        input: NewMessage,
+        idem: Option<&Idempotency>,
+    ) -> Result<MessageView> {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         let parts = parts(input.parts)?;
         let w = self.store.begin_write().await?;
+        if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
+            return Ok(done);
+        }
         let (t, loc, _) = self
             .find_task_in(&w.txn, &rights, scope, task_id, Access::Write)
             .await?;
@@ -148,6 +165,7 @@ impl Ats {
             }],
         )
         .await?;
+        idempotency::remember(&w.txn, actor, idem, &view).await?;
         w.commit().await?;
         self.bus.settle().await;
         Ok(view)

@@ -10,6 +10,7 @@ pub mod documented;
 mod event_log;
 mod guardians;
 mod health;
+pub mod idempotency;
 mod identities;
 mod lifecycle;
 mod live;
@@ -41,6 +42,7 @@ pub use dashboard::TaskAction;
 pub use event_log::{EventFilter, EventQuery, SubscriptionItem};
 pub use guardians::{GuardianLink, GuardianshipView};
 pub use health::Health;
+pub use idempotency::Idempotency;
 pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
     PublicIdentityView, Registered, Registration,

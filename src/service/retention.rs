@@ -104,6 +104,12 @@ pub const ROW_RULES: &[RowRule] = &[
         age_column: "expires_at",
         keep: |_| Some(EXPIRED_TOKENS),
     },
+    RowRule {
+        table: "idempotency_keys",
+        key: "id",
+        age_column: "created_at",
+        keep: |_| Some(super::idempotency::KEY_LIFETIME),
+    },
 ];
 
 /// The advisory lock (`pg_try_advisory_xact_lock`) one batch holds, so one

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::access::Access;
 use super::counts::CountFilter;
 use super::event_log::{NewEvent, record, record_change};
+use super::idempotency::{self, Idempotency};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
 use super::paging::{SortKey, TaskCursor};
 use super::viewer::{Rights, Viewer};
@@ -571,16 +572,32 @@ impl Ats {
         scope: &Scope,
         input: NewTask,
     ) -> Result<TaskView> {
+        self.create_task_keyed(viewer, scope, input, None).await
+    }
+
+    /// [`Ats::create_task`] under an idempotency key: a repeat answers the
+    /// first answer without writing again.
+    pub async fn create_task_keyed(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        input: NewTask,
+        idem: Option<&Idempotency>,
+    ) -> Result<TaskView> {
         let rights = self.rights(viewer).await?;
         let fields = ValidTask::check(input)?;
         let (org_slug, project_slug) = scope_slugs(scope);
         let w = self.store.begin_write().await?;
+        if let Some(done) = idempotency::reserve(&w.txn, rights.actor(), idem).await? {
+            return Ok(done);
+        }
         let (org, project, _) = self
             .visible_project(&w.txn, &rights, org_slug, project_slug, Access::Write)
             .await?;
         let view = self
             .insert_task(&w.txn, &rights, &org, &project, fields)
             .await?;
+        idempotency::remember(&w.txn, rights.actor(), idem, &view).await?;
         w.commit().await?;
         self.bus.settle().await;
         Ok(view)
@@ -593,6 +610,17 @@ impl Ats {
         viewer: &Viewer,
         scope: &Scope,
         inputs: Vec<NewTask>,
+    ) -> Result<Vec<TaskView>> {
+        self.create_tasks_keyed(viewer, scope, inputs, None).await
+    }
+
+    /// [`Ats::create_tasks`] under an idempotency key.
+    pub async fn create_tasks_keyed(
+        &self,
+        viewer: &Viewer,
+        scope: &Scope,
+        inputs: Vec<NewTask>,
+        idem: Option<&Idempotency>,
     ) -> Result<Vec<TaskView>> {
         let rights = self.rights(viewer).await?;
         if inputs.is_empty() || inputs.len() > MAX_BULK {
@@ -607,6 +635,9 @@ impl Ats {
             .collect::<Result<_>>()?;
         let (org_slug, project_slug) = scope_slugs(scope);
         let w = self.store.begin_write().await?;
+        if let Some(done) = idempotency::reserve(&w.txn, rights.actor(), idem).await? {
+            return Ok(done);
+        }
         let (org, project, _) = self
             .visible_project(&w.txn, &rights, org_slug, project_slug, Access::Write)
             .await?;
@@ -653,6 +684,7 @@ impl Ats {
             }
             views
         };
+        idempotency::remember(&w.txn, rights.actor(), idem, &views).await?;
         w.commit().await?;
         self.bus.settle().await;
         Ok(views)

@@ -1,7 +1,7 @@
 //! The JSON shapes of the API: what a client sees of each record.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -10,7 +10,7 @@ use crate::entity::{event, message, org, project, task};
 use crate::time::rfc3339;
 
 /// A task as REST returns it (`{"task": …}`) and as events carry it.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskView {
     pub id: i64,
     pub org: String,
@@ -118,7 +118,7 @@ impl TaskView {
 }
 
 /// A message on a task thread.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub task_id: i64,

@@ -211,7 +211,9 @@ pub fn message_list(id: i64, msgs: &[Value]) -> Vec<String> {
             if p["type"] == "text" {
                 l.push(format!("  {}", text(&p["content"])));
             } else {
-                let what = [&p["url"], &p["data"], &p["content"]]
+                // The original showed `url` or `data`, which a data part
+                // (its value under `content`) has neither of: `(binary)`.
+                let what = [&p["url"], &p["data"]]
                     .into_iter()
                     .map(text)
                     .find(|s| !s.is_empty())

@@ -94,7 +94,12 @@ async fn members_are_added_listed_changed_and_removed(app: TestApp) {
     // A viewer reads but may not write: 403 with the server's sentence.
     bot_web.run(&["list"]).await.ok();
     let denied = bot_web.run(&["create", "as viewer"]).await.code(1);
-    assert!(denied.stderr.contains("FORBIDDEN"), "{denied:?}");
+    assert!(
+        denied
+            .stderr
+            .contains("Error: you may read but not change the tasks of acme/web"),
+        "{denied:?}"
+    );
     // Members cannot manage members.
     let not_admin = acme(&bot)
         .run(&["member", "add", "human:sam"])
@@ -106,7 +111,7 @@ async fn members_are_added_listed_changed_and_removed(app: TestApp) {
         .await
         .ok();
     let gone = bot_web.run(&["list"]).await.code(1);
-    assert!(gone.stderr.contains("NOT_FOUND"), "{gone:?}");
+    assert!(gone.stderr.contains("not found"), "{gone:?}");
     owner_acme.run(&["member", "add", "bot"]).await.code(2);
 }
 
@@ -203,7 +208,12 @@ async fn a_read_grant_opens_one_project_until_revoked(app: TestApp) {
     let tasks = sam_web.run(&["list", "-f", "json"]).await.ok().json();
     assert_eq!(tasks.as_array().unwrap().len(), 2);
     let write = sam_web.run(&["create", "nope"]).await.code(1);
-    assert!(write.stderr.contains("FORBIDDEN"), "{write:?}");
+    assert!(
+        write
+            .stderr
+            .contains("Error: you may read but not change the tasks"),
+        "{write:?}"
+    );
     let perms = owner_acme
         .run(&["permission", "list", "-f", "json"])
         .await
@@ -236,7 +246,12 @@ async fn a_guardian_confirms_a_link_and_issues_the_agent_keys(app: TestApp) {
     assert!(shown.stdout.contains("ats guardian confirm"), "{shown:?}");
     // Only a human can be a guardian.
     let not_human = agent.run(&["guardian", "confirm", &token]).await.code(1);
-    assert!(not_human.stderr.contains("FORBIDDEN"), "{not_human:?}");
+    assert!(
+        not_human
+            .stderr
+            .contains("Error: only humans can become guardians"),
+        "{not_human:?}"
+    );
     let g = human
         .run(&["guardian", "confirm", &token, "-f", "json"])
         .await

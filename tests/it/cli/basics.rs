@@ -89,11 +89,14 @@ async fn actor_flags_and_env(app: TestApp) {
 async fn server_refusals_exit_1_and_usage_errors_exit_2(app: TestApp) {
     let cli = Cli::new(&app.base);
     let missing = cli.run(&["get", "424242"]).await.code(1);
+    // The original's line: the server's sentence alone.
+    assert_eq!(missing.stderr.trim(), "Error: task 424242 not found");
+    assert!(missing.stdout.is_empty());
+    let modern = cli.sh("ATS_OUTPUT=modern ats get 424242").await.code(1);
     assert_eq!(
-        missing.stderr.trim(),
+        modern.stderr.trim(),
         "Error: task 424242 not found (NOT_FOUND, HTTP 404)"
     );
-    assert!(missing.stdout.is_empty());
     let invalid = cli.run(&["create", "x", "--priority", "42"]).await.code(1);
     assert!(invalid.stderr.contains("priority"), "{invalid:?}");
     let bad_json = cli

@@ -8,6 +8,7 @@ mod basics;
 mod claim_batch;
 mod config_precedence;
 mod config_projects;
+mod idempotency_keys;
 mod list;
 mod output_extras;
 mod patterns;

@@ -10,7 +10,65 @@ crate::on_both_backends!(
     a_closed_pipe_ends_ats_quietly,
     a_refused_watch_names_the_cause_not_http_0,
     output_is_format_and_modern_keeps_the_new_layouts,
+    times_and_data_parts_print_as_the_original,
 );
+
+/// `ats --help`, `-h` and `ats help` are laid out as the original's help:
+/// title with version, `USAGE:` and its line, the description, `COMMANDS:`,
+/// `GLOBAL OPTIONS:`, then `EXAMPLES:`.
+#[tokio::test]
+async fn help_is_laid_out_as_the_original() {
+    let cli = Cli::bare();
+    for args in [&["--help"][..], &["-h"], &["help"]] {
+        let help = cli.run(args).await.ok();
+        let lines: Vec<&str> = help.stdout.lines().collect();
+        let at = |heading: &str| {
+            lines
+                .iter()
+                .position(|l| *l == heading)
+                .unwrap_or_else(|| panic!("{args:?}: no {heading}: {}", help.stdout))
+        };
+        let title = lines.iter().find(|l| !l.is_empty()).unwrap();
+        assert!(
+            title.starts_with("ATS CLI - Agent Task Service Command Line Interface v1."),
+            "{args:?}: {title}"
+        );
+        let usage = at("USAGE:");
+        assert_eq!(lines[usage + 1], "  ats <command> [options]");
+        let commands = at("COMMANDS:");
+        let options = at("GLOBAL OPTIONS:");
+        let examples = at("EXAMPLES:");
+        assert!(usage < commands && commands < options && options < examples);
+        assert!(
+            lines[usage + 2..commands]
+                .iter()
+                .any(|l| l.contains("Agent Task Service")),
+            "{args:?}: no description between USAGE and COMMANDS"
+        );
+        for cmd in ["create", "list", "claim", "message", "watch", "project"] {
+            assert!(
+                lines[commands..options]
+                    .iter()
+                    .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+                "{args:?}: COMMANDS lacks {cmd}"
+            );
+        }
+        for opt in [
+            "--url",
+            "--org",
+            "--project",
+            "--format",
+            "--actor-id",
+            "--verbose",
+        ] {
+            assert!(
+                lines[options..examples].iter().any(|l| l.contains(opt)),
+                "{args:?}: GLOBAL OPTIONS lacks {opt}"
+            );
+        }
+        assert!(lines[examples + 1].starts_with("  ats list"), "{args:?}");
+    }
+}
 
 /// `ats … | head` (the reader gone before or while `ats` writes): exit 0, no panic.
 async fn a_closed_pipe_ends_ats_quietly(app: TestApp) {
@@ -48,10 +106,21 @@ async fn a_refused_watch_names_the_cause_not_http_0(app: TestApp) {
         .await
         .code(1);
     assert!(
-        run.stderr.contains(
+        run.stderr
+            .lines()
+            .any(|l| l
+                == "Error: the server refused the subscription: organization 'nope' not found"),
+        "{run:?}"
+    );
+    let modern = cli
+        .sh("ATS_OUTPUT=modern ats watch --org nope --project nope")
+        .await
+        .code(1);
+    assert!(
+        modern.stderr.contains(
             "the server refused the subscription: organization 'nope' not found (NOT_FOUND)"
         ),
-        "{run:?}"
+        "{modern:?}"
     );
     assert!(!run.stderr.contains("HTTP 0"), "{run:?}");
     let json = cli
@@ -170,4 +239,53 @@ async fn completions_and_the_manual_page_are_generated() {
     assert!(man.stdout.contains(".SH SYNOPSIS"), "{}", man.stdout);
     assert!(man.stdout.contains("claim\\-next"), "{}", man.stdout);
     cli.run(&["completion", "tcsh"]).await.code(2);
+}
+
+/// Times as Node 20's `toLocaleString()` (U+202F before AM/PM), in the
+/// local time zone (TZ), and a data part as `(binary)`, as the original
+/// printed them.
+async fn times_and_data_parts_print_as_the_original(app: TestApp) {
+    let cli = Cli::new(&app.base).env("TZ", "UTC");
+    let task = cli
+        .run(&["create", "timed", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    let id = task["id"].as_i64().unwrap().to_string();
+    let created = chrono::DateTime::parse_from_rfc3339(task["created_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let expected = created
+        .format("%-m/%-d/%Y, %-I:%M:%S\u{202f}%p")
+        .to_string();
+    assert!(expected.contains('\u{202f}'));
+    let shown = cli.run(&["get", &id]).await.ok();
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|l| l == format!("│ Created:     {expected}")),
+        "{shown:?}"
+    );
+    let list = cli.run(&["list"]).await.ok();
+    assert!(list.stdout.contains(&expected), "{list:?}");
+    assert!(
+        !list.stdout.contains(" AM") && !list.stdout.contains(" PM"),
+        "{list:?}"
+    );
+    cli.run(&["message", "add", &id, r#"{"n": 1}"#, "--type", "data"])
+        .await
+        .ok();
+    let thread = cli.run(&["message", "list", &id]).await.ok();
+    assert!(
+        thread.stdout.lines().any(|l| l == "  [data]: (binary)"),
+        "{thread:?}"
+    );
+    assert!(
+        thread
+            .stdout
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains('\u{202f}')),
+        "{thread:?}"
+    );
 }

@@ -14,7 +14,9 @@ use crate::common::cli::{Cli, Run, TempDir};
 
 crate::on_both_backends!(every_command_of_the_skill_document_prints_the_original_lines);
 
-/// `M/D/YYYY, H:MM:SS AM` (toLocaleString) or `H:MM:SS AM` (toLocaleTimeString) at `s`.
+/// `M/D/YYYY, H:MM:SS AM` (toLocaleString) or `H:MM:SS AM` (toLocaleTimeString)
+/// at `s`, with the narrow no-break space (U+202F) Node 20 and later print
+/// before AM/PM.
 fn time_len(s: &[u8]) -> Option<usize> {
     fn digits(s: &[u8], i: usize, min: usize, max: usize) -> Option<usize> {
         let n = s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -29,7 +31,7 @@ fn time_len(s: &[u8]) -> Option<usize> {
         let i = digits(s, i, 2, 2)?;
         let i = lit(s, i, ":")?;
         let i = digits(s, i, 2, 2)?;
-        lit(s, i, " AM").or_else(|| lit(s, i, " PM"))
+        lit(s, i, "\u{202f}AM").or_else(|| lit(s, i, "\u{202f}PM"))
     }
     let date = || {
         let i = digits(s, 0, 1, 2)?;
@@ -391,7 +393,7 @@ async fn every_command_of_the_skill_document_prints_the_original_lines(app: Test
             "  I've started working on this",
             "",
             "[<TIME>] Claude Code (agent):",
-            "  [data]: <*>",
+            "  [data]: (binary)",
             "",
             "2 message(s)",
         ],

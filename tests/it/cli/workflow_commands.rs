@@ -248,7 +248,10 @@ async fn claim_next_takes_the_most_urgent_of_the_channel(app: TestApp) {
         .json();
     assert_eq!(next["title"], "low");
     let none = by_env.run(&["claim-next"]).await.code(1);
-    assert!(none.stderr.contains("NOT_FOUND"), "{none:?}");
+    assert!(
+        none.stderr.contains("Error: no claimable task matches"),
+        "{none:?}"
+    );
     let none = cli
         .run(&["claim-next", "--channel", "queue", "--min-priority", "5"])
         .await

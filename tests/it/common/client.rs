@@ -93,6 +93,49 @@ impl Client {
         }
     }
 
+    /// Sends a request with a JSON body and extra headers (values as raw
+    /// bytes, so a test can send what a well-behaved client would not).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &[u8])],
+    ) -> Res {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .json(body);
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+            req = req.header(*name, value);
+        }
+        if let Some((t, id)) = &self.actor {
+            req = req.header("X-Actor-Type", t).header("X-Actor-ID", id);
+        }
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request failed");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Res {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `POST path` with `Idempotency-Key: key`.
+    pub async fn post_keyed(&self, path: &str, body: Value, key: &str) -> Res {
+        self.send_with(
+            Method::POST,
+            path,
+            &body,
+            &[("Idempotency-Key", key.as_bytes())],
+        )
+        .await
+    }
+
     /// Sends raw bytes as the body.
     pub async fn send_raw(&self, method: Method, path: &str, body: Vec<u8>) -> Res {
         let mut req = self

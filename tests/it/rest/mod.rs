@@ -5,6 +5,7 @@ mod bad_bodies;
 mod bad_requests;
 mod conditional;
 mod history;
+mod idempotency;
 mod list_filters;
 mod list_paging;
 mod org_refusals;
