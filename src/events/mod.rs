@@ -231,6 +231,12 @@ impl EventBus {
         }
     }
 
+    /// A receiver woken whenever the readable log grows (the fanout
+    /// moved its watermark).
+    pub fn log_moves(&self) -> watch::Receiver<i64> {
+        self.inner.watermark.subscribe()
+    }
+
     /// The current access epoch.
     pub fn access_epoch(&self) -> u64 {
         *self.inner.access.borrow()

@@ -14,6 +14,7 @@ pub use bounds::MAX_FIELDS;
 mod subscription;
 mod transport;
 mod types;
+mod webhooks;
 
 use async_graphql::{Context, Schema};
 pub use gate::{CallerGate, CallerKey, EXPENSIVE};
@@ -28,11 +29,19 @@ pub type AtsSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// Every read.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::QueryRoot, access::AccessQuery);
+pub struct Query(
+    query::QueryRoot,
+    access::AccessQuery,
+    webhooks::WebhookQuery,
+);
 
 /// Every write.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::MutationRoot, access::AccessMutation);
+pub struct Mutation(
+    mutation::MutationRoot,
+    access::AccessMutation,
+    webhooks::WebhookMutation,
+);
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 12;

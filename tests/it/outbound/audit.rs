@@ -1,0 +1,1 @@
+//! The audit log: each audited action once, with its actor and target.

@@ -1,0 +1,8 @@
+//! Issue 17, outbound: signed webhooks with durable, retried deliveries
+//! (`webhooks.rs`, `delivery.rs`, `durability.rs`) and the audit log
+//! (`audit.rs`).
+
+mod audit;
+mod delivery;
+mod durability;
+mod webhooks;
