@@ -23,7 +23,7 @@ use super::webhooks::{
     OUTBOUND_PAGE, Page, delivery_status, page, parse_cursor, stored_list, wants,
 };
 use crate::actor::Actor;
-use crate::entity::{audit_entry, org, org_member, webhook, webhook_delivery};
+use crate::entity::{audit_entry, identity, org, org_member, webhook, webhook_delivery};
 use crate::error::{Error, Result};
 use crate::service::paging::Overflow;
 use crate::time::{self, rfc3339};
@@ -268,26 +268,51 @@ impl Ats {
         Ok(())
     }
 
-    /// Appends `record` to the audit log of every org `actor` is a member
-    /// of (actions of an identity rather than an org).
-    pub(crate) async fn audit_identity<C: ConnectionTrait>(
+    /// Appends `record` to the audit log of every org one of `actors` is a
+    /// member of, once per org (actions of identities rather than an org).
+    pub(crate) async fn audit_members<C: ConnectionTrait>(
         &self,
         db: &C,
-        actor: &Actor,
+        actors: &[Actor],
         record: AuditRecord,
     ) -> Result<()> {
-        let orgs: Vec<i32> = org_member::Entity::find()
-            .select_only()
-            .column(org_member::Column::OrgId)
-            .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
-            .filter(org_member::Column::ActorId.eq(actor.id.clone()))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let mut orgs: Vec<i32> = Vec::new();
+        for actor in actors {
+            let of: Vec<i32> = org_member::Entity::find()
+                .select_only()
+                .column(org_member::Column::OrgId)
+                .filter(org_member::Column::ActorType.eq(actor.actor_type.as_str()))
+                .filter(org_member::Column::ActorId.eq(actor.id.clone()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for id in of {
+                if !orgs.contains(&id) {
+                    orgs.push(id);
+                }
+            }
+        }
         for org_id in orgs {
             self.audit(db, record.in_org(org_id)).await?;
         }
         Ok(())
+    }
+
+    /// [`Ats::audit_members`] for identities given by id.
+    pub(crate) async fn audit_identities<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        identity_ids: &[i64],
+        record: AuditRecord,
+    ) -> Result<()> {
+        let actors: Vec<Actor> = identity::Entity::find()
+            .filter(identity::Column::Id.is_in(identity_ids.to_vec()))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|i| Actor::new(&i.actor_type, &i.actor_id, None).ok())
+            .collect();
+        self.audit_members(db, &actors, record).await
     }
 
     /// The org's audit log, newest first (owners and admins; 404 to anyone
