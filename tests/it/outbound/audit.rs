@@ -38,7 +38,7 @@ async fn all_entries(c: &Client) -> Vec<Value> {
 async fn every_audited_action_appears_once_with_actor_and_target(app: TestApp) {
     let olga = app.user("olga").in_org("acme", Role::Owner).await;
     let bob = app.user("bob").await;
-    let carl = app.user("carl").await;
+    app.user("carl").await;
     let dana = app.user("dana").await;
     let erin = app.user("erin").await;
     let bot = app.agent("bot").await;
