@@ -253,6 +253,76 @@ pub struct Config {
     #[arg(long, env = "ATS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Allow `http://` webhook URLs (`1`/`true`); by default only `https://`.
+    #[arg(
+        long,
+        env = "ATS_WEBHOOK_ALLOW_HTTP",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub webhook_allow_http: bool,
+
+    /// Allow webhook URLs that resolve to loopback, private or link-local
+    /// addresses (`1`/`true`); by default a webhook is no way into the
+    /// server's network. Checked when a webhook is saved and again at each
+    /// delivery, on the address actually connected to.
+    #[arg(
+        long,
+        env = "ATS_WEBHOOK_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub webhook_allow_private: bool,
+
+    /// Delays between a webhook delivery's attempts, comma-separated
+    /// (`1s,2s,2s`): the first attempt is at once, the next after the
+    /// first delay (with up to 10 % jitter), and so on; after the last, the
+    /// delivery is marked failed.
+    #[arg(
+        long,
+        env = "ATS_WEBHOOK_RETRY_SCHEDULE",
+        default_value = DEFAULT_RETRY_SCHEDULE,
+        value_parser = RetrySchedule::parse,
+        global = true
+    )]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// How long a webhook's deliveries may keep failing (with no success in
+    /// between) before it is disabled, with a `webhook.disabled` notice in
+    /// the org's audit log.
+    #[arg(
+        long,
+        env = "ATS_WEBHOOK_DISABLE_AFTER",
+        default_value = "3d",
+        value_parser = Retention::parse,
+        global = true
+    )]
+    pub webhook_disable_after: Retention,
+
+    /// How long webhook deliveries (with their attempts) are kept: a
+    /// duration such as `30d`, or `forever`.
+    #[arg(
+        long,
+        env = "ATS_RETAIN_WEBHOOK_DELIVERIES",
+        default_value = "30d",
+        value_parser = Retention::parse,
+        global = true
+    )]
+    pub retain_webhook_deliveries: Retention,
+
+    /// How long audit log records are kept: a duration such as `365d`, or
+    /// `forever`.
+    #[arg(
+        long,
+        env = "ATS_RETAIN_AUDIT",
+        default_value = "365d",
+        value_parser = Retention::parse,
+        global = true
+    )]
+    pub retain_audit: Retention,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -329,6 +399,45 @@ impl fmt::Display for Retention {
             None => f.write_str("forever"),
             Some(d) => write!(f, "{}", humantime::format_duration(d)),
         }
+    }
+}
+
+/// The default of `ATS_WEBHOOK_RETRY_SCHEDULE`: 5 s, 30 s, 2 min, 10 min,
+/// 1 h, then every 6 h, about 3 days in all.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,30s,2m,10m,1h,6h,6h,6h,6h,6h,6h,6h,6h,6h,6h,6h";
+
+/// The delays between a webhook delivery's attempts (`ATS_WEBHOOK_RETRY_SCHEDULE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<std::time::Duration>);
+
+impl RetrySchedule {
+    /// Comma-separated durations in humantime's syntax (`1s,2s,30m`); at
+    /// most 100, each at most 7 days.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut delays = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let d = humantime::parse_duration(part)
+                .map_err(|e| format!("'{part}' is not a duration such as 5s or 10m ({e})"))?;
+            if d > std::time::Duration::from_secs(7 * 24 * 3600) {
+                return Err(format!("'{part}' is longer than 7 days"));
+            }
+            delays.push(d);
+        }
+        if delays.len() > 100 {
+            return Err("at most 100 retry delays".to_owned());
+        }
+        Ok(Self(delays))
+    }
+}
+
+impl fmt::Display for RetrySchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|d| humantime::format_duration(*d).to_string())
+            .collect();
+        f.write_str(&parts.join(","))
     }
 }
 

@@ -15,6 +15,7 @@ mod m20261202_000010_read_path;
 mod m20261202_000011_sessions;
 mod m20261202_000012_priority_list;
 mod m20261203_000013_log_retention;
+mod m20261204_000015_outbound;
 mod m20261204_000016_idempotency;
 
 /// The condition on a task row that puts it in the ready queue (the
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_sessions::Migration),
             Box::new(m20261202_000012_priority_list::Migration),
             Box::new(m20261203_000013_log_retention::Migration),
+            Box::new(m20261204_000015_outbound::Migration),
             Box::new(m20261204_000016_idempotency::Migration),
         ]
     }

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
+use super::{AppState, ClientIp};
 use crate::auth::caller::Caller;
 use crate::error::Error;
 use crate::service::{Idempotency, Viewer};
@@ -108,6 +108,25 @@ impl FromRequestParts<AppState> for CurrentViewer {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_headers(&parts.headers)?;
-        Ok(Self(state.ats.viewer(&caller).await?))
+        let viewer = state.ats.viewer(&caller).await?;
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        viewer.set_origin(request_id(&parts.headers), Some(ip.to_string()));
+        Ok(Self(viewer))
     }
+}
+
+/// The request's id: its `X-Request-Id` header when that is a short token
+/// of visible ASCII, else a new random one.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    let given = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    Some(match given {
+        Some(v) => v.to_owned(),
+        None => format!("{:016x}", rand::random::<u64>()),
+    })
 }

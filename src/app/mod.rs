@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use client_ip::{ClientIp, client_of};
-pub use extract::{ApiJson, ApiQuery, CurrentViewer, IDEMPOTENCY_KEY, KeyedJson};
+pub use extract::{ApiJson, ApiQuery, CurrentViewer, IDEMPOTENCY_KEY, KeyedJson, request_id};
 pub use router::router;
 pub use state::AppState;
 
@@ -28,7 +28,9 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::service::{Ats, CountFolder, LeaseReaper, Pruner, RetentionPolicy};
+use crate::service::{
+    Ats, CountFolder, LeaseReaper, Pruner, RetentionPolicy, WebhookSettings, WebhookWorker,
+};
 
 /// How often subscribers' fanout re-reads the event table without being woken
 /// (the safety net under in-process wakes and PostgreSQL `NOTIFY`).
@@ -165,7 +167,8 @@ pub async fn serve(
         .map_err(|e| Error::Internal(format!("listener has no address: {e}")))?;
     let auth = auth_settings(&config, addr)?;
     tracing::info!(auth = auth.mode.as_str(), "authentication mode");
-    let ats = Ats::counting_sign_ins(store, bus, auth, metrics.sign_in_refusals());
+    let ats = Ats::counting_sign_ins(store, bus, auth, metrics.sign_in_refusals())
+        .with_webhook_settings(WebhookSettings::from_config(&config));
     LeaseReaper::spawn(
         ats.clone(),
         Duration::from_millis(config.reaper_interval_ms.max(10)),
@@ -181,6 +184,7 @@ pub async fn serve(
         metrics.retention_counters(),
     );
     spawn_limit_sweeper(ats.clone(), stop_rx.clone());
+    WebhookWorker::spawn(ats.clone(), stop_rx.clone(), metrics.webhooks.clone());
     let schema = crate::graphql::schema_with(
         ats.clone(),
         crate::graphql::CallerGate::new(config.graphql_concurrency_per_caller),

@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table. Only the service layer uses them.
 
 pub mod api_key;
+pub mod audit_entry;
 pub mod event;
 pub mod guardian_link;
 pub mod guardianship;
@@ -16,3 +17,5 @@ pub mod project;
 pub mod revoked_token;
 pub mod task;
 pub mod task_dependency;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -234,6 +234,12 @@ impl EventBus {
         }
     }
 
+    /// A receiver woken whenever the readable log grows (the fanout
+    /// moved its watermark).
+    pub fn log_moves(&self) -> watch::Receiver<i64> {
+        self.inner.watermark.subscribe()
+    }
+
     /// The current access epoch.
     pub fn access_epoch(&self) -> u64 {
         *self.inner.access.borrow()
@@ -298,13 +304,13 @@ impl EventBus {
                 // A snapshot's `xmin` is cluster-wide: a long transaction in
                 // another database would hold the gap open. Ask about ours,
                 // before the read (so that what ended is in its snapshot).
-                if let Some(g) = gap.as_mut().filter(|g| !g.cleared) {
-                    if let Some(bound) = g.bound {
-                        match none_running_below(&store, bound).await {
-                            Ok(cleared) => g.cleared = cleared,
-                            Err(err) => {
-                                tracing::warn!(error = %err, "fanout: checking a gap failed")
-                            }
+                if let Some(g) = gap.as_mut().filter(|g| !g.cleared)
+                    && let Some(bound) = g.bound
+                {
+                    match none_running_below(&store, bound).await {
+                        Ok(cleared) => g.cleared = cleared,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "fanout: checking a gap failed")
                         }
                     }
                 }

@@ -16,6 +16,7 @@ pub use shared::{SharedSubscriptions, SharingExecutor};
 mod subscription;
 mod transport;
 mod types;
+mod webhooks;
 
 use async_graphql::{Context, Schema};
 pub use gate::{CallerGate, CallerKey, EXPENSIVE};
@@ -30,11 +31,19 @@ pub type AtsSchema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// Every read.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::QueryRoot, access::AccessQuery);
+pub struct Query(
+    query::QueryRoot,
+    access::AccessQuery,
+    webhooks::WebhookQuery,
+);
 
 /// Every write.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::MutationRoot, access::AccessMutation);
+pub struct Mutation(
+    mutation::MutationRoot,
+    access::AccessMutation,
+    webhooks::WebhookMutation,
+);
 
 /// The deepest query accepted.
 pub const MAX_DEPTH: usize = 12;

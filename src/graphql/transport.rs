@@ -150,7 +150,10 @@ async fn execute(
         Err(e) => Err(e),
     };
     match viewer {
-        Ok(viewer) => req.data = request_data(&state.ats, viewer),
+        Ok(viewer) => {
+            viewer.set_origin(crate::app::request_id(&headers), Some(client.0.to_string()));
+            req.data = request_data(&state.ats, viewer)
+        }
         // Signing in needs no credentials; its resolvers take no viewer.
         Err(Error::Unauthenticated(_))
             if !headers.contains_key(AUTHORIZATION) && is_public(&req) => {}

@@ -471,6 +471,36 @@ impl Organization {
             .gql()?;
         Ok(i.into_iter().map(Into::into).collect())
     }
+    /// Its audit log, newest first (admins and owners): filtered by
+    /// `action` and `actor` (`type:id` or an id), paged by `after`.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        action: Option<String>,
+        actor: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> GqlResult<super::webhooks::AuditPage> {
+        use super::OrGql;
+        let page = super::ats(ctx)
+            .audit_log(
+                super::viewer(ctx)?,
+                &self.0.slug,
+                crate::service::AuditQuery {
+                    action,
+                    actor,
+                    after,
+                    first: first.map(i64::from),
+                },
+            )
+            .await
+            .gql()?;
+        Ok(super::webhooks::AuditPage {
+            entries: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
     /// Its namespace permissions (admins).
     #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn permissions(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::access::Permission>> {

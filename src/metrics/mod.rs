@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
-use crate::service::{ReaperCounters, RetentionCounters};
+use crate::service::{ReaperCounters, RetentionCounters, WebhookMetrics};
 pub use queue::QueueMetrics;
 
 /// Labels of HTTP metrics.
@@ -53,6 +53,8 @@ pub struct Metrics {
     pub reaper_expired: Counter,
     /// The queue's depth, age and events.
     pub queue: QueueMetrics,
+    /// Webhook deliveries: attempts, failures, backlog and lag.
+    pub webhooks: WebhookMetrics,
     /// What the retention job deleted.
     retention: RetentionCounters,
     /// Refused sign-ins, by reason.
@@ -121,6 +123,8 @@ impl Metrics {
             reaper_expired.clone(),
         );
         let queue = QueueMetrics::register(&mut registry, max_series);
+        let webhooks = WebhookMetrics::default();
+        webhooks.register(&mut registry);
         let retention = RetentionCounters::default();
         retention.register(&mut registry);
         let sign_in_refused = crate::auth::limits::SignInRefusals::default();
@@ -138,6 +142,7 @@ impl Metrics {
             reaper_runs,
             reaper_expired,
             queue,
+            webhooks,
             retention,
             sign_in_refused,
         }
@@ -216,6 +221,9 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
     match state.ats.queue_snapshot(metrics.queue.cap()).await {
         Ok(snapshot) => metrics.queue.set(&snapshot),
         Err(err) => tracing::warn!(error = %err, "reading the queue for /metrics failed"),
+    }
+    if let Err(err) = state.ats.observe_webhooks().await {
+        tracing::warn!(error = %err, "reading the webhook backlog for /metrics failed");
     }
     metrics
         .subscriptions

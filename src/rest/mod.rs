@@ -22,6 +22,7 @@ mod task_actions;
 mod task_query;
 mod task_workflow;
 mod tasks;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::State;

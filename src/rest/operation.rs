@@ -152,7 +152,7 @@ pub const IDEMPOTENT: &[&str] = &[
 /// True for the path segments that must be integers (`{id}`: a task, a
 /// permission, an API key, a guardianship); a bad one answers 400.
 pub fn path_param_is_numeric(name: &str) -> bool {
-    name == "id"
+    name == "id" || name == "delivery_id"
 }
 
 /// What a path segment is, when the name says it; `{token}` and the `{id}`
@@ -211,11 +211,15 @@ pub enum Tag {
     Invitations,
     /// Namespace permissions.
     Permissions,
+    /// Signed webhooks and their deliveries.
+    Webhooks,
+    /// The audit log of an organization.
+    Audit,
 }
 
 impl Tag {
     /// Every tag, in the order the document lists them.
-    pub const ALL: [Tag; 13] = [
+    pub const ALL: [Tag; 15] = [
         Tag::Tasks,
         Tag::Lifecycle,
         Tag::Messages,
@@ -229,6 +233,8 @@ impl Tag {
         Tag::Members,
         Tag::Invitations,
         Tag::Permissions,
+        Tag::Webhooks,
+        Tag::Audit,
     ];
 
     /// The tag's name in the document.
@@ -256,6 +262,11 @@ impl Tag {
             Tag::Members => ("members", "Organization members and roles"),
             Tag::Invitations => ("invitations", "Invitations to organizations"),
             Tag::Permissions => ("permissions", "Namespace permissions (r / rw on a project)"),
+            Tag::Webhooks => (
+                "webhooks",
+                "Signed webhooks (Standard Webhooks) and their deliveries",
+            ),
+            Tag::Audit => ("audit", "The audit log of an organization"),
         }
     }
 }

@@ -33,11 +33,16 @@ use super::task_query::ListParams;
 use super::task_workflow::{
     ActionList, BulkBody, BulkCreated, ClaimedTasks, HandoffBody, HandoffList, TaskList,
 };
-use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks};
+use super::webhooks::{
+    AuditList, AuditParams, DeliveryBody, DeliveryList, DeliveryParams, WebhookBody,
+    WebhookCreated, WebhookDeleted, WebhookList,
+};
+use super::{auth, health, members, orgs, stats, task_actions, task_workflow, tasks, webhooks};
 use crate::service::{
     ClaimBatch, ClaimNext, GuardianLink, IdentityPatch, LoggedIn, Login, NewApiKey, NewHandoff,
-    NewInvitation, NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, OrgPatch,
-    PasswordChange, PasswordReset, ProjectPatch, Registered, Registration, TaskPatch,
+    NewInvitation, NewMember, NewMessage, NewOrg, NewPermission, NewProject, NewTask, NewWebhook,
+    OrgPatch, PasswordChange, PasswordReset, ProjectPatch, Registered, Registration, TaskPatch,
+    WebhookPatch,
 };
 
 operations! {
@@ -272,6 +277,57 @@ operations! {
     revoke_permission: DELETE "/orgs/{org}/permissions/{id}" => members::revoke,
         tag Permissions, graphql "Mutation.revokePermission", param id "Permission id",
         ok 200 Deleted "Revoked", errors [403, 404];
+
+    // Webhooks and the audit log of an organization (admins and owners;
+    // 404 to anyone else, and in `default`).
+
+    /// Webhooks of an org.
+    list_webhooks: GET "/orgs/{org}/webhooks" => webhooks::list, tag Webhooks,
+        graphql "Query.webhooks",
+        ok 200 WebhookList "The webhooks", errors [403, 404];
+
+    /// Creates a webhook; its signing secret is in this response only.
+    create_webhook: POST "/orgs/{org}/webhooks" => webhooks::create, tag Webhooks,
+        graphql "Mutation.createWebhook",
+        body NewWebhook, ok 201 WebhookCreated "The webhook and its secret",
+        errors [403, 404, 409];
+
+    /// One webhook.
+    get_webhook: GET "/orgs/{org}/webhooks/{id}" => webhooks::read, tag Webhooks,
+        graphql "Query.webhook", param id "Webhook id",
+        ok 200 WebhookBody "The webhook", errors [403, 404];
+
+    /// Changes a webhook's URL, events, projects, description or state.
+    update_webhook: PATCH "/orgs/{org}/webhooks/{id}" => webhooks::update, tag Webhooks,
+        graphql "Mutation.updateWebhook", param id "Webhook id",
+        body WebhookPatch, ok 200 WebhookBody "The webhook", errors [403, 404];
+
+    /// Deletes a webhook and its delivery log.
+    delete_webhook: DELETE "/orgs/{org}/webhooks/{id}" => webhooks::remove, tag Webhooks,
+        graphql "Mutation.deleteWebhook", param id "Webhook id",
+        ok 200 WebhookDeleted "The webhook is gone", errors [403, 404];
+
+    /// Issues a new secret (in this response only); for 24 h deliveries carry both signatures.
+    rotate_webhook_secret: POST "/orgs/{org}/webhooks/{id}/rotate-secret" => webhooks::rotate_secret,
+        tag Webhooks, graphql "Mutation.rotateWebhookSecret", param id "Webhook id",
+        ok 200 WebhookCreated "The webhook and its new secret", errors [403, 404];
+
+    /// A webhook's deliveries, newest first: attempts, last status and error, next attempt.
+    list_webhook_deliveries: GET "/orgs/{org}/webhooks/{id}/deliveries" => webhooks::deliveries,
+        tag Webhooks, graphql "Query.webhookDeliveries", param id "Webhook id",
+        query DeliveryParams, ok 200 DeliveryList "A page of deliveries", errors [403, 404];
+
+    /// Queues a new attempt of a delivery, due at once (same `webhook-id`).
+    redeliver_webhook_delivery: POST "/orgs/{org}/webhooks/{id}/deliveries/{delivery_id}/redeliver"
+        => webhooks::redeliver,
+        tag Webhooks, graphql "Mutation.redeliverWebhookDelivery", param id "Webhook id",
+        param delivery_id "Delivery id",
+        ok 200 DeliveryBody "The delivery, pending", errors [403, 404];
+
+    /// The org's audit log, newest first, with filters.
+    get_audit_log: GET "/orgs/{org}/audit" => webhooks::audit, tag Audit,
+        graphql "Organization.auditLog",
+        query AuditParams, ok 200 AuditList "A page of audit records", errors [403, 404];
 
     // Identity: registration, login, the caller's own identity, keys,
     // guardians and invitations.

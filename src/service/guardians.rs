@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::Ats;
 use super::Viewer;
+use super::audit::{AuditRecord, Target};
 use super::identities::{ApiKeyView, NewApiKey, PublicIdentityView};
 use crate::actor::ActorType;
 use crate::auth::token;
@@ -131,6 +132,13 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        self.audit_identities(
+            &w.txn,
+            &[g.guardian_identity_id, g.agent_identity_id],
+            AuditRecord::new(0, "guardian.linked", viewer)
+                .target(Target::Other("guardianship", g.id.to_string())),
+        )
+        .await?;
         w.commit().await?;
         self.view_of(g).await
     }
@@ -184,6 +192,13 @@ impl Ats {
         guardianship::Entity::delete_by_id(g.id)
             .exec(&w.txn)
             .await?;
+        self.audit_identities(
+            &w.txn,
+            &[g.guardian_identity_id, g.agent_identity_id],
+            AuditRecord::new(0, "guardian.removed", viewer)
+                .target(Target::Other("guardianship", g.id.to_string())),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(())
@@ -216,7 +231,7 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        self.issue_api_key(agent.id, input, Some(p.identity_id()))
+        self.issue_api_key(viewer, agent.id, input, Some(p.identity_id()))
             .await
     }
 }

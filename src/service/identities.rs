@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::audit::{AuditRecord, Target};
 use super::sessions::KeyScope;
 use super::viewer::Viewer;
 use super::{Ats, validate};
@@ -439,7 +440,7 @@ impl Ats {
         .await?;
         let invited = invitation.is_some();
         if let Some(inv) = invitation {
-            self.accept_at_registration(&w.txn, inv, &i).await?;
+            self.accept_at_registration(&w.txn, inv, &i, client).await?;
         }
         let key = self
             .issue_key(
@@ -510,7 +511,27 @@ impl Ats {
             self.sign_in.refused(Refusal::BadCredentials);
             return Err(refused());
         };
-        if !password::verify(password, i.password_hash.clone().unwrap_or_default()).await? {
+        let ok = password::verify(password, i.password_hash.clone().unwrap_or_default()).await?;
+        // Recorded in the orgs of the identity tried (an unknown one has none).
+        let (action, reason) = if ok {
+            ("sign_in.succeeded", None)
+        } else {
+            ("sign_in.failed", Some("wrong password"))
+        };
+        if let Ok(actor) = Actor::new(&i.actor_type, &i.actor_id, None) {
+            let w = self.store.begin_write().await?;
+            self.audit_members(
+                &w.txn,
+                std::slice::from_ref(&actor),
+                AuditRecord::by(0, action, actor.clone())
+                    .target(Target::Actor(i.actor_type.clone(), i.actor_id.clone()))
+                    .data(serde_json::json!({ "tried": named, "reason": reason }))
+                    .origin(None, Some(client.to_string())),
+            )
+            .await?;
+            w.commit().await?;
+        }
+        if !ok {
             self.sign_in.refused(Refusal::BadCredentials);
             return Err(refused());
         }
@@ -603,13 +624,15 @@ impl Ats {
         let p = viewer.identity()?;
         viewer.require_full_credential("create API keys")?;
         self.identity_of(p).await?;
-        self.issue_api_key(p.identity_id(), input, None).await
+        self.issue_api_key(viewer, p.identity_id(), input, None)
+            .await
     }
 
     /// Issues a key for the identity `identity_id` (by the guardian
     /// `issued_by`, when one issues it for its agent).
     pub(crate) async fn issue_api_key(
         &self,
+        viewer: &Viewer,
         identity_id: i64,
         input: NewApiKey,
         issued_by: Option<i64>,
@@ -631,6 +654,14 @@ impl Ats {
         let key = self
             .issue_key(&w.txn, identity_id, name, expires_at, issued_by, scope)
             .await?;
+        self.audit_identities(
+            &w.txn,
+            &[identity_id],
+            AuditRecord::new(0, "api_key.created", viewer)
+                .target(Target::Other("api_key", key.id.to_string()))
+                .data(serde_json::json!({ "name": key.name, "prefix": key.prefix, "identity_id": identity_id })),
+        )
+        .await?;
         w.commit().await?;
         Ok(key)
     }
@@ -652,14 +683,23 @@ impl Ats {
     pub async fn delete_api_key(&self, viewer: &Viewer, id: i64) -> Result<()> {
         let p = viewer.identity()?;
         viewer.require_full_credential("revoke API keys")?;
+        let w = self.store.begin_write().await?;
         let res = api_key::Entity::delete_many()
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::IdentityId.eq(p.identity_id()))
-            .exec(self.store.conn())
+            .exec(&w.txn)
             .await?;
         if res.rows_affected == 0 {
             return Err(Error::not_found(format!("api key {id} not found")));
         }
+        self.audit_identities(
+            &w.txn,
+            &[p.identity_id()],
+            AuditRecord::new(0, "api_key.revoked", viewer)
+                .target(Target::Other("api_key", id.to_string())),
+        )
+        .await?;
+        w.commit().await?;
         self.access_changed().await;
         Ok(())
     }

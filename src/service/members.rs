@@ -11,12 +11,14 @@ use utoipa::ToSchema;
 
 use super::Ats;
 use super::access::{Access, Standing, role, role_access};
+use super::audit::{AuditRecord, Target};
 use super::viewer::{Rights, Viewer};
 use crate::actor::Actor;
 use crate::auth::token;
 use crate::entity::{identity, invitation, org, org_member, permission};
 use crate::error::{Error, Result};
 use crate::time::{self, rfc3339};
+use serde_json::json;
 
 /// How long an invitation stays open.
 pub const INVITATION_TTL: Duration = Duration::days(7);
@@ -234,6 +236,13 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "member.added", viewer)
+                .target(Target::Actor(m.actor_type.clone(), m.actor_id.clone()))
+                .data(json!({ "role": m.role })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(member_view(&o.slug, m))
@@ -285,9 +294,17 @@ impl Ats {
                 "an organization must keep at least one owner",
             ));
         }
+        let old_role = m.role.clone();
         let mut active = m.into_active_model();
         active.role = Set(new_role);
         let m = active.update(&w.txn).await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "member.role_changed", viewer)
+                .target(Target::Actor(m.actor_type.clone(), m.actor_id.clone()))
+                .data(json!({ "from": old_role, "to": m.role })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(member_view(&o.slug, m))
@@ -321,6 +338,13 @@ impl Ats {
             }
         }
         org_member::Entity::delete_by_id(m.id).exec(&w.txn).await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "member.removed", viewer)
+                .target(Target::Actor(m.actor_type.clone(), m.actor_id.clone()))
+                .data(json!({ "role": m.role })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(())
@@ -394,6 +418,17 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        let invitee = match (&inv.actor_type, &inv.actor_id) {
+            (Some(t), Some(id)) => json!(format!("{t}:{id}")),
+            _ => json!(inv.email),
+        };
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "invitation.sent", viewer)
+                .target(Target::Other("invitation", inv.id.to_string()))
+                .data(json!({ "invitee": invitee, "role": inv.role })),
+        )
+        .await?;
         w.commit().await?;
         Ok((invitation_view(&o.slug, inv), secret))
     }
@@ -464,8 +499,12 @@ impl Ats {
         txn: &impl sea_orm::ConnectionTrait,
         inv: invitation::Model,
         me: &identity::Model,
+        client: std::net::IpAddr,
     ) -> Result<()> {
-        self.answer_invitation(txn, inv, me, true).await.map(|_| ())
+        let origin = (None, Some(client.to_string()));
+        self.answer_invitation(txn, inv, me, true, origin)
+            .await
+            .map(|_| ())
     }
 
     /// The caller's pending, unexpired invitations.
@@ -540,7 +579,9 @@ impl Ats {
         if inv.expires_at <= now {
             return Err(Error::conflict("this invitation has expired"));
         }
-        let (slug, inv) = self.answer_invitation(&w.txn, inv, &me, accept).await?;
+        let (slug, inv) = self
+            .answer_invitation(&w.txn, inv, &me, accept, viewer.request_origin())
+            .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(invitation_view(&slug, inv))
@@ -554,6 +595,7 @@ impl Ats {
         inv: invitation::Model,
         me: &identity::Model,
         accept: bool,
+        (request_id, client_ip): (Option<String>, Option<String>),
     ) -> Result<(String, invitation::Model)> {
         let now = time::now();
         let o = org::Entity::find_by_id(inv.org_id)
@@ -599,6 +641,21 @@ impl Ats {
             .await?;
         if answered.rows_affected != 1 {
             return Err(Error::conflict("this invitation was already answered"));
+        }
+        if let Ok(actor) = Actor::new(&me.actor_type, &me.actor_id, None) {
+            let action = if accept {
+                "invitation.accepted"
+            } else {
+                "invitation.declined"
+            };
+            self.audit(
+                txn,
+                AuditRecord::by(o.id, action, actor)
+                    .target(Target::Other("invitation", inv.id.to_string()))
+                    .data(json!({ "role": inv.role }))
+                    .origin(request_id, client_ip),
+            )
+            .await?;
         }
         let inv = invitation::Model {
             status: status.to_owned(),
@@ -707,6 +764,15 @@ impl Ats {
                 .await?
             }
         };
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "grant.given", viewer)
+                .target(Target::Actor(row.actor_type.clone(), row.actor_id.clone()))
+                .data(
+                    json!({ "grant_id": row.id, "namespace": row.namespace, "access": row.access }),
+                ),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(permission_view(&o.slug, row))
@@ -727,6 +793,12 @@ impl Ats {
         if res.rows_affected == 0 {
             return Err(Error::not_found(format!("permission {id} not found")));
         }
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "grant.revoked", viewer)
+                .target(Target::Other("grant", id.to_string())),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(())

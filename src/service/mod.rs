@@ -2,6 +2,7 @@
 //! lives here. REST, `/ws` and GraphQL are thin adapters over [`Ats`].
 
 mod access;
+mod audit;
 mod batch;
 mod claim_next;
 mod counts;
@@ -28,6 +29,9 @@ mod tasks;
 pub mod validate;
 mod viewer;
 pub mod views;
+mod webhook_delivery;
+pub mod webhook_url;
+mod webhooks;
 mod workflow;
 
 use crate::auth::AuthSettings;
@@ -36,6 +40,7 @@ use crate::events::EventBus;
 
 pub use crate::entity::task::TaskStatus;
 pub use access::{Access, role};
+pub use audit::{AuditQuery, AuditView};
 pub use claim_next::{ClaimBatch, ClaimNext, NO_CLAIMABLE_TASK};
 pub use counts::{CountFilter, CountFolder, Tally};
 pub use dashboard::TaskAction;
@@ -62,6 +67,8 @@ pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
 pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
 pub use viewer::{Rights, Viewer};
+pub use webhook_delivery::{WebhookMetrics, WebhookWorker, signature as webhook_signature};
+pub use webhooks::{DeliveryView, NewWebhook, Page, WebhookPatch, WebhookSettings, WebhookView};
 pub use workflow::{HandoffView, NewHandoff};
 
 /// The service handle: cheap to clone, shared by every adapter.
@@ -78,6 +85,10 @@ pub struct Ats {
     /// Subscribers served by another's execution (shared GraphQL
     /// subscriptions), counted in [`Ats::open_subscriptions`].
     shared_subscribers: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// How webhooks behave (URL policy, retries).
+    webhooks: std::sync::Arc<WebhookSettings>,
+    /// The webhook delivery loops' shared state.
+    outbound: std::sync::Arc<webhook_delivery::Outbound>,
     /// Flips to true when the server begins to shut down.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -109,8 +120,16 @@ impl Ats {
             sign_in,
             live_tasks: Default::default(),
             shared_subscribers: Default::default(),
+            webhooks: Default::default(),
+            outbound: Default::default(),
             closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// The same service with webhooks configured by `settings`.
+    pub fn with_webhook_settings(mut self, settings: WebhookSettings) -> Self {
+        self.webhooks = std::sync::Arc::new(settings);
+        self
     }
 
     /// Tells the service that the server is shutting down: claims waiting

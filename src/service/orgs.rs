@@ -6,6 +6,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::access::Access;
+use super::audit::{AuditRecord, Target};
 use super::tasks::DEFAULT_ORG;
 use super::viewer::Viewer;
 use super::views::OrgView;
@@ -164,6 +165,13 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "org.created", viewer)
+                .target(Target::Other("org", o.slug.clone()))
+                .data(serde_json::json!({ "name": o.name })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(OrgView::new(o, Some("owner".to_owned())))
@@ -218,7 +226,15 @@ impl Ats {
             active.description = Set(description);
         }
         active.updated_at = Set(time::now());
+        let old_slug = o.slug.clone();
         let o = active.update(&w.txn).await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "org.updated", viewer)
+                .target(Target::Other("org", o.slug.clone()))
+                .data(serde_json::json!({ "slug": { "from": old_slug, "to": o.slug }, "name": o.name })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         let role = self.role_in(o.id, actor).await?;
@@ -236,6 +252,14 @@ impl Ats {
             ));
         }
         self.require_org(&standing, Access::Owner, "delete the organization")?;
+        // Recorded first (its deliveries go with the org's webhooks); the
+        // record itself outlives the org.
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "org.deleted", viewer)
+                .target(Target::Other("org", o.slug.clone())),
+        )
+        .await?;
         event::Entity::delete_many()
             .filter(event::Column::OrgId.eq(o.id))
             .exec(&w.txn)
@@ -260,6 +284,9 @@ impl Ats {
         };
         let w = self.store.begin_write().await?;
         event::Entity::delete_many().exec(&w.txn).await?;
+        crate::entity::audit_entry::Entity::delete_many()
+            .exec(&w.txn)
+            .await?;
         message::Entity::delete_many().exec(&w.txn).await?;
         task::Entity::delete_many().exec(&w.txn).await?;
         permission::Entity::delete_many().exec(&w.txn).await?;

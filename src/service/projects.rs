@@ -6,6 +6,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::access::Access;
+use super::audit::{AuditRecord, Target};
 use super::tasks::{DEFAULT_ORG, DEFAULT_PROJECT};
 use super::viewer::Viewer;
 use super::views::{ProjectCounts, ProjectView};
@@ -164,6 +165,13 @@ impl Ats {
         }
         .insert(&w.txn)
         .await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "project.created", viewer)
+                .target(Target::Other("project", p.slug.clone()))
+                .data(serde_json::json!({ "name": p.name })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(ProjectView::new(p, &o.slug))
@@ -218,7 +226,15 @@ impl Ats {
             active.description = Set(description);
         }
         active.updated_at = Set(time::now());
+        let old_slug = p.slug.clone();
         let p = active.update(&w.txn).await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "project.updated", viewer)
+                .target(Target::Other("project", p.slug.clone()))
+                .data(serde_json::json!({ "slug": { "from": old_slug, "to": p.slug }, "name": p.name })),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(ProjectView::new(p, &o.slug))
@@ -241,6 +257,12 @@ impl Ats {
             .exec(&w.txn)
             .await?;
         project::Entity::delete_by_id(p.id).exec(&w.txn).await?;
+        self.audit(
+            &w.txn,
+            AuditRecord::new(o.id, "project.deleted", viewer)
+                .target(Target::Other("project", p.slug.clone())),
+        )
+        .await?;
         w.commit().await?;
         self.access_changed().await;
         Ok(())

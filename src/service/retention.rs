@@ -54,6 +54,10 @@ pub struct RetentionPolicy {
     pub finished_tasks: Option<Duration>,
     /// Most rows one batch (one statement, one transaction) deletes.
     pub batch: u64,
+    /// How long webhook deliveries are kept (`None`: forever).
+    pub webhook_deliveries: Option<Duration>,
+    /// How long audit records are kept (`None`: forever).
+    pub audit: Option<Duration>,
 }
 
 impl RetentionPolicy {
@@ -64,6 +68,8 @@ impl RetentionPolicy {
             events: config.retain_events.0,
             finished_tasks: config.retain_finished_tasks.0,
             batch: config.retention_batch.max(1),
+            webhook_deliveries: config.retain_webhook_deliveries.0,
+            audit: config.retain_audit.0,
         }
     }
 }
@@ -88,9 +94,7 @@ const EXPIRED_TOKENS: Duration = Duration::from_secs(24 * 3600);
 
 /// Every table pruned by age alone, one line each. A feature that adds a
 /// table which grows without bound adds its rule here, e.g.
-/// `RowRule { table: "webhook_deliveries", key: "id", age_column: "created_at", keep: |p| p.webhook_deliveries }`,
-/// `RowRule { table: "idempotency_keys", key: "id", age_column: "created_at", keep: |_| Some(DAY) }`,
-/// `RowRule { table: "audit_log", key: "id", age_column: "created_at", keep: |_| Some(YEAR) }`.
+/// `RowRule { table: "idempotency_keys", key: "id", age_column: "created_at", keep: |_| Some(DAY) }`.
 pub const ROW_RULES: &[RowRule] = &[
     RowRule {
         table: "password_resets",
@@ -109,6 +113,21 @@ pub const ROW_RULES: &[RowRule] = &[
         key: "id",
         age_column: "created_at",
         keep: |_| Some(super::idempotency::KEY_LIFETIME),
+    },
+    // Deliveries by when they were queued (`ATS_RETAIN_WEBHOOK_DELIVERIES`),
+    // whatever their state: a pending one that old belongs to a webhook
+    // disabled for as long.
+    RowRule {
+        table: "webhook_deliveries",
+        key: "id",
+        age_column: "created_at",
+        keep: |p| p.webhook_deliveries,
+    },
+    RowRule {
+        table: "audit_log",
+        key: "id",
+        age_column: "created_at",
+        keep: |p| p.audit,
     },
 ];
 
@@ -367,6 +386,8 @@ impl Ats {
         if !self.retention_lock(&w).await? {
             return Ok(Batch::Busy);
         }
+        // Nor past what the webhook dispatcher has queued.
+        let end = end.min(Self::dispatch_cursor(&w.txn).await?);
         let from = pruned_through(&w.txn).await?;
         let rows: Vec<(Option<i64>, DateTime<Utc>)> = event::Entity::find()
             .select_only()

@@ -54,6 +54,8 @@ struct Inner {
     principal: Option<Principal>,
     credential: Credential,
     rights: Mutex<Option<Arc<Rights>>>,
+    /// The request's id and client address, for the audit log.
+    origin: std::sync::OnceLock<(Option<String>, Option<String>)>,
 }
 
 /// What proved the caller's identity, re-checked when access changes.
@@ -92,6 +94,7 @@ impl Viewer {
                 principal,
                 credential,
                 rights: Mutex::new(None),
+                origin: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -99,6 +102,17 @@ impl Viewer {
     /// The acting actor.
     pub fn actor(&self) -> &Actor {
         &self.inner.actor
+    }
+
+    /// Records where the request came from (its id and client address),
+    /// which audit records carry; the first call wins.
+    pub fn set_origin(&self, request_id: Option<String>, client_ip: Option<String>) {
+        let _ = self.inner.origin.set((request_id, client_ip));
+    }
+
+    /// The request's id and client address, when the adapter told them.
+    pub(crate) fn request_origin(&self) -> (Option<String>, Option<String>) {
+        self.inner.origin.get().cloned().unwrap_or_default()
     }
 
     /// The registered identity behind the request, if credentials were sent.

@@ -18,6 +18,7 @@ mod dashboard_api;
 mod event_order;
 mod graphql;
 mod lifecycle;
+mod outbound;
 mod parity;
 mod queue_metrics;
 mod read_path;

@@ -25,6 +25,7 @@ pub mod gql;
 pub mod gql_ws;
 pub mod observed;
 pub mod process;
+pub mod receiver;
 pub mod refusals;
 pub mod retention;
 pub mod shapes;
