@@ -217,6 +217,12 @@ pub struct TaskFields {
     /// Most times the task may be claimed
     #[arg(long)]
     pub max_attempts: Option<i64>,
+    /// Not claimable before this RFC 3339 time (e.g. 2026-12-24T09:00:00Z)
+    #[arg(long, value_name = "TIME", conflicts_with = "run_in")]
+    pub run_at: Option<String>,
+    /// Not claimable before this long from now (90s, 30m, 1h, 2d, 1w)
+    #[arg(long = "in", value_name = "DURATION")]
+    pub run_in: Option<String>,
 }
 
 #[derive(Debug, Args)]

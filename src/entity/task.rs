@@ -46,6 +46,11 @@ pub struct Model {
     pub has_dependents: bool,
     /// How many of its subtasks are pending or in progress.
     pub open_subtasks: i32,
+    /// When the task may first be claimed (scheduled tasks and retries).
+    pub run_at: Option<DateTimeUtc>,
+    /// A pending task waiting for its `run_at`: out of the ready queue until
+    /// the timer worker (or a claim after `run_at`) clears it.
+    pub waiting: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

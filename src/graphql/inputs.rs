@@ -165,6 +165,8 @@ pub struct CreateTaskInput {
     pub max_attempts: Option<i32>,
     /// Tasks (same org) that must complete before this one can be claimed.
     pub depends_on: Option<Vec<ID>>,
+    /// When it may first be claimed; until then it waits, pending.
+    pub run_at: Option<DateTime>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -194,6 +196,7 @@ impl CreateTaskInput {
                         .collect::<GqlResult<Vec<i64>>>()
                 })
                 .transpose()?,
+            run_at: self.run_at.map(|t| crate::time::format(&t.0)),
         })
     }
 }
@@ -214,6 +217,8 @@ pub struct UpdateTaskInput {
     pub max_attempts: MaybeUndefined<i32>,
     /// Replaces the blockers (task ids of the same org).
     pub depends_on: Option<Vec<ID>>,
+    /// When it may be claimed; `null` means at once.
+    pub run_at: MaybeUndefined<DateTime>,
 }
 
 fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
@@ -238,6 +243,7 @@ impl UpdateTaskInput {
                 .status
                 .map(|s| crate::service::TaskStatus::from(s).as_str().to_owned()),
             max_attempts: maybe(&self.max_attempts, i64::from),
+            run_at: maybe(&self.run_at, |t| crate::time::format(&t.0)),
             depends_on: self
                 .depends_on
                 .as_ref()

@@ -199,6 +199,10 @@ impl Task {
     async fn max_attempts(&self) -> Option<i32> {
         self.0.max_attempts
     }
+    /// When it may first be claimed: a pending task is not claimable before.
+    async fn run_at(&self) -> Option<DateTime> {
+        self.0.run_at.map(Into::into)
+    }
     /// The message thread, oldest first: `first` messages (1–1000, default
     /// 100) after the message id `after`.
     #[graphql(complexity = "super::history_cost(first, child_complexity)")]

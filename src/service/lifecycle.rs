@@ -187,6 +187,22 @@ pub fn plan(
             let lease = now + Duration::milliseconds(validate::lease_ms(*lease_ms)?);
             match t.status {
                 TaskStatus::Pending => {
+                    if t.waiting {
+                        match t.run_at.filter(|r| *r > now) {
+                            Some(run_at) => {
+                                return Err(Error::conflict(format!(
+                                    "cannot claim task {}: it is scheduled to run at {}; possible actions: wait until then, update run_at, reject, cancel",
+                                    t.id,
+                                    time::format(&run_at)
+                                )));
+                            }
+                            // Its time came before the timer worker saw it.
+                            None => {
+                                t.waiting = false;
+                                events.push(("task.ready", None));
+                            }
+                        }
+                    }
                     if let Some(max) = t.max_attempts.filter(|max| t.attempts >= *max) {
                         return Err(Error::conflict(format!(
                             "cannot claim task {}: it reached its limit of {max} attempts; possible actions: reject, cancel, update",
@@ -286,6 +302,7 @@ pub fn plan(
                 return Err(refuse(action, &t));
             }
             t.status = TaskStatus::Pending;
+            t.waiting = t.run_at.is_some_and(|r| r > now);
             t.reason = validate::reason(reason.clone())?;
             t.assignee_type = None;
             t.assignee_id = None;
@@ -316,6 +333,7 @@ fn require_held(action: &Action, t: &task::Model, actor: &Actor, admin: bool) ->
 
 fn finish(t: &mut task::Model, to: TaskStatus, reason: Option<String>, now: DateTime<Utc>) {
     t.status = to;
+    t.waiting = false;
     t.lease_expires = None;
     if to == TaskStatus::Completed {
         t.completed_at = Some(now);

@@ -24,6 +24,7 @@ pub mod retention;
 mod sessions;
 mod stats;
 mod tasks;
+mod timers;
 pub mod validate;
 mod viewer;
 pub mod views;
@@ -59,6 +60,7 @@ pub use retention::{PruneReport, Pruner, RetentionCounters, RetentionPolicy};
 pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
 pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
+pub use timers::TimerWorker;
 pub use viewer::{Rights, Viewer};
 pub use workflow::{HandoffView, NewHandoff};
 

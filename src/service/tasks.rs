@@ -85,6 +85,11 @@ pub struct NewTask {
     /// claimed; at most 100.
     #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
+    /// When the task may first be claimed (RFC 3339); until then it is
+    /// `pending` but not claimable, and `task.ready` marks the moment.
+    /// Default: at once.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub run_at: Option<String>,
 }
 
 /// Tasks under their attempt cap with every blocker completed.
@@ -100,6 +105,11 @@ fn unblocked_under_cap() -> Condition {
 /// pending, or holding an expired lease, unblocked and under their cap.
 pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Condition {
     Condition::all()
+        .add(
+            Condition::any()
+                .add(task::Column::Waiting.eq(false))
+                .add(task::Column::RunAt.lte(now)),
+        )
         .add(
             Condition::any()
                 .add(task::Column::Status.eq(TaskStatus::Pending))
@@ -149,6 +159,8 @@ fn new_row(
         parent_id: Set(f.parent_id),
         attempts: Set(0),
         max_attempts: Set(f.max_attempts),
+        waiting: Set(f.run_at.is_some_and(|r| r > now)),
+        run_at: Set(f.run_at),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -180,17 +192,20 @@ async fn insert_bulk<C: ConnectionTrait>(
                 "priority": f.priority,
                 "payload": f.payload,
                 "max_attempts": f.max_attempts,
+                "run_at": f.run_at.as_ref().map(time::format),
+                "waiting": f.run_at.is_some_and(|r| r > now),
             })
         })
         .collect();
     let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
                status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, version, created_at, updated_at) \
+               max_attempts, run_at, waiting, version, created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
-               'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, 0, $6, $6 \
+               'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
+               x.waiting, 0, $6, $6 \
                FROM jsonb_to_recordset($1::jsonb) AS x(title text, description text, \
                task_type text, channel text, priority integer, payload jsonb, \
-               max_attempts integer) \
+               max_attempts integer, run_at timestamptz, waiting boolean) \
                RETURNING *";
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -238,6 +253,7 @@ struct ValidTask {
     parent_id: Option<i64>,
     max_attempts: Option<i32>,
     depends_on: Vec<i64>,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ValidTask {
@@ -257,6 +273,11 @@ impl ValidTask {
             parent_id: input.parent_id,
             max_attempts: input.max_attempts.map(validate::max_attempts).transpose()?,
             depends_on: input.depends_on.unwrap_or_default(),
+            run_at: input
+                .run_at
+                .as_deref()
+                .map(|r| validate::instant("run_at", r))
+                .transpose()?,
         })
     }
 }
@@ -294,6 +315,11 @@ pub struct TaskPatch {
     /// Replaces the task's blockers (same org; no cycles); at most 100.
     #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
+    /// When the task may be claimed (RFC 3339); `null` means at once. A
+    /// pending task waits for it, out of reach of claims.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub run_at: Option<Option<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -885,6 +911,15 @@ impl Ats {
             .max_attempts
             .map(|m| m.map(validate::max_attempts).transpose())
             .transpose()?;
+        let run_at = patch
+            .run_at
+            .as_ref()
+            .map(|r| {
+                r.as_deref()
+                    .map(|r| validate::instant("run_at", r))
+                    .transpose()
+            })
+            .transpose()?;
         let target_status = patch
             .status
             .as_deref()
@@ -918,6 +953,7 @@ impl Ats {
             change!(channel, channel, "channel");
             change!(payload, payload, "payload");
             change!(max_attempts, max_attempts, "max_attempts");
+            change!(run_at, run_at, "run_at");
             let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
             if !changes.is_empty() {
                 t.updated_at = now;
@@ -949,6 +985,16 @@ impl Ats {
                         }
                     }
                 }
+            }
+            if run_at.is_some() {
+                // A pending task waits for a `run_at` ahead; one that stops
+                // waiting becomes ready now.
+                let waits = t.status == TaskStatus::Pending && t.run_at.is_some_and(|r| r > now);
+                if t.waiting && !waits && t.status == TaskStatus::Pending {
+                    events.push(("task.ready", None));
+                    t.updated_at = now;
+                }
+                t.waiting = waits;
             }
             if let Some(deps) = &patch.depends_on {
                 let deps = self

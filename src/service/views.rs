@@ -41,6 +41,9 @@ pub struct TaskView {
     pub blocked_by: Vec<i64>,
     pub attempts: i32,
     pub max_attempts: Option<i32>,
+    /// When it may first be claimed: a pending task is not claimable before.
+    #[serde(with = "rfc3339::option")]
+    pub run_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -107,6 +110,7 @@ impl TaskView {
             blocked_by: Vec::new(),
             attempts: t.attempts,
             max_attempts: t.max_attempts,
+            run_at: t.run_at,
             created_at: t.created_at,
             updated_at: t.updated_at,
             claimed_at: t.claimed_at,

@@ -1,0 +1,83 @@
+//! Time: scheduled tasks (`run_at`).
+//!
+//! An index cannot hold `now()`, so a task whose `run_at` lies ahead is kept
+//! out of the ready queue by a flag on its row: `waiting` is true while a
+//! pending task waits for its `run_at`. The timer worker clears it (with a
+//! conditional update, and `task.ready`) when the time comes; the ready
+//! indexes hold only rows that do not wait, and `ix_tasks_waiting` holds the
+//! waiting ones by `run_at`, so the timer reads only what is due.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// The rows the ready indexes hold; claim-next's condition, word for word.
+pub const READY: &str = "status = 'pending' AND open_blockers = 0 AND (max_attempts IS NULL OR attempts < max_attempts) AND NOT waiting";
+
+/// The rows the waiting index holds; the timer's condition, word for word.
+pub const WAITING: &str = "waiting";
+
+const OLD_READY: &str = super::m20261201_000006_ready_queue::READY;
+
+/// The ready indexes, by name and leading columns.
+const READY_INDEXES: [(&str, &str); 3] = [
+    ("ix_tasks_ready", "priority DESC, created_at, id"),
+    (
+        "ix_tasks_ready_project",
+        "project_id, priority DESC, created_at, id",
+    ),
+    (
+        "ix_tasks_ready_channel",
+        "project_id, channel, priority DESC, created_at, id",
+    ),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            timestamp_with_time_zone_null("run_at"),
+            boolean("waiting").default(false).to_owned(),
+        ] {
+            manager
+                .alter_table(Table::alter().table("tasks").add_column(column).to_owned())
+                .await?;
+        }
+        let db = manager.get_connection();
+        for (name, columns) in READY_INDEXES {
+            db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
+            db.execute_unprepared(&format!(
+                "CREATE INDEX {name} ON tasks ({columns}) WHERE {READY}"
+            ))
+            .await?;
+        }
+        db.execute_unprepared(&format!(
+            "CREATE INDEX ix_tasks_waiting ON tasks (run_at) WHERE {WAITING}"
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("DROP INDEX ix_tasks_waiting").await?;
+        for (name, columns) in READY_INDEXES {
+            db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
+            db.execute_unprepared(&format!(
+                "CREATE INDEX {name} ON tasks ({columns}) WHERE {OLD_READY}"
+            ))
+            .await?;
+        }
+        for column in ["waiting", "run_at"] {
+            manager
+                .alter_table(Table::alter().table("tasks").drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
