@@ -339,7 +339,7 @@ pub enum SubtaskCmd {
         parent: i64,
         title: String,
         #[command(flatten)]
-        fields: TaskFields,
+        fields: Box<TaskFields>,
     },
     /// List the subtasks
     List { parent: i64 },

@@ -1,4 +1,5 @@
-//! Time: scheduled tasks (`run_at`).
+//! Time: scheduled tasks (`run_at`) and retries with backoff (`retry`, the
+//! task's retry policy, a JSON object).
 //!
 //! An index cannot hold `now()`, so a task whose `run_at` lies ahead is kept
 //! out of the ready queue by a flag on its row: `waiting` is true while a
@@ -43,6 +44,7 @@ impl MigrationTrait for Migration {
         for column in [
             timestamp_with_time_zone_null("run_at"),
             boolean("waiting").default(false).to_owned(),
+            json_binary_null("retry"),
         ] {
             manager
                 .alter_table(Table::alter().table("tasks").add_column(column).to_owned())
@@ -73,7 +75,7 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         }
-        for column in ["waiting", "run_at"] {
+        for column in ["retry", "waiting", "run_at"] {
             manager
                 .alter_table(Table::alter().table("tasks").drop_column(column).to_owned())
                 .await?;

@@ -51,6 +51,9 @@ pub struct Model {
     /// A pending task waiting for its `run_at`: out of the ready queue until
     /// the timer worker (or a claim after `run_at`) clears it.
     pub waiting: bool,
+    /// The retry policy (`service::RetryPolicy` as JSON), if any.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub retry: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

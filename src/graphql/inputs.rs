@@ -167,6 +167,8 @@ pub struct CreateTaskInput {
     pub depends_on: Option<Vec<ID>>,
     /// When it may first be claimed; until then it waits, pending.
     pub run_at: Option<DateTime>,
+    /// How failed attempts are retried.
+    pub retry: Option<RetryPolicyInput>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -197,6 +199,7 @@ impl CreateTaskInput {
                 })
                 .transpose()?,
             run_at: self.run_at.map(|t| crate::time::format(&t.0)),
+            retry: self.retry.as_ref().map(RetryPolicyInput::to_json),
         })
     }
 }
@@ -219,6 +222,56 @@ pub struct UpdateTaskInput {
     pub depends_on: Option<Vec<ID>>,
     /// When it may be claimed; `null` means at once.
     pub run_at: MaybeUndefined<DateTime>,
+    /// A new retry policy; `null` removes it.
+    pub retry: MaybeUndefined<RetryPolicyInput>,
+}
+
+/// How a task's failed attempts are retried; every field has a default.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct RetryPolicyInput {
+    /// Default `EXPONENTIAL`.
+    pub backoff: Option<Backoff>,
+    /// The first delay in ms (default 10 000).
+    pub initial_ms: Option<i32>,
+    /// The longest delay in ms (default 3 600 000).
+    pub max_ms: Option<i32>,
+    /// Spread each delay between half and all of itself (default true).
+    pub jitter: Option<bool>,
+}
+
+impl RetryPolicyInput {
+    /// The policy as the service reads it.
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        if let Some(b) = self.backoff {
+            m.insert(
+                "backoff".into(),
+                Value::from(match b {
+                    Backoff::Exponential => "exponential",
+                    Backoff::Fixed => "fixed",
+                }),
+            );
+        }
+        if let Some(v) = self.initial_ms {
+            m.insert("initial_ms".into(), v.into());
+        }
+        if let Some(v) = self.max_ms {
+            m.insert("max_ms".into(), v.into());
+        }
+        if let Some(v) = self.jitter {
+            m.insert("jitter".into(), v.into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// How retry delays grow.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backoff {
+    /// Doubling from `initialMs` up to `maxMs`.
+    Exponential,
+    /// `initialMs` every time.
+    Fixed,
 }
 
 fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
@@ -244,6 +297,7 @@ impl UpdateTaskInput {
                 .map(|s| crate::service::TaskStatus::from(s).as_str().to_owned()),
             max_attempts: maybe(&self.max_attempts, i64::from),
             run_at: maybe(&self.run_at, |t| crate::time::format(&t.0)),
+            retry: maybe(&self.retry, |r| r.to_json()),
             depends_on: self
                 .depends_on
                 .as_ref()

@@ -12,7 +12,7 @@ use super::types::{Handoff, Message, Organization, Project, Task};
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::service::{
     Action, ClaimBatch, ClaimNext, NewHandoff, NewMessage, NewOrg, NewProject, OrgPatch,
-    ProjectPatch, Scope,
+    ProjectPatch, RetryAsk, Scope,
 };
 
 /// The task a mutation changed.
@@ -325,14 +325,22 @@ impl MutationRoot {
         .await
     }
 
-    /// Fails a claimed task.
+    /// Fails a claimed task. With `retry` (or `retryAt`, `retryInMs`), a
+    /// task with a retry policy goes back to `PENDING` until its retry while
+    /// attempts are left (`task.retry_scheduled`), and fails with
+    /// `attempts_exhausted` at its cap.
     async fn fail_task(
         &self,
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        retry: Option<bool>,
+        retry_at: Option<super::scalars::DateTime>,
+        retry_in_ms: Option<i32>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Fail { reason }).await
+        let at = retry_at.map(|t| crate::time::format(&t.0));
+        let retry = RetryAsk::from_parts(retry, at.as_deref(), retry_in_ms.map(i64::from)).gql()?;
+        transition(ctx, &id, Action::Fail { reason, retry }).await
     }
 
     /// Rejects a pending or claimed task.

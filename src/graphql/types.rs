@@ -104,6 +104,18 @@ impl Actor {
 /// A unit of work handed between actors.
 pub struct Task(pub Arc<TaskView>);
 
+/// A task's retry policy.
+#[derive(SimpleObject)]
+pub struct RetryPolicy {
+    pub backoff: super::inputs::Backoff,
+    /// The first delay in ms.
+    pub initial_ms: i64,
+    /// The longest delay in ms.
+    pub max_ms: i64,
+    /// Each delay is drawn between half and all of itself.
+    pub jitter: bool,
+}
+
 impl From<Arc<TaskView>> for Task {
     fn from(view: Arc<TaskView>) -> Self {
         Self(view)
@@ -202,6 +214,18 @@ impl Task {
     /// When it may first be claimed: a pending task is not claimable before.
     async fn run_at(&self) -> Option<DateTime> {
         self.0.run_at.map(Into::into)
+    }
+    /// How failed attempts are retried; `null`: they are not.
+    async fn retry(&self) -> Option<RetryPolicy> {
+        crate::service::RetryPolicy::of(self.0.retry.as_ref()).map(|p| RetryPolicy {
+            backoff: match p.backoff {
+                crate::service::Backoff::Exponential => super::inputs::Backoff::Exponential,
+                crate::service::Backoff::Fixed => super::inputs::Backoff::Fixed,
+            },
+            initial_ms: p.initial_ms,
+            max_ms: p.max_ms,
+            jitter: p.jitter,
+        })
     }
     /// The message thread, oldest first: `first` messages (1–1000, default
     /// 100) after the message id `after`.

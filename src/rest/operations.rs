@@ -28,7 +28,7 @@ use super::members::RoleBody;
 use super::operation::operations;
 use super::orgs::ProjectListParams;
 use super::stats::StatsParams;
-use super::task_actions::{ClaimBody, CompleteBody, CursorParams, ReasonBody};
+use super::task_actions::{ClaimBody, CompleteBody, CursorParams, FailBody, ReasonBody};
 use super::task_query::ListParams;
 use super::task_workflow::{
     ActionList, BulkBody, BulkCreated, ClaimedTasks, HandoffBody, HandoffList, TaskList,
@@ -111,7 +111,7 @@ operations! {
     /// Fails the caller's claimed task.
     fail_task: POST "/tasks/{id}/fail" => task_actions::fail, tag Lifecycle,
         graphql "Mutation.failTask",
-        body ReasonBody or empty, ok 200 TaskBody "The failed task", errors [403, 404, 409];
+        body FailBody or empty, ok 200 TaskBody "The failed (or retrying) task", errors [403, 404, 409];
 
     /// Rejects a pending or claimed task.
     reject_task: POST "/tasks/{id}/reject" => task_actions::reject, tag Lifecycle,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::event_log::record_change;
+use super::retry::RetryPolicy;
 use super::tasks::Scope;
 use super::viewer::Viewer;
 use super::views::TaskView;
@@ -32,10 +33,13 @@ pub enum Action {
         /// An object (one output) or an array of outputs.
         outputs: Option<Value>,
     },
-    /// Give up.
+    /// Give up, or (with `retry`, for a task with a retry policy) give the
+    /// task back for a later attempt.
     Fail {
         /// Why.
         reason: Option<String>,
+        /// Ask for a retry instead of failing for good.
+        retry: Option<RetryAsk>,
     },
     /// Decline.
     Reject {
@@ -74,7 +78,10 @@ impl Action {
         Ok(Some(match target {
             TaskStatus::InProgress => Self::Claim { lease_ms: None },
             TaskStatus::Completed => Self::Complete { outputs: None },
-            TaskStatus::Failed => Self::Fail { reason: None },
+            TaskStatus::Failed => Self::Fail {
+                reason: None,
+                retry: None,
+            },
             TaskStatus::Rejected => Self::Reject { reason: None },
             TaskStatus::Cancelled => Self::Cancel { reason: None },
             TaskStatus::Pending if current.is_terminal() => Self::Reopen { reason: None },
@@ -85,6 +92,47 @@ impl Action {
                 )));
             }
         }))
+    }
+}
+
+/// What a worker that fails a task asks of its retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAsk {
+    /// After the policy's backoff.
+    Backoff,
+    /// At this time (at most the policy's `max_ms` from now).
+    At(DateTime<Utc>),
+    /// After this many ms (at most the policy's `max_ms`).
+    In(i64),
+}
+
+impl RetryAsk {
+    /// The ask of a `fail` request's `retry`, `retry_at` and `retry_in_ms`
+    /// (422 when they contradict each other); `None`: fail for good.
+    pub fn from_parts(
+        retry: Option<bool>,
+        retry_at: Option<&str>,
+        retry_in_ms: Option<i64>,
+    ) -> Result<Option<Self>> {
+        let ask = match (retry_at, retry_in_ms) {
+            (Some(_), Some(_)) => {
+                return Err(Error::validation("give retry_at or retry_in_ms, not both"));
+            }
+            (Some(at), None) => Some(Self::At(validate::instant("retry_at", at)?)),
+            (None, Some(ms)) if ms < 0 => {
+                return Err(Error::validation(format!(
+                    "retry_in_ms must not be negative, got {ms}"
+                )));
+            }
+            (None, Some(ms)) => Some(Self::In(ms.min(super::retry::MAX_DELAY_MS))),
+            (None, None) => retry.unwrap_or(false).then_some(Self::Backoff),
+        };
+        if ask.is_some() && retry == Some(false) {
+            return Err(Error::validation(
+                "retry_at and retry_in_ms ask for a retry: they cannot go with retry: false",
+            ));
+        }
+        Ok(ask)
     }
 }
 
@@ -136,7 +184,47 @@ pub(crate) fn lapse(
         Some(("previous_assignee", previous_assignee(t))),
     ));
     expire_lease(t);
+    if let Some(policy) = RetryPolicy::of(t.retry.as_ref()) {
+        let at = now + policy.delay(t.attempts);
+        let reason = t.reason.clone();
+        retry_or_fail(t, at, "lease_expired", reason, now, events);
+    }
     true
+}
+
+/// After a failed attempt of a task with a retry policy: back to `pending`
+/// until `at` (`task.retry_scheduled`) while attempts are left; failed for
+/// good (`task.failed` with `attempts_exhausted`) at its cap.
+fn retry_or_fail(
+    t: &mut task::Model,
+    at: DateTime<Utc>,
+    cause: &'static str,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+    events: &mut Vec<(&'static str, Option<(&'static str, Value)>)>,
+) {
+    if t.max_attempts.is_some_and(|max| t.attempts >= max) {
+        finish(t, TaskStatus::Failed, reason, now);
+        events.push(("task.failed", Some(("attempts_exhausted", json!(true)))));
+        return;
+    }
+    expire_lease(t);
+    t.reason = reason;
+    t.run_at = Some(at);
+    t.waiting = at > now;
+    events.push((
+        "task.retry_scheduled",
+        Some((
+            "retry",
+            json!({
+                "attempt": t.attempts,
+                "next_attempt": t.attempts + 1,
+                "run_at": time::format(&at),
+                "cause": cause,
+                "reason": t.reason,
+            }),
+        )),
+    ));
 }
 
 fn holder(t: &task::Model) -> String {
@@ -254,15 +342,29 @@ pub fn plan(
             finish(&mut t, TaskStatus::Completed, None, now);
             events.push(("task.completed", None));
         }
-        Action::Fail { reason } => {
+        Action::Fail { reason, retry } => {
             require_held(action, &t, actor, admin)?;
-            finish(
-                &mut t,
-                TaskStatus::Failed,
-                validate::reason(reason.clone())?,
-                now,
-            );
-            events.push(("task.failed", None));
+            let reason = validate::reason(reason.clone())?;
+            match retry {
+                None => {
+                    finish(&mut t, TaskStatus::Failed, reason, now);
+                    events.push(("task.failed", None));
+                }
+                Some(ask) => {
+                    let Some(policy) = RetryPolicy::of(t.retry.as_ref()) else {
+                        return Err(Error::conflict(format!(
+                            "cannot retry task {}: it has no retry policy; possible actions: fail without retry, update its retry policy first",
+                            t.id
+                        )));
+                    };
+                    let at = match *ask {
+                        RetryAsk::Backoff => now + policy.delay(t.attempts),
+                        RetryAsk::At(at) => policy.bounded(at, now),
+                        RetryAsk::In(ms) => policy.bounded(now + Duration::milliseconds(ms), now),
+                    };
+                    retry_or_fail(&mut t, at, "fail", reason, now, &mut events);
+                }
+            }
         }
         Action::Reject { reason } => {
             match t.status {

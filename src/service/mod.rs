@@ -21,6 +21,7 @@ mod projects;
 mod queue;
 mod reaper;
 pub mod retention;
+mod retry;
 mod sessions;
 mod stats;
 mod tasks;
@@ -46,7 +47,7 @@ pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
     PublicIdentityView, Registered, Registration,
 };
-pub use lifecycle::Action;
+pub use lifecycle::{Action, RetryAsk};
 pub use lifecycle::{parse_status, status_names};
 pub use members::{
     InvitationView, MemberView, NewInvitation, NewMember, NewPermission, PermissionView,
@@ -57,6 +58,7 @@ pub use projects::{NewProject, ProjectPatch};
 pub use queue::{QueueSeries, QueueSnapshot};
 pub use reaper::{LeaseReaper, ReaperCounters};
 pub use retention::{PruneReport, Pruner, RetentionCounters, RetentionPolicy};
+pub use retry::{Backoff, RetryInput, RetryPolicy};
 pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
 pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};

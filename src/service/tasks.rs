@@ -90,6 +90,12 @@ pub struct NewTask {
     /// Default: at once.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub run_at: Option<String>,
+    /// How a failed attempt is retried: `fail` with `retry` (or an expired
+    /// lease) puts the task back to `pending` after a backoff while attempts
+    /// are left (`max_attempts` caps them). Fields default to exponential,
+    /// 10 s, 1 h and jitter.
+    #[schema(value_type = Option<crate::service::RetryInput>)]
+    pub retry: Option<Value>,
 }
 
 /// Tasks under their attempt cap with every blocker completed.
@@ -116,7 +122,9 @@ pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Conditi
                 .add(
                     Condition::all()
                         .add(task::Column::Status.eq(TaskStatus::InProgress))
-                        .add(task::Column::LeaseExpires.lte(now)),
+                        .add(task::Column::LeaseExpires.lte(now))
+                        // With a retry policy, an expired lease waits for its retry.
+                        .add(task::Column::Retry.is_null()),
                 ),
         )
         .add(unblocked_under_cap())
@@ -161,6 +169,7 @@ fn new_row(
         max_attempts: Set(f.max_attempts),
         waiting: Set(f.run_at.is_some_and(|r| r > now)),
         run_at: Set(f.run_at),
+        retry: Set(f.retry),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -194,18 +203,19 @@ async fn insert_bulk<C: ConnectionTrait>(
                 "max_attempts": f.max_attempts,
                 "run_at": f.run_at.as_ref().map(time::format),
                 "waiting": f.run_at.is_some_and(|r| r > now),
+                "retry": f.retry,
             })
         })
         .collect();
     let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
                status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, run_at, waiting, version, created_at, updated_at) \
+               max_attempts, run_at, waiting, retry, version, created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
                'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
-               x.waiting, 0, $6, $6 \
+               x.waiting, x.retry, 0, $6, $6 \
                FROM jsonb_to_recordset($1::jsonb) AS x(title text, description text, \
                task_type text, channel text, priority integer, payload jsonb, \
-               max_attempts integer, run_at timestamptz, waiting boolean) \
+               max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb) \
                RETURNING *";
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -254,6 +264,7 @@ struct ValidTask {
     max_attempts: Option<i32>,
     depends_on: Vec<i64>,
     run_at: Option<chrono::DateTime<chrono::Utc>>,
+    retry: Option<Value>,
 }
 
 impl ValidTask {
@@ -277,6 +288,10 @@ impl ValidTask {
                 .run_at
                 .as_deref()
                 .map(|r| validate::instant("run_at", r))
+                .transpose()?,
+            retry: input
+                .retry
+                .map(|r| super::RetryPolicy::from_json(r).map(|p| p.to_json()))
                 .transpose()?,
         })
     }
@@ -320,6 +335,10 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub run_at: Option<Option<String>>,
+    /// A new retry policy (see create); `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<crate::service::RetryInput>)]
+    pub retry: Option<Option<Value>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -920,6 +939,13 @@ impl Ats {
                     .transpose()
             })
             .transpose()?;
+        let retry = patch
+            .retry
+            .map(|r| {
+                r.map(|r| super::RetryPolicy::from_json(r).map(|p| p.to_json()))
+                    .transpose()
+            })
+            .transpose()?;
         let target_status = patch
             .status
             .as_deref()
@@ -954,6 +980,7 @@ impl Ats {
             change!(payload, payload, "payload");
             change!(max_attempts, max_attempts, "max_attempts");
             change!(run_at, run_at, "run_at");
+            change!(retry, retry, "retry");
             let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
             if !changes.is_empty() {
                 t.updated_at = now;

@@ -44,6 +44,9 @@ pub struct TaskView {
     /// When it may first be claimed: a pending task is not claimable before.
     #[serde(with = "rfc3339::option")]
     pub run_at: Option<DateTime<Utc>>,
+    /// How a failed attempt is retried; `null`: it is not.
+    #[schema(value_type = Option<crate::service::RetryPolicy>)]
+    pub retry: Option<Value>,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -111,6 +114,7 @@ impl TaskView {
             attempts: t.attempts,
             max_attempts: t.max_attempts,
             run_at: t.run_at,
+            retry: t.retry,
             created_at: t.created_at,
             updated_at: t.updated_at,
             claimed_at: t.claimed_at,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::Client;
 
 /// Every field of a task as REST returns it (SPEC §2, plus `blocked_by` of §3).
-pub const TASK_KEYS: [&str; 30] = [
+pub const TASK_KEYS: [&str; 31] = [
     "id",
     "org",
     "project",
@@ -36,6 +36,7 @@ pub const TASK_KEYS: [&str; 30] = [
     "attempts",
     "max_attempts",
     "run_at",
+    "retry",
     "created_at",
     "updated_at",
     "claimed_at",

@@ -5,4 +5,5 @@
 //! timeouts.
 
 mod cli;
+mod retries;
 mod scheduled;
