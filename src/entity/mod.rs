@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table. Only the service layer uses them.
 
 pub mod api_key;
+pub mod escalation;
 pub mod event;
 pub mod guardian_link;
 pub mod guardianship;

@@ -54,6 +54,10 @@ pub struct Model {
     /// The retry policy (`service::RetryPolicy` as JSON), if any.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub retry: Option<Json>,
+    /// When the task is due: still open then, it is overdue and escalates.
+    pub due_at: Option<DateTimeUtc>,
+    /// When `task.overdue` was emitted (once per deadline).
+    pub overdue_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

@@ -30,6 +30,8 @@ pub struct TaskFilter {
     pub parent_id: Option<ID>,
     /// Only tasks claimable now (true) or not (false).
     pub claimable: Option<bool>,
+    /// Only open tasks past their deadline (true) or the others (false).
+    pub overdue: Option<bool>,
 }
 
 /// Sort keys of a task list.
@@ -104,6 +106,7 @@ impl TaskFilter {
                 .transpose()?,
             org: self.org.clone(),
             claimable: self.claimable,
+            overdue: self.overdue,
             sort_by: match order.field {
                 TaskOrderField::CreatedAt => SortBy::CreatedAt,
                 TaskOrderField::UpdatedAt => SortBy::UpdatedAt,
@@ -169,6 +172,8 @@ pub struct CreateTaskInput {
     pub run_at: Option<DateTime>,
     /// How failed attempts are retried.
     pub retry: Option<RetryPolicyInput>,
+    /// When it is due; still open then, it escalates.
+    pub due_at: Option<DateTime>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -200,6 +205,7 @@ impl CreateTaskInput {
                 .transpose()?,
             run_at: self.run_at.map(|t| crate::time::format(&t.0)),
             retry: self.retry.as_ref().map(RetryPolicyInput::to_json),
+            due_at: self.due_at.map(|t| crate::time::format(&t.0)),
         })
     }
 }
@@ -224,6 +230,8 @@ pub struct UpdateTaskInput {
     pub run_at: MaybeUndefined<DateTime>,
     /// A new retry policy; `null` removes it.
     pub retry: MaybeUndefined<RetryPolicyInput>,
+    /// A new deadline; `null` removes it.
+    pub due_at: MaybeUndefined<DateTime>,
 }
 
 /// How a task's failed attempts are retried; every field has a default.
@@ -298,6 +306,7 @@ impl UpdateTaskInput {
             max_attempts: maybe(&self.max_attempts, i64::from),
             run_at: maybe(&self.run_at, |t| crate::time::format(&t.0)),
             retry: maybe(&self.retry, |r| r.to_json()),
+            due_at: maybe(&self.due_at, |t| crate::time::format(&t.0)),
             depends_on: self
                 .depends_on
                 .as_ref()

@@ -373,6 +373,17 @@ impl MutationRoot {
         transition(ctx, &id, Action::Reopen { reason }).await
     }
 
+    /// Gives a claimed task back to `PENDING`, clearing its assignee and
+    /// lease (the assignee, an org admin, or a person it escalated to).
+    async fn release_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> GqlResult<TaskPayload> {
+        transition(ctx, &id, Action::Release { reason }).await
+    }
+
     /// Posts a message on a task's thread.
     async fn add_message(
         &self,

@@ -215,6 +215,14 @@ impl Task {
     async fn run_at(&self) -> Option<DateTime> {
         self.0.run_at.map(Into::into)
     }
+    /// When it is due: still open then, it is overdue and escalates.
+    async fn due_at(&self) -> Option<DateTime> {
+        self.0.due_at.map(Into::into)
+    }
+    /// Its deadline passed while it was open.
+    async fn overdue(&self) -> bool {
+        self.0.overdue
+    }
     /// How failed attempts are retried; `null`: they are not.
     async fn retry(&self) -> Option<RetryPolicy> {
         crate::service::RetryPolicy::of(self.0.retry.as_ref()).map(|p| RetryPolicy {

@@ -128,6 +128,13 @@ operations! {
         graphql "Mutation.reopenTask",
         body ReasonBody or empty, ok 200 TaskBody "The reopened task", errors [403, 404, 409];
 
+    /// Gives a claimed task back: `in_progress` to `pending`, clearing the
+    /// assignee and lease (by the assignee, an org admin, or a person an
+    /// overdue task escalated to).
+    release_task: POST "/tasks/{id}/release" => task_actions::release, tag Lifecycle,
+        graphql "Mutation.releaseTask",
+        body ReasonBody or empty, ok 200 TaskBody "The released task", errors [403, 404, 409];
+
     /// Claims the most urgent claimable task matching the filter (highest priority, then oldest).
     claim_next_task: POST "/tasks/claim-next" => task_workflow::claim_next, tag Lifecycle,
         graphql "Mutation.claimNextTask",
@@ -340,6 +347,12 @@ operations! {
         tag Guardians, graphql "Mutation.confirmGuardian", auth Credentials,
         param token "Guardian link token",
         ok 201 GuardianshipBody "The guardianship", errors [403, 404, 409];
+
+    /// The open overdue tasks escalated to the caller (as a guardian of
+    /// their agent, or an owner or admin of their org), most overdue first.
+    list_escalations: GET "/auth/me/escalations" => auth::escalations, tag Auth,
+        graphql "Identity.escalations", auth Credentials,
+        ok 200 TaskList "The tasks";
 
     /// The caller's guardians and guarded agents.
     list_guardians: GET "/auth/me/guardians" => auth::guardians, tag Guardians,

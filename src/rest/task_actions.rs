@@ -131,6 +131,16 @@ pub(super) async fn reopen(
     act(&s, &viewer, &task, Action::Reopen { reason }).await
 }
 
+pub(super) async fn release(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+    task: TaskRef,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &viewer, &task, Action::Release { reason }).await
+}
+
 pub(super) async fn add_message(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,

@@ -56,6 +56,12 @@ pub enum Action {
         /// Why.
         reason: Option<String>,
     },
+    /// Give a claimed task back: `in_progress` to `pending`, clearing the
+    /// assignee and lease (the attempt stays used).
+    Release {
+        /// Why.
+        reason: Option<String>,
+    },
 }
 
 impl Action {
@@ -67,6 +73,7 @@ impl Action {
             Self::Reject { .. } => "reject",
             Self::Cancel { .. } => "cancel",
             Self::Reopen { .. } => "reopen",
+            Self::Release { .. } => "release",
         }
     }
 
@@ -141,7 +148,7 @@ pub fn possible_actions(s: TaskStatus) -> &'static str {
     match s {
         TaskStatus::Pending => "claim, reject, cancel, update",
         TaskStatus::InProgress => {
-            "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), cancel, update"
+            "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), release, cancel, update"
         }
         _ => "reopen, update",
     }
@@ -399,6 +406,12 @@ pub fn plan(
             );
             events.push(("task.cancelled", None));
         }
+        Action::Release { reason } => {
+            require_held(action, &t, actor, admin)?;
+            expire_lease(&mut t);
+            t.reason = validate::reason(reason.clone())?;
+            events.push(("task.released", None));
+        }
         Action::Reopen { reason } => {
             if !t.status.is_terminal() {
                 return Err(refuse(action, &t));
@@ -547,15 +560,33 @@ impl Ats {
         for _ in 0..CAS_RETRIES {
             let w = self.store.begin_write().await?;
             let (current, loc, access) = self
-                .find_task_in(&w.txn, &rights, scope, id, Access::Write)
+                .find_task_in(&w.txn, &rights, scope, id, Access::Read)
                 .await?;
-            let plan = plan(
+            // An overdue task escalated to the caller: it may cancel,
+            // release or complete it, whatever its role in the project.
+            let escalation = rights.escalated(id)
+                && access < Access::Admin
+                && matches!(
+                    action,
+                    Action::Cancel { .. } | Action::Complete { .. } | Action::Release { .. }
+                );
+            if access < Access::Write && !escalation {
+                return Err(Error::forbidden(format!(
+                    "you may read but not change the tasks of {}/{}",
+                    loc.org, loc.project
+                )));
+            }
+            let mut plan = plan(
                 &current,
                 &action,
                 actor,
-                access >= Access::Admin,
+                access >= Access::Admin || escalation,
                 time::now(),
             )?;
+            if escalation && let Some((_, extra @ None)) = plan.events.last_mut() {
+                // Each use of the right is on the record.
+                *extra = Some(("escalation_right", json!(true)));
+            }
             self.guard(&w.txn, &current, &plan.task).await?;
             let Some(stored) = compare_and_set(&w.txn, &current, &plan.task).await? else {
                 continue;

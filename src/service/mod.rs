@@ -7,6 +7,7 @@ mod claim_next;
 mod counts;
 mod dashboard;
 pub mod documented;
+mod escalations;
 mod event_log;
 mod guardians;
 mod health;

@@ -96,6 +96,11 @@ pub struct NewTask {
     /// 10 s, 1 h and jitter.
     #[schema(value_type = Option<crate::service::RetryInput>)]
     pub retry: Option<Value>,
+    /// When it is due (RFC 3339): still pending or in progress then, it
+    /// becomes overdue (`task.overdue`) and escalates to the guardians of
+    /// its assignee or creator, or to the org's owners and admins.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<String>,
 }
 
 /// Tasks under their attempt cap with every blocker completed.
@@ -128,6 +133,13 @@ pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Conditi
                 ),
         )
         .add(unblocked_under_cap())
+}
+
+/// Open tasks whose deadline passed (the `overdue` list filter).
+pub(crate) fn overdue_condition() -> Condition {
+    Condition::all()
+        .add(task::Column::OverdueAt.is_not_null())
+        .add(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
 }
 
 /// Tasks in the ready queue: pending, unblocked and under their cap — the
@@ -170,6 +182,7 @@ fn new_row(
         waiting: Set(f.run_at.is_some_and(|r| r > now)),
         run_at: Set(f.run_at),
         retry: Set(f.retry),
+        due_at: Set(f.due_at),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -204,18 +217,20 @@ async fn insert_bulk<C: ConnectionTrait>(
                 "run_at": f.run_at.as_ref().map(time::format),
                 "waiting": f.run_at.is_some_and(|r| r > now),
                 "retry": f.retry,
+                "due_at": f.due_at.as_ref().map(time::format),
             })
         })
         .collect();
     let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
                status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, run_at, waiting, retry, version, created_at, updated_at) \
+               max_attempts, run_at, waiting, retry, due_at, version, created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
                'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
-               x.waiting, x.retry, 0, $6, $6 \
+               x.waiting, x.retry, x.due_at, 0, $6, $6 \
                FROM jsonb_to_recordset($1::jsonb) AS x(title text, description text, \
                task_type text, channel text, priority integer, payload jsonb, \
-               max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb) \
+               max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb, \
+               due_at timestamptz) \
                RETURNING *";
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -265,6 +280,7 @@ struct ValidTask {
     depends_on: Vec<i64>,
     run_at: Option<chrono::DateTime<chrono::Utc>>,
     retry: Option<Value>,
+    due_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ValidTask {
@@ -292,6 +308,11 @@ impl ValidTask {
             retry: input
                 .retry
                 .map(|r| super::RetryPolicy::from_json(r).map(|p| p.to_json()))
+                .transpose()?,
+            due_at: input
+                .due_at
+                .as_deref()
+                .map(|d| validate::instant("due_at", d))
                 .transpose()?,
         })
     }
@@ -339,6 +360,11 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<crate::service::RetryInput>)]
     pub retry: Option<Option<Value>>,
+    /// A new deadline (RFC 3339; it may pass, and escalate, again); `null`
+    /// removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Option<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -381,6 +407,8 @@ pub struct TaskQuery {
     pub org: Option<String>,
     /// Only tasks that can be claimed now (true) or that cannot (false).
     pub claimable: Option<bool>,
+    /// Only open tasks past their deadline (true) or the others (false).
+    pub overdue: Option<bool>,
     pub sort_by: SortBy,
     /// Ascending when true; newest/highest first by default.
     pub ascending: bool,
@@ -816,6 +844,10 @@ impl Ats {
             let c = claimable_condition(time::now());
             cond = cond.add(if claimable { c } else { c.not() });
         }
+        if let Some(overdue) = q.overdue {
+            let c = overdue_condition();
+            cond = cond.add(if overdue { c } else { c.not() });
+        }
         let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if let Some(s) = search {
             let escaped: String = s
@@ -857,6 +889,7 @@ impl Ats {
             && q.updated_after.is_none()
             && q.parent_id.is_none()
             && q.claimable.is_none()
+            && q.overdue.is_none()
             && search.is_none()
         {
             let filter = CountFilter {
@@ -946,6 +979,15 @@ impl Ats {
                     .transpose()
             })
             .transpose()?;
+        let due_at = patch
+            .due_at
+            .as_ref()
+            .map(|d| {
+                d.as_deref()
+                    .map(|d| validate::instant("due_at", d))
+                    .transpose()
+            })
+            .transpose()?;
         let target_status = patch
             .status
             .as_deref()
@@ -981,6 +1023,14 @@ impl Ats {
             change!(max_attempts, max_attempts, "max_attempts");
             change!(run_at, run_at, "run_at");
             change!(retry, retry, "retry");
+            if let Some(d) = due_at
+                && t.due_at != d
+            {
+                t.due_at = d;
+                // A new deadline is reported when it passes, again.
+                t.overdue_at = None;
+                changes.push("due_at");
+            }
             let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
             if !changes.is_empty() {
                 t.updated_at = now;

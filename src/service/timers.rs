@@ -7,6 +7,9 @@
 //!
 //! - `run_at`: a scheduled task (or a retry) waits out of the ready queue
 //!   until its time; the worker then makes it ready (`task.ready`).
+//! - `due_at`: a task still open at its deadline becomes overdue, once
+//!   (`overdue_at`), with `task.overdue` naming who it escalates to; each of
+//!   them gets a per-task right (an `escalations` row).
 
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use super::Ats;
 use super::event_log::{NewEvent, record};
 use super::views::TaskView;
 use crate::actor::Actor;
+use crate::entity::escalation;
 use crate::entity::task::{self, TaskStatus};
 use crate::error::{Error, Result};
 use crate::time;
@@ -56,6 +60,13 @@ impl Ats {
         let mut changed = 0;
         loop {
             let n = self.release_scheduled().await?;
+            changed += n;
+            if n < BATCH as usize {
+                break;
+            }
+        }
+        loop {
+            let n = self.mark_overdue().await?;
             changed += n;
             if n < BATCH as usize {
                 break;
@@ -129,6 +140,106 @@ impl Ats {
         record(&w.txn, &events).await?;
         w.commit().await?;
         self.bus.settle().await;
+        Ok(views.len())
+    }
+
+    /// Marks the open tasks whose deadline passed overdue, with
+    /// `task.overdue` each (naming its escalation targets, who get their
+    /// per-task right in the same transaction).
+    async fn mark_overdue(&self) -> Result<usize> {
+        let now = time::now();
+        let mut pick = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
+            // Inlined: the deadline index holds these rows only.
+            .filter(Expr::cust(migration::DUE_TASKS))
+            .filter(task::Column::DueAt.lte(now))
+            .order_by_asc(task::Column::DueAt)
+            .limit(BATCH)
+            .into_query();
+        if self.store.backend() == DbBackend::Postgres {
+            pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let w = self.store.begin_write().await?;
+        let mut stored = task::Entity::update_many()
+            .col_expr(task::Column::OverdueAt, Expr::value(now))
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                task::Column::Version,
+                Expr::col(task::Column::Version).add(1),
+            )
+            .filter(task::Column::Id.in_subquery(pick))
+            // Checked again on the row as it is now.
+            .filter(Expr::cust(migration::DUE_TASKS))
+            .filter(task::Column::DueAt.lte(now))
+            .exec_with_returning(&w.txn)
+            .await?;
+        if stored.is_empty() {
+            return Ok(0);
+        }
+        stored.sort_by_key(|t| (t.due_at, t.id));
+        let mut projects: Vec<i32> = stored.iter().map(|t| t.project_id).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        let locations = self.locations(&w.txn, projects).await?;
+        let mut views = Vec::with_capacity(stored.len());
+        let mut extras = Vec::with_capacity(stored.len());
+        let mut rows = Vec::new();
+        for t in stored {
+            let loc = locations
+                .get(&t.project_id)
+                .cloned()
+                .ok_or_else(|| Error::Internal(format!("task {} lost its project", t.id)))?;
+            let targets = super::escalations::targets(&w.txn, &t, &loc).await?;
+            for target in &targets {
+                rows.push(escalation::ActiveModel {
+                    task_id: sea_orm::Set(t.id),
+                    actor_type: sea_orm::Set(target.actor_type.clone()),
+                    actor_id: sea_orm::Set(target.actor_id.clone()),
+                    via: sea_orm::Set(target.via.to_owned()),
+                    created_at: sea_orm::Set(now),
+                });
+            }
+            extras.push(serde_json::json!({
+                "due_at": t.due_at.as_ref().map(time::format),
+                "targets": targets.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            }));
+            views.push((TaskView::new(t, &loc), loc));
+        }
+        let granted = !rows.is_empty();
+        if granted {
+            escalation::Entity::insert_many(rows)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns([
+                        escalation::Column::TaskId,
+                        escalation::Column::ActorType,
+                        escalation::Column::ActorId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&w.txn)
+                .await?;
+        }
+        let system = Actor::system();
+        let events: Vec<NewEvent> = views
+            .iter()
+            .zip(extras)
+            .map(|((view, loc), extra)| NewEvent {
+                event_type: "task.overdue",
+                actor: &system,
+                task: view,
+                loc,
+                extra: Some(("escalation", extra)),
+            })
+            .collect();
+        record(&w.txn, &events).await?;
+        w.commit().await?;
+        self.bus.settle().await;
+        if granted {
+            // The targets' cached rights now lack the new per-task rights.
+            self.access_changed().await;
+        }
         Ok(views.len())
     }
 }

@@ -47,6 +47,11 @@ pub struct TaskView {
     /// How a failed attempt is retried; `null`: it is not.
     #[schema(value_type = Option<crate::service::RetryPolicy>)]
     pub retry: Option<Value>,
+    /// When it is due: a task still open then is overdue and escalates.
+    #[serde(with = "rfc3339::option")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Its deadline passed while it was open (`task.overdue` was emitted).
+    pub overdue: bool,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -115,6 +120,8 @@ impl TaskView {
             max_attempts: t.max_attempts,
             run_at: t.run_at,
             retry: t.retry,
+            due_at: t.due_at,
+            overdue: t.overdue_at.is_some() && t.status.is_open(),
             created_at: t.created_at,
             updated_at: t.updated_at,
             claimed_at: t.claimed_at,

@@ -89,6 +89,17 @@ impl TestApp {
         Self::start_with(backend, |c| c.timer_interval_ms = 100).await
     }
 
+    /// [`required_auth`](Self::required_auth) with the timer worker of
+    /// [`fast_timers`](Self::fast_timers).
+    pub async fn required_auth_fast_timers(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |c| {
+            c.auth = ats::auth::AuthMode::Required;
+            c.jwt_secret = Some(JWT_SECRET.to_owned());
+            c.timer_interval_ms = 100;
+        })
+        .await
+    }
+
     /// Starts a server with `ATS_ENV=test` (which mounts `POST /_test/reset`).
     pub async fn test_env(backend: Backend) -> Option<Self> {
         Self::start_with(backend, |c| c.environment = "test".to_owned()).await

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::Client;
 
 /// Every field of a task as REST returns it (SPEC §2, plus `blocked_by` of §3).
-pub const TASK_KEYS: [&str; 31] = [
+pub const TASK_KEYS: [&str; 33] = [
     "id",
     "org",
     "project",
@@ -37,6 +37,8 @@ pub const TASK_KEYS: [&str; 31] = [
     "max_attempts",
     "run_at",
     "retry",
+    "due_at",
+    "overdue",
     "created_at",
     "updated_at",
     "claimed_at",

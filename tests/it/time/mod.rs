@@ -5,5 +5,6 @@
 //! timeouts.
 
 mod cli;
+mod deadlines;
 mod retries;
 mod scheduled;
