@@ -223,6 +223,12 @@ pub struct TaskFields {
     /// Not claimable before this long from now (90s, 30m, 1h, 2d, 1w)
     #[arg(long = "in", value_name = "DURATION")]
     pub run_in: Option<String>,
+    /// Due by this RFC 3339 time: still open then, it escalates
+    #[arg(long, value_name = "TIME", conflicts_with = "due_in")]
+    pub due_at: Option<String>,
+    /// Due this long from now (90s, 30m, 1h, 2d, 1w)
+    #[arg(long, value_name = "DURATION")]
+    pub due_in: Option<String>,
 }
 
 #[derive(Debug, Args)]

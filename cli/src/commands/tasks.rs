@@ -115,6 +115,12 @@ pub fn fields_body(
     if let Some(d) = &f.run_in {
         body.insert("run_at".into(), json!(parse_ahead("--in", d)?));
     }
+    if let Some(t) = &f.due_at {
+        body.insert("due_at".into(), json!(t));
+    }
+    if let Some(d) = &f.due_in {
+        body.insert("due_at".into(), json!(parse_ahead("--due-in", d)?));
+    }
     Ok(body)
 }
 

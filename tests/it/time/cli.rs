@@ -1,6 +1,7 @@
-//! The CLI schedules tasks: `ats create … --run-at <time>` and `--in 30m`
-//! send `run_at`, and `ats get` shows it (table and JSON); a bad `--in` is
-//! a usage error that sends nothing.
+//! The CLI schedules tasks and gives them deadlines: `ats create …
+//! --run-at <time>` / `--in 30m` send `run_at`, `--due-at` / `--due-in`
+//! send `due_at`, and `ats get` shows them (table and JSON); a bad `--in`
+//! is a usage error that sends nothing.
 
 use crate::common::TestApp;
 use crate::common::cli::Cli;
@@ -42,6 +43,31 @@ async fn the_cli_schedules_tasks(app: TestApp) {
     let claim = me.run(&["claim", &id]).await.code(1);
     assert!(claim.stderr.contains("scheduled to run at"), "{claim:?}");
 
+    let due = me
+        .run(&[
+            "create",
+            "Approve",
+            "--due-at",
+            "2030-01-01T00:00:00Z",
+            "-f",
+            "json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(due["due_at"], "2030-01-01T00:00:00.000Z");
+    assert_eq!(due["overdue"], false);
+    let due_id = due["id"].as_i64().unwrap().to_string();
+    let shown = me.run(&["get", &due_id]).await.ok();
+    assert!(shown.stdout.contains("Due at:"), "{}", shown.stdout);
+    let soon = me
+        .run(&["create", "Review", "--due-in", "2h", "-f", "json"])
+        .await
+        .ok()
+        .json();
+    let ahead = ts(&soon["due_at"]) - before;
+    assert!(ahead >= chrono::Duration::minutes(119), "{soon}");
+
     let bad = me.run(&["create", "Never", "--in", "soonish"]).await;
     assert_ne!(bad.code, 0, "{bad:?}");
     assert!(bad.stderr.contains("--in"), "{bad:?}");
@@ -57,5 +83,5 @@ async fn the_cli_schedules_tasks(app: TestApp) {
         .await;
     assert_ne!(both.code, 0, "{both:?}");
     let listed = me.run(&["list", "--all", "-f", "json"]).await.ok().json();
-    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");
 }
