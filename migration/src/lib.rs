@@ -20,6 +20,8 @@ mod m20261204_000014_time;
 pub use m20261201_000009_partial_write_indexes::LEASED;
 /// The condition on a task row that puts it in the timer's deadline index.
 pub use m20261204_000014_time::DUE as DUE_TASKS;
+/// The condition on a task row that puts it in the second-escalation index.
+pub use m20261204_000014_time::ESCALATING as ESCALATING_TASKS;
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
 pub use m20261204_000014_time::READY as READY_TASKS;

@@ -27,6 +27,11 @@ const OLD_READY: &str = super::m20261201_000006_ready_queue::READY;
 pub const DUE: &str =
     "due_at IS NOT NULL AND overdue_at IS NULL AND status IN ('pending', 'in_progress')";
 
+/// The rows the second-escalation index holds: open overdue tasks whose
+/// further escalation (`escalate_after_ms`) has not happened yet.
+pub const ESCALATING: &str =
+    "escalate_at IS NOT NULL AND escalated_at IS NULL AND status IN ('pending', 'in_progress')";
+
 /// The ready indexes, by name and leading columns.
 const READY_INDEXES: [(&str, &str); 3] = [
     ("ix_tasks_ready", "priority DESC, created_at, id"),
@@ -53,6 +58,9 @@ impl MigrationTrait for Migration {
             json_binary_null("retry"),
             timestamp_with_time_zone_null("due_at"),
             timestamp_with_time_zone_null("overdue_at"),
+            big_integer_null("escalate_after_ms"),
+            timestamp_with_time_zone_null("escalate_at"),
+            timestamp_with_time_zone_null("escalated_at"),
         ] {
             manager
                 .alter_table(Table::alter().table("tasks").add_column(column).to_owned())
@@ -77,6 +85,10 @@ impl MigrationTrait for Migration {
         db.execute_unprepared(
             "CREATE INDEX ix_tasks_overdue ON tasks (overdue_at) WHERE overdue_at IS NOT NULL",
         )
+        .await?;
+        db.execute_unprepared(&format!(
+            "CREATE INDEX ix_tasks_escalate ON tasks (escalate_at) WHERE {ESCALATING}"
+        ))
         .await?;
         // Who an overdue task escalated to: the per-task right of each.
         manager
@@ -110,6 +122,8 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table("escalations").if_exists().to_owned())
             .await?;
         let db = manager.get_connection();
+        db.execute_unprepared("DROP INDEX ix_tasks_escalate")
+            .await?;
         db.execute_unprepared("DROP INDEX ix_tasks_overdue").await?;
         db.execute_unprepared("DROP INDEX ix_tasks_due").await?;
         db.execute_unprepared("DROP INDEX ix_tasks_waiting").await?;
@@ -120,7 +134,16 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         }
-        for column in ["overdue_at", "due_at", "retry", "waiting", "run_at"] {
+        for column in [
+            "escalated_at",
+            "escalate_at",
+            "escalate_after_ms",
+            "overdue_at",
+            "due_at",
+            "retry",
+            "waiting",
+            "run_at",
+        ] {
             manager
                 .alter_table(Table::alter().table("tasks").drop_column(column).to_owned())
                 .await?;

@@ -58,6 +58,13 @@ pub struct Model {
     pub due_at: Option<DateTimeUtc>,
     /// When `task.overdue` was emitted (once per deadline).
     pub overdue_at: Option<DateTimeUtc>,
+    /// How long after the deadline an overdue task escalates further, to
+    /// the org's owners and admins (`task.escalated`).
+    pub escalate_after_ms: Option<i64>,
+    /// When that further escalation is due (set as the task becomes overdue).
+    pub escalate_at: Option<DateTimeUtc>,
+    /// When `task.escalated` was emitted.
+    pub escalated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

@@ -174,6 +174,8 @@ pub struct CreateTaskInput {
     pub retry: Option<RetryPolicyInput>,
     /// When it is due; still open then, it escalates.
     pub due_at: Option<DateTime>,
+    /// Once overdue this long (ms), it escalates to the org's owners and admins.
+    pub escalate_after_ms: Option<i32>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -206,6 +208,7 @@ impl CreateTaskInput {
             run_at: self.run_at.map(|t| crate::time::format(&t.0)),
             retry: self.retry.as_ref().map(RetryPolicyInput::to_json),
             due_at: self.due_at.map(|t| crate::time::format(&t.0)),
+            escalate_after_ms: self.escalate_after_ms.map(i64::from),
         })
     }
 }
@@ -232,6 +235,8 @@ pub struct UpdateTaskInput {
     pub retry: MaybeUndefined<RetryPolicyInput>,
     /// A new deadline; `null` removes it.
     pub due_at: MaybeUndefined<DateTime>,
+    /// `null` removes it.
+    pub escalate_after_ms: MaybeUndefined<i32>,
 }
 
 /// How a task's failed attempts are retried; every field has a default.
@@ -307,6 +312,7 @@ impl UpdateTaskInput {
             run_at: maybe(&self.run_at, |t| crate::time::format(&t.0)),
             retry: maybe(&self.retry, |r| r.to_json()),
             due_at: maybe(&self.due_at, |t| crate::time::format(&t.0)),
+            escalate_after_ms: maybe(&self.escalate_after_ms, i64::from),
             depends_on: self
                 .depends_on
                 .as_ref()

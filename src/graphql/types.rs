@@ -223,6 +223,10 @@ impl Task {
     async fn overdue(&self) -> bool {
         self.0.overdue
     }
+    /// Once overdue this long (ms), it escalates to the org's owners and admins.
+    async fn escalate_after_ms(&self) -> Option<i64> {
+        self.0.escalate_after_ms
+    }
     /// How failed attempts are retried; `null`: they are not.
     async fn retry(&self) -> Option<RetryPolicy> {
         crate::service::RetryPolicy::of(self.0.retry.as_ref()).map(|p| RetryPolicy {

@@ -95,6 +95,12 @@ pub(crate) async fn targets<C: ConnectionTrait>(
             return Ok(as_targets(g, "creator_guardian"));
         }
     }
+    org_admins(db, loc).await
+}
+
+/// The owners and admins of the task's org, whom a second escalation
+/// (`escalate_after_ms`) reaches.
+pub(crate) async fn org_admins<C: ConnectionTrait>(db: &C, loc: &Location) -> Result<Vec<Target>> {
     Ok(org_member::Entity::find()
         .filter(org_member::Column::OrgId.eq(loc.org_id))
         .filter(org_member::Column::Role.is_in([role::OWNER, role::ADMIN]))

@@ -101,6 +101,10 @@ pub struct NewTask {
     /// its assignee or creator, or to the org's owners and admins.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<String>,
+    /// Once overdue this long (ms, 1 to 2 592 000 000), it escalates further
+    /// to the org's owners and admins (`task.escalated`).
+    #[schema(minimum = 1)]
+    pub escalate_after_ms: Option<i64>,
 }
 
 /// Tasks under their attempt cap with every blocker completed.
@@ -183,6 +187,7 @@ fn new_row(
         run_at: Set(f.run_at),
         retry: Set(f.retry),
         due_at: Set(f.due_at),
+        escalate_after_ms: Set(f.escalate_after_ms),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -218,19 +223,21 @@ async fn insert_bulk<C: ConnectionTrait>(
                 "waiting": f.run_at.is_some_and(|r| r > now),
                 "retry": f.retry,
                 "due_at": f.due_at.as_ref().map(time::format),
+                "escalate_after_ms": f.escalate_after_ms,
             })
         })
         .collect();
     let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
                status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, run_at, waiting, retry, due_at, version, created_at, updated_at) \
+               max_attempts, run_at, waiting, retry, due_at, escalate_after_ms, version, \
+               created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
                'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
-               x.waiting, x.retry, x.due_at, 0, $6, $6 \
+               x.waiting, x.retry, x.due_at, x.escalate_after_ms, 0, $6, $6 \
                FROM jsonb_to_recordset($1::jsonb) AS x(title text, description text, \
                task_type text, channel text, priority integer, payload jsonb, \
                max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb, \
-               due_at timestamptz) \
+               due_at timestamptz, escalate_after_ms bigint) \
                RETURNING *";
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -281,6 +288,7 @@ struct ValidTask {
     run_at: Option<chrono::DateTime<chrono::Utc>>,
     retry: Option<Value>,
     due_at: Option<chrono::DateTime<chrono::Utc>>,
+    escalate_after_ms: Option<i64>,
 }
 
 impl ValidTask {
@@ -313,6 +321,10 @@ impl ValidTask {
                 .due_at
                 .as_deref()
                 .map(|d| validate::instant("due_at", d))
+                .transpose()?,
+            escalate_after_ms: input
+                .escalate_after_ms
+                .map(validate::escalate_after_ms)
                 .transpose()?,
         })
     }
@@ -365,6 +377,10 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Option<String>>,
+    /// See create; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub escalate_after_ms: Option<Option<i64>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -988,6 +1004,10 @@ impl Ats {
                     .transpose()
             })
             .transpose()?;
+        let escalate_after_ms = patch
+            .escalate_after_ms
+            .map(|e| e.map(validate::escalate_after_ms).transpose())
+            .transpose()?;
         let target_status = patch
             .status
             .as_deref()
@@ -1029,8 +1049,11 @@ impl Ats {
                 t.due_at = d;
                 // A new deadline is reported when it passes, again.
                 t.overdue_at = None;
+                t.escalate_at = None;
+                t.escalated_at = None;
                 changes.push("due_at");
             }
+            change!(escalate_after_ms, escalate_after_ms, "escalate_after_ms");
             let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
             if !changes.is_empty() {
                 t.updated_at = now;

@@ -72,6 +72,13 @@ impl Ats {
                 break;
             }
         }
+        loop {
+            let n = self.escalate_further().await?;
+            changed += n;
+            if n < BATCH as usize {
+                break;
+            }
+        }
         Ok(changed)
     }
 
@@ -190,6 +197,17 @@ impl Ats {
                 .get(&t.project_id)
                 .cloned()
                 .ok_or_else(|| Error::Internal(format!("task {} lost its project", t.id)))?;
+            if let Some(ms) = t.escalate_after_ms {
+                // The second escalation's time, counted from now.
+                task::Entity::update_many()
+                    .col_expr(
+                        task::Column::EscalateAt,
+                        Expr::value(now + chrono::Duration::milliseconds(ms)),
+                    )
+                    .filter(task::Column::Id.eq(t.id))
+                    .exec(&w.txn)
+                    .await?;
+            }
             let targets = super::escalations::targets(&w.txn, &t, &loc).await?;
             for target in &targets {
                 rows.push(escalation::ActiveModel {
@@ -238,6 +256,104 @@ impl Ats {
         self.bus.settle().await;
         if granted {
             // The targets' cached rights now lack the new per-task rights.
+            self.access_changed().await;
+        }
+        Ok(views.len())
+    }
+
+    /// Escalates the overdue tasks whose `escalate_after_ms` ran out to the
+    /// org's owners and admins, with `task.escalated` each.
+    async fn escalate_further(&self) -> Result<usize> {
+        let now = time::now();
+        let mut pick = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
+            // Inlined: the escalation index holds these rows only.
+            .filter(Expr::cust(migration::ESCALATING_TASKS))
+            .filter(task::Column::EscalateAt.lte(now))
+            .order_by_asc(task::Column::EscalateAt)
+            .limit(BATCH)
+            .into_query();
+        if self.store.backend() == DbBackend::Postgres {
+            pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let w = self.store.begin_write().await?;
+        let mut stored = task::Entity::update_many()
+            .col_expr(task::Column::EscalatedAt, Expr::value(now))
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                task::Column::Version,
+                Expr::col(task::Column::Version).add(1),
+            )
+            .filter(task::Column::Id.in_subquery(pick))
+            .filter(Expr::cust(migration::ESCALATING_TASKS))
+            .filter(task::Column::EscalateAt.lte(now))
+            .exec_with_returning(&w.txn)
+            .await?;
+        if stored.is_empty() {
+            return Ok(0);
+        }
+        stored.sort_by_key(|t| (t.escalate_at, t.id));
+        let mut projects: Vec<i32> = stored.iter().map(|t| t.project_id).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        let locations = self.locations(&w.txn, projects).await?;
+        let mut views = Vec::with_capacity(stored.len());
+        let mut extras = Vec::with_capacity(stored.len());
+        let mut rows = Vec::new();
+        for t in stored {
+            let loc = locations
+                .get(&t.project_id)
+                .cloned()
+                .ok_or_else(|| Error::Internal(format!("task {} lost its project", t.id)))?;
+            let targets = super::escalations::org_admins(&w.txn, &loc).await?;
+            for target in &targets {
+                rows.push(escalation::ActiveModel {
+                    task_id: sea_orm::Set(t.id),
+                    actor_type: sea_orm::Set(target.actor_type.clone()),
+                    actor_id: sea_orm::Set(target.actor_id.clone()),
+                    via: sea_orm::Set(target.via.to_owned()),
+                    created_at: sea_orm::Set(now),
+                });
+            }
+            extras.push(serde_json::json!({
+                "due_at": t.due_at.as_ref().map(time::format),
+                "escalate_after_ms": t.escalate_after_ms,
+                "targets": targets.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            }));
+            views.push((TaskView::new(t, &loc), loc));
+        }
+        let granted = !rows.is_empty();
+        if granted {
+            escalation::Entity::insert_many(rows)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns([
+                        escalation::Column::TaskId,
+                        escalation::Column::ActorType,
+                        escalation::Column::ActorId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&w.txn)
+                .await?;
+        }
+        let system = Actor::system();
+        let events: Vec<NewEvent> = views
+            .iter()
+            .zip(extras)
+            .map(|((view, loc), extra)| NewEvent {
+                event_type: "task.escalated",
+                actor: &system,
+                task: view,
+                loc,
+                extra: Some(("escalation", extra)),
+            })
+            .collect();
+        record(&w.txn, &events).await?;
+        w.commit().await?;
+        self.bus.settle().await;
+        if granted {
             self.access_changed().await;
         }
         Ok(views.len())

@@ -52,6 +52,9 @@ pub struct TaskView {
     pub due_at: Option<DateTime<Utc>>,
     /// Its deadline passed while it was open (`task.overdue` was emitted).
     pub overdue: bool,
+    /// How long after becoming overdue it escalates to the org's owners and
+    /// admins too (`task.escalated`).
+    pub escalate_after_ms: Option<i64>,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -122,6 +125,7 @@ impl TaskView {
             retry: t.retry,
             due_at: t.due_at,
             overdue: t.overdue_at.is_some() && t.status.is_open(),
+            escalate_after_ms: t.escalate_after_ms,
             created_at: t.created_at,
             updated_at: t.updated_at,
             claimed_at: t.claimed_at,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::Client;
 
 /// Every field of a task as REST returns it (SPEC §2, plus `blocked_by` of §3).
-pub const TASK_KEYS: [&str; 33] = [
+pub const TASK_KEYS: [&str; 34] = [
     "id",
     "org",
     "project",
@@ -39,6 +39,7 @@ pub const TASK_KEYS: [&str; 33] = [
     "retry",
     "due_at",
     "overdue",
+    "escalate_after_ms",
     "created_at",
     "updated_at",
     "claimed_at",

@@ -265,3 +265,55 @@ async fn a_server_started_after_the_deadline_reports_it(app: TestApp) {
     let types = types_of(&events_of(&c, task).await);
     assert_eq!(types, ["task.created", "task.overdue"]);
 }
+
+crate::on_both_backends!(start = crate::common::TestApp::required_auth_fast_timers;
+    escalate_after_ms_reaches_the_org_admins,
+);
+
+/// A task of an agent with a guardian, with `escalate_after_ms`: first
+/// `task.overdue` to the guardian, then, once, `task.escalated` to the
+/// org's owner and admin, who then see it in their escalations.
+async fn escalate_after_ms_reaches_the_org_admins(app: TestApp) {
+    let bot = app
+        .agent("bot")
+        .in_org("acme", Role::Member)
+        .with_project("ops")
+        .client()
+        .await;
+    let admin = app.user("ada").in_org("acme", Role::Admin).client().await;
+    let dana = app.user("dana").client().await;
+    guard(&bot, &dana).await;
+    let t = bot
+        .post(
+            "/orgs/acme/projects/ops/tasks",
+            json!({ "title": "sign", "due_at": from_now(500), "escalate_after_ms": 800 }),
+        )
+        .await
+        .expect(201)["task"]
+        .clone();
+    assert_eq!(t["escalate_after_ms"], 800);
+    let task = id(&t);
+    let history = wait_for(&bot, task, "task.escalated").await;
+    let types = types_of(&history);
+    assert_eq!(types, ["task.created", "task.overdue", "task.escalated"]);
+    assert_eq!(
+        history[1]["data"]["escalation"]["targets"][0]["actor_id"],
+        "dana"
+    );
+    let mut later: Vec<&str> = history[2]["data"]["escalation"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["actor_id"].as_str().unwrap())
+        .collect();
+    later.sort_unstable();
+    assert_eq!(later, ["acme-owner", "ada"]);
+    let mine = admin.get("/auth/me/escalations").await.expect(200);
+    assert_eq!(escalated_ids(&mine), [task]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let types = types_of(&events_of(&bot, task).await);
+    assert_eq!(types.iter().filter(|t| *t == "task.escalated").count(), 1);
+    bot.post("/tasks", json!({ "title": "bad", "escalate_after_ms": 0 }))
+        .await
+        .expect_error(422);
+}
