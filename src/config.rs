@@ -64,6 +64,16 @@ pub struct Config {
     )]
     pub reaper_interval_ms: u64,
 
+    /// How often the timer worker looks for tasks whose time came
+    /// (`run_at`), in milliseconds.
+    #[arg(
+        long,
+        env = "ATS_TIMER_INTERVAL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub timer_interval_ms: u64,
+
     /// How long events are kept: a duration such as `30d`, `12h` or `90days`,
     /// or `forever` (or `0`) to keep every event. Older events are pruned
     /// from the front of the log; a cursor before what is kept answers
@@ -497,6 +507,7 @@ impl fmt::Debug for Config {
             .field("registration", &self.registration)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("reaper_interval_ms", &self.reaper_interval_ms)
+            .field("timer_interval_ms", &self.timer_interval_ms)
             .field("metrics_max_series", &self.metrics_max_series)
             .field("retain_events", &self.retain_events)
             .field("retain_finished_tasks", &self.retain_finished_tasks)

@@ -248,6 +248,18 @@ pub struct TaskFields {
     /// Most times the task may be claimed
     #[arg(long)]
     pub max_attempts: Option<i64>,
+    /// Not claimable before this RFC 3339 time (e.g. 2026-12-24T09:00:00Z)
+    #[arg(long, value_name = "TIME", conflicts_with = "run_in")]
+    pub run_at: Option<String>,
+    /// Not claimable before this long from now (90s, 30m, 1h, 2d, 1w)
+    #[arg(long = "in", value_name = "DURATION")]
+    pub run_in: Option<String>,
+    /// Due by this RFC 3339 time: still open then, it escalates
+    #[arg(long, value_name = "TIME", conflicts_with = "due_in")]
+    pub due_at: Option<String>,
+    /// Due this long from now (90s, 30m, 1h, 2d, 1w)
+    #[arg(long, value_name = "DURATION")]
+    pub due_in: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -364,7 +376,7 @@ pub enum SubtaskCmd {
         parent: i64,
         title: String,
         #[command(flatten)]
-        fields: TaskFields,
+        fields: Box<TaskFields>,
     },
     /// List the subtasks
     List { parent: i64 },

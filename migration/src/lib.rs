@@ -15,13 +15,20 @@ mod m20261202_000010_read_path;
 mod m20261202_000011_sessions;
 mod m20261202_000012_priority_list;
 mod m20261203_000013_log_retention;
+mod m20261204_000014_time;
 mod m20261204_000015_outbound;
 mod m20261204_000016_idempotency;
 
+pub use m20261201_000009_partial_write_indexes::LEASED;
+/// The condition on a task row that puts it in the timer's deadline index.
+pub use m20261204_000014_time::DUE as DUE_TASKS;
+/// The condition on a task row that puts it in the second-escalation index.
+pub use m20261204_000014_time::ESCALATING as ESCALATING_TASKS;
 /// The condition on a task row that puts it in the ready queue (the
 /// predicate of the `ix_tasks_ready*` partial indexes).
-pub use m20261201_000006_ready_queue::READY as READY_TASKS;
-pub use m20261201_000009_partial_write_indexes::LEASED;
+pub use m20261204_000014_time::READY as READY_TASKS;
+/// The condition on a task row that puts it in the timer's waiting index.
+pub use m20261204_000014_time::WAITING as WAITING_TASKS;
 
 /// Every migration of the ATS schema, in order.
 pub struct Migrator;
@@ -43,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_sessions::Migration),
             Box::new(m20261202_000012_priority_list::Migration),
             Box::new(m20261203_000013_log_retention::Migration),
+            Box::new(m20261204_000014_time::Migration),
             Box::new(m20261204_000015_outbound::Migration),
             Box::new(m20261204_000016_idempotency::Migration),
         ]

@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::service::{
-    Ats, CountFolder, LeaseReaper, Pruner, RetentionPolicy, WebhookSettings, WebhookWorker,
+    Ats, CountFolder, LeaseReaper, Pruner, RetentionPolicy, TimerWorker, WebhookSettings,
+    WebhookWorker,
 };
 
 /// How often subscribers' fanout re-reads the event table without being woken
@@ -174,6 +175,11 @@ pub async fn serve(
         Duration::from_millis(config.reaper_interval_ms.max(10)),
         stop_rx.clone(),
         metrics.reaper_counters(),
+    );
+    TimerWorker::spawn(
+        ats.clone(),
+        Duration::from_millis(config.timer_interval_ms.max(10)),
+        stop_rx.clone(),
     );
     CountFolder::spawn(ats.clone(), COUNT_FOLD, stop_rx.clone());
     Pruner::spawn(

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod audit_entry;
+pub mod escalation;
 pub mod event;
 pub mod guardian_link;
 pub mod guardianship;

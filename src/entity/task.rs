@@ -46,6 +46,25 @@ pub struct Model {
     pub has_dependents: bool,
     /// How many of its subtasks are pending or in progress.
     pub open_subtasks: i32,
+    /// When the task may first be claimed (scheduled tasks and retries).
+    pub run_at: Option<DateTimeUtc>,
+    /// A pending task waiting for its `run_at`: out of the ready queue until
+    /// the timer worker (or a claim after `run_at`) clears it.
+    pub waiting: bool,
+    /// The retry policy (`service::RetryPolicy` as JSON), if any.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub retry: Option<Json>,
+    /// When the task is due: still open then, it is overdue and escalates.
+    pub due_at: Option<DateTimeUtc>,
+    /// When `task.overdue` was emitted (once per deadline).
+    pub overdue_at: Option<DateTimeUtc>,
+    /// How long after the deadline an overdue task escalates further, to
+    /// the org's owners and admins (`task.escalated`).
+    pub escalate_after_ms: Option<i64>,
+    /// When that further escalation is due (set as the task becomes overdue).
+    pub escalate_at: Option<DateTimeUtc>,
+    /// When `task.escalated` was emitted.
+    pub escalated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,

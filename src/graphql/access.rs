@@ -17,6 +17,7 @@ use crate::service::{
 
 /// A registered actor, as its owner sees it.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Identity {
     pub id: ID,
     pub actor_type: String,
@@ -26,6 +27,28 @@ pub struct Identity {
     pub profile: Json<Value>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+#[async_graphql::ComplexObject]
+impl Identity {
+    /// The open overdue tasks escalated to this identity, most overdue
+    /// first (only the caller's own; empty for anyone else's).
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
+    async fn escalations(&self, ctx: &Context<'_>) -> GqlResult<Vec<super::types::Task>> {
+        let Some(viewer) = ctx.data_opt::<Viewer>() else {
+            return Ok(Vec::new());
+        };
+        if !viewer.actor().is(&self.actor_type, &self.actor_id) {
+            return Ok(Vec::new());
+        }
+        Ok(ats(ctx)
+            .my_escalations(viewer)
+            .await
+            .gql()?
+            .into_iter()
+            .map(super::types::Task::from)
+            .collect())
+    }
 }
 
 impl From<IdentityView> for Identity {

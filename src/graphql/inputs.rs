@@ -30,6 +30,8 @@ pub struct TaskFilter {
     pub parent_id: Option<ID>,
     /// Only tasks claimable now (true) or not (false).
     pub claimable: Option<bool>,
+    /// Only open tasks past their deadline (true) or the others (false).
+    pub overdue: Option<bool>,
 }
 
 /// Sort keys of a task list.
@@ -104,6 +106,7 @@ impl TaskFilter {
                 .transpose()?,
             org: self.org.clone(),
             claimable: self.claimable,
+            overdue: self.overdue,
             sort_by: match order.field {
                 TaskOrderField::CreatedAt => SortBy::CreatedAt,
                 TaskOrderField::UpdatedAt => SortBy::UpdatedAt,
@@ -165,6 +168,14 @@ pub struct CreateTaskInput {
     pub max_attempts: Option<i32>,
     /// Tasks (same org) that must complete before this one can be claimed.
     pub depends_on: Option<Vec<ID>>,
+    /// When it may first be claimed; until then it waits, pending.
+    pub run_at: Option<DateTime>,
+    /// How failed attempts are retried.
+    pub retry: Option<RetryPolicyInput>,
+    /// When it is due; still open then, it escalates.
+    pub due_at: Option<DateTime>,
+    /// Once overdue this long (ms), it escalates to the org's owners and admins.
+    pub escalate_after_ms: Option<i32>,
     pub org: Option<String>,
     pub project: Option<String>,
 }
@@ -194,6 +205,10 @@ impl CreateTaskInput {
                         .collect::<GqlResult<Vec<i64>>>()
                 })
                 .transpose()?,
+            run_at: self.run_at.map(|t| crate::time::format(&t.0)),
+            retry: self.retry.as_ref().map(RetryPolicyInput::to_json),
+            due_at: self.due_at.map(|t| crate::time::format(&t.0)),
+            escalate_after_ms: self.escalate_after_ms.map(i64::from),
         })
     }
 }
@@ -214,6 +229,62 @@ pub struct UpdateTaskInput {
     pub max_attempts: MaybeUndefined<i32>,
     /// Replaces the blockers (task ids of the same org).
     pub depends_on: Option<Vec<ID>>,
+    /// When it may be claimed; `null` means at once.
+    pub run_at: MaybeUndefined<DateTime>,
+    /// A new retry policy; `null` removes it.
+    pub retry: MaybeUndefined<RetryPolicyInput>,
+    /// A new deadline; `null` removes it.
+    pub due_at: MaybeUndefined<DateTime>,
+    /// `null` removes it.
+    pub escalate_after_ms: MaybeUndefined<i32>,
+}
+
+/// How a task's failed attempts are retried; every field has a default.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct RetryPolicyInput {
+    /// Default `EXPONENTIAL`.
+    pub backoff: Option<Backoff>,
+    /// The first delay in ms (default 10 000).
+    pub initial_ms: Option<i32>,
+    /// The longest delay in ms (default 3 600 000).
+    pub max_ms: Option<i32>,
+    /// Spread each delay between half and all of itself (default true).
+    pub jitter: Option<bool>,
+}
+
+impl RetryPolicyInput {
+    /// The policy as the service reads it.
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        if let Some(b) = self.backoff {
+            m.insert(
+                "backoff".into(),
+                Value::from(match b {
+                    Backoff::Exponential => "exponential",
+                    Backoff::Fixed => "fixed",
+                }),
+            );
+        }
+        if let Some(v) = self.initial_ms {
+            m.insert("initial_ms".into(), v.into());
+        }
+        if let Some(v) = self.max_ms {
+            m.insert("max_ms".into(), v.into());
+        }
+        if let Some(v) = self.jitter {
+            m.insert("jitter".into(), v.into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// How retry delays grow.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backoff {
+    /// Doubling from `initialMs` up to `maxMs`.
+    Exponential,
+    /// `initialMs` every time.
+    Fixed,
 }
 
 fn maybe<T: Clone, U>(m: &MaybeUndefined<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
@@ -238,6 +309,10 @@ impl UpdateTaskInput {
                 .status
                 .map(|s| crate::service::TaskStatus::from(s).as_str().to_owned()),
             max_attempts: maybe(&self.max_attempts, i64::from),
+            run_at: maybe(&self.run_at, |t| crate::time::format(&t.0)),
+            retry: maybe(&self.retry, |r| r.to_json()),
+            due_at: maybe(&self.due_at, |t| crate::time::format(&t.0)),
+            escalate_after_ms: maybe(&self.escalate_after_ms, i64::from),
             depends_on: self
                 .depends_on
                 .as_ref()

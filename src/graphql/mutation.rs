@@ -12,7 +12,7 @@ use super::types::{Handoff, Message, Organization, Project, Task};
 use super::{GqlResult, OrGql, ats, viewer};
 use crate::service::{
     Action, ClaimBatch, ClaimNext, Idempotency, NewHandoff, NewMessage, NewOrg, NewProject,
-    OrgPatch, ProjectPatch, Scope,
+    OrgPatch, ProjectPatch, RetryAsk, Scope,
 };
 
 /// The task a mutation changed.
@@ -376,18 +376,26 @@ impl MutationRoot {
         .await
     }
 
-    /// Fails a claimed task.
+    /// Fails a claimed task. With `retry` (or `retryAt`, `retryInMs`), a
+    /// task with a retry policy goes back to `PENDING` until its retry while
+    /// attempts are left (`task.retry_scheduled`), and fails with
+    /// `attempts_exhausted` at its cap.
     async fn fail_task(
         &self,
         ctx: &Context<'_>,
         id: ID,
         reason: Option<String>,
+        retry: Option<bool>,
+        retry_at: Option<super::scalars::DateTime>,
+        retry_in_ms: Option<i32>,
         #[graphql(
             desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
         )]
         idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
-        transition(ctx, &id, Action::Fail { reason }, idempotency_key).await
+        let at = retry_at.map(|t| crate::time::format(&t.0));
+        let retry = RetryAsk::from_parts(retry, at.as_deref(), retry_in_ms.map(i64::from)).gql()?;
+        transition(ctx, &id, Action::Fail { reason, retry }, idempotency_key).await
     }
 
     /// Rejects a pending or claimed task.
@@ -430,6 +438,21 @@ impl MutationRoot {
         idempotency_key: Option<String>,
     ) -> GqlResult<TaskPayload> {
         transition(ctx, &id, Action::Reopen { reason }, idempotency_key).await
+    }
+
+    /// Gives a claimed task back to `PENDING`, clearing its assignee and
+    /// lease (the assignee, an org admin, or a person it escalated to).
+    async fn release_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+        #[graphql(
+            desc = "Sent again with the same key (and arguments) within 24 h, answers the first answer without acting again."
+        )]
+        idempotency_key: Option<String>,
+    ) -> GqlResult<TaskPayload> {
+        transition(ctx, &id, Action::Release { reason }, idempotency_key).await
     }
 
     /// Posts a message on a task's thread.

@@ -104,6 +104,18 @@ impl Actor {
 /// A unit of work handed between actors.
 pub struct Task(pub Arc<TaskView>);
 
+/// A task's retry policy.
+#[derive(SimpleObject)]
+pub struct RetryPolicy {
+    pub backoff: super::inputs::Backoff,
+    /// The first delay in ms.
+    pub initial_ms: i64,
+    /// The longest delay in ms.
+    pub max_ms: i64,
+    /// Each delay is drawn between half and all of itself.
+    pub jitter: bool,
+}
+
 impl From<Arc<TaskView>> for Task {
     fn from(view: Arc<TaskView>) -> Self {
         Self(view)
@@ -198,6 +210,34 @@ impl Task {
     }
     async fn max_attempts(&self) -> Option<i32> {
         self.0.max_attempts
+    }
+    /// When it may first be claimed: a pending task is not claimable before.
+    async fn run_at(&self) -> Option<DateTime> {
+        self.0.run_at.map(Into::into)
+    }
+    /// When it is due: still open then, it is overdue and escalates.
+    async fn due_at(&self) -> Option<DateTime> {
+        self.0.due_at.map(Into::into)
+    }
+    /// Its deadline passed while it was open.
+    async fn overdue(&self) -> bool {
+        self.0.overdue
+    }
+    /// Once overdue this long (ms), it escalates to the org's owners and admins.
+    async fn escalate_after_ms(&self) -> Option<i64> {
+        self.0.escalate_after_ms
+    }
+    /// How failed attempts are retried; `null`: they are not.
+    async fn retry(&self) -> Option<RetryPolicy> {
+        crate::service::RetryPolicy::of(self.0.retry.as_ref()).map(|p| RetryPolicy {
+            backoff: match p.backoff {
+                crate::service::Backoff::Exponential => super::inputs::Backoff::Exponential,
+                crate::service::Backoff::Fixed => super::inputs::Backoff::Fixed,
+            },
+            initial_ms: p.initial_ms,
+            max_ms: p.max_ms,
+            jitter: p.jitter,
+        })
     }
     /// The message thread, oldest first: `first` messages (1–1000, default
     /// 100) after the message id `after`.

@@ -164,6 +164,14 @@ pub(super) async fn guardians(
     }))
 }
 
+pub(super) async fn escalations(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+) -> Result<Reply<super::task_workflow::TaskList>> {
+    let tasks = s.ats.my_escalations(&viewer).await?;
+    Ok(Reply(super::task_workflow::TaskList { tasks }))
+}
+
 pub(super) async fn remove_guardian(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,

@@ -147,6 +147,7 @@ pub const IDEMPOTENT: &[&str] = &[
     "reject_task",
     "cancel_task",
     "reopen_task",
+    "release_task",
 ];
 
 /// True for the path segments that must be integers (`{id}`: a task, a

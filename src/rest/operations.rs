@@ -28,7 +28,7 @@ use super::members::RoleBody;
 use super::operation::operations;
 use super::orgs::ProjectListParams;
 use super::stats::StatsParams;
-use super::task_actions::{ClaimBody, CompleteBody, CursorParams, ReasonBody};
+use super::task_actions::{ClaimBody, CompleteBody, CursorParams, FailBody, ReasonBody};
 use super::task_query::ListParams;
 use super::task_workflow::{
     ActionList, BulkBody, BulkCreated, ClaimedTasks, HandoffBody, HandoffList, TaskList,
@@ -116,7 +116,7 @@ operations! {
     /// Fails the caller's claimed task.
     fail_task: POST "/tasks/{id}/fail" => task_actions::fail, tag Lifecycle,
         graphql "Mutation.failTask",
-        body ReasonBody or empty, ok 200 TaskBody "The failed task", errors [403, 404, 409];
+        body FailBody or empty, ok 200 TaskBody "The failed (or retrying) task", errors [403, 404, 409];
 
     /// Rejects a pending or claimed task.
     reject_task: POST "/tasks/{id}/reject" => task_actions::reject, tag Lifecycle,
@@ -132,6 +132,13 @@ operations! {
     reopen_task: POST "/tasks/{id}/reopen" => task_actions::reopen, tag Lifecycle,
         graphql "Mutation.reopenTask",
         body ReasonBody or empty, ok 200 TaskBody "The reopened task", errors [403, 404, 409];
+
+    /// Gives a claimed task back: `in_progress` to `pending`, clearing the
+    /// assignee and lease (by the assignee, an org admin, or a person an
+    /// overdue task escalated to).
+    release_task: POST "/tasks/{id}/release" => task_actions::release, tag Lifecycle,
+        graphql "Mutation.releaseTask",
+        body ReasonBody or empty, ok 200 TaskBody "The released task", errors [403, 404, 409];
 
     /// Claims the most urgent claimable task matching the filter (highest priority, then oldest).
     claim_next_task: POST "/tasks/claim-next" => task_workflow::claim_next, tag Lifecycle,
@@ -396,6 +403,12 @@ operations! {
         tag Guardians, graphql "Mutation.confirmGuardian", auth Credentials,
         param token "Guardian link token",
         ok 201 GuardianshipBody "The guardianship", errors [403, 404, 409];
+
+    /// The open overdue tasks escalated to the caller (as a guardian of
+    /// their agent, or an owner or admin of their org), most overdue first.
+    list_escalations: GET "/auth/me/escalations" => auth::escalations, tag Auth,
+        graphql "Identity.escalations", auth Credentials,
+        ok 200 TaskList "The tasks";
 
     /// The caller's guardians and guarded agents.
     list_guardians: GET "/auth/me/guardians" => auth::guardians, tag Guardians,

@@ -11,7 +11,7 @@ use super::extract::TaskRef;
 use crate::app::AppState;
 use crate::app::{ApiQuery, CurrentViewer, KeyedJson};
 use crate::error::Result;
-use crate::service::{Action, NewMessage, paging};
+use crate::service::{Action, NewMessage, RetryAsk, paging};
 use crate::service::{Idempotency, Viewer};
 
 /// Body of `claim`.
@@ -31,7 +31,25 @@ pub(super) struct CompleteBody {
     outputs: Option<Value>,
 }
 
-/// Body of `fail`, `reject`, `cancel`, `reopen`.
+/// Body of `fail`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(super) struct FailBody {
+    /// Why, in words (at most 10 000 characters); stored on the task.
+    #[schema(max_length = 10000)]
+    reason: Option<String>,
+    /// For a task with a retry policy: back to `pending` after the policy's
+    /// backoff while attempts are left (`task.retry_scheduled`), failed with
+    /// `attempts_exhausted` otherwise. 409 for a task without a policy.
+    retry: Option<bool>,
+    /// Retry at this RFC 3339 time (at most the policy's `max_ms` ahead).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    retry_at: Option<String>,
+    /// Retry after this many ms (at most the policy's `max_ms`).
+    #[schema(minimum = 0)]
+    retry_in_ms: Option<i64>,
+}
+
+/// Body of `reject`, `cancel`, `reopen`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub(super) struct ReasonBody {
     /// Why, in words (at most 10 000 characters); stored on the task.
@@ -77,10 +95,11 @@ pub(super) async fn fail(
     State(s): State<AppState>,
     CurrentViewer(viewer): CurrentViewer,
     task: TaskRef,
-    KeyedJson(idem, body): KeyedJson<ReasonBody>,
+    KeyedJson(idem, body): KeyedJson<FailBody>,
 ) -> Result<Reply<TaskBody>> {
+    let retry = RetryAsk::from_parts(body.retry, body.retry_at.as_deref(), body.retry_in_ms)?;
     let reason = body.reason;
-    act(&s, &viewer, &task, Action::Fail { reason }, idem).await
+    act(&s, &viewer, &task, Action::Fail { reason, retry }, idem).await
 }
 
 pub(super) async fn reject(
@@ -111,6 +130,16 @@ pub(super) async fn reopen(
 ) -> Result<Reply<TaskBody>> {
     let reason = body.reason;
     act(&s, &viewer, &task, Action::Reopen { reason }, idem).await
+}
+
+pub(super) async fn release(
+    State(s): State<AppState>,
+    CurrentViewer(viewer): CurrentViewer,
+    task: TaskRef,
+    KeyedJson(idem, body): KeyedJson<ReasonBody>,
+) -> Result<Reply<TaskBody>> {
+    let reason = body.reason;
+    act(&s, &viewer, &task, Action::Release { reason }, idem).await
 }
 
 pub(super) async fn add_message(

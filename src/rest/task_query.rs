@@ -66,6 +66,8 @@ pub(super) struct ListParams {
     parent_id: Option<i64>,
     /// Only tasks claimable now (`true`) or not (`false`).
     claimable: Option<bool>,
+    /// Only open tasks past their deadline (`true`) or the others (`false`).
+    overdue: Option<bool>,
     /// Only tasks of this organization (slug).
     org: Option<String>,
 }
@@ -142,6 +144,7 @@ impl ListParams {
             parent_id: self.parent_id,
             org: self.org,
             claimable: self.claimable,
+            overdue: self.overdue,
             sort_by,
             ascending,
             limit,

@@ -230,6 +230,11 @@ fn ready_filter(
 fn wakes_claimers(event_type: &str) -> bool {
     matches!(
         event_type,
-        "task.created" | "task.unblocked" | "task.lease_expired" | "task.reopened" | "task.updated"
+        "task.created"
+            | "task.unblocked"
+            | "task.lease_expired"
+            | "task.reopened"
+            | "task.updated"
+            | "task.ready"
     )
 }

@@ -82,7 +82,10 @@ impl TaskAction {
         Some(match self {
             Self::Claim => Action::Claim { lease_ms: None },
             Self::Complete => Action::Complete { outputs: None },
-            Self::Fail => Action::Fail { reason: None },
+            Self::Fail => Action::Fail {
+                reason: None,
+                retry: None,
+            },
             Self::Reject => Action::Reject { reason: None },
             Self::Cancel => Action::Cancel { reason: None },
             Self::Reopen => Action::Reopen { reason: None },

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::access::Access;
 use super::event_log::record_change;
 use super::idempotency::{self, Idempotency};
+use super::retry::RetryPolicy;
 use super::tasks::Scope;
 use super::viewer::Viewer;
 use super::views::TaskView;
@@ -33,10 +34,13 @@ pub enum Action {
         /// An object (one output) or an array of outputs.
         outputs: Option<Value>,
     },
-    /// Give up.
+    /// Give up, or (with `retry`, for a task with a retry policy) give the
+    /// task back for a later attempt.
     Fail {
         /// Why.
         reason: Option<String>,
+        /// Ask for a retry instead of failing for good.
+        retry: Option<RetryAsk>,
     },
     /// Decline.
     Reject {
@@ -53,6 +57,12 @@ pub enum Action {
         /// Why.
         reason: Option<String>,
     },
+    /// Give a claimed task back: `in_progress` to `pending`, clearing the
+    /// assignee and lease (the attempt stays used).
+    Release {
+        /// Why.
+        reason: Option<String>,
+    },
 }
 
 impl Action {
@@ -64,6 +74,7 @@ impl Action {
             Self::Reject { .. } => "reject",
             Self::Cancel { .. } => "cancel",
             Self::Reopen { .. } => "reopen",
+            Self::Release { .. } => "release",
         }
     }
 
@@ -75,7 +86,10 @@ impl Action {
         Ok(Some(match target {
             TaskStatus::InProgress => Self::Claim { lease_ms: None },
             TaskStatus::Completed => Self::Complete { outputs: None },
-            TaskStatus::Failed => Self::Fail { reason: None },
+            TaskStatus::Failed => Self::Fail {
+                reason: None,
+                retry: None,
+            },
             TaskStatus::Rejected => Self::Reject { reason: None },
             TaskStatus::Cancelled => Self::Cancel { reason: None },
             TaskStatus::Pending if current.is_terminal() => Self::Reopen { reason: None },
@@ -89,12 +103,53 @@ impl Action {
     }
 }
 
+/// What a worker that fails a task asks of its retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAsk {
+    /// After the policy's backoff.
+    Backoff,
+    /// At this time (at most the policy's `max_ms` from now).
+    At(DateTime<Utc>),
+    /// After this many ms (at most the policy's `max_ms`).
+    In(i64),
+}
+
+impl RetryAsk {
+    /// The ask of a `fail` request's `retry`, `retry_at` and `retry_in_ms`
+    /// (422 when they contradict each other); `None`: fail for good.
+    pub fn from_parts(
+        retry: Option<bool>,
+        retry_at: Option<&str>,
+        retry_in_ms: Option<i64>,
+    ) -> Result<Option<Self>> {
+        let ask = match (retry_at, retry_in_ms) {
+            (Some(_), Some(_)) => {
+                return Err(Error::validation("give retry_at or retry_in_ms, not both"));
+            }
+            (Some(at), None) => Some(Self::At(validate::instant("retry_at", at)?)),
+            (None, Some(ms)) if ms < 0 => {
+                return Err(Error::validation(format!(
+                    "retry_in_ms must not be negative, got {ms}"
+                )));
+            }
+            (None, Some(ms)) => Some(Self::In(ms.min(super::retry::MAX_DELAY_MS))),
+            (None, None) => retry.unwrap_or(false).then_some(Self::Backoff),
+        };
+        if ask.is_some() && retry == Some(false) {
+            return Err(Error::validation(
+                "retry_at and retry_in_ms ask for a retry: they cannot go with retry: false",
+            ));
+        }
+        Ok(ask)
+    }
+}
+
 /// The actions possible from `status`, for conflict messages.
 pub fn possible_actions(s: TaskStatus) -> &'static str {
     match s {
         TaskStatus::Pending => "claim, reject, cancel, update",
         TaskStatus::InProgress => {
-            "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), cancel, update"
+            "claim (renews the lease, by the assignee), complete, fail, reject (by the assignee), release, cancel, update"
         }
         _ => "reopen, update",
     }
@@ -137,7 +192,47 @@ pub(crate) fn lapse(
         Some(("previous_assignee", previous_assignee(t))),
     ));
     expire_lease(t);
+    if let Some(policy) = RetryPolicy::of(t.retry.as_ref()) {
+        let at = now + policy.delay(t.attempts);
+        let reason = t.reason.clone();
+        retry_or_fail(t, at, "lease_expired", reason, now, events);
+    }
     true
+}
+
+/// After a failed attempt of a task with a retry policy: back to `pending`
+/// until `at` (`task.retry_scheduled`) while attempts are left; failed for
+/// good (`task.failed` with `attempts_exhausted`) at its cap.
+fn retry_or_fail(
+    t: &mut task::Model,
+    at: DateTime<Utc>,
+    cause: &'static str,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+    events: &mut Vec<(&'static str, Option<(&'static str, Value)>)>,
+) {
+    if t.max_attempts.is_some_and(|max| t.attempts >= max) {
+        finish(t, TaskStatus::Failed, reason, now);
+        events.push(("task.failed", Some(("attempts_exhausted", json!(true)))));
+        return;
+    }
+    expire_lease(t);
+    t.reason = reason;
+    t.run_at = Some(at);
+    t.waiting = at > now;
+    events.push((
+        "task.retry_scheduled",
+        Some((
+            "retry",
+            json!({
+                "attempt": t.attempts,
+                "next_attempt": t.attempts + 1,
+                "run_at": time::format(&at),
+                "cause": cause,
+                "reason": t.reason,
+            }),
+        )),
+    ));
 }
 
 fn holder(t: &task::Model) -> String {
@@ -188,6 +283,22 @@ pub fn plan(
             let lease = now + Duration::milliseconds(validate::lease_ms(*lease_ms)?);
             match t.status {
                 TaskStatus::Pending => {
+                    if t.waiting {
+                        match t.run_at.filter(|r| *r > now) {
+                            Some(run_at) => {
+                                return Err(Error::conflict(format!(
+                                    "cannot claim task {}: it is scheduled to run at {}; possible actions: wait until then, update run_at, reject, cancel",
+                                    t.id,
+                                    time::format(&run_at)
+                                )));
+                            }
+                            // Its time came before the timer worker saw it.
+                            None => {
+                                t.waiting = false;
+                                events.push(("task.ready", None));
+                            }
+                        }
+                    }
                     if let Some(max) = t.max_attempts.filter(|max| t.attempts >= *max) {
                         return Err(Error::conflict(format!(
                             "cannot claim task {}: it reached its limit of {max} attempts; possible actions: reject, cancel, update",
@@ -239,15 +350,29 @@ pub fn plan(
             finish(&mut t, TaskStatus::Completed, None, now);
             events.push(("task.completed", None));
         }
-        Action::Fail { reason } => {
+        Action::Fail { reason, retry } => {
             require_held(action, &t, actor, admin)?;
-            finish(
-                &mut t,
-                TaskStatus::Failed,
-                validate::reason(reason.clone())?,
-                now,
-            );
-            events.push(("task.failed", None));
+            let reason = validate::reason(reason.clone())?;
+            match retry {
+                None => {
+                    finish(&mut t, TaskStatus::Failed, reason, now);
+                    events.push(("task.failed", None));
+                }
+                Some(ask) => {
+                    let Some(policy) = RetryPolicy::of(t.retry.as_ref()) else {
+                        return Err(Error::conflict(format!(
+                            "cannot retry task {}: it has no retry policy; possible actions: fail without retry, update its retry policy first",
+                            t.id
+                        )));
+                    };
+                    let at = match *ask {
+                        RetryAsk::Backoff => now + policy.delay(t.attempts),
+                        RetryAsk::At(at) => policy.bounded(at, now),
+                        RetryAsk::In(ms) => policy.bounded(now + Duration::milliseconds(ms), now),
+                    };
+                    retry_or_fail(&mut t, at, "fail", reason, now, &mut events);
+                }
+            }
         }
         Action::Reject { reason } => {
             match t.status {
@@ -282,11 +407,18 @@ pub fn plan(
             );
             events.push(("task.cancelled", None));
         }
+        Action::Release { reason } => {
+            require_held(action, &t, actor, admin)?;
+            expire_lease(&mut t);
+            t.reason = validate::reason(reason.clone())?;
+            events.push(("task.released", None));
+        }
         Action::Reopen { reason } => {
             if !t.status.is_terminal() {
                 return Err(refuse(action, &t));
             }
             t.status = TaskStatus::Pending;
+            t.waiting = t.run_at.is_some_and(|r| r > now);
             t.reason = validate::reason(reason.clone())?;
             t.assignee_type = None;
             t.assignee_id = None;
@@ -317,6 +449,7 @@ fn require_held(action: &Action, t: &task::Model, actor: &Actor, admin: bool) ->
 
 fn finish(t: &mut task::Model, to: TaskStatus, reason: Option<String>, now: DateTime<Utc>) {
     t.status = to;
+    t.waiting = false;
     t.lease_expires = None;
     if to == TaskStatus::Completed {
         t.completed_at = Some(now);
@@ -444,15 +577,33 @@ impl Ats {
                 return Ok(done);
             }
             let (current, loc, access) = self
-                .find_task_in(&w.txn, &rights, scope, id, Access::Write)
+                .find_task_in(&w.txn, &rights, scope, id, Access::Read)
                 .await?;
-            let plan = plan(
+            // An overdue task escalated to the caller: it may cancel,
+            // release or complete it, whatever its role in the project.
+            let escalation = rights.escalated(id)
+                && access < Access::Admin
+                && matches!(
+                    action,
+                    Action::Cancel { .. } | Action::Complete { .. } | Action::Release { .. }
+                );
+            if access < Access::Write && !escalation {
+                return Err(Error::forbidden(format!(
+                    "you may read but not change the tasks of {}/{}",
+                    loc.org, loc.project
+                )));
+            }
+            let mut plan = plan(
                 &current,
                 &action,
                 actor,
-                access >= Access::Admin,
+                access >= Access::Admin || escalation,
                 time::now(),
             )?;
+            if escalation && let Some((_, extra @ None)) = plan.events.last_mut() {
+                // Each use of the right is on the record.
+                *extra = Some(("escalation_right", json!(true)));
+            }
             self.guard(&w.txn, &current, &plan.task).await?;
             let Some(stored) = compare_and_set(&w.txn, &current, &plan.task).await? else {
                 continue;

@@ -8,6 +8,7 @@ mod claim_next;
 mod counts;
 mod dashboard;
 pub mod documented;
+mod escalations;
 mod event_log;
 mod guardians;
 mod health;
@@ -23,9 +24,11 @@ mod projects;
 mod queue;
 mod reaper;
 pub mod retention;
+mod retry;
 mod sessions;
 mod stats;
 mod tasks;
+mod timers;
 pub mod validate;
 mod viewer;
 pub mod views;
@@ -52,7 +55,7 @@ pub use identities::{
     ApiKeyView, IdentityPatch, IdentityView, LoggedIn, Login, NewApiKey, Principal,
     PublicIdentityView, Registered, Registration,
 };
-pub use lifecycle::Action;
+pub use lifecycle::{Action, RetryAsk};
 pub use lifecycle::{parse_status, status_names};
 pub use members::{
     InvitationView, MemberView, NewInvitation, NewMember, NewPermission, PermissionView,
@@ -63,9 +66,11 @@ pub use projects::{NewProject, ProjectPatch};
 pub use queue::{QueueSeries, QueueSnapshot};
 pub use reaper::{LeaseReaper, ReaperCounters};
 pub use retention::{PruneReport, Pruner, RetentionCounters, RetentionPolicy};
+pub use retry::{Backoff, RetryInput, RetryPolicy};
 pub use sessions::{KeyScope, PasswordChange, PasswordReset, ResetIssued};
 pub use stats::{StatsScope, TaskStats};
 pub use tasks::{MAX_BULK, NewTask, Scope, SortBy, TaskList, TaskPatch, TaskQuery};
+pub use timers::TimerWorker;
 pub use viewer::{Rights, Viewer};
 pub use webhook_delivery::{WebhookMetrics, WebhookWorker, signature as webhook_signature};
 pub use webhooks::{DeliveryView, NewWebhook, Page, WebhookPatch, WebhookSettings, WebhookView};

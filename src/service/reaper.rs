@@ -8,8 +8,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::watch;
 
 use super::Ats;
-use super::event_log::{NewEvent, record};
-use super::lifecycle::{compare_and_set, expire_lease};
+use super::event_log::record_change;
+use super::lifecycle::{compare_and_set, lapse};
 use super::views::TaskView;
 use crate::actor::Actor;
 use crate::entity::task;
@@ -85,36 +85,28 @@ impl Ats {
             {
                 continue;
             }
-            let previous = serde_json::json!({
-                "actor_type": current.assignee_type,
-                "actor_id": current.assignee_id,
-                "actor_name": current.assignee_name,
-                "lease_expires": current.lease_expires.as_ref().map(time::format),
-            });
+            // Back to pending, or, for a task with a retry policy, to its
+            // scheduled retry (or failed, at its cap).
             let mut t = current.clone();
-            expire_lease(&mut t);
-            t.updated_at = time::now();
+            let mut events = Vec::new();
+            let at = time::now();
+            if !lapse(&mut t, &mut events, at) {
+                continue;
+            }
+            t.updated_at = at;
             t.version += 1;
             let Some(t) = compare_and_set(&w.txn, &current, &t).await? else {
                 continue;
             };
+            let follow = self.follow_ups(&w.txn, &current, &t).await?;
             let loc = self
                 .locations(&w.txn, vec![t.project_id])
                 .await?
                 .remove(&t.project_id);
             let Some(loc) = loc else { continue };
             let view = TaskView::new(t, &loc);
-            record(
-                &w.txn,
-                &[NewEvent {
-                    event_type: "task.lease_expired",
-                    actor: &system,
-                    task: &view,
-                    loc: &loc,
-                    extra: Some(("previous_assignee", previous)),
-                }],
-            )
-            .await?;
+            record_change(&w.txn, &system, &view, &loc, events).await?;
+            self.record_follow_ups(&w.txn, &system, follow).await?;
             w.commit().await?;
             reaped += 1;
         }

@@ -86,6 +86,26 @@ pub struct NewTask {
     /// claimed; at most 100.
     #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
+    /// When the task may first be claimed (RFC 3339); until then it is
+    /// `pending` but not claimable, and `task.ready` marks the moment.
+    /// Default: at once.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub run_at: Option<String>,
+    /// How a failed attempt is retried: `fail` with `retry` (or an expired
+    /// lease) puts the task back to `pending` after a backoff while attempts
+    /// are left (`max_attempts` caps them). Fields default to exponential,
+    /// 10 s, 1 h and jitter.
+    #[schema(value_type = Option<crate::service::RetryInput>)]
+    pub retry: Option<Value>,
+    /// When it is due (RFC 3339): still pending or in progress then, it
+    /// becomes overdue (`task.overdue`) and escalates to the guardians of
+    /// its assignee or creator, or to the org's owners and admins.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<String>,
+    /// Once overdue this long (ms, 1 to 2 592 000 000), it escalates further
+    /// to the org's owners and admins (`task.escalated`).
+    #[schema(minimum = 1)]
+    pub escalate_after_ms: Option<i64>,
 }
 
 /// Tasks under their attempt cap with every blocker completed.
@@ -103,14 +123,28 @@ pub(crate) fn claimable_condition(now: chrono::DateTime<chrono::Utc>) -> Conditi
     Condition::all()
         .add(
             Condition::any()
+                .add(task::Column::Waiting.eq(false))
+                .add(task::Column::RunAt.lte(now)),
+        )
+        .add(
+            Condition::any()
                 .add(task::Column::Status.eq(TaskStatus::Pending))
                 .add(
                     Condition::all()
                         .add(task::Column::Status.eq(TaskStatus::InProgress))
-                        .add(task::Column::LeaseExpires.lte(now)),
+                        .add(task::Column::LeaseExpires.lte(now))
+                        // With a retry policy, an expired lease waits for its retry.
+                        .add(task::Column::Retry.is_null()),
                 ),
         )
         .add(unblocked_under_cap())
+}
+
+/// Open tasks whose deadline passed (the `overdue` list filter).
+pub(crate) fn overdue_condition() -> Condition {
+    Condition::all()
+        .add(task::Column::OverdueAt.is_not_null())
+        .add(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::InProgress]))
 }
 
 /// Tasks in the ready queue: pending, unblocked and under their cap — the
@@ -150,6 +184,11 @@ fn new_row(
         parent_id: Set(f.parent_id),
         attempts: Set(0),
         max_attempts: Set(f.max_attempts),
+        waiting: Set(f.run_at.is_some_and(|r| r > now)),
+        run_at: Set(f.run_at),
+        retry: Set(f.retry),
+        due_at: Set(f.due_at),
+        escalate_after_ms: Set(f.escalate_after_ms),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -181,17 +220,25 @@ async fn insert_bulk<C: ConnectionTrait>(
                 "priority": f.priority,
                 "payload": f.payload,
                 "max_attempts": f.max_attempts,
+                "run_at": f.run_at.as_ref().map(time::format),
+                "waiting": f.run_at.is_some_and(|r| r > now),
+                "retry": f.retry,
+                "due_at": f.due_at.as_ref().map(time::format),
+                "escalate_after_ms": f.escalate_after_ms,
             })
         })
         .collect();
     let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
                status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, version, created_at, updated_at) \
+               max_attempts, run_at, waiting, retry, due_at, escalate_after_ms, version, \
+               created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
-               'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, 0, $6, $6 \
+               'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
+               x.waiting, x.retry, x.due_at, x.escalate_after_ms, 0, $6, $6 \
                FROM jsonb_to_recordset($1::jsonb) AS x(title text, description text, \
                task_type text, channel text, priority integer, payload jsonb, \
-               max_attempts integer) \
+               max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb, \
+               due_at timestamptz, escalate_after_ms bigint) \
                RETURNING *";
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -239,6 +286,10 @@ struct ValidTask {
     parent_id: Option<i64>,
     max_attempts: Option<i32>,
     depends_on: Vec<i64>,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+    retry: Option<Value>,
+    due_at: Option<chrono::DateTime<chrono::Utc>>,
+    escalate_after_ms: Option<i64>,
 }
 
 impl ValidTask {
@@ -258,6 +309,24 @@ impl ValidTask {
             parent_id: input.parent_id,
             max_attempts: input.max_attempts.map(validate::max_attempts).transpose()?,
             depends_on: input.depends_on.unwrap_or_default(),
+            run_at: input
+                .run_at
+                .as_deref()
+                .map(|r| validate::instant("run_at", r))
+                .transpose()?,
+            retry: input
+                .retry
+                .map(|r| super::RetryPolicy::from_json(r).map(|p| p.to_json()))
+                .transpose()?,
+            due_at: input
+                .due_at
+                .as_deref()
+                .map(|d| validate::instant("due_at", d))
+                .transpose()?,
+            escalate_after_ms: input
+                .escalate_after_ms
+                .map(validate::escalate_after_ms)
+                .transpose()?,
         })
     }
 }
@@ -295,6 +364,24 @@ pub struct TaskPatch {
     /// Replaces the task's blockers (same org; no cycles); at most 100.
     #[schema(max_items = 100)]
     pub depends_on: Option<Vec<i64>>,
+    /// When the task may be claimed (RFC 3339); `null` means at once. A
+    /// pending task waits for it, out of reach of claims.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub run_at: Option<Option<String>>,
+    /// A new retry policy (see create); `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<crate::service::RetryInput>)]
+    pub retry: Option<Option<Value>>,
+    /// A new deadline (RFC 3339; it may pass, and escalate, again); `null`
+    /// removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Option<String>>,
+    /// See create; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub escalate_after_ms: Option<Option<i64>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -337,6 +424,8 @@ pub struct TaskQuery {
     pub org: Option<String>,
     /// Only tasks that can be claimed now (true) or that cannot (false).
     pub claimable: Option<bool>,
+    /// Only open tasks past their deadline (true) or the others (false).
+    pub overdue: Option<bool>,
     pub sort_by: SortBy,
     /// Ascending when true; newest/highest first by default.
     pub ascending: bool,
@@ -803,6 +892,10 @@ impl Ats {
             let c = claimable_condition(time::now());
             cond = cond.add(if claimable { c } else { c.not() });
         }
+        if let Some(overdue) = q.overdue {
+            let c = overdue_condition();
+            cond = cond.add(if overdue { c } else { c.not() });
+        }
         let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if let Some(s) = search {
             let escaped: String = s
@@ -844,6 +937,7 @@ impl Ats {
             && q.updated_after.is_none()
             && q.parent_id.is_none()
             && q.claimable.is_none()
+            && q.overdue.is_none()
             && search.is_none()
         {
             let filter = CountFilter {
@@ -917,6 +1011,35 @@ impl Ats {
             .max_attempts
             .map(|m| m.map(validate::max_attempts).transpose())
             .transpose()?;
+        let run_at = patch
+            .run_at
+            .as_ref()
+            .map(|r| {
+                r.as_deref()
+                    .map(|r| validate::instant("run_at", r))
+                    .transpose()
+            })
+            .transpose()?;
+        let retry = patch
+            .retry
+            .map(|r| {
+                r.map(|r| super::RetryPolicy::from_json(r).map(|p| p.to_json()))
+                    .transpose()
+            })
+            .transpose()?;
+        let due_at = patch
+            .due_at
+            .as_ref()
+            .map(|d| {
+                d.as_deref()
+                    .map(|d| validate::instant("due_at", d))
+                    .transpose()
+            })
+            .transpose()?;
+        let escalate_after_ms = patch
+            .escalate_after_ms
+            .map(|e| e.map(validate::escalate_after_ms).transpose())
+            .transpose()?;
         let target_status = patch
             .status
             .as_deref()
@@ -950,6 +1073,19 @@ impl Ats {
             change!(channel, channel, "channel");
             change!(payload, payload, "payload");
             change!(max_attempts, max_attempts, "max_attempts");
+            change!(run_at, run_at, "run_at");
+            change!(retry, retry, "retry");
+            if let Some(d) = due_at
+                && t.due_at != d
+            {
+                t.due_at = d;
+                // A new deadline is reported when it passes, again.
+                t.overdue_at = None;
+                t.escalate_at = None;
+                t.escalated_at = None;
+                changes.push("due_at");
+            }
+            change!(escalate_after_ms, escalate_after_ms, "escalate_after_ms");
             let mut events: Vec<(&'static str, Option<(&'static str, Value)>)> = Vec::new();
             if !changes.is_empty() {
                 t.updated_at = now;
@@ -981,6 +1117,16 @@ impl Ats {
                         }
                     }
                 }
+            }
+            if run_at.is_some() {
+                // A pending task waits for a `run_at` ahead; one that stops
+                // waiting becomes ready now.
+                let waits = t.status == TaskStatus::Pending && t.run_at.is_some_and(|r| r > now);
+                if t.waiting && !waits && t.status == TaskStatus::Pending {
+                    events.push(("task.ready", None));
+                    t.updated_at = now;
+                }
+                t.waiting = waits;
             }
             if let Some(deps) = &patch.depends_on {
                 let deps = self

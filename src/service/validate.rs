@@ -181,6 +181,36 @@ pub fn max_attempts(n: i64) -> Result<i32> {
     }
 }
 
+/// A moment given as RFC 3339 (any offset), in UTC to the millisecond,
+/// between the years 1970 and 9999.
+pub fn instant(field: &str, s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    let bad = || {
+        Error::validation(format!(
+            "{field} must be an RFC 3339 time such as 2026-12-24T09:00:00Z between 1970 and 9999"
+        ))
+    };
+    if s.len() > 64 {
+        return Err(bad());
+    }
+    let t = crate::time::parse(s.trim()).ok_or_else(bad)?;
+    if t.timestamp() < 0 {
+        return Err(bad());
+    }
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).ok_or_else(bad)
+}
+
+/// How long an overdue task waits before escalating further: 1 ms to 30 days.
+pub fn escalate_after_ms(ms: i64) -> Result<i64> {
+    const MAX: i64 = 30 * 86_400_000;
+    if (1..=MAX).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(Error::validation(format!(
+            "escalate_after_ms must be between 1 and {MAX}, got {ms}"
+        )))
+    }
+}
+
 /// An org or project slug: `[a-z0-9][a-z0-9-]{0,62}`.
 pub fn slug(field: &str, s: &str) -> Result<String> {
     let ok = !s.is_empty()

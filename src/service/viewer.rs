@@ -238,6 +238,12 @@ impl Rights {
         self.projects.get(&project_id).map(|(loc, _)| loc)
     }
 
+    /// Whether an overdue task `task_id` escalated to the viewer: it may read
+    /// it and cancel, release or complete it whatever its project role.
+    pub fn escalated(&self, task_id: i64) -> bool {
+        self.tasks.contains_key(&task_id)
+    }
+
     /// The viewer's access to one task of the project `project_id`.
     pub fn task(&self, task_id: i64, project_id: i32) -> Access {
         self.project(project_id)
@@ -348,11 +354,8 @@ impl Rights {
             actor: self.actor.clone(),
             orgs,
             projects,
-            tasks: self
-                .tasks
-                .iter()
-                .map(|(id, a)| (*id, (*a).min(cap)))
-                .collect(),
+            // A limited key carries no escalation rights.
+            tasks: HashMap::new(),
         }
     }
 
@@ -574,12 +577,26 @@ impl Ats {
                 (access > Access::None).then_some((p.id, (loc, access)))
             })
             .collect();
+        // Overdue tasks escalate to people (guardians, org admins): only a
+        // human's rights read them, so an agent's request costs no statement more.
+        let tasks = if actor.actor_type == crate::actor::ActorType::Human {
+            crate::entity::escalation::Entity::find()
+                .filter(crate::entity::escalation::Column::ActorType.eq(actor.actor_type.as_str()))
+                .filter(crate::entity::escalation::Column::ActorId.eq(actor.id.clone()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|e| (e.task_id, Access::Read))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         Ok(Rights {
             epoch,
             actor: actor.clone(),
             orgs: standings,
             projects,
-            tasks: HashMap::new(),
+            tasks,
         })
     }
 }

@@ -41,6 +41,20 @@ pub struct TaskView {
     pub blocked_by: Vec<i64>,
     pub attempts: i32,
     pub max_attempts: Option<i32>,
+    /// When it may first be claimed: a pending task is not claimable before.
+    #[serde(with = "rfc3339::option")]
+    pub run_at: Option<DateTime<Utc>>,
+    /// How a failed attempt is retried; `null`: it is not.
+    #[schema(value_type = Option<crate::service::RetryPolicy>)]
+    pub retry: Option<Value>,
+    /// When it is due: a task still open then is overdue and escalates.
+    #[serde(with = "rfc3339::option")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Its deadline passed while it was open (`task.overdue` was emitted).
+    pub overdue: bool,
+    /// How long after becoming overdue it escalates to the org's owners and
+    /// admins too (`task.escalated`).
+    pub escalate_after_ms: Option<i64>,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -107,6 +121,11 @@ impl TaskView {
             blocked_by: Vec::new(),
             attempts: t.attempts,
             max_attempts: t.max_attempts,
+            run_at: t.run_at,
+            retry: t.retry,
+            due_at: t.due_at,
+            overdue: t.overdue_at.is_some() && t.status.is_open(),
+            escalate_after_ms: t.escalate_after_ms,
             created_at: t.created_at,
             updated_at: t.updated_at,
             claimed_at: t.claimed_at,

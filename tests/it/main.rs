@@ -30,6 +30,7 @@ mod server_logs;
 mod shutdown;
 mod smoke;
 mod statement_budget;
+mod time;
 mod viewer_actions;
 mod workflow;
 mod ws;

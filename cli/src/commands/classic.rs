@@ -149,6 +149,12 @@ pub fn task_details(out: &Output, t: &Value) -> Vec<String> {
             locale_time(&t["lease_expires"])
         ));
     }
+    if !text(&t["run_at"]).is_empty() {
+        l.push(format!("│ Run at:      {}", locale_time(&t["run_at"])));
+    }
+    if !text(&t["due_at"]).is_empty() {
+        l.push(format!("│ Due at:      {}", locale_time(&t["due_at"])));
+    }
     l.push("├─ Description ──────────────────────────────────────".to_owned());
     let description = text(&t["description"]);
     l.push(format!(

@@ -35,6 +35,16 @@ pub fn print_task(out: &Output, t: &Value) {
     if t["status"] == "in_progress" {
         line("Lease until:", short_time(&t["lease_expires"]));
     }
+    line("Run at:", short_time(&t["run_at"]));
+    let due = short_time(&t["due_at"]);
+    line(
+        "Due at:",
+        if t["overdue"] == true {
+            format!("{due} (overdue)")
+        } else {
+            due
+        },
+    );
     line("Reason:", text(&t["reason"]));
     line("Parent:", text(&t["parent_id"]));
     for key in ["depends_on", "blocked_by"] {

@@ -109,6 +109,18 @@ pub fn fields_body(
     if let Some(m) = f.max_attempts {
         body.insert("max_attempts".into(), json!(m));
     }
+    if let Some(t) = &f.run_at {
+        body.insert("run_at".into(), json!(t));
+    }
+    if let Some(d) = &f.run_in {
+        body.insert("run_at".into(), json!(parse_ahead("--in", d)?));
+    }
+    if let Some(t) = &f.due_at {
+        body.insert("due_at".into(), json!(t));
+    }
+    if let Some(d) = &f.due_in {
+        body.insert("due_at".into(), json!(parse_ahead("--due-in", d)?));
+    }
     Ok(body)
 }
 
@@ -196,11 +208,33 @@ pub fn parse_since(flag: &str, s: &str) -> CliResult<String> {
     if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
         return Ok(s.to_owned());
     }
-    let bad = || {
-        CliError::usage(format!(
-            "{flag} '{s}' is neither an RFC 3339 time nor a duration like 90s, 30m, 1h, 2d, 1w"
-        ))
-    };
+    const EXPECTED: &str = "neither an RFC 3339 time nor a duration";
+    let delta = parse_duration(flag, s, EXPECTED)?;
+    let t = chrono::Utc::now()
+        .checked_sub_signed(delta)
+        .ok_or_else(|| duration_refused(flag, s, EXPECTED))?;
+    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// A duration from now (`90s`, `30m`, `1h`, `2d`, `1w`) as RFC 3339.
+pub fn parse_ahead(flag: &str, s: &str) -> CliResult<String> {
+    const EXPECTED: &str = "not a duration";
+    let delta = parse_duration(flag, s, EXPECTED)?;
+    let t = chrono::Utc::now()
+        .checked_add_signed(delta)
+        .ok_or_else(|| duration_refused(flag, s, EXPECTED))?;
+    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn duration_refused(flag: &str, s: &str, expected: &str) -> CliError {
+    CliError::usage(format!(
+        "{flag} '{s}' is {expected} like 90s, 30m, 1h, 2d, 1w"
+    ))
+}
+
+/// `90s`, `30m`, `1h`, `2d` or `1w`; refused as `expected` otherwise.
+fn parse_duration(flag: &str, s: &str, expected: &str) -> CliResult<chrono::Duration> {
+    let bad = || duration_refused(flag, s, expected);
     let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = s.split_at(split);
     let n: i64 = n.parse().map_err(|_| bad())?;
@@ -212,12 +246,7 @@ pub fn parse_since(flag: &str, s: &str) -> CliResult<String> {
         "w" => 604_800,
         _ => return Err(bad()),
     };
-    let delta =
-        chrono::Duration::try_seconds(n.checked_mul(secs).ok_or_else(bad)?).ok_or_else(bad)?;
-    let t = chrono::Utc::now()
-        .checked_sub_signed(delta)
-        .ok_or_else(bad)?;
-    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    chrono::Duration::try_seconds(n.checked_mul(secs).ok_or_else(bad)?).ok_or_else(bad)
 }
 
 /// `8`, `7+` or `5-8` as query parameters.

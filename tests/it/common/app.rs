@@ -70,13 +70,34 @@ impl TestApp {
     /// Starts a server whose lease reaper waits an hour: no background
     /// statements, and expired leases stay unreaped.
     pub async fn quiet(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, |c| c.reaper_interval_ms = 3_600_000).await
+        Self::start_with(backend, |c| {
+            c.reaper_interval_ms = 3_600_000;
+            c.timer_interval_ms = 3_600_000;
+        })
+        .await
     }
 
     /// Starts a server whose reaper first runs after a minute, so a lease that
     /// ran out stays in place (and counts as `pending`) while the test looks.
     pub async fn long_reaper(backend: Backend) -> Option<Self> {
         Self::start_with(backend, |c| c.reaper_interval_ms = 60_000).await
+    }
+
+    /// Starts a server whose timer worker looks every 100 ms, so scheduled
+    /// tasks become ready (and deadlines pass) within a fraction of a second.
+    pub async fn fast_timers(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |c| c.timer_interval_ms = 100).await
+    }
+
+    /// [`required_auth`](Self::required_auth) with the timer worker of
+    /// [`fast_timers`](Self::fast_timers).
+    pub async fn required_auth_fast_timers(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |c| {
+            c.auth = ats::auth::AuthMode::Required;
+            c.jwt_secret = Some(JWT_SECRET.to_owned());
+            c.timer_interval_ms = 100;
+        })
+        .await
     }
 
     /// Starts a server with `ATS_ENV=test` (which mounts `POST /_test/reset`).

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::Client;
 
 /// Every field of a task as REST returns it (SPEC §2, plus `blocked_by` of §3).
-pub const TASK_KEYS: [&str; 29] = [
+pub const TASK_KEYS: [&str; 34] = [
     "id",
     "org",
     "project",
@@ -35,6 +35,11 @@ pub const TASK_KEYS: [&str; 29] = [
     "blocked_by",
     "attempts",
     "max_attempts",
+    "run_at",
+    "retry",
+    "due_at",
+    "overdue",
+    "escalate_after_ms",
     "created_at",
     "updated_at",
     "claimed_at",
@@ -213,7 +218,7 @@ pub fn assert_task(t: &Value) {
     );
     assert_time(&t["created_at"], "created_at");
     assert_time(&t["updated_at"], "updated_at");
-    for f in ["lease_expires", "claimed_at", "completed_at"] {
+    for f in ["lease_expires", "run_at", "claimed_at", "completed_at"] {
         assert_opt_time(&t[f], f);
     }
 }
