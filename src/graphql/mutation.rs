@@ -380,6 +380,7 @@ impl MutationRoot {
     /// task with a retry policy goes back to `PENDING` until its retry while
     /// attempts are left (`task.retry_scheduled`), and fails with
     /// `attempts_exhausted` at its cap.
+    #[allow(clippy::too_many_arguments)]
     async fn fail_task(
         &self,
         ctx: &Context<'_>,
