@@ -32,8 +32,12 @@ impl Watcher {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
+    /// The JSON lines printed so far; a last line still being written
+    /// (no newline yet) is left for the next read.
     pub fn lines(&self) -> Vec<Value> {
-        self.text()
+        let text = self.text();
+        let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+        complete
             .lines()
             .map(|l| {
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
