@@ -310,8 +310,17 @@ impl Ats {
         }
         let mut granted = Granted::default();
         let mut views = Vec::with_capacity(due.len());
+        // Every task of one org escalates to the same people: read them once.
+        let mut admins = std::collections::HashMap::new();
         for (t, loc) in due {
-            let targets = super::escalations::org_admins(&w.txn, &loc).await?;
+            let targets = match admins.get(&loc.org_id) {
+                Some(known) => Vec::clone(known),
+                None => {
+                    let read = super::escalations::org_admins(&w.txn, &loc).await?;
+                    admins.insert(loc.org_id, read.clone());
+                    read
+                }
+            };
             let extra = serde_json::json!({
                 "due_at": t.due_at.as_ref().map(time::format),
                 "escalate_after_ms": t.escalate_after_ms,
