@@ -40,8 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryOrder, Statement,
 };
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -54,7 +53,7 @@ pub const NOTIFY_CHANNEL: &str = "ats_events";
 /// (memberships, grants, projects, keys, guardianships) between replicas.
 pub const ACCESS_CHANNEL: &str = "ats_access";
 
-/// The longest a writer waits for the sequencer before answering.
+/// The longest a reader waits for the log to catch up before reading.
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
@@ -126,6 +125,18 @@ struct Gap {
 struct Batch {
     rows: Vec<event::Model>,
     xmin: i64,
+    /// Read without `data` (nobody in this process was listening).
+    light: bool,
+}
+
+/// What [`EventBus::deliver`] did with a batch.
+struct Delivered {
+    /// The cursor moved.
+    advanced: bool,
+    /// It stopped at a gap that may still fill.
+    stopped: bool,
+    /// A light batch met a listener: nothing was taken, read it whole.
+    needs_data: bool,
 }
 
 impl EventBus {
@@ -158,6 +169,9 @@ impl EventBus {
 
     /// A receiver of every event broadcast from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<event::Model>> {
+        // Under the lock the fanout delivers under: a receiver attaches
+        // between two batches, never in the middle of one.
+        let _projects = self.inner.projects.lock().unwrap();
         self.inner.sender.subscribe()
     }
 
@@ -205,17 +219,25 @@ impl EventBus {
             .then(|| *self.inner.watermark.borrow())
     }
 
-    /// Called by a writer after its commit: wakes the fanout and, where the
-    /// log ends at a watermark (PostgreSQL), waits until a round that began
-    /// after the commit has run and the watermark has passed what that round
-    /// saw, so the writer's events are in the log when its answer goes out
-    /// (a client that reads its task's history next sees them). Many
-    /// writers share one round; none waits for another's commit, only for
-    /// transactions that drew earlier positions and are still open.
-    pub async fn settle(&self) {
+    /// Called by a writer after its commit: wakes the fanout, and through
+    /// its next round's `NOTIFY` the other replicas. It does not wait for
+    /// the log to reach the write: readers of the log do
+    /// ([`EventBus::caught_up`]), so a write costs no fanout round.
+    pub fn committed(&self) {
         self.inner.local_commits.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// Called by a reader of the log before it reads: where the log ends
+    /// at a watermark (PostgreSQL), waits until a fanout round that began
+    /// after this call has run and the watermark has passed what that round
+    /// saw. Everything committed before the call — by this replica or
+    /// another — is then in the log: a client that reads its task's history
+    /// after a write sees the write's events, on any replica. Concurrent
+    /// readers share one round; none waits for another's commit, only for
+    /// transactions that drew earlier positions and are still open.
+    pub async fn caught_up(&self) {
         if !self.inner.watermarked.load(Ordering::Acquire) {
-            self.wake();
             return;
         }
         let after = self.inner.rounds_started.load(Ordering::Acquire);
@@ -230,7 +252,7 @@ impl EventBus {
             let _ = watermark.wait_for(|w| *w >= seen).await;
         };
         if tokio::time::timeout(SETTLE_WAIT, reached).await.is_err() {
-            tracing::warn!("the event log did not reach this write in time; answering anyway");
+            tracing::warn!("the event log did not catch up in time; reading it anyway");
         }
     }
 
@@ -315,7 +337,11 @@ impl EventBus {
                     }
                 }
                 loop {
-                    let batch = match read_batch(&store, cursor).await {
+                    // With no one here listening, the events' data (each
+                    // carries its task) is not read: only the watermark and
+                    // the queue metrics need them.
+                    let light = !bus.listening();
+                    let batch = match read_batch(&store, cursor, light).await {
                         Ok(batch) => batch,
                         Err(err) => {
                             tracing::warn!(error = %err, "fanout: reading new events failed");
@@ -323,11 +349,15 @@ impl EventBus {
                         }
                     };
                     let full = batch.rows.len() as u64 == FANOUT_BATCH;
-                    if let Some(last) = batch.rows.last() {
-                        seen = seen.max(last.position.unwrap_or(last.id));
+                    let last = batch.rows.last().map(|l| l.position.unwrap_or(l.id));
+                    let done = bus.deliver(batch, &mut cursor, &mut gap, postgres);
+                    if done.needs_data {
+                        continue;
                     }
-                    let (advanced, stopped) = bus.deliver(batch, &mut cursor, &mut gap, postgres);
-                    if !full || stopped || !advanced {
+                    if let Some(last) = last {
+                        seen = seen.max(last);
+                    }
+                    if !full || done.stopped || !done.advanced {
                         break;
                     }
                 }
@@ -355,17 +385,39 @@ impl EventBus {
         });
     }
 
-    /// Broadcasts a batch's events in position order up to the first gap that
-    /// may still fill; returns whether the cursor moved, and whether it
-    /// stopped at such a gap.
+    /// True when a receiver is attached (a subscription, or a claimer
+    /// waiting for work).
+    fn listening(&self) -> bool {
+        let projects = self.inner.projects.lock().unwrap();
+        self.inner.sender.receiver_count() > 0 || projects.values().any(|s| s.receiver_count() > 0)
+    }
+
+    /// Broadcasts a batch's events in position order up to the first gap
+    /// that may still fill, and moves the watermark past them, all under
+    /// the lock receivers attach under: a receiver that attaches after a
+    /// batch finds its events below the watermark (a replay reads them), one
+    /// that attached before receives them. A light batch is only taken when
+    /// no one listens.
     fn deliver(
         &self,
         batch: Batch,
         cursor: &mut i64,
         gap: &mut Option<Gap>,
         postgres: bool,
-    ) -> (bool, bool) {
+    ) -> Delivered {
         let before = *cursor;
+        let mut projects = self.inner.projects.lock().unwrap();
+        if batch.light
+            && (self.inner.sender.receiver_count() > 0
+                || projects.values().any(|s| s.receiver_count() > 0))
+        {
+            return Delivered {
+                advanced: false,
+                stopped: false,
+                needs_data: true,
+            };
+        }
+        let mut stopped = false;
         for row in batch.rows {
             let position = row.position.unwrap_or(row.id);
             if postgres && position != *cursor + 1 {
@@ -375,14 +427,18 @@ impl EventBus {
                     Some(g)
                         if g.start == start
                             && (g.cleared || g.bound.is_some_and(|b| batch.xmin > b)) => {}
-                    Some(g) if g.start == start => return (*cursor != before, true),
+                    Some(g) if g.start == start => {
+                        stopped = true;
+                        break;
+                    }
                     _ => {
                         *gap = Some(Gap {
                             start,
                             bound: None,
                             cleared: false,
                         });
-                        return (*cursor != before, true);
+                        stopped = true;
+                        break;
                     }
                 }
             }
@@ -391,17 +447,31 @@ impl EventBus {
             if let Some(m) = self.inner.counted.get() {
                 m.observe(&row);
             }
+            if batch.light {
+                continue;
+            }
             let row = Arc::new(row);
-            let mut projects = self.inner.projects.lock().unwrap();
             if let Some(sender) = projects.get(&row.project_id)
                 && sender.send(row.clone()).is_err()
             {
                 projects.remove(&row.project_id);
             }
-            drop(projects);
             let _ = self.inner.sender.send(row);
         }
-        (*cursor != before, false)
+        let moved = *cursor;
+        self.inner.watermark.send_if_modified(|w| {
+            let ahead = *w < moved;
+            if ahead {
+                *w = moved;
+            }
+            ahead
+        });
+        drop(projects);
+        Delivered {
+            advanced: *cursor != before,
+            stopped,
+            needs_data: false,
+        }
     }
 
     fn spawn_pg_listener(&self, store: Store, mut shutdown: watch::Receiver<bool>) {
@@ -493,30 +563,56 @@ async fn settled_start(store: &Store) -> Result<i64, DbErr> {
 
 /// Committed events after `cursor`, oldest first, with the snapshot that
 /// read them (PostgreSQL: the statement's own snapshot).
-async fn read_batch(store: &Store, cursor: i64) -> Result<Batch, DbErr> {
-    if store.backend() != DbBackend::Postgres {
-        let rows = event::Entity::find()
-            .filter(event::Column::Position.gt(cursor))
-            .order_by_asc(event::Column::Position)
-            .limit(FANOUT_BATCH)
-            .all(store.conn())
-            .await?;
-        return Ok(Batch { rows, xmin: 0 });
+/// The columns a batch reads: all, or in a light read all but `data`,
+/// which reads as JSON `null`.
+fn batch_columns(light: bool, backend: DbBackend) -> &'static str {
+    match (light, backend) {
+        (false, _) => "*",
+        (true, DbBackend::Postgres) => {
+            "id, event_type, task_id, org_id, project_id, org, project, channel, task_type, \
+             actor_type, actor_id, actor_name, 'null'::jsonb AS data, created_at, position"
+        }
+        (true, _) => {
+            "id, event_type, task_id, org_id, project_id, org, project, channel, task_type, \
+             actor_type, actor_id, actor_name, 'null' AS data, created_at, position"
+        }
     }
+}
+
+async fn read_batch(store: &Store, cursor: i64, light: bool) -> Result<Batch, DbErr> {
+    if store.backend() != DbBackend::Postgres {
+        let columns = batch_columns(light, DbBackend::Sqlite);
+        let rows = event::Model::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("SELECT {columns} FROM events WHERE position > $1 ORDER BY position LIMIT $2"),
+            [cursor.into(), (FANOUT_BATCH as i64).into()],
+        ))
+        .all(store.conn())
+        .await?;
+        return Ok(Batch {
+            rows,
+            xmin: 0,
+            light,
+        });
+    }
+    let columns = batch_columns(light, DbBackend::Postgres);
     let found = store
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin \
-             FROM (SELECT pg_current_snapshot() AS snap) s \
-             LEFT JOIN LATERAL (SELECT * FROM events WHERE position > $1 \
-                                ORDER BY position LIMIT $2) e ON true",
+            format!(
+                "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin \
+                 FROM (SELECT pg_current_snapshot() AS snap) s \
+                 LEFT JOIN LATERAL (SELECT {columns} FROM events WHERE position > $1 \
+                                    ORDER BY position LIMIT $2) e ON true"
+            ),
             [cursor.into(), (FANOUT_BATCH as i64).into()],
         ))
         .await?;
     let mut batch = Batch {
         rows: Vec::with_capacity(found.len()),
         xmin: 0,
+        light,
     };
     for row in found {
         batch.xmin = row.try_get("", "snap_xmin")?;

@@ -49,6 +49,7 @@ impl Ats {
         task_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<EventView>>> {
         let rights = self.rights(viewer).await?;
+        self.bus.caught_up().await;
         let rows = event::Entity::find()
             .filter(event::Column::TaskId.is_in(task_ids.iter().copied()))
             .filter(event::Column::ProjectId.is_in(rights.readable()))

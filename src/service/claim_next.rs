@@ -192,7 +192,7 @@ impl Ats {
             .collect();
         record(&w.txn, &events).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(views)
     }
 }

@@ -205,20 +205,23 @@ impl Ats {
 }
 
 /// Rows changed since the last `ANALYZE` of `tasks` from which the folder
-/// analyzes it (and a tenth of the table).
+/// analyzes it (and as many as the table holds).
 const ANALYZE_AFTER_ROWS: i64 = 1_000;
 
 /// The advisory lock under which one replica at a time analyzes `tasks`.
 const ANALYZE_LOCK: i64 = 0x6174_735f_616e_6c7a;
 
 impl Ats {
-    /// Runs `ANALYZE tasks` when a tenth of the table (and at least 1,000
-    /// rows) changed since its statistics were taken, or it never had any
-    /// (PostgreSQL; one replica at a time). Autovacuum does the same within
-    /// a minute or so; until then a bulk-loaded table has no statistics and
-    /// the planner guesses: it sorted every pending task for a page of 50
-    /// instead of reading an index in order (50 ms instead of 1 at 50,000
-    /// tasks). Returns whether it analyzed.
+    /// Runs `ANALYZE tasks` when at least 1,000 rows changed since its
+    /// statistics were taken and either it never had any or as many rows
+    /// changed as it holds (it doubled, or turned over) — PostgreSQL, one
+    /// replica at a time. Until then a bulk-loaded table has no statistics
+    /// and the planner guesses: it sorted every pending task for a page of
+    /// 50 instead of reading an index in order (50 ms instead of 1 at
+    /// 50,000 tasks). Smaller drifts are left to autovacuum (a tenth of the
+    /// table, within a minute or so): an `ANALYZE` reads 30,000 rows, and a
+    /// busy queue changes a tenth of a small table every few seconds.
+    /// Returns whether it analyzed.
     pub async fn refresh_statistics(&self) -> Result<bool> {
         if self.store.backend() != DbBackend::Postgres {
             return Ok(false);
@@ -230,7 +233,7 @@ impl Ats {
                 "SELECT pg_try_advisory_xact_lock($1) AS locked \
                  FROM pg_stat_user_tables \
                  WHERE relid = 'tasks'::regclass AND n_mod_since_analyze >= $2 \
-                 AND (n_mod_since_analyze * 10 >= n_live_tup \
+                 AND (n_mod_since_analyze >= n_live_tup \
                       OR COALESCE(last_analyze, last_autoanalyze) IS NULL)",
                 [ANALYZE_LOCK.into(), ANALYZE_AFTER_ROWS.into()],
             ))

@@ -259,6 +259,7 @@ impl Ats {
         after: i64,
         limit: u64,
     ) -> Result<Vec<event::Model>> {
+        self.bus.caught_up().await;
         Ok(event::Entity::find()
             .filter(filter.condition())
             .filter(event::Column::Position.gt(after))
@@ -497,6 +498,7 @@ impl Ats {
     /// of the log (0, or the last id pruned), so that the cursor is never
     /// before the retained log.
     pub async fn max_event_id(&self) -> Result<i64> {
+        self.bus.caught_up().await;
         let newest = event::Entity::find()
             .filter(self.in_log())
             .order_by_desc(event::Column::Position)

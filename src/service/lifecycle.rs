@@ -616,7 +616,7 @@ impl Ats {
             self.record_follow_ups(&w.txn, actor, follow).await?;
             idempotency::remember(&w.txn, actor, idem, &view).await?;
             w.commit().await?;
-            self.bus.settle().await;
+            self.bus.committed();
             return Ok(view);
         }
         Err(Error::conflict(format!(

@@ -167,7 +167,7 @@ impl Ats {
         .await?;
         idempotency::remember(&w.txn, actor, idem, &view).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(view)
     }
 

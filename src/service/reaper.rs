@@ -111,7 +111,7 @@ impl Ats {
             reaped += 1;
         }
         if reaped > 0 {
-            self.bus.settle().await;
+            self.bus.committed();
         }
         Ok(reaped)
     }

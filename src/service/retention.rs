@@ -387,7 +387,10 @@ impl Ats {
             return Ok(Batch::Busy);
         }
         // Nor past what the webhook dispatcher has queued.
-        let end = end.min(Self::dispatch_cursor(&w.txn).await?);
+        let end = match Self::dispatched_through(&w.txn).await? {
+            Some(dispatched) => end.min(dispatched),
+            None => end,
+        };
         let from = pruned_through(&w.txn).await?;
         let rows: Vec<(Option<i64>, DateTime<Utc>)> = event::Entity::find()
             .select_only()

@@ -688,7 +688,7 @@ impl Ats {
             .await?;
         idempotency::remember(&w.txn, rights.actor(), idem, &view).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(view)
     }
 
@@ -775,7 +775,7 @@ impl Ats {
         };
         idempotency::remember(&w.txn, rights.actor(), idem, &views).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(views)
     }
 
@@ -1160,7 +1160,7 @@ impl Ats {
             record_change(&w.txn, actor, &view, &loc, events).await?;
             self.record_follow_ups(&w.txn, actor, follow).await?;
             w.commit().await?;
-            self.bus.settle().await;
+            self.bus.committed();
             return Ok(view);
         }
         Err(Error::conflict(format!(
@@ -1208,7 +1208,7 @@ impl Ats {
         )
         .await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(())
     }
 }

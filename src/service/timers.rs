@@ -247,7 +247,7 @@ impl Ats {
         let n = views.len();
         Self::record_timer_events(&w.txn, "task.ready", &views, vec![None; n]).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(n)
     }
 
@@ -349,7 +349,7 @@ impl Ats {
             .collect();
         Self::record_timer_events(&w.txn, event_type, &views, extras).await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         if any {
             // The targets' cached rights now lack the new per-task rights.
             self.access_changed().await;

@@ -287,6 +287,23 @@ enum Outcome {
 }
 
 /// `d` plus up to 10 % jitter.
+/// Where a dispatch pass starts (see [`Ats::dispatch_once`]).
+struct DispatchStart {
+    /// The stored cursor.
+    stored: i64,
+    /// The lowest `after_position` of the active webhooks; `None`: none is active.
+    floor: Option<i64>,
+}
+
+impl DispatchStart {
+    /// The position after which events may still be wanted: past both the
+    /// cursor and what every active webhook was created (or re-enabled)
+    /// after; `None` when no webhook is active.
+    fn from(&self) -> Option<i64> {
+        self.floor.map(|f| Ord::max(f, self.stored))
+    }
+}
+
 fn jittered(d: Duration) -> Duration {
     let spread = d.as_millis() as u64 / 10;
     if spread == 0 {
@@ -305,27 +322,46 @@ impl Ats {
         self.outbound.wake.notify_one();
     }
 
-    /// The dispatch cursor: every event up to it has been queued.
-    pub(crate) async fn dispatch_cursor<C: ConnectionTrait>(db: &C) -> Result<i64> {
+    /// How far the dispatcher has gone: every event up to it has been
+    /// queued, or is wanted by no webhook; `None` while no webhook is
+    /// active (nothing waits for dispatch).
+    pub(crate) async fn dispatched_through<C: ConnectionTrait>(db: &C) -> Result<Option<i64>> {
+        Ok(Self::dispatch_start(db).await?.from())
+    }
+
+    /// Where a dispatch pass starts, in one statement: the stored cursor,
+    /// and the oldest position an active webhook may still want (none when
+    /// no webhook is active: the pass then reads nothing, and a busy
+    /// server without webhooks pays nothing for them).
+    async fn dispatch_start<C: ConnectionTrait>(db: &C) -> Result<DispatchStart> {
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
-                "SELECT position FROM webhook_dispatch WHERE id = 1",
+                "SELECT (SELECT position FROM webhook_dispatch WHERE id = 1) AS position, \
+                        (SELECT MIN(after_position) FROM webhooks WHERE active) AS floor",
             ))
             .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<i64>("", "position")?,
-            None => 0,
-        })
+        let (stored, floor) = match row {
+            Some(r) => (
+                r.try_get::<Option<i64>>("", "position")?.unwrap_or(0),
+                r.try_get::<Option<i64>>("", "floor")?,
+            ),
+            None => (0, None),
+        };
+        Ok(DispatchStart { stored, floor })
     }
 
     /// One dispatch pass (see the module doc); returns how many events it
     /// went past (0 when none, or when another replica made the same pass).
     pub async fn dispatch_once(&self) -> Result<usize> {
         let db = self.store.conn();
-        let cursor = Self::dispatch_cursor(db).await?;
+        let start = Self::dispatch_start(db).await?;
+        let Some(from) = start.from() else {
+            return Ok(0);
+        };
+        let cursor = start.stored;
         let events = event::Entity::find()
-            .filter(event::Column::Position.gt(cursor))
+            .filter(event::Column::Position.gt(from))
             .filter(self.in_log())
             .order_by_asc(event::Column::Position)
             .limit(DISPATCH_BATCH)
@@ -700,9 +736,11 @@ impl Ats {
             let lag = oldest.map_or(0, |t| Ord::max((now - t).num_seconds(), 0));
             m.lag_seconds.set(lag);
         }
-        let cursor = Self::dispatch_cursor(db).await?;
-        let newest = self.max_event_id().await?;
-        m.dispatch_lag_events.set(Ord::max(newest - cursor, 0));
+        let lag = match Self::dispatch_start(db).await?.from() {
+            Some(from) => Ord::max(self.max_event_id().await? - from, 0),
+            None => 0,
+        };
+        m.dispatch_lag_events.set(lag);
         Ok(())
     }
 }

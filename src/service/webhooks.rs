@@ -514,9 +514,11 @@ impl Ats {
         if let Some(active) = patch.active {
             row.active = Set(active);
             if active && !current.active {
-                // A fresh start: failures before the pause do not count.
+                // A fresh start: failures before the pause do not count,
+                // and events of the pause are not sent.
                 row.failing_since = Set(None);
                 row.disabled_at = Set(None);
+                row.after_position = Set(self.max_event_id().await?);
             }
             changed.push("active");
         }

@@ -533,7 +533,7 @@ impl Ats {
         )
         .await?;
         w.commit().await?;
-        self.bus.settle().await;
+        self.bus.committed();
         Ok(view)
     }
 

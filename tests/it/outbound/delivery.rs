@@ -18,6 +18,7 @@ crate::on_both_backends!(start = crate::outbound::delivery::quick; redirects_are
 crate::on_both_backends!(start = crate::outbound::delivery::quick; a_slow_receiver_holds_up_only_its_own_webhook);
 crate::on_both_backends!(start = crate::outbound::delivery::quick_disabling; a_webhook_failing_too_long_is_disabled_with_a_notice);
 crate::on_both_backends!(start = crate::outbound::delivery::strict_addresses; internal_addresses_are_refused_at_delivery);
+crate::on_both_backends!(start = crate::outbound::delivery::quick; a_paused_webhook_is_sent_nothing_of_its_pause);
 
 /// How long anything expected may take on a loaded machine.
 const WAIT: Duration = Duration::from_secs(60);
@@ -374,4 +375,47 @@ async fn internal_addresses_are_refused_at_delivery(app: TestApp) {
         assert_eq!(list[0]["last_status"], Value::Null);
     }
     assert!(rx.received().is_empty(), "{:?}", rx.received());
+}
+
+/// With its only webhook paused, the server queues nothing (the dispatcher
+/// reads no events while no webhook is active); enabled again, the webhook
+/// gets what happens from then on, not what happened during the pause.
+async fn a_paused_webhook_is_sent_nothing_of_its_pause(app: TestApp) {
+    let olga = app
+        .user("olga")
+        .in_org("acme", Role::Owner)
+        .with_project("web")
+        .await;
+    let receiver = Receiver::start(&[200]).await;
+    let (hook, _) = webhook(&olga, &receiver.url("/hook"), json!(["task.created"])).await;
+    let path = format!("/orgs/acme/webhooks/{hook}");
+    task(&olga, "before").await;
+    receiver.wait_for(1, WAIT).await;
+    olga.patch(&path, json!({ "active": false }))
+        .await
+        .expect(200);
+    for n in 0..3 {
+        task(&olga, &format!("paused {n}")).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    olga.patch(&path, json!({ "active": true }))
+        .await
+        .expect(200);
+    task(&olga, "after").await;
+    let got = receiver.wait_for(2, WAIT).await;
+    // Time for anything of the pause that would wrongly follow.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let titles: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["data"]["task"]["title"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(titles, ["before", "after"], "{got:?}");
+    let listed = deliveries_until(&olga, hook, |d| d.len() == 2).await;
+    assert_eq!(listed.len(), 2);
 }
