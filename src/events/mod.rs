@@ -64,7 +64,8 @@ const PROJECT_CAPACITY: usize = 1024;
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// How soon the fanout looks again while it waits at a gap.
 const GAP_RETRY: Duration = Duration::from_millis(5);
-/// How many rows the fanout reads at a time.
+/// How many rows the fanout reads at a time (written into its statement:
+/// PostgreSQL plans a bound `LIMIT` afresh at every call).
 const FANOUT_BATCH: u64 = 500;
 
 /// Delivers committed events to every subscriber in this process.
@@ -584,8 +585,11 @@ async fn read_batch(store: &Store, cursor: i64, light: bool) -> Result<Batch, Db
         let columns = batch_columns(light, DbBackend::Sqlite);
         let rows = event::Model::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            format!("SELECT {columns} FROM events WHERE position > $1 ORDER BY position LIMIT $2"),
-            [cursor.into(), (FANOUT_BATCH as i64).into()],
+            format!(
+                "SELECT {columns} FROM events WHERE position > $1 \
+                 ORDER BY position LIMIT {FANOUT_BATCH}"
+            ),
+            [cursor.into()],
         ))
         .all(store.conn())
         .await?;
@@ -604,9 +608,9 @@ async fn read_batch(store: &Store, cursor: i64, light: bool) -> Result<Batch, Db
                 "SELECT e.*, pg_snapshot_xmin(s.snap)::text::bigint AS snap_xmin \
                  FROM (SELECT pg_current_snapshot() AS snap) s \
                  LEFT JOIN LATERAL (SELECT {columns} FROM events WHERE position > $1 \
-                                    ORDER BY position LIMIT $2) e ON true"
+                                    ORDER BY position LIMIT {FANOUT_BATCH}) e ON true"
             ),
-            [cursor.into(), (FANOUT_BATCH as i64).into()],
+            [cursor.into()],
         ))
         .await?;
     let mut batch = Batch {

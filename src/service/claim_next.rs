@@ -1,7 +1,7 @@
 //! Claim-next and claim-batch: atomically claim the most urgent ready tasks
 //! matching a filter, waiting for work when asked to.
 
-use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
@@ -142,20 +142,34 @@ impl Ats {
         let actor = rights.actor();
         let now = time::now();
         let lease = now + lease;
-        let mut pick = task::Entity::find()
+        let pick = task::Entity::find()
             .select_only()
             .column(task::Column::Id)
             .filter(cond.clone())
             .order_by_desc(task::Column::Priority)
             .order_by_asc(task::Column::CreatedAt)
             .order_by_asc(task::Column::Id)
-            .limit(limit)
             .into_query();
-        if self.store.backend() == DbBackend::Postgres {
-            pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
+        // The limit is written into the statement, not bound: PostgreSQL
+        // cannot cost a plan for an unknown `LIMIT $n`, so it would plan the
+        // claim afresh at every call (planning then cost more than running
+        // it); with a literal, the prepared statement keeps a generic plan.
+        let backend = self.store.backend();
+        let (sql, values) = match backend {
+            DbBackend::Postgres => pick.build(PostgresQueryBuilder),
+            _ => pick.build(SqliteQueryBuilder),
+        };
+        let lock = if backend == DbBackend::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let picked = Expr::cust_with_values(
+            format!("\"tasks\".\"id\" IN ({sql} LIMIT {limit}{lock})"),
+            values.0,
+        );
         let w = self.store.begin_write().await?;
-        let mut update = task::Entity::update_many().filter(task::Column::Id.in_subquery(pick));
+        let mut update = task::Entity::update_many().filter(picked);
         for (column, value) in claim_columns(actor, lease, now) {
             update = update.col_expr(column, value);
         }
