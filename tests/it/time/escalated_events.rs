@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::deadlines::{WAIT, from_now, guard};
+use crate::common::gql;
 use crate::common::gql_ws::{Session, TRANSPORT};
 use crate::common::shapes::{events_of, id, types_of};
 use crate::common::sql::Sql;
@@ -79,6 +80,12 @@ async fn an_overdue_task_reaches_its_guardians_subscriptions(app: TestApp) {
     bot.act(task, "claim", json!({ "lease_duration": 600_000 }))
         .await
         .expect(200);
+    bot.post(
+        &format!("/tasks/{task}/messages"),
+        json!({ "parts": [{ "type": "text", "content": "please look" }] }),
+    )
+    .await
+    .expect(201);
 
     // Her first event is the escalation: what came before it was not hers.
     let first = ws
@@ -186,6 +193,32 @@ async fn an_overdue_task_reaches_its_guardians_subscriptions(app: TestApp) {
     })
     .await;
     assert_eq!(types_of_task(&one.events("one"), task), history);
+
+    // Reading the task itself (GraphQL), its history and thread come with it.
+    let read = |c: &crate::common::Client| {
+        let c = c.clone();
+        async move {
+            gql::ok(
+                &c,
+                "query($id: ID!) { task(id: $id) { title events { type } messages { id } } }",
+                json!({ "id": task.to_string() }),
+            )
+            .await["task"]
+                .clone()
+        }
+    };
+    let seen = read(&dana).await;
+    assert_eq!(seen["title"], "approve the deploy");
+    let seen_types: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let full = types_of(&events_of(&bot, task).await);
+    assert_eq!(seen_types, full);
+    assert_eq!(seen["messages"].as_array().unwrap().len(), 1, "{seen}");
+    assert!(read(&eve).await.is_null());
 
     // The stranger's replay is empty.
     spy.subscribe("spy-replay", json!({ "after": before }))
