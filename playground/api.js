@@ -90,6 +90,6 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
-/** The fields every board card shows. */
+/** The fields every board card shows (also asked of every live event's task). */
 export const CARD_FIELDS = `id title description type channel priority status org project
-  assignee { type id name } leaseExpires createdAt updatedAt`;
+  assignee { type id name } leaseExpires runAt dueAt overdue createdAt updatedAt`;

@@ -200,7 +200,9 @@ const account = new Account($('#account'), {
     const b = $('#account-open');
     if (b) b.focus();
   },
-  onEnded: () => start(),
+  // The page's own key was revoked: forget it at once (the socket, closed
+  // by the server, may already show the sign-in form).
+  onEnded: () => { setToken(null); start(); },
   pauseLive: () => live.stop(),
   resumeLive: () => live.start(liveFilter(), { fresh: false }),
 });

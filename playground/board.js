@@ -44,6 +44,30 @@ export function countdown(iso, now = Date.now()) {
   return `${s}s`;
 }
 
+/**
+ * Whether an open task is overdue: the server reported it (`overdue`, set by
+ * `task.overdue`), or its deadline has passed here and the report is on its way.
+ */
+export function isOverdue(t, now = Date.now()) {
+  if (!OPEN.includes(statusOf(t))) return false;
+  return Boolean(t.overdue) || Boolean(t.dueAt && Date.parse(t.dueAt) <= now);
+}
+
+/** An open task's deadline: a countdown (`due in 4m 12s`), or the overdue badge. */
+export function dueMark(t, now = Date.now()) {
+  if (!OPEN.includes(statusOf(t))) return '';
+  const title = t.dueAt ? ` title="due ${esc(t.dueAt)}"` : '';
+  if (isOverdue(t, now)) return `<span class="badge overdue-badge"${title}>overdue</span>`;
+  if (!t.dueAt) return '';
+  return `<span class="due" data-due="${esc(t.dueAt)}"${title}>due in <span class="left">${countdown(t.dueAt, now)}</span></span>`;
+}
+
+/** A pending task's scheduled time, while it is ahead: `runs in 30s`. */
+export function runMark(t, now = Date.now()) {
+  if (statusOf(t) !== 'pending' || !t.runAt || !(Date.parse(t.runAt) > now)) return '';
+  return `<span class="runs" data-run-at="${esc(t.runAt)}" title="runs at ${esc(t.runAt)}">runs in <span class="left">${countdown(t.runAt, now)}</span></span>`;
+}
+
 /** The TaskFilter of the board's filters. */
 export function taskFilter(f, status) {
   const filter = { org: f.org, project: f.project, statuses: [status.toUpperCase()] };
@@ -242,7 +266,10 @@ export class Board {
     const lease = status === 'in_progress' && t.leaseExpires
       ? `<span class="lease" data-expires="${esc(t.leaseExpires)}" title="lease expires ${esc(t.leaseExpires)}">lease <span class="left">${countdown(t.leaseExpires)}</span></span>`
       : '';
-    return `<li class="card prio-${Math.min(10, Math.max(1, t.priority))}" data-task-id="${esc(t.id)}" data-status="${status}">
+    const now = Date.now();
+    // `reported`: the server said so (task.overdue); `passed`: the deadline went by here first.
+    const overdue = isOverdue(t, now) ? ` data-overdue="${t.overdue ? 'reported' : 'passed'}"` : '';
+    return `<li class="card prio-${Math.min(10, Math.max(1, t.priority))}${overdue ? ' overdue' : ''}" data-task-id="${esc(t.id)}" data-status="${status}"${overdue}>
       <a class="card-link" href="${esc(href)}"><span class="card-id">#${esc(t.id)}</span> <span class="card-title">${esc(t.title)}</span></a>
       <div class="meta">
         <span class="prio" title="priority">P${esc(t.priority)}</span>
@@ -250,6 +277,8 @@ export class Board {
         <span class="type" title="type">${esc(t.type)}</span>
         ${t.assignee ? `<span class="who" title="assignee">@${esc(t.assignee.name || t.assignee.id)}</span>` : ''}
         ${lease}
+        ${runMark(t, now)}
+        ${dueMark(t, now)}
       </div>
     </li>`;
   }
@@ -260,14 +289,40 @@ export class Board {
     return out;
   }
 
-  /** Updates every lease countdown on the page. */
+  /**
+   * Updates every countdown on the page (leases, deadlines, scheduled
+   * times) in place, without asking the server: a deadline that passes
+   * marks its card overdue until the server's `task.overdue` confirms it.
+   */
   static tick(root = document) {
     const now = Date.now();
-    root.querySelectorAll('.lease[data-expires]').forEach((el) => {
-      const left = countdown(el.dataset.expires, now);
+    const update = (el, left) => {
       const span = el.querySelector('.left');
       if (span && span.textContent !== left) span.textContent = left;
+    };
+    root.querySelectorAll('.lease[data-expires]').forEach((el) => {
+      const left = countdown(el.dataset.expires, now);
+      update(el, left);
       el.classList.toggle('expired', left === 'expired');
+    });
+    root.querySelectorAll('.due[data-due]').forEach((el) => {
+      const left = countdown(el.dataset.due, now);
+      if (left !== 'expired') { update(el, left); return; }
+      const card = el.closest('.card');
+      if (card) {
+        card.classList.add('overdue');
+        if (!card.dataset.overdue) card.dataset.overdue = 'passed';
+      }
+      const badge = document.createElement('span');
+      badge.className = 'badge overdue-badge';
+      badge.title = el.title;
+      badge.textContent = 'overdue';
+      el.replaceWith(badge);
+    });
+    root.querySelectorAll('.runs[data-run-at]').forEach((el) => {
+      const left = countdown(el.dataset.runAt, now);
+      if (left === 'expired') el.remove();
+      else update(el, left);
     });
   }
 }

@@ -3,11 +3,11 @@
 // take now (`Task.viewerActions`); a refused action shows the server's sentence.
 
 import { gql, ApiError } from './api.js';
-import { esc, statusOf, actorLabel, countdown, LABELS } from './board.js';
+import { esc, statusOf, actorLabel, countdown, dueMark, runMark, LABELS } from './board.js';
 
 const DETAIL = `query($id: ID!) { task(id: $id) {
   id title description type channel priority status payload outputs reason org project
-  attempts maxAttempts leaseExpires createdAt updatedAt claimedAt completedAt
+  attempts maxAttempts leaseExpires runAt dueAt overdue createdAt updatedAt claimedAt completedAt
   source { type id name } assignee { type id name }
   parent { id title status }
   subtasks { id title status } dependsOn { id title status } blockedBy { id title status } blocks { id title status }
@@ -140,7 +140,7 @@ export class Detail {
         <h2 tabindex="-1">#${esc(t.id)} ${esc(t.title)}</h2>
         <button type="button" class="icon" data-close aria-label="Close the task">✕</button>
       </header>
-      <p><span class="badge s-${status}" data-detail-status="${status}">${LABELS[status]}</span> ${lease}</p>
+      <p><span class="badge s-${status}" data-detail-status="${status}">${LABELS[status]}</span> ${lease} ${runMark(t)} ${dueMark(t)}</p>
       <dl class="facts">
         <dt>Priority</dt><dd>${esc(t.priority)}</dd>
         <dt>Channel</dt><dd>${esc(t.channel)}</dd>
@@ -149,6 +149,8 @@ export class Detail {
         <dt>Created by</dt><dd>${esc(actorLabel(t.source))}</dd>
         <dt>Assignee</dt><dd>${esc(actorLabel(t.assignee)) || '—'}</dd>
         <dt>Attempts</dt><dd>${esc(t.attempts)}${t.maxAttempts ? ` of ${esc(t.maxAttempts)}` : ''}</dd>
+        ${t.runAt ? `<dt>Runs at</dt><dd>${time(t.runAt)}</dd>` : ''}
+        ${t.dueAt ? `<dt>Due</dt><dd>${time(t.dueAt)}</dd>` : ''}
         <dt>Created</dt><dd>${time(t.createdAt)}</dd>
         <dt>Updated</dt><dd>${time(t.updatedAt)}</dd>
         ${t.completedAt ? `<dt>Completed</dt><dd>${time(t.completedAt)}</dd>` : ''}

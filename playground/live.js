@@ -3,14 +3,13 @@
 // event id it saw (so nothing is missed), drops any event id it has already
 // delivered (so nothing doubles), and reports its state for the indicator.
 
-import { initPayload } from './api.js';
+import { initPayload, CARD_FIELDS } from './api.js';
 
 const QUERY = `subscription($filter: TaskEventFilter, $after: ID) {
   taskEvents(filter: $filter, after: $after) {
     id type taskId channel createdAt
     actor { type id name }
-    task { id title description type channel priority status org project
-      assignee { type id name } leaseExpires createdAt updatedAt }
+    task { ${CARD_FIELDS} }
   }
 }`;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Query, SelectStatement};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::viewer::Rights;
 use super::views::{EventView, MessageView, TaskView};
@@ -12,14 +12,40 @@ use super::{Ats, Viewer};
 use crate::entity::{event, message, task};
 use crate::error::Result;
 
-/// `SELECT id FROM tasks WHERE id IN (ids) AND project_id IN (readable)`.
+/// `SELECT id FROM tasks WHERE id IN (ids) AND (project_id IN (readable)
+/// OR id IN (escalated))`.
 pub(crate) fn readable_task_ids(rights: &Rights, ids: &[i64]) -> SelectStatement {
     Query::select()
         .column(task::Column::Id)
         .from(task::Entity)
         .and_where(task::Column::Id.is_in(ids.iter().copied()))
-        .and_where(task::Column::ProjectId.is_in(rights.readable()))
+        .cond_where(readable_or_escalated(
+            rights,
+            ids,
+            task::Column::ProjectId,
+            task::Column::Id,
+        ))
         .to_owned()
+}
+
+/// Rows of the projects `rights` may read, or of those of the tasks `ids`
+/// escalated to the viewer (who may read them whatever their project).
+fn readable_or_escalated(
+    rights: &Rights,
+    ids: &[i64],
+    project: impl ColumnTrait,
+    task: impl ColumnTrait,
+) -> Condition {
+    let escalated: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| rights.escalated(*id))
+        .collect();
+    let mut cond = Condition::any().add(project.is_in(rights.readable()));
+    if !escalated.is_empty() {
+        cond = cond.add(task.is_in(escalated));
+    }
+    cond
 }
 
 impl Ats {
@@ -52,7 +78,12 @@ impl Ats {
         self.bus.caught_up().await;
         let rows = event::Entity::find()
             .filter(event::Column::TaskId.is_in(task_ids.iter().copied()))
-            .filter(event::Column::ProjectId.is_in(rights.readable()))
+            .filter(readable_or_escalated(
+                &rights,
+                task_ids,
+                event::Column::ProjectId,
+                event::Column::TaskId,
+            ))
             .filter(self.in_log())
             .order_by_asc(event::Column::Position)
             .all(self.store.conn())

@@ -35,6 +35,10 @@ pub struct EventFilter {
     pub event_types: Vec<String>,
     /// Only this task.
     pub task_id: Option<i64>,
+    /// Also the events of these tasks, whatever their project: the tasks
+    /// escalated to the reader (see [`Rights::escalated`]), added by
+    /// narrowing a filter that names no project. The other fields still apply.
+    pub also_tasks: Vec<i64>,
 }
 
 impl EventFilter {
@@ -43,14 +47,15 @@ impl EventFilter {
         let listed = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
         self.project_ids
             .as_ref()
-            .is_none_or(|ids| ids.contains(&e.project_id))
+            .is_none_or(|ids| ids.contains(&e.project_id) || self.also_tasks.contains(&e.task_id))
             && listed(&self.channels, &e.channel)
             && listed(&self.task_types, &e.task_type)
             && listed(&self.event_types, &e.event_type)
             && self.task_id.is_none_or(|id| id == e.task_id)
     }
 
-    /// This filter limited to the projects `rights` may read.
+    /// This filter limited to the projects `rights` may read, and, when it
+    /// names no project, the tasks escalated to the reader.
     fn narrowed(&self, rights: &Rights) -> Self {
         let readable = rights.readable();
         let mut f = self.clone();
@@ -60,15 +65,32 @@ impl EventFilter {
                 .copied()
                 .filter(|id| readable.contains(id))
                 .collect(),
-            None => readable,
+            None => {
+                f.also_tasks = rights
+                    .escalated_tasks()
+                    .into_iter()
+                    .filter(|id| self.task_id.is_none_or(|only| only == *id))
+                    .collect();
+                readable
+            }
         });
         f
     }
 
     fn condition(&self) -> Condition {
         let mut cond = Condition::all();
-        if let Some(ids) = &self.project_ids {
-            cond = cond.add(event::Column::ProjectId.is_in(ids.clone()));
+        match &self.project_ids {
+            Some(ids) if self.also_tasks.is_empty() => {
+                cond = cond.add(event::Column::ProjectId.is_in(ids.clone()));
+            }
+            Some(ids) => {
+                cond = cond.add(
+                    Condition::any()
+                        .add(event::Column::ProjectId.is_in(ids.clone()))
+                        .add(event::Column::TaskId.is_in(self.also_tasks.clone())),
+                );
+            }
+            None => {}
         }
         if !self.channels.is_empty() {
             cond = cond.add(event::Column::Channel.is_in(self.channels.clone()));
@@ -309,6 +331,7 @@ impl Ats {
             task_types: q.task_types.clone(),
             event_types: q.event_types.clone(),
             task_id: q.task_id,
+            also_tasks: Vec::new(),
         })
     }
 
@@ -430,9 +453,9 @@ impl Ats {
                                 if id <= last || !filter.matches(&e) {
                                     continue;
                                 }
-                                match Box::pin(ats.rights(&viewer)).await {
-                                    Ok(r) if r.can_read(e.project_id) => {}
-                                    Ok(_) => continue,
+                                match Box::pin(ats.may_receive(&viewer, &e)).await {
+                                    Ok(true) => {}
+                                    Ok(false) => continue,
                                     Err(err) => {
                                         tracing::warn!(error = %err, "subscription: reading rights failed");
                                         return;
@@ -455,6 +478,24 @@ impl Ats {
             }
         });
         Ok(rx)
+    }
+
+    /// Whether `viewer` may receive the live event `e`: it may read the
+    /// event's project, or the task escalated to it. The event that
+    /// escalates a task (`task.overdue`, `task.escalated`) commits with the
+    /// rights it gives and names their holders; when it names the viewer
+    /// and the viewer's rights were read before it (the access change that
+    /// the writing replica announces has not arrived yet), they are read
+    /// again, so the first event of an escalated task is never lost.
+    async fn may_receive(&self, viewer: &Viewer, e: &event::Model) -> Result<bool> {
+        let rights = self.rights(viewer).await?;
+        if rights.can_read(e.project_id) || rights.escalated(e.task_id) {
+            return Ok(true);
+        }
+        if !names_target(e, viewer.actor()) {
+            return Ok(false);
+        }
+        Ok(self.fresh_rights(viewer).await?.escalated(e.task_id))
     }
 
     /// Sends stored events after `cursor`; returns the new cursor, or None when the consumer is gone.
@@ -510,6 +551,21 @@ impl Ats {
             None => self.pruned_through().await,
         }
     }
+}
+
+/// Whether the event `e` escalates its task to `actor` (one of the
+/// `data.escalation.targets` of a `task.overdue` or `task.escalated`).
+fn names_target(e: &event::Model, actor: &Actor) -> bool {
+    e.data
+        .get("escalation")
+        .and_then(|x| x.get("targets"))
+        .and_then(Value::as_array)
+        .is_some_and(|targets| {
+            targets.iter().any(|t| {
+                t.get("actor_type").and_then(Value::as_str) == Some(actor.actor_type.as_str())
+                    && t.get("actor_id").and_then(Value::as_str) == Some(actor.id.as_str())
+            })
+        })
 }
 
 /// How long a full queue may stay full before the consumer counts as lagging.

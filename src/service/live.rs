@@ -71,7 +71,8 @@ impl Ats {
 
     /// The task `event_id` names (`task_id`) as it was when the first live
     /// subscriber asked, shared by every later one; `None` once deleted or
-    /// when `viewer` may not read it.
+    /// when `viewer` may not read it (neither its project nor, escalated to
+    /// the viewer, the task itself).
     pub async fn live_event_task(
         &self,
         viewer: &Viewer,
@@ -102,7 +103,7 @@ impl Ats {
             .await?;
         Ok(task
             .as_ref()
-            .filter(|t| rights.project(t.project_id) >= Access::Read)
+            .filter(|t| rights.task(t.id, t.project_id) >= Access::Read)
             .cloned())
     }
 }

@@ -349,11 +349,16 @@ impl Ats {
             .collect();
         Self::record_timer_events(&w.txn, event_type, &views, extras).await?;
         w.commit().await?;
-        self.bus.committed();
         if any {
-            // The targets' cached rights now lack the new per-task rights.
+            // The targets' cached rights now lack the new per-task rights:
+            // announced before the events go out, so that this process's
+            // subscribers read them again before they judge the events
+            // (another replica may hear of the events first; its
+            // subscriptions then read the rights again themselves, see
+            // `Ats::may_receive`).
             self.access_changed().await;
         }
+        self.bus.committed();
         Ok(views.len())
     }
 }

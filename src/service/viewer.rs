@@ -244,6 +244,13 @@ impl Rights {
         self.tasks.contains_key(&task_id)
     }
 
+    /// The tasks escalated to the viewer (see [`Rights::escalated`]), in id order.
+    pub fn escalated_tasks(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.tasks.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The viewer's access to one task of the project `project_id`.
     pub fn task(&self, task_id: i64, project_id: i32) -> Access {
         self.project(project_id)
@@ -407,11 +414,27 @@ impl Ats {
     /// The viewer's rights, read once and reused — by this request and by
     /// later requests of the same actor — until an access change.
     pub async fn rights(&self, viewer: &Viewer) -> Result<Arc<Rights>> {
+        self.rights_read(viewer, false).await
+    }
+
+    /// The viewer's rights read again from the access tables now, whatever
+    /// is cached (and then cached in their place): for a change committed
+    /// by another replica whose announcement may not have arrived yet.
+    pub(crate) async fn fresh_rights(&self, viewer: &Viewer) -> Result<Arc<Rights>> {
+        self.rights_read(viewer, true).await
+    }
+
+    async fn rights_read(&self, viewer: &Viewer, fresh: bool) -> Result<Arc<Rights>> {
         let epoch = self.bus.access_epoch();
-        if let Some(r) = viewer.cached(epoch) {
+        if !fresh && let Some(r) = viewer.cached(epoch) {
             return Ok(r);
         }
-        let mut rights = match self.rights.get(viewer.actor(), epoch) {
+        let cached = if fresh {
+            None
+        } else {
+            self.rights.get(viewer.actor(), epoch)
+        };
+        let mut rights = match cached {
             Some(r) => r,
             None => {
                 let r = Arc::new(self.read_rights(viewer.actor(), epoch).await?);

@@ -52,7 +52,9 @@ async function startServer({ db, port, auth = 'open', tag }) {
   const child = spawn(BIN, [], {
     env: { ...process.env, DATABASE_URL: db, ATS_LISTEN: `127.0.0.1:${port}`, ATS_AUTH: auth, ATS_ENV: 'test', RUST_LOG: 'warn',
       // The sign-in limits have their own tests; this one signs in and out many times.
-      ATS_SIGN_IN_RATE_PER_ACCOUNT: '1000/1m', ATS_SIGN_IN_RATE_PER_IP: '1000/1m' },
+      ATS_SIGN_IN_RATE_PER_ACCOUNT: '1000/1m', ATS_SIGN_IN_RATE_PER_IP: '1000/1m',
+      // Deadlines pass within a fifth of a second (the overdue card check).
+      ATS_TIMER_INTERVAL_MS: '200' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(out); child.stderr.pipe(out);
@@ -170,6 +172,30 @@ async function openMode(browser) {
   for (const [title, channel, priority] of [['Triage the alert', 'ops', 9], ['Answer the customer', 'support', 5], ['Write release notes', 'docs', 3]]) {
     await ok(planner('POST', '/tasks', { title, channel, priority, type: 'task' }), 201, 'create');
   }
+
+  // A deadline: the card counts down, then, with no reload, is marked overdue
+  // when the server's task.overdue arrives over the subscription.
+  await pageA.evaluate(() => { window.notReloaded = true; });
+  const due = (await ok(planner('POST', '/tasks', { title: 'Approve the release', channel: 'ops', priority: 9, due_at: new Date(Date.now() + 2500).toISOString() }), 201, 'create due')).task;
+  const dueCard = card('pending', due.id);
+  await pageA.waitForSelector(`${dueCard} .due .left`, { timeout: 2000 });
+  const due1 = (await pageA.textContent(`${dueCard} .due`)).trim();
+  check(/^due in \d+s$/.test(due1), `a deadline countdown (${due1})`);
+  check(await pageA.locator(`${dueCard}.overdue, ${dueCard} .overdue-badge`).count() === 0, 'not overdue before its time');
+  await pageA.waitForFunction(([sel, was]) => {
+    const el = document.querySelector(sel);
+    return !el || el.textContent.trim() !== was;
+  }, [`${dueCard} .due`, due1], { timeout: 3000 });
+  const due2 = await pageA.locator(`${dueCard} .due`).count() ? (await pageA.textContent(`${dueCard} .due`)).trim() : 'passed';
+  check(due2 !== due1, `the deadline countdown runs (${due1} → ${due2})`);
+  await pageA.waitForSelector(`#feed [data-task-id="${due.id}"] code:text-is("task.overdue")`, { timeout: 10000 });
+  await pageA.waitForSelector(`${dueCard}.overdue[data-overdue="reported"] .overdue-badge`, { timeout: 3000 });
+  check((await pageA.textContent(`${dueCard} .overdue-badge`)).trim() === 'overdue', 'the card carries an "overdue" badge');
+  check(await pageA.locator(`${dueCard} .due`).count() === 0, 'an overdue card shows no countdown');
+  check(await pageA.evaluate(() => window.notReloaded === true), 'the card was marked without a reload');
+  const dueEvents = (await ok(planner('GET', `/tasks/${due.id}/events`), 200, 'events')).events;
+  check(dueEvents.filter((e) => e.type === 'task.overdue').length === 1, 'one task.overdue');
+  log(`deadline: ${due1} → ${due2}, then marked overdue by task.overdue`);
 
   // Page B (a second context, another actor) claims it from the UI.
   const ctxB = await browser.newContext({ viewport: { width: 1200, height: 900 } });
@@ -543,7 +569,10 @@ async function accountByKey(browser, server, key) {
   check((await own.textContent()).includes('you will be signed out'), 'revoking the own key warns of the sign-out');
   await own.locator('[data-confirm-revoke]').click();
   await page.waitForSelector('#signin-form');
-  check(await page.evaluate(() => localStorage.getItem('ats.token')) === null, 'the revoked key is forgotten');
+  // The server closes the page's socket as the key goes, which may show the
+  // sign-in form a moment before the revoke's answer makes the page forget the key.
+  const forgotten = await page.waitForFunction(() => localStorage.getItem('ats.token') === null, null, { timeout: 5000 }).then(() => true, () => false);
+  check(forgotten, 'the revoked key is forgotten');
   await ctx.close();
 }
 

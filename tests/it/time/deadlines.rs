@@ -22,9 +22,9 @@ crate::on_both_backends!(start = crate::common::TestApp::required_auth_fast_time
 );
 
 /// How long anything expected may take on a loaded machine.
-const WAIT: Duration = Duration::from_secs(30);
+pub(super) const WAIT: Duration = Duration::from_secs(30);
 
-fn from_now(ms: i64) -> String {
+pub(super) fn from_now(ms: i64) -> String {
     (Utc::now() + chrono::Duration::milliseconds(ms)).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -46,7 +46,7 @@ async fn wait_for(c: &Client, task: i64, event_type: &str) -> Vec<Value> {
 }
 
 /// `agent` links `human` as its guardian.
-async fn guard(agent: &Client, human: &Client) {
+pub(super) async fn guard(agent: &Client, human: &Client) {
     let link = agent
         .post("/auth/me/guardian-link", json!({}))
         .await

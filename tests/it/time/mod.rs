@@ -6,5 +6,6 @@
 
 mod cli;
 mod deadlines;
+mod escalated_events;
 mod retries;
 mod scheduled;
