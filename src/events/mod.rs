@@ -54,7 +54,7 @@ pub const NOTIFY_CHANNEL: &str = "ats_events";
 pub const ACCESS_CHANNEL: &str = "ats_access";
 
 /// The longest a reader waits for the log to catch up before reading.
-const SETTLE_WAIT: Duration = Duration::from_secs(5);
+const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 
 /// How many events the broadcast buffers before a slow receiver lags.
 const BROADCAST_CAPACITY: usize = 4096;
@@ -252,7 +252,7 @@ impl EventBus {
             };
             let _ = watermark.wait_for(|w| *w >= seen).await;
         };
-        if tokio::time::timeout(SETTLE_WAIT, reached).await.is_err() {
+        if tokio::time::timeout(CATCH_UP_WAIT, reached).await.is_err() {
             tracing::warn!("the event log did not catch up in time; reading it anyway");
         }
     }
@@ -389,7 +389,11 @@ impl EventBus {
     /// True when a receiver is attached (a subscription, or a claimer
     /// waiting for work).
     fn listening(&self) -> bool {
-        let projects = self.inner.projects.lock().unwrap();
+        self.listened(&self.inner.projects.lock().unwrap())
+    }
+
+    /// [`EventBus::listening`], under the lock already held (`projects`).
+    fn listened(&self, projects: &HashMap<i32, broadcast::Sender<Arc<event::Model>>>) -> bool {
         self.inner.sender.receiver_count() > 0 || projects.values().any(|s| s.receiver_count() > 0)
     }
 
@@ -408,10 +412,7 @@ impl EventBus {
     ) -> Delivered {
         let before = *cursor;
         let mut projects = self.inner.projects.lock().unwrap();
-        if batch.light
-            && (self.inner.sender.receiver_count() > 0
-                || projects.values().any(|s| s.receiver_count() > 0))
-        {
+        if batch.light && self.listened(&projects) {
             return Delivered {
                 advanced: false,
                 stopped: false,

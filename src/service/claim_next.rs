@@ -1,7 +1,7 @@
 //! Claim-next and claim-batch: atomically claim the most urgent ready tasks
 //! matching a filter, waiting for work when asked to.
 
-use sea_orm::sea_query::{Expr, PostgresQueryBuilder, SqliteQueryBuilder};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
@@ -155,18 +155,15 @@ impl Ats {
         // claim afresh at every call (planning then cost more than running
         // it); with a literal, the prepared statement keeps a generic plan.
         let backend = self.store.backend();
-        let (sql, values) = match backend {
-            DbBackend::Postgres => pick.build(PostgresQueryBuilder),
-            _ => pick.build(SqliteQueryBuilder),
-        };
+        let pick = backend.build(&pick);
         let lock = if backend == DbBackend::Postgres {
             " FOR UPDATE SKIP LOCKED"
         } else {
             ""
         };
         let picked = Expr::cust_with_values(
-            format!("\"tasks\".\"id\" IN ({sql} LIMIT {limit}{lock})"),
-            values.0,
+            format!("\"tasks\".\"id\" IN ({} LIMIT {limit}{lock})", pick.sql),
+            pick.values.map(|v| v.0).unwrap_or_default(),
         );
         let w = self.store.begin_write().await?;
         let mut update = task::Entity::update_many().filter(picked);

@@ -31,6 +31,21 @@ impl Target {
             "via": self.via,
         })
     }
+
+    /// Whether the data of an escalating event (`task.overdue`,
+    /// `task.escalated`: `escalation.targets`, each as [`Target::to_json`]
+    /// writes it) names `actor`.
+    pub fn named_in(data: &Value, actor: &crate::actor::Actor) -> bool {
+        data.get("escalation")
+            .and_then(|x| x.get("targets"))
+            .and_then(Value::as_array)
+            .is_some_and(|targets| {
+                targets.iter().any(|t| {
+                    t.get("actor_type").and_then(Value::as_str) == Some(actor.actor_type.as_str())
+                        && t.get("actor_id").and_then(Value::as_str) == Some(actor.id.as_str())
+                })
+            })
+    }
 }
 
 /// The guardians of the agent `agent_id`, oldest relation first.

@@ -492,7 +492,7 @@ impl Ats {
         if rights.can_read(e.project_id) || rights.escalated(e.task_id) {
             return Ok(true);
         }
-        if !names_target(e, viewer.actor()) {
+        if !super::escalations::Target::named_in(&e.data, viewer.actor()) {
             return Ok(false);
         }
         Ok(self.fresh_rights(viewer).await?.escalated(e.task_id))
@@ -551,21 +551,6 @@ impl Ats {
             None => self.pruned_through().await,
         }
     }
-}
-
-/// Whether the event `e` escalates its task to `actor` (one of the
-/// `data.escalation.targets` of a `task.overdue` or `task.escalated`).
-fn names_target(e: &event::Model, actor: &Actor) -> bool {
-    e.data
-        .get("escalation")
-        .and_then(|x| x.get("targets"))
-        .and_then(Value::as_array)
-        .is_some_and(|targets| {
-            targets.iter().any(|t| {
-                t.get("actor_type").and_then(Value::as_str) == Some(actor.actor_type.as_str())
-                    && t.get("actor_id").and_then(Value::as_str) == Some(actor.id.as_str())
-            })
-        })
 }
 
 /// How long a full queue may stay full before the consumer counts as lagging.
