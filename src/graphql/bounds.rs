@@ -13,8 +13,16 @@
 //!   recurse once per level, and a list value nested 300 deep overflowed a
 //!   worker's stack and aborted the whole process (found by the GraphQL
 //!   fuzz).
+//!
+//! A document that passed is kept, parsed, in a small cache keyed by its
+//! text ([`DOCUMENTS`] of them, up to [`CACHED_DOCUMENT_BYTES`] each):
+//! clients send the same few documents again and again, and parsing was
+//! about a tenth of the CPU of a small read. The cache only skips work: a
+//! document in it passed every check above, and the variables are checked
+//! on every request.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
@@ -168,18 +176,52 @@ pub(crate) fn before_parsing(query: &str) -> ServerResult<()> {
     Ok(())
 }
 
+/// How many parsed documents [`DocumentBounds`] keeps.
+const DOCUMENTS: usize = 512;
+/// The longest document text it keeps parsed.
+const CACHED_DOCUMENT_BYTES: usize = 16 * 1024;
+
 /// Refuses a document over [`MAX_FIELDS`] or whose mutations hold more
-/// than one sign-in field.
-pub struct DocumentBounds;
+/// than one sign-in field, and keeps the documents that passed, parsed.
+pub struct DocumentBounds(Arc<Checked>);
+
+/// The extension behind [`DocumentBounds`], one for the whole schema.
+struct Checked {
+    /// Parsed documents that passed, by their text, least recently used first out.
+    documents: Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>,
+}
+
+impl Default for DocumentBounds {
+    fn default() -> Self {
+        let capacity = NonZeroUsize::new(DOCUMENTS).expect("DOCUMENTS is not zero");
+        Self(Arc::new(Checked {
+            documents: Mutex::new(lru::LruCache::new(capacity)),
+        }))
+    }
+}
 
 impl ExtensionFactory for DocumentBounds {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentBounds)
+        self.0.clone()
+    }
+}
+
+impl Checked {
+    fn cached(&self, query: &str) -> Option<ExecutableDocument> {
+        let mut documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
+        documents.get(query).map(|doc| ExecutableDocument::clone(doc))
+    }
+
+    fn keep(&self, query: &str, doc: &ExecutableDocument) {
+        if query.len() <= CACHED_DOCUMENT_BYTES {
+            let mut documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
+            documents.put(query.to_owned(), Arc::new(doc.clone()));
+        }
     }
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for DocumentBounds {
+impl Extension for Checked {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -190,40 +232,50 @@ impl Extension for DocumentBounds {
         if let Err(e) = super::transport::refuse_nul_in(query, variables) {
             return Err(super::error::to_gql(e).into_server_error(Default::default()));
         }
+        if let Some(doc) = self.cached(query) {
+            return Ok(doc);
+        }
         before_parsing(query)?;
         let doc = next.run(ctx, query, variables).await?;
-        let mut fields = 0;
-        let within = doc.operations.iter().all(|(_, op)| {
-            walk_fields(
-                &doc,
-                &op.node.selection_set.node,
-                MAX_FIELDS + 1,
-                &mut |_| {
-                    fields += 1;
-                },
-            ) && fields <= MAX_FIELDS
-        });
-        if !within || fields > MAX_FIELDS {
-            return Err(too_many_fields());
-        }
-        let count: usize = doc
-            .operations
-            .iter()
-            .filter(|(_, op)| op.node.ty == OperationType::Mutation)
-            .map(|(_, op)| sign_ins(&doc, &op.node.selection_set.node))
-            .sum();
-        if count > 1 {
-            let mut err = ServerError::new(
-                "at most one login or register per request: send each sign-in on its own",
-                None,
-            );
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", "BAD_REQUEST");
-            err.extensions = Some(ext);
-            return Err(err);
-        }
+        check(&doc)?;
+        self.keep(query, &doc);
         Ok(doc)
     }
+}
+
+/// The bounds of a parsed document: [`MAX_FIELDS`], one sign-in.
+fn check(doc: &ExecutableDocument) -> ServerResult<()> {
+    let mut fields = 0;
+    let within = doc.operations.iter().all(|(_, op)| {
+        walk_fields(
+            doc,
+            &op.node.selection_set.node,
+            MAX_FIELDS + 1,
+            &mut |_| {
+                fields += 1;
+            },
+        ) && fields <= MAX_FIELDS
+    });
+    if !within || fields > MAX_FIELDS {
+        return Err(too_many_fields());
+    }
+    let count: usize = doc
+        .operations
+        .iter()
+        .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+        .map(|(_, op)| sign_ins(doc, &op.node.selection_set.node))
+        .sum();
+    if count > 1 {
+        let mut err = ServerError::new(
+            "at most one login or register per request: send each sign-in on its own",
+            None,
+        );
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", "BAD_REQUEST");
+        err.extensions = Some(ext);
+        return Err(err);
+    }
+    Ok(())
 }
 
 /// Sign-in fields among the root selections, through fragments. A hostile

@@ -106,7 +106,7 @@ pub fn schema_with(ats: Ats, gate: std::sync::Arc<CallerGate>) -> AtsSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(error::DefaultCode)
-    .extension(bounds::DocumentBounds)
+    .extension(bounds::DocumentBounds::default())
     .extension(gate::Gate(gate))
     .finish()
 }

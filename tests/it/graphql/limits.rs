@@ -17,6 +17,7 @@ crate::on_both_backends!(
     depth_is_limited,
     complexity_grows_with_first_and_is_limited,
     deeply_nested_brackets_are_refused_before_parsing,
+    a_kept_document_still_takes_each_request_s_variables_and_checks,
 );
 
 /// SQL statements one GraphQL request of `agent:counter` costs, from
@@ -271,4 +272,29 @@ async fn deeply_nested_brackets_are_refused_before_parsing(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(resp["status"], "ok");
+}
+
+/// The server keeps parsed documents by their text: the same document
+/// answers each request with that request's variables, a refused document
+/// is refused every time, and the variables' checks run on every request.
+async fn a_kept_document_still_takes_each_request_s_variables_and_checks(app: TestApp) {
+    let c = app.client();
+    let a = c.create_task(json!({ "title": "first" })).await;
+    let b = c.create_task(json!({ "title": "second" })).await;
+    let doc = "query($id: ID!) { task(id: $id) { title } }";
+    for _ in 0..2 {
+        for (task, title) in [(&a, "first"), (&b, "second")] {
+            let data = ok(&c, doc, json!({ "id": task["id"].to_string() })).await;
+            assert_eq!(data["task"]["title"], title);
+        }
+    }
+    let (code, _) = fails(&c, doc, json!({ "id": "a\u{0}b" })).await;
+    assert_eq!(code, "BAD_REQUEST");
+    let wide: String = (0..=ats::graphql::MAX_FIELDS)
+        .map(|i| format!("a{i}: __typename "))
+        .collect();
+    for _ in 0..2 {
+        let (code, _) = fails(&c, &format!("{{ {wide}}}"), json!({})).await;
+        assert_eq!(code, "QUERY_TOO_COMPLEX");
+    }
 }
