@@ -209,7 +209,9 @@ impl ExtensionFactory for DocumentBounds {
 impl Checked {
     fn cached(&self, query: &str) -> Option<ExecutableDocument> {
         let mut documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
-        documents.get(query).map(|doc| ExecutableDocument::clone(doc))
+        documents
+            .get(query)
+            .map(|doc| ExecutableDocument::clone(doc))
     }
 
     fn keep(&self, query: &str, doc: &ExecutableDocument) {

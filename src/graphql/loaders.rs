@@ -16,8 +16,20 @@ pub type Cached<T> =
 /// must not answer "the task as it is now".
 pub struct LiveConnection;
 
-/// Messages by task id.
+/// Pages of task threads, by [`ThreadPage`].
 pub struct MessagesLoader(pub Ats, pub Viewer);
+
+/// One page of a task's thread: its messages after the message `after`,
+/// at most `first` of them, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadPage {
+    /// The task.
+    pub task: i64,
+    /// Messages with a greater id only.
+    pub after: i64,
+    /// The page size.
+    pub first: u64,
+}
 /// Events by task id.
 pub struct EventsLoader(pub Ats, pub Viewer);
 /// Tasks by id (parents).
@@ -35,17 +47,31 @@ fn every_key<V>(keys: &[i64], mut found: HashMap<i64, Vec<V>>) -> HashMap<i64, V
 /// A loader failure, shared by every waiting field.
 pub type LoadError = Arc<async_graphql::Error>;
 
-impl Loader<i64> for MessagesLoader {
+impl Loader<ThreadPage> for MessagesLoader {
     type Value = Vec<MessageView>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let found = self
+    async fn load(
+        &self,
+        keys: &[ThreadPage],
+    ) -> Result<HashMap<ThreadPage, Self::Value>, Self::Error> {
+        let pages: Vec<(i64, i64, u64)> = keys.iter().map(|k| (k.task, k.after, k.first)).collect();
+        let mut found = self
             .0
-            .messages_of_tasks(&self.1, keys)
+            .thread_pages(&self.1, &pages)
             .await
             .map_err(|e| Arc::new(super::error::to_gql(e)))?;
-        Ok(every_key(keys, found))
+        Ok(keys
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    found
+                        .remove(&(k.task, k.after, k.first))
+                        .unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 }
 

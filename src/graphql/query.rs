@@ -4,7 +4,7 @@ use async_graphql::connection::{self, Connection, EmptyFields};
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::loaders::{
-    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader,
+    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader, ThreadPage,
 };
 
 use super::error::bad_request;
@@ -105,6 +105,39 @@ pub async fn task_connection(
     Ok(conn)
 }
 
+/// The thread pages the `messages` fields under a page's nodes ask for, of
+/// each of the tasks `ids` (none for a field whose arguments its resolver
+/// will refuse).
+fn thread_pages(look: &async_graphql::Lookahead<'_>, ids: &[i64]) -> Vec<ThreadPage> {
+    use async_graphql::Value;
+    let fields = [look.field("nodes"), look.field("edges").field("node")]
+        .into_iter()
+        .flat_map(|l| l.field("messages").selection_fields());
+    let mut pages = Vec::new();
+    for field in fields {
+        let Ok(args) = field.arguments() else {
+            continue;
+        };
+        let mut first = None;
+        let mut after = None;
+        for (name, value) in &args {
+            match (name.as_str(), value) {
+                ("first", Value::Number(n)) => first = n.as_i64(),
+                ("after", Value::String(s)) => after = Some(s.as_str()),
+                _ => {}
+            }
+        }
+        for &id in ids {
+            if let Ok(page) = super::types::thread_page(id, first, after) {
+                pages.push(page);
+            }
+        }
+    }
+    pages.sort_unstable_by_key(|p| (p.task, p.after, p.first));
+    pages.dedup();
+    pages
+}
+
 /// Loads, in one batch each, the per-task lists the query selects and the
 /// tasks behind `parent`, `dependsOn` and `blockedBy`, so that resolving them
 /// task by task only reads the request's loader cache (and the number of
@@ -133,9 +166,10 @@ async fn prime(ctx: &Context<'_>, conn: &TaskConnection) -> GqlResult<()> {
             .await
             .map_err(|e| (*e).clone())?;
     }
-    if wants("messages") {
+    let pages = thread_pages(&look, &ids);
+    if !pages.is_empty() {
         ctx.data_unchecked::<Cached<MessagesLoader>>()
-            .load_many(keys())
+            .load_many(pages)
             .await
             .map_err(|e| (*e).clone())?;
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::GqlResult;
 use super::loaders::{
-    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader,
+    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader, ThreadPage,
 };
 use crate::service::paging::HISTORY_PAGE;
 use crate::service::paging::Overflow;
@@ -248,30 +248,18 @@ impl Task {
         first: Option<i32>,
         after: Option<ID>,
     ) -> GqlResult<Vec<Message>> {
-        use super::OrGql;
-        let first = HISTORY_PAGE
-            .size("first", first.map(i64::from), Overflow::Refuse)
-            .gql()?;
-        let after = match after {
-            Some(id) => Some(
-                id.parse()
-                    .map_err(|_| super::error::bad_request("after must be a message id"))?,
-            ),
-            None => None,
-        };
-        let after = crate::service::paging::cursor(after).gql()?;
         let loader = ctx.data_unchecked::<Cached<MessagesLoader>>();
-        let all = loader
-            .load_one(self.0.id)
+        let page = thread_page(
+            self.0.id,
+            first.map(i64::from),
+            after.as_ref().map(|a| a.as_str()),
+        )?;
+        let page = loader
+            .load_one(page)
             .await
             .map_err(|e| (*e).clone())?
             .unwrap_or_default();
-        Ok(all
-            .into_iter()
-            .filter(|m| m.id > after)
-            .take(first as usize)
-            .map(Message)
-            .collect())
+        Ok(page.into_iter().map(Message).collect())
     }
     /// Its subtasks, oldest first.
     #[graphql(complexity = "super::list_cost(child_complexity)")]
@@ -354,6 +342,25 @@ impl Task {
     async fn completed_at(&self) -> Option<DateTime> {
         self.0.completed_at.map(Into::into)
     }
+}
+
+/// The page of task `task`'s thread that `messages(first, after)` asks for.
+pub(super) fn thread_page(
+    task: i64,
+    first: Option<i64>,
+    after: Option<&str>,
+) -> GqlResult<ThreadPage> {
+    use super::OrGql;
+    let first = HISTORY_PAGE.size("first", first, Overflow::Refuse).gql()?;
+    let after = match after {
+        Some(id) => Some(
+            id.parse()
+                .map_err(|_| super::error::bad_request("after must be a message id"))?,
+        ),
+        None => None,
+    };
+    let after = crate::service::paging::cursor(after).gql()?;
+    Ok(ThreadPage { task, after, first })
 }
 
 /// A message on a task thread.

@@ -49,23 +49,77 @@ fn readable_or_escalated(
 }
 
 impl Ats {
-    /// The threads of many tasks, oldest message first.
-    pub async fn messages_of_tasks(
+    /// Pages of many task threads in one statement: for each `(task, after,
+    /// first)`, the task's first `first` messages with an id above `after`,
+    /// oldest first (none for a task the viewer may not read). Each page is
+    /// read with its own `LIMIT`, so a request costs its pages, not its
+    /// tasks' whole threads.
+    pub async fn thread_pages(
         &self,
         viewer: &Viewer,
-        task_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<MessageView>>> {
+        pages: &[(i64, i64, u64)],
+    ) -> Result<HashMap<(i64, i64, u64), Vec<MessageView>>> {
+        use sea_orm::FromQueryResult;
+        use sea_orm::sea_query::{Alias, Asterisk, Order, UnionType};
         let rights = self.rights(viewer).await?;
-        let rows = message::Entity::find()
-            .filter(message::Column::TaskId.in_subquery(readable_task_ids(&rights, task_ids)))
-            .order_by_asc(message::Column::Id)
-            .all(self.store.conn())
-            .await?;
-        let mut out: HashMap<i64, Vec<MessageView>> = HashMap::new();
-        for m in rows {
-            out.entry(m.task_id).or_default().push(MessageView::from(m));
+        let mut union: Option<SelectStatement> = None;
+        for (i, &(task, after, first)) in pages.iter().enumerate() {
+            let page = Query::select()
+                .column(Asterisk)
+                .from(message::Entity)
+                .and_where(message::Column::TaskId.eq(task))
+                .and_where(message::Column::Id.gt(after))
+                .and_where(message::Column::TaskId.in_subquery(readable_task_ids(&rights, &[task])))
+                .order_by(message::Column::Id, Order::Asc)
+                .limit(first)
+                .to_owned();
+            // SQLite takes no `ORDER BY` or `LIMIT` in a compound's arm
+            // unless the arm is a subquery.
+            let arm = Query::select()
+                .column(Asterisk)
+                .from_subquery(page, Alias::new(format!("p{i}")))
+                .to_owned();
+            union = Some(match union {
+                None => arm,
+                Some(mut all) => {
+                    all.union(UnionType::All, arm);
+                    all
+                }
+            });
         }
-        Ok(out)
+        let Some(union) = union else {
+            return Ok(HashMap::new());
+        };
+        let conn = self.store.conn();
+        let stmt = conn.get_database_backend().build(&union);
+        let mut by_task: HashMap<i64, Vec<message::Model>> = HashMap::new();
+        for m in message::Model::find_by_statement(stmt).all(conn).await? {
+            by_task.entry(m.task_id).or_default().push(m);
+        }
+        for thread in by_task.values_mut() {
+            thread.sort_by_key(|m| m.id);
+            thread.dedup_by_key(|m| m.id);
+        }
+        // A task's rows are the union of its pages: each page is its first
+        // `first` rows above `after`.
+        Ok(pages
+            .iter()
+            .map(|&(task, after, first)| {
+                let page = by_task
+                    .get(&task)
+                    .map(|thread| {
+                        thread
+                            .iter()
+                            .filter(|m| m.id > after)
+                            .take(first as usize)
+                            .cloned()
+                            .map(MessageView::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ((task, after, first), page)
+            })
+            .collect())
     }
 
     /// The histories of many tasks, oldest event first.

@@ -12,7 +12,10 @@ use ats::actor::Actor;
 use ats::auth::caller::Caller;
 use ats::service::Ats;
 
-crate::on_both_backends!(statements_do_not_grow_with_the_page);
+crate::on_both_backends!(
+    statements_do_not_grow_with_the_page,
+    threads_are_read_a_page_at_a_time
+);
 crate::on_both_backends!(
     depth_is_limited,
     complexity_grows_with_first_and_is_limited,
@@ -297,4 +300,83 @@ async fn a_kept_document_still_takes_each_request_s_variables_and_checks(app: Te
         let (code, _) = fails(&c, &format!("{{ {wide}}}"), json!({})).await;
         assert_eq!(code, "QUERY_TOO_COMPLEX");
     }
+}
+
+/// `messages(first, after)` reads the pages asked for, not whole threads:
+/// aliases with different pages each get theirs, on a page of tasks (one
+/// batch) and on one task, and the statement that reads them holds a
+/// `LIMIT` per page.
+async fn threads_are_read_a_page_at_a_time(app: TestApp) {
+    let c = app.actor("agent", "counter");
+    let (ats, log) = observed(&app).await;
+    let mut threads: Vec<(i64, Vec<i64>)> = Vec::new();
+    for (title, n) in [("long", 12), ("short", 3)] {
+        let id = c.create_task(json!({ "title": title })).await["id"]
+            .as_i64()
+            .unwrap();
+        let mut ids = Vec::new();
+        for m in 0..n {
+            let msg = c
+                .post(
+                    &format!("/tasks/{id}/messages"),
+                    json!({ "parts": [{ "type": "text", "content": format!("m{m}") }] }),
+                )
+                .await
+                .expect(201);
+            ids.push(msg["message"]["id"].as_i64().unwrap());
+        }
+        threads.push((id, ids));
+    }
+    let after = threads[0].1[2];
+    let ids_of = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    let query = format!(
+        "{{ tasks(first: 10) {{ nodes {{ id a: messages(first: 2) {{ id }} \
+         b: messages(first: 5, after: \"{after}\") {{ id }} c: messages {{ id }} }} }} }}"
+    );
+    let data = ok(&c, &query, json!({})).await;
+    for (id, ids) in &threads {
+        let node = data["tasks"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(*id))
+            .unwrap();
+        let above: Vec<i64> = ids.iter().copied().filter(|m| *m > after).take(5).collect();
+        assert_eq!(ids_of(&node["a"]), ids[..2].to_vec(), "{node}");
+        assert_eq!(ids_of(&node["b"]), above, "{node}");
+        assert_eq!(ids_of(&node["c"]), *ids, "{node}");
+    }
+    let (long, ids) = &threads[0];
+    let one = format!(
+        "{{ task(id: \"{long}\") {{ messages(first: 3, after: \"{}\") {{ id }} }} }}",
+        ids[5]
+    );
+    let data = ok(&c, &one, json!({})).await;
+    assert_eq!(ids_of(&data["task"]["messages"]), ids[6..9].to_vec());
+
+    take(&log);
+    let schema = ats::graphql::schema(ats.clone());
+    let caller = Caller::Named(Actor::new("agent", "counter", None).unwrap());
+    let viewer = ats.viewer(&caller).await.unwrap();
+    let mut req = async_graphql::Request::new(query.as_str());
+    req.data = ats::graphql::request_data(&ats, viewer);
+    let resp = schema.execute(req).await;
+    assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+    let reads: Vec<String> = take(&log)
+        .into_iter()
+        .filter(|s| s.contains("\"messages\""))
+        .collect();
+    assert_eq!(reads.len(), 1, "one statement for every page: {reads:?}");
+    assert_eq!(
+        reads[0].matches("LIMIT").count(),
+        6,
+        "a LIMIT for each of 3 pages of 2 tasks: {}",
+        reads[0]
+    );
 }
