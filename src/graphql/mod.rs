@@ -5,6 +5,7 @@ mod access;
 mod bounds;
 mod error;
 mod gate;
+mod guards;
 mod inputs;
 mod loaders;
 mod mutation;
@@ -105,9 +106,11 @@ pub fn schema_with(ats: Ats, gate: std::sync::Arc<CallerGate>) -> AtsSchema {
     .data(ats)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
-    .extension(error::DefaultCode)
-    .extension(bounds::DocumentBounds::default())
-    .extension(gate::Gate(gate))
+    .extension(guards::Guards {
+        codes: error::DefaultCode,
+        bounds: bounds::DocumentBounds::default(),
+        gate: gate::Gate(gate),
+    })
     .finish()
 }
 
