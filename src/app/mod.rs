@@ -20,7 +20,7 @@ use tokio::sync::watch;
 pub use client_ip::{ClientIp, client_of};
 pub use extract::{ApiJson, ApiQuery, CurrentViewer, IDEMPOTENCY_KEY, KeyedJson, request_id};
 pub use router::router;
-pub use state::AppState;
+pub use state::{AppParts, AppState};
 
 use crate::auth::{self, AuthMode, AuthSettings};
 use crate::config::Config;
@@ -203,7 +203,7 @@ pub async fn serve(
         refused_sockets,
     );
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    let app = router(AppState {
+    let app = router(AppState::new(AppParts {
         schema,
         metrics,
         ats: ats.clone(),
@@ -211,7 +211,7 @@ pub async fn serve(
         shutdown: draining.clone(),
         sockets: sockets.clone(),
         shared_subscriptions: Default::default(),
-    });
+    }));
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

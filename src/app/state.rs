@@ -9,9 +9,28 @@ use crate::graphql::AtsSchema;
 use crate::metrics::Metrics;
 use crate::service::Ats;
 
-/// The state shared by every adapter.
+/// The state shared by every adapter. Axum clones it for each extractor
+/// and layer of each request: one reference count, whatever it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// The state holding `parts`.
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] holds.
+pub struct AppParts {
     /// The service layer.
     pub ats: Ats,
     /// Server configuration.

@@ -78,7 +78,12 @@ pub use workflow::{HandoffView, NewHandoff};
 
 /// The service handle: cheap to clone, shared by every adapter.
 #[derive(Clone)]
-pub struct Ats {
+pub struct Ats(std::sync::Arc<Parts>);
+
+/// What an [`Ats`] holds, behind one `Arc`: a clone (every request makes
+/// several) costs one reference count, not one per part.
+#[derive(Clone)]
+pub struct Parts {
     store: Store,
     bus: EventBus,
     /// Shared: the JWT keys are not copied with every clone.
@@ -96,6 +101,14 @@ pub struct Ats {
     outbound: std::sync::Arc<webhook_delivery::Outbound>,
     /// Flips to true when the server begins to shut down.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl std::ops::Deref for Ats {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl Ats {
@@ -116,7 +129,7 @@ impl Ats {
             &auth.sign_in,
             refusals,
         ));
-        Self {
+        Self(std::sync::Arc::new(Parts {
             store,
             bus,
             auth: std::sync::Arc::new(auth),
@@ -128,12 +141,12 @@ impl Ats {
             webhooks: Default::default(),
             outbound: Default::default(),
             closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
-        }
+        }))
     }
 
     /// The same service with webhooks configured by `settings`.
     pub fn with_webhook_settings(mut self, settings: WebhookSettings) -> Self {
-        self.webhooks = std::sync::Arc::new(settings);
+        std::sync::Arc::make_mut(&mut self.0).webhooks = std::sync::Arc::new(settings);
         self
     }
 
