@@ -81,13 +81,14 @@ pub use workflow::{HandoffView, NewHandoff};
 pub struct Ats(std::sync::Arc<Parts>);
 
 /// What an [`Ats`] holds, behind one `Arc`: a clone (every request makes
-/// several) costs one reference count, not one per part.
+/// several) costs one reference count, not one per part. Settings are held
+/// by value; the state that changes at run time keeps its own `Arc`, so a
+/// copy made by [`Ats::with_webhook_settings`] still shares it.
 #[derive(Clone)]
 pub struct Parts {
     store: Store,
     bus: EventBus,
-    /// Shared: the JWT keys are not copied with every clone.
-    auth: std::sync::Arc<AuthSettings>,
+    auth: AuthSettings,
     rights: std::sync::Arc<viewer::RightsCache>,
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
@@ -96,7 +97,7 @@ pub struct Parts {
     /// subscriptions), counted in [`Ats::open_subscriptions`].
     shared_subscribers: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// How webhooks behave (URL policy, retries).
-    webhooks: std::sync::Arc<WebhookSettings>,
+    webhooks: WebhookSettings,
     /// The webhook delivery loops' shared state.
     outbound: std::sync::Arc<webhook_delivery::Outbound>,
     /// Flips to true when the server begins to shut down.
@@ -132,7 +133,7 @@ impl Ats {
         Self(std::sync::Arc::new(Parts {
             store,
             bus,
-            auth: std::sync::Arc::new(auth),
+            auth,
             rights: Default::default(),
             credentials: Default::default(),
             sign_in,
@@ -146,7 +147,7 @@ impl Ats {
 
     /// The same service with webhooks configured by `settings`.
     pub fn with_webhook_settings(mut self, settings: WebhookSettings) -> Self {
-        std::sync::Arc::make_mut(&mut self.0).webhooks = std::sync::Arc::new(settings);
+        std::sync::Arc::make_mut(&mut self.0).webhooks = settings;
         self
     }
 
