@@ -805,9 +805,12 @@ impl Ceiling {
         let is_sqlite = url.starts_with("sqlite:");
         let connections = if is_sqlite { 1 } else { workers as u32 };
         let mut opts = ConnectOptions::new(url.to_owned());
+        // Pinged only when idle, as the server's pool is: a ping per checkout
+        // would be a round trip per transaction that no queue needs.
         opts.sqlx_logging(false)
             .max_connections(connections)
-            .min_connections(1);
+            .min_connections(1)
+            .test_before_acquire_if_idle_for(Duration::from_secs(10));
         if is_sqlite {
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)

@@ -57,6 +57,12 @@ fn sqlite_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
 /// answered 503 (`UNAVAILABLE`, with `Retry-After`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle at least this long is pinged before it is
+/// handed out (one dropped by the server or a proxy is replaced, not
+/// used). A busy connection is not: by default the pool pings on every
+/// checkout, a round trip per statement run outside a transaction.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// The PostgreSQL advisory lock (session level) under which migrations run,
 /// so that replicas starting together apply them once ("ATS_MIGR").
 pub const MIGRATION_LOCK: i64 = 0x4154_535f_4d49_4752;
@@ -177,6 +183,7 @@ impl Store {
             opts.sqlx_logging(false)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .max_connections(connections)
                 .min_connections(1);
             if is_sqlite {

@@ -1,10 +1,12 @@
 //! Query root.
 
 use async_graphql::connection::{self, Connection, EmptyFields};
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
 
 use super::loaders::{
-    Cached, EventsLoader, HandoffsLoader, MessagesLoader, SubtasksLoader, TaskLoader, ThreadPage,
+    Cached, EventsLoader, HandoffsLoader, LoadError, MessagesLoader, SubtasksLoader, TaskLoader,
+    ThreadPage,
 };
 
 use super::error::bad_request;
@@ -14,6 +16,7 @@ use super::{GqlResult, OrGql, ats, viewer};
 use crate::error::Error;
 use crate::service::paging::{HISTORY_PAGE, TASK_PAGE};
 use crate::service::paging::{Overflow, TaskCursor};
+use crate::service::views::TaskView;
 use crate::service::{Scope, StatsScope};
 
 /// `totalCount` on task connections.
@@ -101,17 +104,20 @@ pub async fn task_connection(
             .into_iter()
             .map(|t| connection::Edge::new(sort_by.cursor(&t).encode(), Task::from(t))),
     );
-    prime(ctx, &conn).await?;
+    let look = ctx.look_ahead();
+    let levels = [look.field("nodes"), look.field("edges").field("node")];
+    let tasks: Vec<&TaskView> = conn.edges.iter().map(|e| &*e.node.0).collect();
+    prime(ctx, &levels, &tasks).await?;
     Ok(conn)
 }
 
-/// The thread pages the `messages` fields under a page's nodes ask for, of
-/// each of the tasks `ids` (none for a field whose arguments its resolver
-/// will refuse).
-fn thread_pages(look: &async_graphql::Lookahead<'_>, ids: &[i64]) -> Vec<ThreadPage> {
+/// The thread pages the `messages` fields of the tasks selected at `levels`
+/// ask for, of each of the tasks `ids` (none for a field whose arguments its
+/// resolver will refuse).
+fn thread_pages(levels: &[Lookahead<'_>], ids: &[i64]) -> Vec<ThreadPage> {
     use async_graphql::Value;
-    let fields = [look.field("nodes"), look.field("edges").field("node")]
-        .into_iter()
+    let fields = levels
+        .iter()
         .flat_map(|l| l.field("messages").selection_fields());
     let mut pages = Vec::new();
     for field in fields {
@@ -138,58 +144,60 @@ fn thread_pages(look: &async_graphql::Lookahead<'_>, ids: &[i64]) -> Vec<ThreadP
     pages
 }
 
+/// Loads `keys` with `loader`'s own batch load, at once, into the request's
+/// cache. Going round the DataLoader's queue skips its wait for more keys
+/// (a millisecond, on a timer task): every key is already known here.
+async fn fill<K, L>(loader: &Cached<L>, keys: Vec<K>) -> GqlResult<()>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = LoadError>,
+    L::Value: Clone,
+{
+    let found = loader
+        .loader()
+        .load(&keys)
+        .await
+        .map_err(|e| (*e).clone())?;
+    loader.feed_many(found).await;
+    Ok(())
+}
+
 /// Loads, in one batch each, the per-task lists the query selects and the
-/// tasks behind `parent`, `dependsOn` and `blockedBy`, so that resolving them
-/// task by task only reads the request's loader cache (and the number of
-/// statements does not depend on how the resolvers' loads happen to interleave).
-async fn prime(ctx: &Context<'_>, conn: &TaskConnection) -> GqlResult<()> {
-    let look = ctx.look_ahead();
-    let wants = |f: &str| {
-        look.field("nodes").field(f).exists() || look.field("edges").field("node").field(f).exists()
-    };
-    let tasks = || conn.edges.iter().map(|e| &e.node.0);
-    let ids: Vec<i64> = tasks().map(|t| t.id).collect();
-    let keys = || ids.iter().copied();
+/// tasks behind `parent`, `dependsOn` and `blockedBy`, of the `tasks` whose
+/// selections are `levels` (a page's `nodes` and `edges.node`, or one task),
+/// so that resolving them task by task only reads the request's loader cache
+/// (and the number of statements does not depend on how the resolvers'
+/// loads happen to interleave).
+async fn prime(ctx: &Context<'_>, levels: &[Lookahead<'_>], tasks: &[&TaskView]) -> GqlResult<()> {
+    let wants = |f: &str| levels.iter().any(|l| l.field(f).exists());
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
     let mut related: Vec<i64> = Vec::new();
     if wants("parent") {
-        related.extend(tasks().filter_map(|t| t.parent_id));
+        related.extend(tasks.iter().filter_map(|t| t.parent_id));
     }
     if wants("dependsOn") || wants("blockedBy") {
-        let _before = related.len();
-        related.extend(tasks().flat_map(|t| t.depends_on.iter().copied()));
+        related.extend(tasks.iter().flat_map(|t| t.depends_on.iter().copied()));
     }
     if !related.is_empty() {
         related.sort_unstable();
         related.dedup();
-        ctx.data_unchecked::<Cached<TaskLoader>>()
-            .load_many(related)
-            .await
-            .map_err(|e| (*e).clone())?;
+        fill(ctx.data_unchecked::<Cached<TaskLoader>>(), related).await?;
     }
-    let pages = thread_pages(&look, &ids);
+    let pages = thread_pages(levels, &ids);
     if !pages.is_empty() {
-        ctx.data_unchecked::<Cached<MessagesLoader>>()
-            .load_many(pages)
-            .await
-            .map_err(|e| (*e).clone())?;
+        fill(ctx.data_unchecked::<Cached<MessagesLoader>>(), pages).await?;
+    }
+    if ids.is_empty() {
+        return Ok(());
     }
     if wants("events") {
-        ctx.data_unchecked::<Cached<EventsLoader>>()
-            .load_many(keys())
-            .await
-            .map_err(|e| (*e).clone())?;
+        fill(ctx.data_unchecked::<Cached<EventsLoader>>(), ids.clone()).await?;
     }
     if wants("subtasks") {
-        ctx.data_unchecked::<Cached<SubtasksLoader>>()
-            .load_many(keys())
-            .await
-            .map_err(|e| (*e).clone())?;
+        fill(ctx.data_unchecked::<Cached<SubtasksLoader>>(), ids.clone()).await?;
     }
     if wants("handoffs") {
-        ctx.data_unchecked::<Cached<HandoffsLoader>>()
-            .load_many(keys())
-            .await
-            .map_err(|e| (*e).clone())?;
+        fill(ctx.data_unchecked::<Cached<HandoffsLoader>>(), ids).await?;
     }
     Ok(())
 }
@@ -217,7 +225,10 @@ impl QueryRoot {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Task>> {
         let id = numeric_id("id", &id)?;
         match ats(ctx).task_view(viewer(ctx)?, &Scope::Any, id).await {
-            Ok(t) => Ok(Some(Task::from(t))),
+            Ok(t) => {
+                prime(ctx, &[ctx.look_ahead()], &[&t]).await?;
+                Ok(Some(Task::from(t)))
+            }
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(super::error::to_gql(e)),
         }
