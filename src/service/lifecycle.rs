@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, ModelTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Iterable,
+    ModelTrait, QueryFilter,
 };
 use serde_json::{Value, json};
 
@@ -517,6 +518,30 @@ pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     current: &task::Model,
     new: &task::Model,
 ) -> Result<Option<task::Model>> {
+    write_if(db, current, new, Condition::all()).await
+}
+
+/// [`compare_and_set`] that also needs the blocker and subtask counters
+/// (kept by other tasks' transactions, without a version bump) to be as
+/// read: they decide what the workflow allows (claiming a blocked task,
+/// completing a parent), so a transition planned on stale ones must not land.
+async fn transition_if_unchanged<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    new: &task::Model,
+) -> Result<Option<task::Model>> {
+    let counters = Condition::all()
+        .add(task::Column::OpenBlockers.eq(current.open_blockers))
+        .add(task::Column::OpenSubtasks.eq(current.open_subtasks));
+    write_if(db, current, new, counters).await
+}
+
+async fn write_if<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    new: &task::Model,
+    also: Condition,
+) -> Result<Option<task::Model>> {
     let mut active = <task::ActiveModel as Default>::default();
     for column in task::Column::iter() {
         // Kept by other tasks' transactions, which do not bump `version`.
@@ -539,6 +564,7 @@ pub(crate) async fn compare_and_set<C: ConnectionTrait>(
         .set(active)
         .filter(task::Column::Id.eq(new.id))
         .filter(task::Column::Version.eq(current.version))
+        .filter(also)
         .exec_with_returning(db)
         .await?;
     Ok(stored.into_iter().next())
@@ -571,14 +597,31 @@ impl Ats {
     ) -> Result<TaskView> {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
-        for _ in 0..CAS_RETRIES {
+        for attempt in 0..CAS_RETRIES {
+            // SQLite has one writer at a time: a first attempt reads the task
+            // before taking it, so the writer's turn holds one statement
+            // less. The version-checked update refuses a stale read, and the
+            // next attempt reads under the writer (as PostgreSQL always does).
+            let early =
+                if attempt == 0 && idem.is_none() && self.store.backend() == DbBackend::Sqlite {
+                    Some(
+                        self.find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
+                            .await?,
+                    )
+                } else {
+                    None
+                };
             let w = self.store.begin_write().await?;
             if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
                 return Ok(done);
             }
-            let (current, loc, access) = self
-                .find_task_in(&w.txn, &rights, scope, id, Access::Read)
-                .await?;
+            let (current, loc, access) = match early {
+                Some(found) => found,
+                None => {
+                    self.find_task_in(&w.txn, &rights, scope, id, Access::Read)
+                        .await?
+                }
+            };
             // An overdue task escalated to the caller: it may cancel,
             // release or complete it, whatever its role in the project.
             let escalation = rights.escalated(id)
@@ -605,7 +648,7 @@ impl Ats {
                 *extra = Some(("escalation_right", json!(true)));
             }
             self.guard(&w.txn, &current, &plan.task).await?;
-            let Some(stored) = compare_and_set(&w.txn, &current, &plan.task).await? else {
+            let Some(stored) = transition_if_unchanged(&w.txn, &current, &plan.task).await? else {
                 continue;
             };
             let follow = self.follow_ups(&w.txn, &current, &stored).await?;
