@@ -810,7 +810,7 @@ impl Ceiling {
         opts.sqlx_logging(false)
             .max_connections(connections)
             .min_connections(1)
-            .test_before_acquire_if_idle_for(Duration::from_secs(10));
+            .test_before_acquire_if_idle_for(ats::db::PING_IF_IDLE_FOR);
         if is_sqlite {
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)

@@ -61,7 +61,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// handed out (one dropped by the server or a proxy is replaced, not
 /// used). A busy connection is not: by default the pool pings on every
 /// checkout, a round trip per statement run outside a transaction.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL advisory lock (session level) under which migrations run,
 /// so that replicas starting together apply them once ("ATS_MIGR").
@@ -255,6 +255,12 @@ impl Store {
     /// Which SQL dialect is behind the pool.
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
+    }
+
+    /// Whether writes take turns behind one writer (SQLite): work a write
+    /// can do before its turn, it should.
+    pub fn has_single_writer(&self) -> bool {
+        self.sqlite_writer.is_some()
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` behind the writer lock on SQLite).

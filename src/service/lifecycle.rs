@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Iterable,
-    ModelTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, ModelTrait,
+    QueryFilter,
 };
 use serde_json::{Value, json};
 
@@ -598,19 +598,18 @@ impl Ats {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         for attempt in 0..CAS_RETRIES {
-            // SQLite has one writer at a time: a first attempt reads the task
-            // before taking it, so the writer's turn holds one statement
-            // less. The version-checked update refuses a stale read, and the
-            // next attempt reads under the writer (as PostgreSQL always does).
-            let early =
-                if attempt == 0 && idem.is_none() && self.store.backend() == DbBackend::Sqlite {
-                    Some(
-                        self.find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
-                            .await?,
-                    )
-                } else {
-                    None
-                };
+            // With one writer at a time (SQLite), a first attempt reads the
+            // task before its turn, so the turn holds one statement less.
+            // The conditional update refuses a stale read, and the next
+            // attempt reads under the writer (as PostgreSQL always does).
+            let early = if attempt == 0 && idem.is_none() && self.store.has_single_writer() {
+                Some(
+                    self.find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
+                        .await?,
+                )
+            } else {
+                None
+            };
             let w = self.store.begin_write().await?;
             if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
                 return Ok(done);
