@@ -263,6 +263,13 @@ impl Store {
         self.sqlite_writer.is_some()
     }
 
+    /// Whether one statement may hold several writes (PostgreSQL's
+    /// data-modifying `WITH`): a change and its events can then be written by
+    /// one statement on the pool, which is its own transaction.
+    pub fn chains_writes(&self) -> bool {
+        self.backend() == DbBackend::Postgres
+    }
+
     /// Begins a write transaction (`BEGIN IMMEDIATE` behind the writer lock on SQLite).
     pub async fn begin_write(&self) -> Result<WriteTxn> {
         match &self.sqlite_writer {

@@ -156,6 +156,15 @@ pub(crate) struct NewEvent<'a> {
     pub extra: Option<(&'static str, Value)>,
 }
 
+/// An event's `data`: the task after the change, and any extra key.
+fn data_of(e: &NewEvent<'_>) -> Value {
+    let mut data = json!({ "task": e.task });
+    if let Some((key, value)) = &e.extra {
+        data[*key] = value.clone();
+    }
+    data
+}
+
 /// Inserts events in the caller's transaction (so change and event commit
 /// together), all in one statement. No lock and no `NOTIFY` here: the
 /// event's position is its id (see [`crate::events`]), and the writer wakes
@@ -166,15 +175,8 @@ pub(crate) async fn record<C: ConnectionTrait>(txn: &C, events: &[NewEvent<'_>])
         return Ok(());
     }
     let now = time::now();
-    let data_of = |e: &NewEvent<'_>| {
-        let mut data = json!({ "task": e.task });
-        if let Some((key, value)) = &e.extra {
-            data[*key] = value.clone();
-        }
-        data
-    };
     if events.len() >= BULK_EVENTS && txn.get_database_backend() == DbBackend::Postgres {
-        return record_bulk(txn, events, now, data_of).await;
+        return record_bulk(txn, events, now).await;
     }
     let rows = events.iter().map(|e| {
         let data = data_of(e);
@@ -211,41 +213,100 @@ async fn record_bulk<C: ConnectionTrait>(
     txn: &C,
     events: &[NewEvent<'_>],
     now: chrono::DateTime<chrono::Utc>,
-    data_of: impl Fn(&NewEvent<'_>) -> Value,
 ) -> Result<()> {
-    let rows: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "event_type": e.event_type,
-                "task_id": e.task.id,
-                "org_id": e.loc.org_id,
-                "project_id": e.loc.project_id,
-                "org": e.loc.org,
-                "project": e.loc.project,
-                "channel": e.task.channel,
-                "task_type": e.task.task_type,
-                "actor_type": e.actor.actor_type.as_str(),
-                "actor_id": e.actor.id,
-                "actor_name": e.actor.name,
-                "data": data_of(e),
-            })
-        })
-        .collect();
-    let sql = "INSERT INTO events (event_type, task_id, org_id, project_id, org, project, \
-               channel, task_type, actor_type, actor_id, actor_name, data, created_at) \
-               SELECT x.event_type, x.task_id, x.org_id, x.project_id, x.org, x.project, \
-               x.channel, x.task_type, x.actor_type, x.actor_id, x.actor_name, x.data, $2 \
-               FROM jsonb_to_recordset($1::jsonb) AS x(event_type text, task_id bigint, \
-               org_id integer, project_id integer, org text, project text, channel text, \
-               task_type text, actor_type text, actor_id text, actor_name text, data jsonb)";
+    let sql = format!("{} ORDER BY x.n", events_insert(1, 2, ""));
+    let values = [rows_json(events).into(), now.into()];
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
-        [Value::Array(rows).into(), now.into()],
+        values,
     ))
     .await?;
     Ok(())
+}
+
+/// An `INSERT` of the events given as a JSON array in parameter `$rows`,
+/// created at `$now`, in the array's order (`x.n`); `join` adds a `FROM`
+/// item whose rows the events are written once for.
+fn events_insert(rows: usize, now: usize, join: &str) -> String {
+    format!(
+        "INSERT INTO events (event_type, task_id, org_id, project_id, org, project, \
+         channel, task_type, actor_type, actor_id, actor_name, data, created_at) \
+         SELECT x.event_type, x.task_id, x.org_id, x.project_id, x.org, x.project, \
+         x.channel, x.task_type, x.actor_type, x.actor_id, x.actor_name, x.data, ${now} \
+         FROM {join}ROWS FROM (jsonb_to_recordset(${rows}::jsonb) AS (event_type text, \
+         task_id bigint, org_id integer, project_id integer, org text, project text, \
+         channel text, task_type text, actor_type text, actor_id text, actor_name text, \
+         data jsonb)) WITH ORDINALITY AS x(event_type, task_id, org_id, project_id, org, \
+         project, channel, task_type, actor_type, actor_id, actor_name, data, n)"
+    )
+}
+
+/// The events as the JSON array [`events_insert`] reads.
+fn rows_json(events: &[NewEvent<'_>]) -> Value {
+    Value::Array(
+        events
+            .iter()
+            .map(|e| {
+                json!({
+                    "event_type": e.event_type,
+                    "task_id": e.task.id,
+                    "org_id": e.loc.org_id,
+                    "project_id": e.loc.project_id,
+                    "org": e.loc.org,
+                    "project": e.loc.project,
+                    "channel": e.task.channel,
+                    "task_type": e.task.task_type,
+                    "actor_type": e.actor.actor_type.as_str(),
+                    "actor_id": e.actor.id,
+                    "actor_name": e.actor.name,
+                    "data": data_of(e),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Runs `write`, a PostgreSQL data-modifying statement that returns a row
+/// when it changed something, together with the events of that change, as
+/// one statement (so one implicit transaction and one round trip): the
+/// events are inserted once for each row `write` returns, so they are
+/// written exactly when the write took. True when it did.
+pub(crate) async fn write_with_events<C: ConnectionTrait>(
+    db: &C,
+    write: Statement,
+    actor: &Actor,
+    task: &TaskView,
+    loc: &Location,
+    events: ChangeEvents,
+) -> Result<bool> {
+    let events: Vec<NewEvent> = events
+        .into_iter()
+        .map(|(event_type, extra)| NewEvent {
+            event_type,
+            actor,
+            task,
+            loc,
+            extra,
+        })
+        .collect();
+    let mut values = write.values.map(|v| v.0).unwrap_or_default();
+    let (rows, now) = (values.len() + 1, values.len() + 2);
+    let sql = format!(
+        "WITH w AS ({}) {} ORDER BY x.n",
+        write.sql,
+        events_insert(rows, now, "w CROSS JOIN ")
+    );
+    values.push(rows_json(&events).into());
+    values.push(time::now().into());
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// The events of one change, each carrying the task as it is after it.

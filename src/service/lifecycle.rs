@@ -5,17 +5,17 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, ModelTrait,
-    QueryFilter,
+    QueryFilter, QueryTrait,
 };
 use serde_json::{Value, json};
 
 use super::access::Access;
-use super::event_log::record_change;
+use super::event_log::{record_change, write_with_events};
 use super::idempotency::{self, Idempotency};
 use super::retry::RetryPolicy;
 use super::tasks::Scope;
-use super::viewer::Viewer;
-use super::views::TaskView;
+use super::viewer::{Rights, Viewer};
+use super::views::{Location, TaskView};
 use super::{Ats, validate};
 use crate::actor::Actor;
 use crate::entity::task::{self, TaskStatus};
@@ -542,6 +542,18 @@ async fn write_if<C: ConnectionTrait>(
     new: &task::Model,
     also: Condition,
 ) -> Result<Option<task::Model>> {
+    let stored = cas_update(current, new, also)
+        .exec_with_returning(db)
+        .await?;
+    Ok(stored.into_iter().next())
+}
+
+/// The conditional `UPDATE` of [`write_if`].
+fn cas_update(
+    current: &task::Model,
+    new: &task::Model,
+    also: Condition,
+) -> sea_orm::UpdateMany<task::Entity> {
     let mut active = <task::ActiveModel as Default>::default();
     for column in task::Column::iter() {
         // Kept by other tasks' transactions, which do not bump `version`.
@@ -560,14 +572,72 @@ async fn write_if<C: ConnectionTrait>(
             active.set(column, value);
         }
     }
-    let stored = task::Entity::update_many()
+    task::Entity::update_many()
         .set(active)
         .filter(task::Column::Id.eq(new.id))
         .filter(task::Column::Version.eq(current.version))
         .filter(also)
-        .exec_with_returning(db)
-        .await?;
-    Ok(stored.into_iter().next())
+}
+
+/// [`transition_if_unchanged`] and the change's events as one statement
+/// (where the store can chain writes): the update also needs
+/// `has_dependents` as read, so the row it writes is exactly `plan.task`
+/// and the events, made from it beforehand, describe what was stored.
+/// False when someone else changed the task first (nothing is written).
+async fn transition_alone<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    plan: Plan,
+    actor: &Actor,
+    view: &TaskView,
+    loc: &Location,
+) -> Result<bool> {
+    let unchanged = Condition::all()
+        .add(task::Column::OpenBlockers.eq(current.open_blockers))
+        .add(task::Column::OpenSubtasks.eq(current.open_subtasks))
+        .add(task::Column::HasDependents.eq(current.has_dependents));
+    let mut update = cas_update(current, &plan.task, unchanged).into_query();
+    update.returning_col(task::Column::Id);
+    let write = db.get_database_backend().build(&update);
+    write_with_events(db, write, actor, view, loc, plan.events).await
+}
+
+/// What `action` does to `current`, read with `access` by the caller of
+/// `rights`: refused when the caller may not change the task.
+fn plan_for(
+    rights: &Rights,
+    id: i64,
+    action: &Action,
+    current: &task::Model,
+    loc: &Location,
+    access: Access,
+) -> Result<Plan> {
+    // An overdue task escalated to the caller: it may cancel, release or
+    // complete it, whatever its role in the project.
+    let escalation = rights.escalated(id)
+        && access < Access::Admin
+        && matches!(
+            action,
+            Action::Cancel { .. } | Action::Complete { .. } | Action::Release { .. }
+        );
+    if access < Access::Write && !escalation {
+        return Err(Error::forbidden(format!(
+            "you may read but not change the tasks of {}/{}",
+            loc.org, loc.project
+        )));
+    }
+    let mut plan = plan(
+        current,
+        action,
+        rights.actor(),
+        access >= Access::Admin || escalation,
+        time::now(),
+    )?;
+    if escalation && let Some((_, extra @ None)) = plan.events.last_mut() {
+        // Each use of the right is on the record.
+        *extra = Some(("escalation_right", json!(true)));
+    }
+    Ok(plan)
 }
 
 /// How many times a transition re-reads after losing a compare-and-set.
@@ -598,15 +668,27 @@ impl Ats {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         for attempt in 0..CAS_RETRIES {
-            // With one writer at a time (SQLite), a first attempt reads the
-            // task before its turn, so the turn holds one statement less.
-            // The conditional update refuses a stale read, and the next
-            // attempt reads under the writer (as PostgreSQL always does).
-            let early = if attempt == 0 && idem.is_none() && self.store.has_single_writer() {
-                Some(
-                    self.find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
-                        .await?,
-                )
+            // A first attempt without a key reads the task before any
+            // transaction; the conditional update refuses a stale read, and
+            // the next attempt reads inside its transaction. A change that
+            // concerns no other task is then one statement where the store
+            // allows it; with one writer at a time (SQLite), the writer's
+            // turn holds one statement less.
+            let early = if attempt == 0 && idem.is_none() {
+                let (current, loc, access) = self
+                    .find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
+                    .await?;
+                let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
+                if self.store.chains_writes() && Self::stands_alone(&current, &plan.task) {
+                    let view = TaskView::new(plan.task.clone(), &loc);
+                    let conn = self.store.conn();
+                    if transition_alone(conn, &current, plan, actor, &view, &loc).await? {
+                        self.bus.committed();
+                        return Ok(view);
+                    }
+                    continue;
+                }
+                Some((current, loc, plan))
             } else {
                 None
             };
@@ -614,38 +696,16 @@ impl Ats {
             if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
                 return Ok(done);
             }
-            let (current, loc, access) = match early {
+            let (current, loc, plan) = match early {
                 Some(found) => found,
                 None => {
-                    self.find_task_in(&w.txn, &rights, scope, id, Access::Read)
-                        .await?
+                    let (current, loc, access) = self
+                        .find_task_in(&w.txn, &rights, scope, id, Access::Read)
+                        .await?;
+                    let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
+                    (current, loc, plan)
                 }
             };
-            // An overdue task escalated to the caller: it may cancel,
-            // release or complete it, whatever its role in the project.
-            let escalation = rights.escalated(id)
-                && access < Access::Admin
-                && matches!(
-                    action,
-                    Action::Cancel { .. } | Action::Complete { .. } | Action::Release { .. }
-                );
-            if access < Access::Write && !escalation {
-                return Err(Error::forbidden(format!(
-                    "you may read but not change the tasks of {}/{}",
-                    loc.org, loc.project
-                )));
-            }
-            let mut plan = plan(
-                &current,
-                &action,
-                actor,
-                access >= Access::Admin || escalation,
-                time::now(),
-            )?;
-            if escalation && let Some((_, extra @ None)) = plan.events.last_mut() {
-                // Each use of the right is on the record.
-                *extra = Some(("escalation_right", json!(true)));
-            }
             self.guard(&w.txn, &current, &plan.task).await?;
             let Some(stored) = transition_if_unchanged(&w.txn, &current, &plan.task).await? else {
                 continue;

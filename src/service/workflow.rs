@@ -312,6 +312,18 @@ impl Ats {
         Ok(())
     }
 
+    /// Whether a change from `before` to `after` concerns no other task:
+    /// [`Ats::guard`], [`Ats::follow_ups`] and [`Ats::decorate`] then read
+    /// and write nothing, so the change can be written on its own.
+    pub(crate) fn stands_alone(before: &task::Model, after: &task::Model) -> bool {
+        let completed = after.status == TaskStatus::Completed;
+        let completes = completed && before.status != TaskStatus::Completed;
+        after.open_blockers == 0
+            && !(completes && after.open_subtasks > 0)
+            && !(after.has_dependents && completed != (before.status == TaskStatus::Completed))
+            && !(after.parent_id.is_some() && after.status.is_open() != before.status.is_open())
+    }
+
     /// Refuses a change the workflow forbids: claiming a blocked task, or
     /// completing a parent whose subtasks are unfinished.
     pub(crate) async fn guard<C: ConnectionTrait>(

@@ -1,0 +1,83 @@
+//! What a transition answers is what it stored and what its event carries:
+//! for each action on a task with every optional field set, the answer,
+//! the task read back and the `task` of the action's event are equal, field
+//! for field. (On PostgreSQL an action that concerns no other task is
+//! written in one statement, its answer and event made before the write.)
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::common::shapes::{events_of, read_task, without_messages};
+
+crate::on_both_backends!(answer_stored_task_and_event_agree);
+
+async fn answer_stored_task_and_event_agree(app: TestApp) {
+    let creator = app.actor("agent", "creator");
+    let worker = app.actor("agent", "worker");
+    let rich = |title: &str| {
+        json!({
+            "title": title,
+            "description": "every field set",
+            "type": "review",
+            "channel": "answers",
+            "priority": 7,
+            "payload": { "nested": { "list": [1, 2.5, "three", null, true] }, "unicode": "é✓" },
+            "max_attempts": 3,
+            "retry": { "backoff": "fixed", "initial_ms": 1000 },
+            "due_at": "2099-01-01T00:00:00.000Z",
+            "escalate_after_ms": 60000,
+        })
+    };
+    // (action, body) applied in turn; a task is made afresh where the
+    // previous action finished it.
+    let steps: [(&str, Value); 8] = [
+        ("claim", json!({ "lease_duration": 120000 })),
+        ("claim", json!({ "lease_duration": 240000 })),
+        ("release", json!({ "reason": "later" })),
+        ("claim", json!({})),
+        (
+            "complete",
+            json!({ "outputs": { "result": [1, 2], "note": "done" } }),
+        ),
+        ("reopen", json!({ "reason": "again" })),
+        ("claim", json!({})),
+        ("fail", json!({ "reason": "broke", "retry": true })),
+    ];
+    let task = creator.create_task(rich("answers")).await;
+    let id = task["id"].as_i64().unwrap();
+    for (action, body) in steps {
+        let actor = if action == "reopen" {
+            &creator
+        } else {
+            &worker
+        };
+        let answer = actor.act(id, action, body.clone()).await.expect(200)["task"].clone();
+        let stored = without_messages(read_task(&creator, id).await);
+        assert_eq!(answer, stored, "{action} {body}: answer vs stored");
+        let events = events_of(&creator, id).await;
+        let last = events.last().expect("an event");
+        assert_eq!(
+            last["data"]["task"], stored,
+            "{action} {body}: event vs stored"
+        );
+    }
+    // Cancel and reject, by the creator and the worker.
+    for (action, actor) in [("cancel", &creator), ("reject", &worker)] {
+        let id = creator.create_task(rich(action)).await["id"]
+            .as_i64()
+            .unwrap();
+        let answer = actor
+            .act(id, action, json!({ "reason": "no" }))
+            .await
+            .expect(200)["task"]
+            .clone();
+        let stored = without_messages(read_task(&creator, id).await);
+        assert_eq!(answer, stored, "{action}: answer vs stored");
+        let events = events_of(&creator, id).await;
+        assert_eq!(
+            events.last().unwrap()["data"]["task"],
+            stored,
+            "{action}: event"
+        );
+    }
+}
