@@ -181,6 +181,7 @@ impl Ats {
                 .then(a.id.cmp(&b.id))
         });
         let mut claimed = Vec::with_capacity(stored.len());
+        let rows = stored.clone();
         for row in stored {
             let loc = rights
                 .location(row.project_id)
@@ -203,6 +204,9 @@ impl Ats {
             .collect();
         record(&w.txn, &events).await?;
         w.commit().await?;
+        for row in &rows {
+            self.recent.remember(row);
+        }
         self.bus.committed();
         Ok(views)
     }

@@ -668,27 +668,47 @@ impl Ats {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         for attempt in 0..CAS_RETRIES {
-            // A first attempt without a key reads the task before any
-            // transaction; the conditional update refuses a stale read, and
-            // the next attempt reads inside its transaction. A change that
-            // concerns no other task is then one statement where the store
-            // allows it; with one writer at a time (SQLite), the writer's
-            // turn holds one statement less.
+            // A first attempt without a key plans on the row this process
+            // wrote last, or reads it before any transaction; the
+            // conditional update refuses a stale row, and the next attempt
+            // reads inside its transaction. A change that concerns no other
+            // task is then one statement where the store allows it; with
+            // one writer at a time (SQLite), the writer's turn holds one
+            // statement less.
             let early = if attempt == 0 && idem.is_none() {
-                let (current, loc, access) = self
-                    .find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
-                    .await?;
-                let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
+                let recalled = self
+                    .recent
+                    .recall(id)
+                    .and_then(|t| self.found_task(&rights, scope, t, Access::Read))
+                    .and_then(|(current, loc, access)| {
+                        // A refusal is never answered from memory.
+                        let plan = plan_for(&rights, id, &action, &current, &loc, access).ok()?;
+                        Some((current, loc, plan))
+                    });
+                let from_memory = recalled.is_some();
+                let (current, loc, plan) = match recalled {
+                    Some(found) => found,
+                    None => {
+                        let (current, loc, access) = self
+                            .find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
+                            .await?;
+                        let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
+                        (current, loc, plan)
+                    }
+                };
                 if self.store.chains_writes() && Self::stands_alone(&current, &plan.task) {
                     let view = TaskView::new(plan.task.clone(), &loc);
+                    let row = plan.task.clone();
                     let conn = self.store.conn();
                     if transition_alone(conn, &current, plan, actor, &view, &loc).await? {
+                        self.recent.remember(&row);
                         self.bus.committed();
                         return Ok(view);
                     }
+                    self.recent.forget(id);
                     continue;
                 }
-                Some((current, loc, plan))
+                Some((current, loc, plan, from_memory))
             } else {
                 None
             };
@@ -696,20 +716,28 @@ impl Ats {
             if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
                 return Ok(done);
             }
-            let (current, loc, plan) = match early {
+            let (current, loc, plan, from_memory) = match early {
                 Some(found) => found,
                 None => {
                     let (current, loc, access) = self
                         .find_task_in(&w.txn, &rights, scope, id, Access::Read)
                         .await?;
                     let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
-                    (current, loc, plan)
+                    (current, loc, plan, false)
                 }
             };
-            self.guard(&w.txn, &current, &plan.task).await?;
+            if let Err(refused) = self.guard(&w.txn, &current, &plan.task).await {
+                if from_memory {
+                    self.recent.forget(id);
+                    continue;
+                }
+                return Err(refused);
+            }
             let Some(stored) = transition_if_unchanged(&w.txn, &current, &plan.task).await? else {
+                self.recent.forget(id);
                 continue;
             };
+            let row = stored.clone();
             let follow = self.follow_ups(&w.txn, &current, &stored).await?;
             let mut view = TaskView::new(stored, &loc);
             self.decorate(&w.txn, std::slice::from_mut(&mut view))
@@ -718,6 +746,7 @@ impl Ats {
             self.record_follow_ups(&w.txn, actor, follow).await?;
             idempotency::remember(&w.txn, actor, idem, &view).await?;
             w.commit().await?;
+            self.recent.remember(&row);
             self.bus.committed();
             return Ok(view);
         }

@@ -23,6 +23,7 @@ pub mod paging;
 mod projects;
 mod queue;
 mod reaper;
+mod recent_rows;
 pub mod retention;
 mod retry;
 mod sessions;
@@ -93,6 +94,8 @@ pub struct Parts {
     credentials: std::sync::Arc<sessions::CredentialCache>,
     sign_in: std::sync::Arc<crate::auth::limits::SignInLimits>,
     live_tasks: std::sync::Arc<live::LiveTasks>,
+    /// Task rows this process wrote last (see [`recent_rows`]).
+    recent: std::sync::Arc<recent_rows::RecentRows>,
     /// Subscribers served by another's execution (shared GraphQL
     /// subscriptions), counted in [`Ats::open_subscriptions`].
     shared_subscribers: std::sync::Arc<std::sync::atomic::AtomicI64>,
@@ -138,6 +141,7 @@ impl Ats {
             credentials: Default::default(),
             sign_in,
             live_tasks: Default::default(),
+            recent: Default::default(),
             shared_subscribers: Default::default(),
             webhooks: Default::default(),
             outbound: Default::default(),

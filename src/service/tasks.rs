@@ -255,6 +255,34 @@ async fn insert_bulk<C: ConnectionTrait>(
     Ok(task::Model::find_by_statement(stmt).all(db).await?)
 }
 
+/// The caller's access to `t` (at `loc`) within `scope`: 404 when it may
+/// not read it or it is outside `scope`, 403 without `need`.
+fn task_access(
+    rights: &Rights,
+    scope: &Scope,
+    t: &task::Model,
+    loc: &Location,
+    need: Access,
+) -> Result<Access> {
+    let missing = || Error::not_found(format!("task {} not found", t.id));
+    let access = rights.task(t.id, t.project_id);
+    if access < Access::Read {
+        return Err(missing());
+    }
+    if let Scope::Project { org, project } = scope
+        && (&loc.org != org || &loc.project != project)
+    {
+        return Err(missing());
+    }
+    if access < need {
+        return Err(Error::forbidden(format!(
+            "you may read but not change the tasks of {}/{}",
+            loc.org, loc.project
+        )));
+    }
+    Ok(access)
+}
+
 /// Most tasks one bulk create may hold.
 pub const MAX_BULK: usize = 1000;
 
@@ -594,29 +622,31 @@ impl Ats {
             .one(db)
             .await?
             .ok_or_else(missing)?;
-        let access = rights.task(t.id, t.project_id);
-        if access < Access::Read {
-            return Err(missing());
-        }
         let loc = match rights.location(t.project_id) {
             Some(loc) => loc.clone(),
-            None => {
+            None if rights.task(t.id, t.project_id) >= Access::Read => {
                 let (o, p) = self.locate(db, t.project_id).await?;
                 Location::of(&o, &p)
             }
+            None => return Err(missing()),
         };
-        if let Scope::Project { org, project } = scope
-            && (&loc.org != org || &loc.project != project)
-        {
-            return Err(missing());
-        }
-        if access < need {
-            return Err(Error::forbidden(format!(
-                "you may read but not change the tasks of {}/{}",
-                loc.org, loc.project
-            )));
-        }
+        let access = task_access(rights, scope, &t, &loc, need)?;
         Ok((t, loc, access))
+    }
+
+    /// [`Ats::find_task_in`] on a row already at hand (see
+    /// [`super::recent_rows`]): `None` when its location is not known
+    /// without a read, or when the answer would not be the row as found.
+    pub(crate) fn found_task(
+        &self,
+        rights: &Rights,
+        scope: &Scope,
+        t: task::Model,
+        need: Access,
+    ) -> Option<(task::Model, Location, Access)> {
+        let loc = rights.location(t.project_id)?.clone();
+        let access = task_access(rights, scope, &t, &loc, need).ok()?;
+        Some((t, loc, access))
     }
 
     /// The task `id` within `scope`, if `actor` may read it.

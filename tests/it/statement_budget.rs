@@ -29,12 +29,13 @@ fn reads_of(statements: &[String], table: &str) -> usize {
 /// 13 asks for claim-next ≤ 4 inside its transaction and complete ≤ 3 when
 /// the task has no dependents or parent. Claim-next takes 2 (the claiming
 /// `UPDATE … RETURNING` and the events' `INSERT`) on both backends.
-/// Complete reads the task, then writes: on PostgreSQL the conditional
-/// `UPDATE` and the event's `INSERT` are one statement (its own
-/// transaction), on SQLite two in a transaction.
+/// Complete, on the replica that claimed the task, plans on the row the
+/// claim wrote (no read): on PostgreSQL the conditional `UPDATE` and the
+/// event's `INSERT` are then one statement (its own transaction), on SQLite
+/// two in a transaction.
 const CLAIM_NEXT_BUDGET: usize = 2;
-const COMPLETE_BUDGET_POSTGRES: usize = 2;
-const COMPLETE_BUDGET_SQLITE: usize = 3;
+const COMPLETE_BUDGET_POSTGRES: usize = 1;
+const COMPLETE_BUDGET_SQLITE: usize = 2;
 
 /// The statements that do the operation's own work (not the rights reads).
 fn work(statements: &[String]) -> Vec<&String> {

@@ -4,5 +4,6 @@
 mod answers;
 mod claims;
 mod leases;
+mod remembered;
 mod statuses;
 mod table;
