@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
 };
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -15,7 +15,7 @@ use super::event_log::{NewEvent, record};
 use super::lifecycle::claim_columns;
 use super::tasks::{Scope, ready_condition};
 use super::viewer::{Rights, Viewer};
-use super::views::TaskView;
+use super::views::{TaskView, task_json_sql};
 use super::{Ats, validate};
 use crate::entity::task;
 use crate::error::{Error, Result};
@@ -165,11 +165,14 @@ impl Ats {
             format!("\"tasks\".\"id\" IN ({} LIMIT {limit}{lock})", pick.sql),
             pick.values.map(|v| v.0).unwrap_or_default(),
         );
-        let w = self.store.begin_write().await?;
         let mut update = task::Entity::update_many().filter(picked);
         for (column, value) in claim_columns(actor, lease, now) {
             update = update.col_expr(column, value);
         }
+        if self.store.chains_writes() {
+            return self.claim_in_one_statement(rights, update, now).await;
+        }
+        let w = self.store.begin_write().await?;
         let mut stored = update.exec_with_returning(&w.txn).await?;
         if stored.is_empty() {
             return Ok(Vec::new());
@@ -206,6 +209,68 @@ impl Ats {
         w.commit().await?;
         for row in &rows {
             self.recent.remember(row);
+        }
+        self.bus.committed();
+        Ok(views)
+    }
+
+    /// [`Ats::claim_now`] where the store chains writes: the claiming
+    /// `UPDATE` and the events' `INSERT` in one statement (its own
+    /// transaction), each event's task made by PostgreSQL from the row the
+    /// update returned ([`task_json_sql`]), in the order the tasks are
+    /// answered.
+    async fn claim_in_one_statement(
+        &self,
+        rights: &Rights,
+        update: sea_orm::UpdateMany<task::Entity>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TaskView>> {
+        let actor = rights.actor();
+        let mut update = update.into_query();
+        update.returning_all();
+        let write = self.store.backend().build(&update);
+        let mut values = write.values.map(|v| v.0).unwrap_or_default();
+        let n = values.len();
+        let task = task_json_sql("c", "o.slug", "p.slug");
+        let sql = format!(
+            "WITH c AS ({}), e AS (INSERT INTO events (event_type, task_id, org_id, \
+             project_id, org, project, channel, task_type, actor_type, actor_id, actor_name, \
+             data, created_at) \
+             SELECT 'task.claimed', c.id, o.id, c.project_id, o.slug, p.slug, c.channel, \
+             c.task_type, ${}, ${}, ${}, jsonb_build_object('task', {task}), ${} \
+             FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id \
+             ORDER BY c.priority DESC, c.created_at, c.id) \
+             SELECT * FROM c",
+            write.sql,
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4
+        );
+        values.push(actor.actor_type.as_str().into());
+        values.push(actor.id.clone().into());
+        values.push(actor.name.clone().into());
+        values.push(now.into());
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        let mut stored = task::Model::find_by_statement(statement)
+            .all(self.store.conn())
+            .await?;
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
+        stored.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
+        });
+        let mut views = Vec::with_capacity(stored.len());
+        for row in stored {
+            let loc = rights
+                .location(row.project_id)
+                .ok_or_else(|| Error::Internal(format!("task {} lost its project", row.id)))?;
+            self.recent.remember(&row);
+            views.push(TaskView::new(row, loc));
         }
         self.bus.committed();
         Ok(views)

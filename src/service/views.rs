@@ -136,6 +136,67 @@ impl TaskView {
     }
 }
 
+/// The JSON of [`TaskView::new`] as PostgreSQL computes it, for events
+/// written in the same statement as their change: `t` names a `tasks` row
+/// with no open blocker (its `blocked_by` is empty), `org` and `project`
+/// are SQL expressions for its slugs. A test compares the two on a task
+/// with every field set.
+pub(crate) fn task_json_sql(t: &str, org: &str, project: &str) -> String {
+    let time = |c: &str| {
+        format!("to_char({t}.{c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+    };
+    let fields: [(&str, String); 34] = [
+        ("id", format!("{t}.id")),
+        ("org", org.to_owned()),
+        ("project", project.to_owned()),
+        ("project_id", format!("{t}.project_id")),
+        ("title", format!("{t}.title")),
+        ("description", format!("{t}.description")),
+        ("type", format!("{t}.task_type")),
+        ("channel", format!("{t}.channel")),
+        ("priority", format!("{t}.priority")),
+        ("status", format!("{t}.status")),
+        ("payload", format!("{t}.payload")),
+        ("outputs", format!("{t}.outputs")),
+        ("source_type", format!("{t}.source_type")),
+        ("source_id", format!("{t}.source_id")),
+        ("source_name", format!("{t}.source_name")),
+        ("assignee_type", format!("{t}.assignee_type")),
+        ("assignee_id", format!("{t}.assignee_id")),
+        ("assignee_name", format!("{t}.assignee_name")),
+        ("lease_expires", time("lease_expires")),
+        ("reason", format!("{t}.reason")),
+        ("parent_id", format!("{t}.parent_id")),
+        (
+            "depends_on",
+            format!(
+                "CASE WHEN jsonb_typeof({t}.depends_on) = 'array' THEN {t}.depends_on \
+                 ELSE '[]'::jsonb END"
+            ),
+        ),
+        ("blocked_by", "'[]'::jsonb".to_owned()),
+        ("attempts", format!("{t}.attempts")),
+        ("max_attempts", format!("{t}.max_attempts")),
+        ("run_at", time("run_at")),
+        ("retry", format!("{t}.retry")),
+        ("due_at", time("due_at")),
+        (
+            "overdue",
+            format!("({t}.overdue_at IS NOT NULL AND {t}.status IN ('pending', 'in_progress'))"),
+        ),
+        ("escalate_after_ms", format!("{t}.escalate_after_ms")),
+        ("created_at", time("created_at")),
+        ("updated_at", time("updated_at")),
+        ("claimed_at", time("claimed_at")),
+        ("completed_at", time("completed_at")),
+    ];
+    let pairs: Vec<String> = fields
+        .iter()
+        .map(|(key, sql)| format!("'{key}', {sql}"))
+        .collect();
+    format!("jsonb_build_object({})", pairs.join(", "))
+}
+
 /// A message on a task thread.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageView {

@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use crate::common::TestApp;
 use crate::common::shapes::{events_of, read_task, without_messages};
 
-crate::on_both_backends!(answer_stored_task_and_event_agree);
+crate::on_both_backends!(
+    answer_stored_task_and_event_agree,
+    claimed_tasks_and_their_events_agree
+);
 
 async fn answer_stored_task_and_event_agree(app: TestApp) {
     let creator = app.actor("agent", "creator");
@@ -79,5 +82,67 @@ async fn answer_stored_task_and_event_agree(app: TestApp) {
             stored,
             "{action}: event"
         );
+    }
+}
+
+/// Claim-next and claim-batch: each claimed task as answered equals the
+/// task read back and the task of its `task.claimed` event (on PostgreSQL
+/// the event's task is made by the database in the claiming statement).
+async fn claimed_tasks_and_their_events_agree(app: TestApp) {
+    let creator = app.actor("human", "creator");
+    let worker = app.actor("agent", "worker");
+    let blocker = creator
+        .create_task(json!({ "title": "done first", "channel": "other" }))
+        .await;
+    let blocker = blocker["id"].as_i64().unwrap();
+    worker.act(blocker, "claim", json!({})).await.expect(200);
+    worker.act(blocker, "complete", json!({})).await.expect(200);
+    let bodies = [
+        json!({ "title": "bare", "channel": "claims" }),
+        json!({
+            "title": "quotes \" and \\ and 'single' and é✓ \u{1F600}",
+            "description": "line\nbreak\ttab",
+            "type": "review",
+            "channel": "claims",
+            "priority": 9,
+            "payload": { "n": 1.5, "big": 12345678901234_i64, "deep": [[{ "x": null }]], "empty": {} },
+            "max_attempts": 5,
+            "retry": { "backoff": "exponential", "initial_ms": 500, "max_ms": 60000 },
+            "run_at": "2020-01-01T00:00:00.007Z",
+            "due_at": "2099-12-31T23:59:59.999Z",
+            "escalate_after_ms": 1000,
+            "depends_on": [blocker],
+        }),
+        json!({ "title": "middle", "channel": "claims", "priority": 5, "payload": { "list": [1, "two"] } }),
+    ];
+    for body in &bodies {
+        creator.create_task(body.clone()).await;
+    }
+    let next = worker
+        .post("/tasks/claim-next", json!({ "channel": "claims" }))
+        .await
+        .expect(200)["task"]
+        .clone();
+    assert_eq!(next["title"], bodies[1]["title"], "the most urgent first");
+    let batch = worker
+        .post(
+            "/tasks/claim-batch",
+            json!({ "channel": "claims", "limit": 5 }),
+        )
+        .await
+        .expect(200)["tasks"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(batch.len(), 2);
+    for claimed in std::iter::once(&next).chain(&batch) {
+        let id = claimed["id"].as_i64().unwrap();
+        let stored = without_messages(read_task(&creator, id).await);
+        assert_eq!(*claimed, stored, "answer vs stored");
+        let events = events_of(&creator, id).await;
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "task.claimed");
+        assert_eq!(last["data"]["task"], stored, "event vs stored");
+        assert_eq!(last["actor_id"], "worker");
     }
 }
