@@ -52,6 +52,10 @@ pub struct ClaimBatch {
     pub limit: Option<i64>,
 }
 
+/// The JSON of a claimed task `c` in its event, located by project `p` and org `o`.
+static CLAIMED_TASK: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| task_json_sql("c", "o.slug", "p.slug"));
+
 /// What REST answers (404) when nothing is claimable.
 pub const NO_CLAIMABLE_TASK: &str = "no claimable task matches";
 
@@ -231,7 +235,7 @@ impl Ats {
         let write = self.store.backend().build(&update);
         let mut values = write.values.map(|v| v.0).unwrap_or_default();
         let n = values.len();
-        let task = task_json_sql("c", "o.slug", "p.slug");
+        let task = &*CLAIMED_TASK;
         let sql = format!(
             "WITH c AS ({}), e AS (INSERT INTO events (event_type, task_id, org_id, \
              project_id, org, project, channel, task_type, actor_type, actor_id, actor_name, \
