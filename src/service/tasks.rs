@@ -17,7 +17,7 @@ use super::idempotency::{self, Idempotency};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
 use super::paging::{SortKey, TaskCursor};
 use super::viewer::{Rights, Viewer};
-use super::views::{Location, MessageView, TaskView};
+use super::views::{Location, MessageView, TaskView, task_json_sql};
 use super::{Ats, validate};
 use crate::entity::task::TaskStatus;
 use crate::entity::{message, org, project, task};
@@ -198,13 +198,14 @@ fn new_row(
     }
 }
 
-/// Inserts new tasks on PostgreSQL with one statement whose one JSON
-/// parameter holds what differs between them (27 bind parameters a task
-/// would cost tens of milliseconds per thousand tasks to bind and plan).
+/// Inserts new tasks and their `task.created` events on PostgreSQL with one
+/// statement whose one JSON parameter holds what differs between the tasks
+/// (27 bind parameters a task would cost tens of milliseconds per thousand
+/// tasks to bind and plan). The tasks have no blocker.
 async fn insert_bulk<C: ConnectionTrait>(
     db: &C,
     actor: &crate::actor::Actor,
-    project: &project::Model,
+    loc: &Location,
     fields: Vec<ValidTask>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<task::Model>> {
@@ -228,10 +229,10 @@ async fn insert_bulk<C: ConnectionTrait>(
             })
         })
         .collect();
-    let sql = "INSERT INTO tasks (project_id, title, description, task_type, channel, priority, \
-               status, payload, outputs, source_type, source_id, source_name, attempts, \
-               max_attempts, run_at, waiting, retry, due_at, escalate_after_ms, version, \
-               created_at, updated_at) \
+    let insert = "INSERT INTO tasks (project_id, title, description, task_type, channel, \
+               priority, status, payload, outputs, source_type, source_id, source_name, \
+               attempts, max_attempts, run_at, waiting, retry, due_at, escalate_after_ms, \
+               version, created_at, updated_at) \
                SELECT $2, x.title, x.description, x.task_type, x.channel, x.priority, \
                'pending', x.payload, '[]'::jsonb, $3, $4, $5, 0, x.max_attempts, x.run_at, \
                x.waiting, x.retry, x.due_at, x.escalate_after_ms, 0, $6, $6 \
@@ -240,16 +241,30 @@ async fn insert_bulk<C: ConnectionTrait>(
                max_attempts integer, run_at timestamptz, waiting boolean, retry jsonb, \
                due_at timestamptz, escalate_after_ms bigint) \
                RETURNING *";
+    // Each task's `task.created` event is made by PostgreSQL from the row
+    // inserted, in the same statement, in id order.
+    let task = task_json_sql("t", "$8::text", "$9::text");
+    let sql = format!(
+        "WITH t AS ({insert}), e AS (INSERT INTO events (event_type, task_id, org_id, \
+         project_id, org, project, channel, task_type, actor_type, actor_id, actor_name, \
+         data, created_at) \
+         SELECT 'task.created', t.id, $7, t.project_id, $8, $9, t.channel, t.task_type, \
+         $3, $4, $5, jsonb_build_object('task', {task}), $6 FROM t ORDER BY t.id) \
+         SELECT * FROM t"
+    );
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
         [
             Value::Array(rows).into(),
-            project.id.into(),
+            loc.project_id.into(),
             actor.actor_type.as_str().into(),
             actor.id.clone().into(),
             actor.name.clone().into(),
             now.into(),
+            loc.org_id.into(),
+            loc.org.clone().into(),
+            loc.project.clone().into(),
         ],
     );
     Ok(task::Model::find_by_statement(stmt).all(db).await?)
@@ -764,34 +779,37 @@ impl Ats {
             .iter()
             .all(|f| f.parent_id.is_none() && f.depends_on.is_empty());
         let views = if simple {
-            // No item needs another row: all tasks in one statement, all
-            // their events in another.
+            // No item needs another row: all tasks in one statement and
+            // all their events in another (or the same, on PostgreSQL).
             let now = time::now();
-            let mut stored = if w.txn.get_database_backend() == DbBackend::Postgres {
-                insert_bulk(&w.txn, rights.actor(), &project, fields, now).await?
+            let loc = Location::of(&org, &project);
+            if self.store.chains_writes() {
+                let mut stored = insert_bulk(&w.txn, rights.actor(), &loc, fields, now).await?;
+                stored.sort_by_key(|t| t.id);
+                stored.into_iter().map(|t| TaskView::new(t, &loc)).collect()
             } else {
                 let rows = fields
                     .into_iter()
                     .map(|f| new_row(rights.actor(), &project, f, now));
-                task::Entity::insert_many(rows)
+                let mut stored = task::Entity::insert_many(rows)
                     .exec_with_returning(&w.txn)
-                    .await?
-            };
-            stored.sort_by_key(|t| t.id);
-            let loc = Location::of(&org, &project);
-            let views: Vec<TaskView> = stored.into_iter().map(|t| TaskView::new(t, &loc)).collect();
-            let events: Vec<NewEvent> = views
-                .iter()
-                .map(|view| NewEvent {
-                    event_type: "task.created",
-                    actor: rights.actor(),
-                    task: view,
-                    loc: &loc,
-                    extra: None,
-                })
-                .collect();
-            record(&w.txn, &events).await?;
-            views
+                    .await?;
+                stored.sort_by_key(|t| t.id);
+                let views: Vec<TaskView> =
+                    stored.into_iter().map(|t| TaskView::new(t, &loc)).collect();
+                let events: Vec<NewEvent> = views
+                    .iter()
+                    .map(|view| NewEvent {
+                        event_type: "task.created",
+                        actor: rights.actor(),
+                        task: view,
+                        loc: &loc,
+                        extra: None,
+                    })
+                    .collect();
+                record(&w.txn, &events).await?;
+                views
+            }
         } else {
             let mut views = Vec::with_capacity(fields.len());
             for (i, f) in fields.into_iter().enumerate() {

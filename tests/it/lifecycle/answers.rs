@@ -11,7 +11,8 @@ use crate::common::shapes::{events_of, read_task, without_messages};
 
 crate::on_both_backends!(
     answer_stored_task_and_event_agree,
-    claimed_tasks_and_their_events_agree
+    claimed_tasks_and_their_events_agree,
+    bulk_created_tasks_and_their_events_agree
 );
 
 async fn answer_stored_task_and_event_agree(app: TestApp) {
@@ -144,5 +145,54 @@ async fn claimed_tasks_and_their_events_agree(app: TestApp) {
         assert_eq!(last["type"], "task.claimed");
         assert_eq!(last["data"]["task"], stored, "event vs stored");
         assert_eq!(last["actor_id"], "worker");
+    }
+}
+
+/// Bulk create: each task as answered equals the task read back and the
+/// task of its `task.created` event (on PostgreSQL the events are made by
+/// the database in the inserting statement), in the order given.
+async fn bulk_created_tasks_and_their_events_agree(app: TestApp) {
+    let creator = app.actor("agent", "bulk");
+    let tasks = json!([
+        { "title": "plain" },
+        {
+            "title": "rich \u{2603} \"quoted\"",
+            "description": "d",
+            "type": "t",
+            "channel": "c",
+            "priority": 2,
+            "payload": { "a": [1, { "b": null }], "s": "x\ny" },
+            "max_attempts": 2,
+            "retry": { "backoff": "fixed", "initial_ms": 100 },
+            "run_at": "2099-06-01T12:00:00.250Z",
+            "due_at": "2099-07-01T00:00:00Z",
+            "escalate_after_ms": 5,
+        },
+        { "title": "third", "priority": 10 },
+    ]);
+    let answer = creator
+        .post("/tasks/bulk", json!({ "tasks": tasks }))
+        .await
+        .expect(201)["tasks"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let titles: Vec<&Value> = answer.iter().map(|t| &t["title"]).collect();
+    assert_eq!(
+        titles,
+        [&tasks[0]["title"], &tasks[1]["title"], &tasks[2]["title"]]
+    );
+    let mut last_event = 0;
+    for created in &answer {
+        let id = created["id"].as_i64().unwrap();
+        let stored = without_messages(read_task(&creator, id).await);
+        assert_eq!(*created, stored, "answer vs stored");
+        let events = events_of(&creator, id).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], "task.created");
+        assert_eq!(events[0]["data"]["task"], stored, "event vs stored");
+        let event_id = events[0]["id"].as_i64().unwrap();
+        assert!(event_id > last_event, "events in the order of the tasks");
+        last_event = event_id;
     }
 }
