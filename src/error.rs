@@ -82,6 +82,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether this refuses a request for what the data is (not found,
+    /// forbidden, a conflict, a rule broken), rather than failing to serve it.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound(_) | Self::Forbidden(_) | Self::Conflict(_) | Self::Validation(_)
+        )
+    }
+
     /// 400: input that cannot be read.
     pub fn bad_request(msg: impl Into<String>) -> Self {
         Self::BadRequest(msg.into())

@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -15,7 +15,7 @@ use super::event_log::{NewEvent, record};
 use super::lifecycle::claim_columns;
 use super::tasks::{Scope, ready_condition};
 use super::viewer::{Rights, Viewer};
-use super::views::{TaskView, task_json_sql};
+use super::views::{Location, TaskView, task_json_sql};
 use super::{Ats, validate};
 use crate::entity::task;
 use crate::error::{Error, Result};
@@ -244,7 +244,8 @@ impl Ats {
              c.task_type, ${}, ${}, ${}, jsonb_build_object('task', {task}), ${} \
              FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id \
              ORDER BY c.priority DESC, c.created_at, c.id) \
-             SELECT * FROM c",
+             SELECT c.*, o.id AS loc_org_id, o.slug AS loc_org, p.slug AS loc_project \
+             FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id",
             write.sql,
             n + 1,
             n + 2,
@@ -256,25 +257,32 @@ impl Ats {
         values.push(actor.name.clone().into());
         values.push(now.into());
         let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        let mut stored = task::Model::find_by_statement(statement)
-            .all(self.store.conn())
-            .await?;
-        if stored.is_empty() {
-            return Ok(Vec::new());
+        // Located as the events are, by the same join: the answer and the
+        // events name the same org and project.
+        let mut claimed = Vec::new();
+        for row in self.store.conn().query_all_raw(statement).await? {
+            let task = task::Model::from_query_result(&row, "")?;
+            let loc = Location {
+                org_id: row.try_get("", "loc_org_id")?,
+                org: row.try_get("", "loc_org")?,
+                project_id: task.project_id,
+                project: row.try_get("", "loc_project")?,
+            };
+            claimed.push((task, loc));
         }
-        stored.sort_by(|a, b| {
+        claimed.sort_by(|(a, _), (b, _)| {
             b.priority
                 .cmp(&a.priority)
                 .then(a.created_at.cmp(&b.created_at))
                 .then(a.id.cmp(&b.id))
         });
-        let mut views = Vec::with_capacity(stored.len());
-        for row in stored {
-            let loc = rights
-                .location(row.project_id)
-                .ok_or_else(|| Error::Internal(format!("task {} lost its project", row.id)))?;
+        let mut views = Vec::with_capacity(claimed.len());
+        for (row, loc) in claimed {
             self.recent.remember(&row);
-            views.push(TaskView::new(row, loc));
+            views.push(TaskView::new(row, &loc));
+        }
+        if views.is_empty() {
+            return Ok(views);
         }
         self.bus.committed();
         Ok(views)

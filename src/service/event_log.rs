@@ -290,6 +290,8 @@ pub(crate) async fn write_with_events<C: ConnectionTrait>(
             extra,
         })
         .collect();
+    // Success is read from the events inserted: a change has at least one.
+    debug_assert!(!events.is_empty(), "a change without events");
     let mut values = write.values.map(|v| v.0).unwrap_or_default();
     let (rows, now) = (values.len() + 1, values.len() + 2);
     let sql = format!(

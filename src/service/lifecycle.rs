@@ -668,47 +668,49 @@ impl Ats {
         let rights = self.rights(viewer).await?;
         let actor = rights.actor();
         for attempt in 0..CAS_RETRIES {
-            // A first attempt without a key plans on the row this process
+            // A first attempt without a key takes the row this process
             // wrote last, or reads it before any transaction; the
             // conditional update refuses a stale row, and the next attempt
             // reads inside its transaction. A change that concerns no other
             // task is then one statement where the store allows it; with
             // one writer at a time (SQLite), the writer's turn holds one
-            // statement less.
+            // statement less. A refusal is never answered from memory.
             let early = if attempt == 0 && idem.is_none() {
                 let recalled = self
                     .recent
                     .recall(id)
-                    .and_then(|t| self.found_task(&rights, scope, t, Access::Read))
-                    .and_then(|(current, loc, access)| {
-                        // A refusal is never answered from memory.
-                        let plan = plan_for(&rights, id, &action, &current, &loc, access).ok()?;
-                        Some((current, loc, plan))
-                    });
+                    .and_then(|t| self.found_task(&rights, scope, (*t).clone(), Access::Read));
                 let from_memory = recalled.is_some();
-                let (current, loc, plan) = match recalled {
+                let (current, loc, access) = match recalled {
                     Some(found) => found,
                     None => {
-                        let (current, loc, access) = self
-                            .find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
-                            .await?;
-                        let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
-                        (current, loc, plan)
+                        self.find_task_in(self.store.conn(), &rights, scope, id, Access::Read)
+                            .await?
                     }
                 };
-                if self.store.chains_writes() && Self::stands_alone(&current, &plan.task) {
-                    let view = TaskView::new(plan.task.clone(), &loc);
-                    let row = plan.task.clone();
-                    let conn = self.store.conn();
-                    if transition_alone(conn, &current, plan, actor, &view, &loc).await? {
-                        self.recent.remember(&row);
-                        self.bus.committed();
-                        return Ok(view);
+                if self.store.chains_writes() {
+                    let plan = match plan_for(&rights, id, &action, &current, &loc, access) {
+                        Ok(plan) => plan,
+                        Err(e) if from_memory && e.is_refusal() => {
+                            self.recent.forget(id);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if Self::stands_alone(&current, &plan.task) {
+                        let view = TaskView::new(plan.task.clone(), &loc);
+                        let row = plan.task.clone();
+                        let conn = self.store.conn();
+                        if transition_alone(conn, &current, plan, actor, &view, &loc).await? {
+                            self.recent.remember(&row);
+                            self.bus.committed();
+                            return Ok(view);
+                        }
+                        self.recent.forget(id);
+                        continue;
                     }
-                    self.recent.forget(id);
-                    continue;
                 }
-                Some((current, loc, plan, from_memory))
+                Some((current, loc, access, from_memory))
             } else {
                 None
             };
@@ -716,23 +718,32 @@ impl Ats {
             if let Some(done) = idempotency::reserve(&w.txn, actor, idem).await? {
                 return Ok(done);
             }
-            let (current, loc, plan, from_memory) = match early {
+            let (current, loc, access, from_memory) = match early {
                 Some(found) => found,
                 None => {
                     let (current, loc, access) = self
                         .find_task_in(&w.txn, &rights, scope, id, Access::Read)
                         .await?;
-                    let plan = plan_for(&rights, id, &action, &current, &loc, access)?;
-                    (current, loc, plan, false)
+                    (current, loc, access, false)
                 }
             };
-            if let Err(refused) = self.guard(&w.txn, &current, &plan.task).await {
-                if from_memory {
+            // Planned now, in the writer's turn: its times are the write's.
+            let planned = plan_for(&rights, id, &action, &current, &loc, access);
+            let planned = match planned {
+                Ok(plan) => self
+                    .guard(&w.txn, &current, &plan.task)
+                    .await
+                    .map(|()| plan),
+                Err(e) => Err(e),
+            };
+            let plan = match planned {
+                Ok(plan) => plan,
+                Err(e) if from_memory && e.is_refusal() => {
                     self.recent.forget(id);
                     continue;
                 }
-                return Err(refused);
-            }
+                Err(e) => return Err(e),
+            };
             let Some(stored) = transition_if_unchanged(&w.txn, &current, &plan.task).await? else {
                 self.recent.forget(id);
                 continue;
