@@ -132,10 +132,10 @@ impl Ats {
         }
     }
 
-    /// One look at the ready queue: claims what it finds, in one transaction
-    /// of two statements: an `UPDATE … RETURNING` whose subquery picks the
-    /// most urgent ready rows (skipping rows another claim has locked, on
-    /// PostgreSQL), and the events' `INSERT`.
+    /// One look at the ready queue: claims what it finds with an `UPDATE …
+    /// RETURNING` whose subquery picks the most urgent ready rows (skipping
+    /// rows another claim has locked, on PostgreSQL) and the events'
+    /// `INSERT`: one statement on PostgreSQL, a transaction of two on SQLite.
     async fn claim_now(
         &self,
         rights: &Rights,
