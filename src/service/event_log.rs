@@ -280,16 +280,7 @@ pub(crate) async fn write_with_events<C: ConnectionTrait>(
     loc: &Location,
     events: ChangeEvents,
 ) -> Result<bool> {
-    let events: Vec<NewEvent> = events
-        .into_iter()
-        .map(|(event_type, extra)| NewEvent {
-            event_type,
-            actor,
-            task,
-            loc,
-            extra,
-        })
-        .collect();
+    let events = change_events(actor, task, loc, events);
     // Success is read from the events inserted: a change has at least one.
     debug_assert!(!events.is_empty(), "a change without events");
     let mut values = write.values.map(|v| v.0).unwrap_or_default();
@@ -314,15 +305,14 @@ pub(crate) async fn write_with_events<C: ConnectionTrait>(
 /// The events of one change, each carrying the task as it is after it.
 pub(crate) type ChangeEvents = Vec<(&'static str, Option<(&'static str, Value)>)>;
 
-/// Records the events one change of `task` produced, in order.
-pub(crate) async fn record_change<C: ConnectionTrait>(
-    txn: &C,
-    actor: &Actor,
-    task: &TaskView,
-    loc: &Location,
+/// The events one change of `task` produced, by `actor`, in order.
+fn change_events<'a>(
+    actor: &'a Actor,
+    task: &'a TaskView,
+    loc: &'a Location,
     events: ChangeEvents,
-) -> Result<()> {
-    let events: Vec<NewEvent> = events
+) -> Vec<NewEvent<'a>> {
+    events
         .into_iter()
         .map(|(event_type, extra)| NewEvent {
             event_type,
@@ -331,7 +321,18 @@ pub(crate) async fn record_change<C: ConnectionTrait>(
             loc,
             extra,
         })
-        .collect();
+        .collect()
+}
+
+/// Records the events one change of `task` produced, in order.
+pub(crate) async fn record_change<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    task: &TaskView,
+    loc: &Location,
+    events: ChangeEvents,
+) -> Result<()> {
+    let events = change_events(actor, task, loc, events);
     record(txn, &events).await
 }
 
