@@ -24,6 +24,10 @@
 //! 4. the raw-SQL ceiling: the same cycle as two transactions of plain SQL on
 //!    the same database, no HTTP and no service (see [`Ceiling`]), on tables of
 //!    its own holding `--ceiling-rows` pending rows, at the same worker counts;
+//!    and the same cycle as raw SQL on the service's own `tasks` and `events`
+//!    (every index and trigger they have), on the server's queue topped up to
+//!    `--depth`, at the largest worker count: how much of the gap between
+//!    HTTP and the ceiling is the schema's;
 //! 5. loading the queue up to `--deep` tasks through the bulk API (timed), then
 //!    the claim-next latency again at that depth.
 //!
@@ -164,6 +168,7 @@ async fn bench_backend(backend: &'static str, url: &str, opts: &Options) -> Colu
 
     column.http = http_runs(&server, opts, &say).await;
     column.batch = batch_run(&server, opts, &say).await;
+    column.service_tables = service_tables_run(&server, url, opts, &say).await;
     column.ceiling = ceiling_runs(url, opts, &say).await;
 
     let load = server
@@ -214,7 +219,7 @@ async fn batch_run(server: &Server, opts: &Options, say: &impl Fn(String)) -> Op
 
 /// The raw-SQL ceiling at each worker count, on `--ceiling-rows` pending rows.
 async fn ceiling_runs(url: &str, opts: &Options, say: &impl Fn(String)) -> Vec<Throughput> {
-    let ceiling = Ceiling::open(url, max_workers(opts)).await;
+    let ceiling = Ceiling::open(url, max_workers(opts), Tables::Bench).await;
     ceiling.create().await;
     let mut runs = Vec::new();
     for &workers in &opts.workers {
@@ -225,6 +230,25 @@ async fn ceiling_runs(url: &str, opts: &Options, say: &impl Fn(String)) -> Vec<T
         runs.push(run);
     }
     runs
+}
+
+/// The raw-SQL cycle on the service's own tables at the largest worker
+/// count, on the server's queue topped up to `--depth`.
+async fn service_tables_run(
+    server: &Server,
+    url: &str,
+    opts: &Options,
+    say: &impl Fn(String),
+) -> Option<Throughput> {
+    let workers = max_workers(opts);
+    server.top_up(opts.depth, opts.bulk_size).await;
+    let ceiling = Ceiling::open(url, workers, Tables::Service).await;
+    let run = ceiling.cycles(workers, run_limits(opts, opts.depth)).await;
+    say(format!(
+        "raw SQL on the service's tables, {}: {run}",
+        workers_label(workers)
+    ));
+    Some(run)
 }
 
 /// The largest `--workers` count.
@@ -686,6 +710,19 @@ impl Worker for BatchWorker {
 struct Ceiling {
     db: DatabaseConnection,
     backend: DbBackend,
+    tables: Tables,
+}
+
+/// Which tables the ceiling's cycle runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    /// Its own `bench_tasks` and `bench_events`: a key and the queue's
+    /// partial index, no trigger.
+    Bench,
+    /// The service's `tasks` and `events` (the default org's project), with
+    /// every index and trigger the service has: what the schema itself
+    /// costs, apart from HTTP and the service.
+    Service,
 }
 
 /// Columns the claim and complete statements return.
@@ -696,9 +733,20 @@ const EVENT_INSERT: &str = "INSERT INTO bench_events \
      (event_type, task_id, project_id, channel, task_type, actor_type, actor_id, data, created_at) \
      VALUES ($1, $2, $3, $4, $5, 'agent', $6, $7, $8)";
 
-const COMPLETE: &str = "UPDATE bench_tasks SET status = 'completed', outputs = $1, \
-     lease_expires = NULL, version = version + 1, completed_at = $2, updated_at = $2 \
-     WHERE id = $3 AND status = 'in_progress' AND assignee_id = $4";
+/// [`EVENT_INSERT`] into the service's `events`, located in the default org.
+const SERVICE_EVENT_INSERT: &str = "INSERT INTO events (event_type, task_id, org_id, \
+     project_id, org, project, channel, task_type, actor_type, actor_id, data, created_at) \
+     SELECT $1, $2, p.org_id, $3, o.slug, p.slug, $4, $5, 'agent', $6, $7, $8 \
+     FROM projects p JOIN orgs o ON o.id = p.org_id WHERE p.id = $3";
+
+/// The complete statement on `table`.
+fn complete_sql(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET status = 'completed', outputs = $1, \
+         lease_expires = NULL, version = version + 1, completed_at = $2, updated_at = $2 \
+         WHERE id = $3 AND status = 'in_progress' AND assignee_id = $4 {RETURNING}"
+    )
+}
 
 const PG_SCHEMA: &[&str] = &[
     "DROP TABLE IF EXISTS bench_events",
@@ -801,7 +849,7 @@ impl BenchTask {
 impl Ceiling {
     /// Opens a pool on the server's database: one connection per worker on
     /// PostgreSQL, a single one on SQLite.
-    async fn open(url: &str, workers: usize) -> Arc<Self> {
+    async fn open(url: &str, workers: usize, tables: Tables) -> Arc<Self> {
         let is_sqlite = url.starts_with("sqlite:");
         let connections = if is_sqlite { 1 } else { workers as u32 };
         let mut opts = ConnectOptions::new(url.to_owned());
@@ -822,6 +870,7 @@ impl Ceiling {
         Arc::new(Self {
             backend: db.get_database_backend(),
             db,
+            tables,
         })
     }
 
@@ -871,17 +920,21 @@ impl Ceiling {
             .expect("analyze");
     }
 
-    /// The claim statement of this backend.
+    /// The claim statement of this backend and these tables.
     fn claim_sql(&self) -> String {
         let lock = match self.backend {
             DbBackend::Sqlite => "",
             _ => " FOR UPDATE SKIP LOCKED",
         };
+        let (table, ready) = match self.tables {
+            Tables::Bench => ("bench_tasks", "status = 'pending'"),
+            Tables::Service => ("tasks", migration::READY_TASKS),
+        };
         format!(
-            "UPDATE bench_tasks SET status = 'in_progress', assignee_type = 'agent', \
+            "UPDATE {table} SET status = 'in_progress', assignee_type = 'agent', \
              assignee_id = $1, lease_expires = $2, attempts = attempts + 1, \
              version = version + 1, claimed_at = $3, updated_at = $3 \
-             WHERE id = (SELECT id FROM bench_tasks WHERE status = 'pending' \
+             WHERE id = (SELECT id FROM {table} WHERE {ready} \
              ORDER BY priority DESC, created_at, id LIMIT 1{lock}) {RETURNING}"
         )
     }
@@ -916,8 +969,11 @@ impl Ceiling {
             task.event_data().into(),
             now.into(),
         ];
-        txn.execute_raw(self.statement(EVENT_INSERT, values))
-            .await?;
+        let insert = match self.tables {
+            Tables::Bench => EVENT_INSERT,
+            Tables::Service => SERVICE_EVENT_INSERT,
+        };
+        txn.execute_raw(self.statement(insert, values)).await?;
         Ok(())
     }
 
@@ -961,7 +1017,11 @@ impl Ceiling {
     /// Claim + complete cycles by `workers` workers, each with its own actor.
     async fn cycles(self: &Arc<Self>, workers: usize, limits: Limits) -> Throughput {
         let claim_sql: Arc<str> = self.claim_sql().into();
-        let complete_sql: Arc<str> = format!("{COMPLETE} {RETURNING}").into();
+        let table = match self.tables {
+            Tables::Bench => "bench_tasks",
+            Tables::Service => "tasks",
+        };
+        let complete_sql: Arc<str> = complete_sql(table).into();
         let workers = (0..workers)
             .map(|n| SqlWorker {
                 ceiling: self.clone(),
@@ -1071,6 +1131,8 @@ struct Column {
     http: Vec<Throughput>,
     batch: Option<Throughput>,
     ceiling: Vec<Throughput>,
+    /// The raw-SQL cycle on the service's tables, at the largest worker count.
+    service_tables: Option<Throughput>,
     bulk: Option<Load>,
     deep_load: Option<Load>,
     shallow: Latency,
@@ -1084,6 +1146,7 @@ impl Column {
             http: Vec::new(),
             batch: None,
             ceiling: Vec::new(),
+            service_tables: None,
             bulk: None,
             deep_load: None,
             shallow: Latency::default(),
@@ -1199,6 +1262,37 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
         });
     }
 
+    let workers = max_workers(opts);
+    let at_max = opts.workers.iter().position(|&n| n == workers);
+    table.heading("the same cycle as raw SQL on the service's own tables, cycles/s");
+    let label = format!(
+        "raw SQL  {:>10}, depth {}",
+        workers_label(workers),
+        opts.depth
+    );
+    table.row(label, |c| figure(c.service_tables.as_ref(), rate));
+    let label = format!(
+        "ratio to raw SQL on its own tables, {}",
+        workers_label(workers)
+    );
+    table.row(label, |c| {
+        let pair = c
+            .service_tables
+            .as_ref()
+            .zip(at_max.and_then(|i| c.ceiling.get(i)));
+        figure(pair, |(t, s)| format!("{:.3}", t.rate() / s.rate()))
+    });
+    let label = format!(
+        "ratio HTTP / raw SQL on the service's tables, {}",
+        workers_label(workers)
+    );
+    table.row(label, |c| {
+        let pair = at_max
+            .and_then(|i| c.http.get(i))
+            .zip(c.service_tables.as_ref());
+        figure(pair, |(h, t)| format!("{:.3}", h.rate() / t.rate()))
+    });
+
     if opts.batch_limit > 0 {
         let (limit, workers) = (opts.batch_limit, max_workers(opts));
         let at_max = opts.workers.iter().position(|&n| n == workers);
@@ -1245,7 +1339,9 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
 
     table.heading("errors");
     table.row("failed cycles, all throughput runs".into(), |c| {
-        let runs = c.http.iter().chain(&c.batch).chain(&c.ceiling);
+        let runs = (c.http.iter().chain(&c.batch))
+            .chain(&c.ceiling)
+            .chain(&c.service_tables);
         runs.map(|t| t.errors).sum::<usize>().to_string()
     });
     table
