@@ -242,7 +242,20 @@ async fn service_tables_run(
 ) -> Option<Throughput> {
     let workers = max_workers(opts);
     server.top_up(opts.depth, opts.bulk_size).await;
-    let ceiling = Ceiling::open(url, workers, Tables::Service).await;
+    // The project the benchmark's tasks go to (`default/main`).
+    let probe = Ceiling::open(url, 1, Tables::Bench).await;
+    let row = probe
+        .db
+        .query_one_raw(probe.statement(
+            "SELECT p.id AS id FROM projects p JOIN orgs o ON o.id = p.org_id \
+             WHERE o.slug = 'default' AND p.slug = 'main'",
+            vec![],
+        ))
+        .await
+        .expect("read the default project")
+        .expect("the default project");
+    let project: i32 = row.try_get("", "id").expect("its id");
+    let ceiling = Ceiling::open(url, workers, Tables::Service(project)).await;
     let run = ceiling.cycles(workers, run_limits(opts, opts.depth)).await;
     say(format!(
         "raw SQL on the service's tables, {}: {run}",
@@ -719,10 +732,11 @@ enum Tables {
     /// Its own `bench_tasks` and `bench_events`: a key and the queue's
     /// partial index, no trigger.
     Bench,
-    /// The service's `tasks` and `events` (the default org's project), with
-    /// every index and trigger the service has: what the schema itself
-    /// costs, apart from HTTP and the service.
-    Service,
+    /// The service's `tasks` and `events`, with every index and trigger the
+    /// service has: what the schema itself costs, apart from HTTP and the
+    /// service. Claims take the ready tasks of this project (by id), as the
+    /// service's claims name the caller's projects.
+    Service(i32),
 }
 
 /// Columns the claim and complete statements return.
@@ -927,8 +941,11 @@ impl Ceiling {
             _ => " FOR UPDATE SKIP LOCKED",
         };
         let (table, ready) = match self.tables {
-            Tables::Bench => ("bench_tasks", "status = 'pending'"),
-            Tables::Service => ("tasks", migration::READY_TASKS),
+            Tables::Bench => ("bench_tasks", "status = 'pending'".to_owned()),
+            Tables::Service(project) => (
+                "tasks",
+                format!("project_id = {project} AND {}", migration::READY_TASKS),
+            ),
         };
         format!(
             "UPDATE {table} SET status = 'in_progress', assignee_type = 'agent', \
@@ -971,7 +988,7 @@ impl Ceiling {
         ];
         let insert = match self.tables {
             Tables::Bench => EVENT_INSERT,
-            Tables::Service => SERVICE_EVENT_INSERT,
+            Tables::Service(_) => SERVICE_EVENT_INSERT,
         };
         txn.execute_raw(self.statement(insert, values)).await?;
         Ok(())
@@ -1019,7 +1036,7 @@ impl Ceiling {
         let claim_sql: Arc<str> = self.claim_sql().into();
         let table = match self.tables {
             Tables::Bench => "bench_tasks",
-            Tables::Service => "tasks",
+            Tables::Service(_) => "tasks",
         };
         let complete_sql: Arc<str> = complete_sql(table).into();
         let workers = (0..workers)
