@@ -1183,6 +1183,16 @@ fn figure<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), show)
 }
 
+/// Run `i` of `runs`, if there is one.
+fn at(runs: &[Throughput], i: Option<usize>) -> Option<&Throughput> {
+    i.and_then(|i| runs.get(i))
+}
+
+/// `a / b` to three places, or `-` when either was not measured.
+fn ratio(a: Option<&Throughput>, b: Option<&Throughput>) -> String {
+    figure(a.zip(b), |(a, b)| format!("{:.3}", a.rate() / b.rate()))
+}
+
 /// The table being built: one row per figure, one column per backend.
 struct Table<'a> {
     columns: &'a [Column],
@@ -1273,10 +1283,7 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
     }
     for (i, &n) in opts.workers.iter().enumerate() {
         let label = format!("ratio HTTP / raw SQL, {:>10}", workers_label(n));
-        table.row(label, |c| {
-            let pair = c.http.get(i).zip(c.ceiling.get(i));
-            figure(pair, |(h, s)| format!("{:.3}", h.rate() / s.rate()))
-        });
+        table.row(label, |c| ratio(c.http.get(i), c.ceiling.get(i)));
     }
 
     let workers = max_workers(opts);
@@ -1293,26 +1300,21 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
         workers_label(workers)
     );
     table.row(label, |c| {
-        let pair = c
-            .service_tables
-            .as_ref()
-            .zip(at_max.and_then(|i| c.ceiling.get(i)));
-        figure(pair, |(t, s)| format!("{:.3}", t.rate() / s.rate()))
+        ratio(c.service_tables.as_ref(), at(&c.ceiling, at_max))
     });
     let label = format!(
         "ratio HTTP / raw SQL on the service's tables, {}",
         workers_label(workers)
     );
     table.row(label, |c| {
-        let pair = at_max
-            .and_then(|i| c.http.get(i))
-            .zip(c.service_tables.as_ref());
-        figure(pair, |(h, t)| format!("{:.3}", h.rate() / t.rate()))
+        ratio(
+            at_max.and_then(|i| c.http.get(i)),
+            c.service_tables.as_ref(),
+        )
     });
 
     if opts.batch_limit > 0 {
-        let (limit, workers) = (opts.batch_limit, max_workers(opts));
-        let at_max = opts.workers.iter().position(|&n| n == workers);
+        let limit = opts.batch_limit;
         table.heading("claim-batch + complete each, tasks/s");
         let label = format!(
             "HTTP, limit {limit}, {}, depth {}",
@@ -1321,10 +1323,7 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
         );
         table.row(label, |c| figure(c.batch.as_ref(), rate));
         let label = format!("ratio to raw SQL, {}", workers_label(workers));
-        table.row(label, |c| {
-            let pair = c.batch.as_ref().zip(at_max.and_then(|i| c.ceiling.get(i)));
-            figure(pair, |(b, s)| format!("{:.3}", b.rate() / s.rate()))
-        });
+        table.row(label, |c| ratio(c.batch.as_ref(), at(&c.ceiling, at_max)));
     }
 
     table.heading("bulk create, POST /tasks/bulk, 1 client");
