@@ -1307,10 +1307,7 @@ fn table<'a>(opts: &Options, columns: &'a [Column]) -> Table<'a> {
         workers_label(workers)
     );
     table.row(label, |c| {
-        ratio(
-            at_max.and_then(|i| c.http.get(i)),
-            c.service_tables.as_ref(),
-        )
+        ratio(at(&c.http, at_max), c.service_tables.as_ref())
     });
 
     if opts.batch_limit > 0 {

@@ -257,12 +257,6 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Whether writes take turns behind one writer (SQLite): work a write
-    /// can do before its turn, it should.
-    pub fn has_single_writer(&self) -> bool {
-        self.sqlite_writer.is_some()
-    }
-
     /// Whether one statement may hold several writes (PostgreSQL's
     /// data-modifying `WITH`): a change and its events can then be written by
     /// one statement on the pool, which is its own transaction.

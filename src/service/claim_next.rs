@@ -181,12 +181,7 @@ impl Ats {
         if stored.is_empty() {
             return Ok(Vec::new());
         }
-        stored.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.cmp(&b.id))
-        });
+        stored.sort_by(claim_order);
         let mut claimed = Vec::with_capacity(stored.len());
         let rows = stored.clone();
         for row in stored {
@@ -270,23 +265,25 @@ impl Ats {
             };
             claimed.push((task, loc));
         }
-        claimed.sort_by(|(a, _), (b, _)| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.cmp(&b.id))
-        });
+        claimed.sort_by(|(a, _), (b, _)| claim_order(a, b));
         let mut views = Vec::with_capacity(claimed.len());
         for (row, loc) in claimed {
             self.recent.remember(&row);
             views.push(TaskView::new(row, &loc));
         }
-        if views.is_empty() {
-            return Ok(views);
+        if !views.is_empty() {
+            self.bus.committed();
         }
-        self.bus.committed();
         Ok(views)
     }
+}
+
+/// The order claimed tasks are answered in: most urgent, then oldest.
+fn claim_order(a: &task::Model, b: &task::Model) -> std::cmp::Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then(a.created_at.cmp(&b.created_at))
+        .then(a.id.cmp(&b.id))
 }
 
 /// The ready tasks a claim may take: in the projects `rights` may write

@@ -530,10 +530,14 @@ async fn transition_if_unchanged<C: ConnectionTrait>(
     current: &task::Model,
     new: &task::Model,
 ) -> Result<Option<task::Model>> {
-    let counters = Condition::all()
+    write_if(db, current, new, counters_as_read(current)).await
+}
+
+/// The blocker and subtask counters of the row as `current` holds them.
+fn counters_as_read(current: &task::Model) -> Condition {
+    Condition::all()
         .add(task::Column::OpenBlockers.eq(current.open_blockers))
-        .add(task::Column::OpenSubtasks.eq(current.open_subtasks));
-    write_if(db, current, new, counters).await
+        .add(task::Column::OpenSubtasks.eq(current.open_subtasks))
 }
 
 async fn write_if<C: ConnectionTrait>(
@@ -592,10 +596,8 @@ async fn transition_alone<C: ConnectionTrait>(
     view: &TaskView,
     loc: &Location,
 ) -> Result<bool> {
-    let unchanged = Condition::all()
-        .add(task::Column::OpenBlockers.eq(current.open_blockers))
-        .add(task::Column::OpenSubtasks.eq(current.open_subtasks))
-        .add(task::Column::HasDependents.eq(current.has_dependents));
+    let unchanged =
+        counters_as_read(current).add(task::Column::HasDependents.eq(current.has_dependents));
     let mut update = cas_update(current, &plan.task, unchanged).into_query();
     update.returning_col(task::Column::Id);
     let write = db.get_database_backend().build(&update);
