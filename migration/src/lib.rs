@@ -18,6 +18,7 @@ mod m20261203_000013_log_retention;
 mod m20261204_000014_time;
 mod m20261204_000015_outbound;
 mod m20261204_000016_idempotency;
+mod m20261205_000017_write_overhead;
 
 pub use m20261201_000009_partial_write_indexes::LEASED;
 /// The condition on a task row that puts it in the timer's deadline index.
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_time::Migration),
             Box::new(m20261204_000015_outbound::Migration),
             Box::new(m20261204_000016_idempotency::Migration),
+            Box::new(m20261205_000017_write_overhead::Migration),
         ]
     }
 }

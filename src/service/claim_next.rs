@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use tokio::time::{Duration, Instant};
 
 use super::access::Access;
-use super::event_log::{NewEvent, record};
+use super::event_log::{NewEvent, numbered_events_insert, record};
 use super::lifecycle::claim_columns;
 use super::tasks::{Scope, ready_condition};
 use super::viewer::{Rights, Viewer};
@@ -231,21 +231,21 @@ impl Ats {
         let mut values = write.values.map(|v| v.0).unwrap_or_default();
         let n = values.len();
         let task = &*CLAIMED_TASK;
-        let sql = format!(
-            "WITH c AS ({}), e AS (INSERT INTO events (event_type, task_id, org_id, \
-             project_id, org, project, channel, task_type, actor_type, actor_id, actor_name, \
-             data, created_at) \
-             SELECT 'task.claimed', c.id, o.id, c.project_id, o.slug, p.slug, c.channel, \
-             c.task_type, ${}, ${}, ${}, jsonb_build_object('task', {task}), ${} \
+        let events = numbered_events_insert(&format!(
+            "SELECT 'task.claimed', c.id, o.id, c.project_id, o.slug, p.slug, c.channel, \
+             c.task_type, ${}, ${}, ${}, jsonb_build_object('task', {task}), ${}::timestamptz \
              FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id \
-             ORDER BY c.priority DESC, c.created_at, c.id) \
-             SELECT c.*, o.id AS loc_org_id, o.slug AS loc_org, p.slug AS loc_project \
-             FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id",
-            write.sql,
+             ORDER BY c.priority DESC, c.created_at, c.id",
             n + 1,
             n + 2,
             n + 3,
             n + 4
+        ));
+        let sql = format!(
+            "WITH c AS ({}), e AS ({events}) \
+             SELECT c.*, o.id AS loc_org_id, o.slug AS loc_org, p.slug AS loc_project \
+             FROM c JOIN projects p ON p.id = c.project_id JOIN orgs o ON o.id = p.org_id",
+            write.sql,
         );
         values.push(actor.actor_type.as_str().into());
         values.push(actor.id.clone().into());

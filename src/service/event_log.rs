@@ -214,7 +214,10 @@ async fn record_bulk<C: ConnectionTrait>(
     events: &[NewEvent<'_>],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let sql = format!("{} ORDER BY x.n", events_insert(1, 2, ""));
+    let sql = format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) {} ORDER BY x.n",
+        events_select(1, 2, "")
+    );
     let values = [rows_json(events).into(), now.into()];
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -225,15 +228,36 @@ async fn record_bulk<C: ConnectionTrait>(
     Ok(())
 }
 
-/// An `INSERT` of the events given as a JSON array in parameter `$rows`,
-/// created at `$now`, in the array's order (`x.n`); `join` adds a `FROM`
-/// item whose rows the events are written once for.
-fn events_insert(rows: usize, now: usize, join: &str) -> String {
+/// The columns of an event its writer gives, in this order.
+pub(crate) const EVENT_COLUMNS: &str = "event_type, task_id, org_id, project_id, org, project, \
+     channel, task_type, actor_type, actor_id, actor_name, data, created_at";
+
+/// An `INSERT` of the events `select` yields ([`EVENT_COLUMNS`], in order),
+/// numbered by the statement itself: each takes the next value of the log's
+/// sequence as its id and its position, in `select`'s order, and the
+/// position trigger does not run.
+///
+/// Only for a one-statement write whose events are read from the rows its
+/// own `UPDATE` or `INSERT` of tasks returned: that write has taken the
+/// transaction's xid before any event id is drawn, which is what lets a
+/// reader tell a gap left by a transaction still running from one left by
+/// a rollback (see `ats::events`).
+pub(crate) fn numbered_events_insert(select: &str) -> String {
     format!(
-        "INSERT INTO events (event_type, task_id, org_id, project_id, org, project, \
-         channel, task_type, actor_type, actor_id, actor_name, data, created_at) \
-         SELECT x.event_type, x.task_id, x.org_id, x.project_id, x.org, x.project, \
-         x.channel, x.task_type, x.actor_type, x.actor_id, x.actor_name, x.data, ${now} \
+        "INSERT INTO events ({EVENT_COLUMNS}, id, position) SELECT n.*, n.ats_event_id \
+         FROM (SELECT q.*, nextval('events_log_seq') AS ats_event_id FROM ({select}) AS q) AS n"
+    )
+}
+
+/// A `SELECT` of the events given as a JSON array in parameter `$rows`,
+/// created at `$now`, as [`EVENT_COLUMNS`]; `x.n` is an event's place in
+/// the array and `join` adds a `FROM` item whose rows the events are
+/// selected once for.
+fn events_select(rows: usize, now: usize, join: &str) -> String {
+    format!(
+        "SELECT x.event_type, x.task_id, x.org_id, x.project_id, x.org, x.project, \
+         x.channel, x.task_type, x.actor_type, x.actor_id, x.actor_name, x.data, \
+         ${now}::timestamptz \
          FROM {join}ROWS FROM (jsonb_to_recordset(${rows}::jsonb) AS (event_type text, \
          task_id bigint, org_id integer, project_id integer, org text, project text, \
          channel text, task_type text, actor_type text, actor_id text, actor_name text, \
@@ -242,7 +266,7 @@ fn events_insert(rows: usize, now: usize, join: &str) -> String {
     )
 }
 
-/// The events as the JSON array [`events_insert`] reads.
+/// The events as the JSON array [`events_select`] reads.
 fn rows_json(events: &[NewEvent<'_>]) -> Value {
     Value::Array(
         events
@@ -285,10 +309,11 @@ pub(crate) async fn write_with_events<C: ConnectionTrait>(
     debug_assert!(!events.is_empty(), "a change without events");
     let mut values = write.values.map(|v| v.0).unwrap_or_default();
     let (rows, now) = (values.len() + 1, values.len() + 2);
+    let select = format!("{} ORDER BY x.n", events_select(rows, now, "w CROSS JOIN "));
     let sql = format!(
-        "WITH w AS ({}) {} ORDER BY x.n",
+        "WITH w AS ({}) {}",
         write.sql,
-        events_insert(rows, now, "w CROSS JOIN ")
+        numbered_events_insert(&select)
     );
     values.push(rows_json(&events).into());
     values.push(time::now().into());

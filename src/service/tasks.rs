@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::access::Access;
 use super::counts::CountFilter;
-use super::event_log::{NewEvent, record, record_change};
+use super::event_log::{NewEvent, numbered_events_insert, record, record_change};
 use super::idempotency::{self, Idempotency};
 use super::lifecycle::{Action, compare_and_set, effective_status, lapse, plan};
 use super::paging::{SortKey, TaskCursor};
@@ -244,14 +244,11 @@ async fn insert_bulk<C: ConnectionTrait>(
     // Each task's `task.created` event is made by PostgreSQL from the row
     // inserted, in the same statement, in id order.
     let task = task_json_sql("t", "$8::text", "$9::text");
-    let sql = format!(
-        "WITH t AS ({insert}), e AS (INSERT INTO events (event_type, task_id, org_id, \
-         project_id, org, project, channel, task_type, actor_type, actor_id, actor_name, \
-         data, created_at) \
-         SELECT 'task.created', t.id, $7, t.project_id, $8, $9, t.channel, t.task_type, \
-         $3, $4, $5, jsonb_build_object('task', {task}), $6 FROM t ORDER BY t.id) \
-         SELECT * FROM t"
-    );
+    let events = numbered_events_insert(&format!(
+        "SELECT 'task.created', t.id, $7, t.project_id, $8, $9, t.channel, t.task_type, \
+         $3, $4, $5, jsonb_build_object('task', {task}), $6::timestamptz FROM t ORDER BY t.id"
+    ));
+    let sql = format!("WITH t AS ({insert}), e AS ({events}) SELECT * FROM t");
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
