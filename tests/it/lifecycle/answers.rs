@@ -114,7 +114,7 @@ async fn claimed_tasks_and_their_events_agree(app: TestApp) {
             "escalate_after_ms": 1000,
             "depends_on": [blocker],
         }),
-        json!({ "title": "middle", "channel": "claims", "priority": 5, "payload": { "list": [1, "two"] } }),
+        json!({ "title": "middle", "channel": "claims", "priority": 6, "payload": { "list": [1, "two"] } }),
     ];
     for body in &bodies {
         creator.create_task(body.clone()).await;
@@ -136,6 +136,10 @@ async fn claimed_tasks_and_their_events_agree(app: TestApp) {
         .unwrap()
         .clone();
     assert_eq!(batch.len(), 2);
+    // More urgent but newer: answered (and logged) before an older task
+    // that a scan in id order would meet first.
+    assert_eq!(batch[0]["title"], bodies[2]["title"]);
+    let mut last_event = 0;
     for claimed in std::iter::once(&next).chain(&batch) {
         let id = claimed["id"].as_i64().unwrap();
         let stored = without_messages(read_task(&creator, id).await);
@@ -145,6 +149,9 @@ async fn claimed_tasks_and_their_events_agree(app: TestApp) {
         assert_eq!(last["type"], "task.claimed");
         assert_eq!(last["data"]["task"], stored, "event vs stored");
         assert_eq!(last["actor_id"], "worker");
+        let event_id = last["id"].as_i64().unwrap();
+        assert!(event_id > last_event, "claims logged in the order answered");
+        last_event = event_id;
     }
 }
 
