@@ -229,7 +229,7 @@ async fn record_bulk<C: ConnectionTrait>(
 }
 
 /// The columns of an event its writer gives, in this order.
-pub(crate) const EVENT_COLUMNS: &str = "event_type, task_id, org_id, project_id, org, project, \
+const EVENT_COLUMNS: &str = "event_type, task_id, org_id, project_id, org, project, \
      channel, task_type, actor_type, actor_id, actor_name, data, created_at";
 
 /// An `INSERT` of the events `select` yields ([`EVENT_COLUMNS`], in order),
@@ -237,11 +237,12 @@ pub(crate) const EVENT_COLUMNS: &str = "event_type, task_id, org_id, project_id,
 /// sequence as its id and its position, in `select`'s order, and the
 /// position trigger does not run.
 ///
-/// Only for a one-statement write whose events are read from the rows its
-/// own `UPDATE` or `INSERT` of tasks returned: that write has taken the
-/// transaction's xid before any event id is drawn, which is what lets a
-/// reader tell a gap left by a transaction still running from one left by
-/// a rollback (see `ats::events`).
+/// Only for a one-statement write whose events are selected from the rows
+/// its own `UPDATE` or `INSERT` of tasks returned: every event then stems
+/// from a row already written, so the transaction took its xid before any
+/// event id is drawn, which is what lets a reader tell a gap left by a
+/// transaction still running from one left by a rollback (see
+/// `ats::events`).
 pub(crate) fn numbered_events_insert(select: &str) -> String {
     format!(
         "INSERT INTO events ({EVENT_COLUMNS}, id, position) SELECT n.*, n.ats_event_id \
