@@ -725,11 +725,13 @@ impl Ats {
         let (org, project, _) = self
             .visible_project(&w.txn, &rights, org_slug, project_slug, Access::Write)
             .await?;
-        let view = self
+        let (view, row) = self
             .insert_task(&w.txn, &rights, &org, &project, fields)
             .await?;
         idempotency::remember(&w.txn, rights.actor(), idem, &view).await?;
         w.commit().await?;
+        // A task is often acted on next by whoever made it, here.
+        self.recent.remember(&row);
         self.bus.committed();
         Ok(view)
     }
@@ -810,11 +812,11 @@ impl Ats {
         } else {
             let mut views = Vec::with_capacity(fields.len());
             for (i, f) in fields.into_iter().enumerate() {
-                views.push(
-                    self.insert_task(&w.txn, &rights, &org, &project, f)
-                        .await
-                        .map_err(|e| at_index(i, e))?,
-                );
+                let (view, _) = self
+                    .insert_task(&w.txn, &rights, &org, &project, f)
+                    .await
+                    .map_err(|e| at_index(i, e))?;
+                views.push(view);
             }
             views
         };
@@ -824,6 +826,8 @@ impl Ats {
         Ok(views)
     }
 
+    /// Inserts one task (its dependencies, its parent's count and its
+    /// `task.created` event), returning its view and its row as stored.
     async fn insert_task<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -831,7 +835,7 @@ impl Ats {
         org: &org::Model,
         project: &project::Model,
         mut f: ValidTask,
-    ) -> Result<TaskView> {
+    ) -> Result<(TaskView, task::Model)> {
         let actor = rights.actor();
         if let Some(parent) = f.parent_id {
             let p = task::Entity::find_by_id(parent).one(db).await?;
@@ -857,7 +861,7 @@ impl Ats {
             self.count_open_subtasks(db, parent, 1).await?;
         }
         let loc = Location::of(org, project);
-        let mut view = TaskView::new(model, &loc);
+        let mut view = TaskView::new(model.clone(), &loc);
         self.decorate(db, std::slice::from_mut(&mut view)).await?;
         record(
             db,
@@ -870,7 +874,7 @@ impl Ats {
             }],
         )
         .await?;
-        Ok(view)
+        Ok((view, model))
     }
 
     /// A filtered, sorted page of tasks, with the total number that matched.

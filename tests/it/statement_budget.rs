@@ -1,13 +1,15 @@
-//! Statement budgets: the caller's rights are read from the access tables
-//! (`org_members`, `permissions`, `orgs`, `projects`) at most once per
-//! request, by claim-next and by complete. The service runs over the test's
-//! database with an observer that records the SQL of each statement.
+//! Statement budgets: each lifecycle operation (create, bulk create,
+//! claim-next, claim-batch, claim, renew, release, complete, fail, reject,
+//! cancel, reopen) runs at most its budget of statements, and the caller's
+//! rights are read from the access tables (`org_members`, `permissions`,
+//! `orgs`, `projects`) at most once per request. The service runs over the
+//! test's database with an observer that records the SQL of each statement.
 
 use std::sync::Mutex;
 
 use ats::actor::Actor;
 use ats::auth::caller::Caller;
-use ats::service::{Action, Ats, ClaimNext, Scope};
+use ats::service::{Action, Ats, ClaimBatch, ClaimNext, NewTask, Scope, TaskStatus};
 use serde_json::json;
 
 use crate::common::TestApp;
@@ -15,6 +17,7 @@ use crate::common::observed::{explain, observed, take};
 use crate::on_both_backends;
 
 on_both_backends!(claim_next_and_complete_read_access_once);
+on_both_backends!(every_lifecycle_operation_keeps_its_budget);
 
 /// The tables a viewer's rights come from.
 const ACCESS_TABLES: [&str; 4] = ["org_members", "permissions", "orgs", "projects"];
@@ -163,6 +166,155 @@ async fn claim_next_and_complete_read_access_once(app: TestApp) {
         ACCESS_TABLES.iter().all(|t| reads_of(&reads, t) == 1),
         "w2's rights were read once: {reads:#?}"
     );
+}
+
+/// Statements of each other lifecycle operation, besides reading the
+/// caller's rights, as (PostgreSQL, SQLite), on the replica that wrote the
+/// task last (it plans on the row it remembers; a bulk create's rows are
+/// not remembered, so acting on one first reads it). On PostgreSQL a
+/// transition that concerns its task alone, a claim-batch and a bulk create
+/// of tasks with no parent or blocker are each one statement; a single
+/// create is one transaction of its insert and its event. SQLite, which
+/// cannot chain writes, takes the statements of that transaction one by one.
+const BUDGETS: [(&str, (usize, usize)); 11] = [
+    ("create", (2, 2)),
+    ("bulk create of 5", (1, 2)),
+    ("claim", (1, 2)),
+    ("renew", (1, 2)),
+    ("release", (1, 2)),
+    ("fail", (1, 2)),
+    ("reopen", (1, 2)),
+    ("reject", (1, 2)),
+    ("cancel", (1, 2)),
+    ("cancel, row not remembered", (2, 3)),
+    ("claim-batch of 3", (1, 2)),
+];
+
+fn budget_of(op: &str, postgres: bool) -> usize {
+    let (_, (pg, sqlite)) = BUDGETS
+        .iter()
+        .find(|(name, _)| *name == op)
+        .unwrap_or_else(|| panic!("no budget for {op}"));
+    if postgres { *pg } else { *sqlite }
+}
+
+async fn every_lifecycle_operation_keeps_its_budget(app: TestApp) {
+    let (ats, log) = observed(&app).await;
+    let postgres = app.db.url.starts_with("postgres");
+    let caller = Caller::Named(Actor::new("agent", "w1", None).unwrap());
+    let viewer = ats.viewer(&caller).await.unwrap();
+    let new = |title: &str| NewTask {
+        title: Some(title.to_owned()),
+        channel: Some("budget".to_owned()),
+        ..Default::default()
+    };
+    let mut spent = Vec::new();
+    let mut measure = |op: &'static str, statements: Vec<String>| {
+        let n = work(&statements).len();
+        assert_within(op, &statements, budget_of(op, postgres));
+        spent.push((op, n));
+    };
+
+    take(&log);
+    let task = ats
+        .create_task(&viewer, &Scope::Any, new("one"))
+        .await
+        .unwrap();
+    measure("create", take(&log));
+    let bulk = ats
+        .create_tasks(
+            &viewer,
+            &Scope::Any,
+            (0..5).map(|i| new(&format!("b{i}"))).collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bulk.len(), 5);
+    measure("bulk create of 5", take(&log));
+
+    let act = |id: i64, action: Action| {
+        let (ats, viewer) = (&ats, &viewer);
+        async move {
+            ats.transition(viewer, &Scope::Any, id, action)
+                .await
+                .unwrap()
+        }
+    };
+    let claim = || Action::Claim { lease_ms: None };
+    let why = || Some("budget".to_owned());
+    let other = ats
+        .create_task(&viewer, &Scope::Any, new("two"))
+        .await
+        .unwrap();
+    take(&log);
+    let steps: [(&'static str, i64, Action, TaskStatus); 9] = [
+        ("claim", task.id, claim(), TaskStatus::InProgress),
+        ("renew", task.id, claim(), TaskStatus::InProgress),
+        (
+            "release",
+            task.id,
+            Action::Release { reason: why() },
+            TaskStatus::Pending,
+        ),
+        ("claim", task.id, claim(), TaskStatus::InProgress),
+        (
+            "fail",
+            task.id,
+            Action::Fail {
+                reason: why(),
+                retry: None,
+            },
+            TaskStatus::Failed,
+        ),
+        (
+            "reopen",
+            task.id,
+            Action::Reopen { reason: why() },
+            TaskStatus::Pending,
+        ),
+        (
+            "reject",
+            task.id,
+            Action::Reject { reason: why() },
+            TaskStatus::Rejected,
+        ),
+        (
+            "cancel",
+            other.id,
+            Action::Cancel { reason: why() },
+            TaskStatus::Cancelled,
+        ),
+        (
+            "cancel, row not remembered",
+            bulk[0].id,
+            Action::Cancel { reason: why() },
+            TaskStatus::Cancelled,
+        ),
+    ];
+    for (op, id, action, status) in steps {
+        let view = act(id, action).await;
+        assert_eq!(view.status, status, "{op}");
+        measure(op, take(&log));
+    }
+
+    let batch = ats
+        .claim_batch(
+            &viewer,
+            &Scope::Any,
+            ClaimBatch {
+                next: ClaimNext {
+                    channel: Some("budget".to_owned()),
+                    ..Default::default()
+                },
+                limit: Some(3),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 3);
+    measure("claim-batch of 3", take(&log));
+    eprintln!("statements besides the rights: {spent:?}");
+    assert_eq!(spent.len(), BUDGETS.len() + 1, "each operation measured");
 }
 
 /// Claim-next reads the ready queue through its partial index, not by
